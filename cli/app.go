@@ -1,0 +1,432 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/node"
+)
+
+func newAppCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "app",
+		Short: "办件：accept 受理、list 列表、show 详情、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回",
+	}
+	cmd.AddCommand(newAppAcceptCmd(f), newAppListCmd(f), newAppShowCmd(f), newAppSupplementCmd(f),
+		newAppDecideCmd(f), newAppDeliverCmd(f), newAppRateCmd(f), newAppWithdrawCmd(f))
+	return cmd
+}
+
+// AppAcceptOptions are the flags of `app accept`.
+type AppAcceptOptions struct {
+	Matter        string
+	ApplicantName string
+	ApplicantID   string
+	Phone         string
+	Materials     []string
+	Missing       []string
+	Note          string
+}
+
+func newAppAcceptCmd(f *Factory) *cobra.Command {
+	o := &AppAcceptOptions{}
+	cmd := &cobra.Command{
+		Use:   "accept",
+		Short: "受理一件申请，打印受理回执",
+		Example: `  jiujin app accept --matter MZ-001 --applicant-name 王秀英 --applicant-id 330324195803121224 \
+      --material 居民身份证 --material 户口簿 --missing 家庭收入证明`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := f.Apps().AcceptApplication(cmd.Context(), connect.NewRequest(&pb.AcceptApplicationRequest{
+				MatterCode: o.Matter,
+				Applicant:  &pb.Applicant{Name: o.ApplicantName, IdNumber: o.ApplicantID, Phone: o.Phone},
+				Materials:  o.Materials, Missing: o.Missing, Note: o.Note,
+			}))
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			printReceipt(f.Out, res.Msg.GetReceipt())
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Matter, "matter", "", "matter code, e.g. GA-001 (required)")
+	fl.StringVar(&o.ApplicantName, "applicant-name", "", "applicant's name (required)")
+	fl.StringVar(&o.ApplicantID, "applicant-id", "", "applicant's 18-digit resident identity number (required)")
+	fl.StringVar(&o.Phone, "phone", "", "applicant's phone")
+	fl.StringArrayVar(&o.Materials, "material", nil, "a material handed in (repeat)")
+	fl.StringArrayVar(&o.Missing, "missing", nil, "a material accepted as missing, 容缺 (repeat)")
+	fl.StringVar(&o.Note, "note", "", "note for the processing unit")
+	for _, n := range []string{"matter", "applicant-name", "applicant-id"} {
+		_ = cmd.MarkFlagRequired(n)
+	}
+	return cmd
+}
+
+func printReceipt(w io.Writer, r *pb.Receipt) {
+	fmt.Fprintln(w, "══════════ 受理回执 ══════════")
+	fmt.Fprintf(w, "办件编号：%s\n", r.GetApplicationId())
+	fmt.Fprintf(w, "事项：%s %s\n", r.GetMatterCode(), r.GetMatterName())
+	fmt.Fprintf(w, "申请人：%s（%s）\n", r.GetApplicantName(), r.GetApplicantIdNumber())
+	fmt.Fprintf(w, "受理单位：%s  办理单位：%s\n", r.GetAcceptingUnit(), r.GetProcessingUnit())
+	fmt.Fprintf(w, "受理时间：%s\n", when(r.GetAcceptedAt()))
+	fmt.Fprintf(w, "已收材料：%s\n", listOrNone(r.GetMaterialsReceived()))
+	if len(r.GetMaterialsMissing()) > 0 {
+		fmt.Fprintf(w, "容缺材料：%s（请于 %s 前补齐）\n", strings.Join(r.GetMaterialsMissing(), "、"), r.GetSupplementDue())
+	}
+	fmt.Fprintf(w, "承诺办结：%s  法定期限：%s\n", r.GetPromisedDue(), r.GetStatutoryDue())
+	fmt.Fprintf(w, "结果领取：本窗口领取或快递送达（本事项最多跑 %d 次）\n", r.GetVisits())
+	fmt.Fprintln(w, "══════════════════════════════")
+}
+
+func listOrNone(xs []string) string {
+	if len(xs) == 0 {
+		return "无"
+	}
+	return strings.Join(xs, "、")
+}
+
+func when(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return ""
+	}
+	return t.AsTime().In(delegation.China).Format("2006-01-02 15:04")
+}
+
+func stateLabel(s string) string {
+	if l, ok := node.StateLabels[s]; ok {
+		return l
+	}
+	return s
+}
+
+// timeLeft renders the deadline column of a list.
+func timeLeft(a *pb.Application) string {
+	d := a.GetDeadline()
+	switch a.GetState() {
+	case node.StateWithdrawn:
+		return "—"
+	case node.StateApproved, node.StateRejected, node.StateDelivered, node.StateRated:
+		switch {
+		case d.GetOverdue():
+			return fmt.Sprintf("逾期办结（用时 %d 日）", d.GetWorkingDaysUsed())
+		case d.GetPromiseBroken():
+			return fmt.Sprintf("超承诺期、法定期限内办结（用时 %d 日）", d.GetWorkingDaysUsed())
+		}
+		return fmt.Sprintf("按时办结（用时 %d 日）", d.GetWorkingDaysUsed())
+	}
+	var s string
+	switch {
+	case d.GetOverdue():
+		s = fmt.Sprintf("已超期 %d 日", -d.GetStatutoryDaysLeft())
+	case d.GetPromiseBroken():
+		s = fmt.Sprintf("超承诺期，法定期限剩 %d 日", d.GetStatutoryDaysLeft())
+	default:
+		s = fmt.Sprintf("剩 %d 日（承诺 %s）", d.GetPromisedDaysLeft(), d.GetPromisedDue())
+	}
+	if d.GetPaused() {
+		s = "补正中，暂停计时；" + s
+	}
+	if d.GetSupplementOverdue() {
+		s += "；容缺材料逾期未补"
+	}
+	return s
+}
+
+// AppListOptions are the flags of `app list`.
+type AppListOptions struct {
+	State   string
+	Matter  string
+	Overdue bool
+	Mine    bool
+	Limit   int
+}
+
+func newAppListCmd(f *Factory) *cobra.Command {
+	o := &AppListOptions{}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "列出办件（最新在前），显示剩余时限和超期",
+		Example: "  jiujin app list --mine            # 本单位待办\n  jiujin app list --overdue",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Limit < 0 {
+				return fmt.Errorf("--limit: 不能为负")
+			}
+			res, err := f.Apps().ListApplications(cmd.Context(), connect.NewRequest(&pb.ListApplicationsRequest{
+				State: o.State, MatterCode: o.Matter, OverdueOnly: o.Overdue, HeldOnly: o.Mine, Limit: uint32(o.Limit),
+			}))
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			t := &table{}
+			t.add("办件编号", "事项", "申请人", "身份证号", "状态", "持有", "时限")
+			for _, a := range res.Msg.GetApplications() {
+				t.add(a.GetId(), truncate(a.GetMatterName(), 24), a.GetApplicant().GetName(), a.GetApplicant().GetIdNumber(),
+					stateLabel(a.GetState()), a.GetHolder(), timeLeft(a))
+			}
+			t.print(f.Out)
+			fmt.Fprintf(f.Out, "共 %d 件，显示 %d 件\n", res.Msg.GetTotal(), len(res.Msg.GetApplications()))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.State, "state", "", "only this state: "+strings.Join(node.States, ", "))
+	fl.StringVar(&o.Matter, "matter", "", "only this matter code")
+	fl.BoolVar(&o.Overdue, "overdue", false, "only overdue, undecided applications")
+	fl.BoolVar(&o.Mine, "mine", false, "only applications this unit holds (its to-do list)")
+	fl.IntVar(&o.Limit, "limit", 100, "at most this many")
+	return cmd
+}
+
+// AppShowOptions are the flags of `app show`.
+type AppShowOptions struct {
+	Reveal bool
+	Reason string
+}
+
+func newAppShowCmd(f *Factory) *cobra.Command {
+	o := &AppShowOptions{}
+	cmd := &cobra.Command{
+		Use:     "show ID",
+		Short:   "显示一件办件及其全部经过；--reveal 显示完整身份证号（记入审计）",
+		Example: "  jiujin app show 330324-20261122-0001\n  jiujin app show 330324-20261122-0001 --reveal --reason 核对身份",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Reveal && strings.TrimSpace(o.Reason) == "" {
+				return fmt.Errorf("--reason: 查看完整身份证号须说明理由（将记入审计）")
+			}
+			res, err := f.Apps().GetApplication(cmd.Context(), connect.NewRequest(&pb.GetApplicationRequest{Id: args[0], Reveal: o.Reveal, RevealReason: o.Reason}))
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			printApplication(f.Out, res.Msg.GetApplication())
+			fmt.Fprintln(f.Out, "经过：")
+			for _, h := range res.Msg.GetHistory() {
+				fmt.Fprintf(f.Out, "  %s  %s  %s  %s\n", when(h.GetAt()), h.GetUnit(), h.GetActor(), h.GetSummary())
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.Reveal, "reveal", false, "show the full identity number (audited)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "why the number is revealed")
+	return cmd
+}
+
+func printApplication(w io.Writer, a *pb.Application) {
+	fmt.Fprintf(w, "办件 %s  %s\n", a.GetId(), stateLabel(a.GetState()))
+	fmt.Fprintf(w, "  事项：%s %s（%s）\n", a.GetMatterCode(), a.GetMatterName(), a.GetDepartment())
+	fmt.Fprintf(w, "  申请人：%s  %s  %s\n", a.GetApplicant().GetName(), a.GetApplicant().GetIdNumber(), a.GetApplicant().GetPhone())
+	fmt.Fprintf(w, "  受理：%s %s（%s）  办理单位：%s  当前持有：%s\n", a.GetAcceptingUnit(), when(a.GetAcceptedAt()), a.GetAcceptedBy(), a.GetProcessingUnit(), a.GetHolder())
+	fmt.Fprintf(w, "  已收材料：%s\n", listOrNone(a.GetMaterialsReceived()))
+	if len(a.GetMaterialsMissing()) > 0 {
+		fmt.Fprintf(w, "  容缺待补：%s（期限 %s）\n", strings.Join(a.GetMaterialsMissing(), "、"), a.GetDeadline().GetSupplementDue())
+	}
+	if len(a.GetMaterialsRequested()) > 0 {
+		fmt.Fprintf(w, "  待补正：%s\n", strings.Join(a.GetMaterialsRequested(), "、"))
+	}
+	d := a.GetDeadline()
+	fmt.Fprintf(w, "  时限：承诺 %s，法定 %s，已用 %d 个工作日；%s\n", d.GetPromisedDue(), d.GetStatutoryDue(), d.GetWorkingDaysUsed(), timeLeft(a))
+	if dec := a.GetDecision(); dec != nil {
+		verdict := "不予"
+		if dec.GetApproved() {
+			verdict = "准予"
+		}
+		fmt.Fprintf(w, "  决定：%s %s（%s，%s）\n", verdict, dec.GetReason(), dec.GetUnit(), when(dec.GetDecidedAt()))
+	}
+	if dl := a.GetDelivery(); dl != nil {
+		how := "窗口领取"
+		if dl.GetMethod() == "post" {
+			how = "快递送达，单号 " + dl.GetTracking()
+		}
+		fmt.Fprintf(w, "  出件：%s（%s）\n", how, when(dl.GetDeliveredAt()))
+	}
+	if r := a.GetRating(); r != nil {
+		fmt.Fprintf(w, "  评价：%d 分 %s\n", r.GetScore(), r.GetComment())
+	}
+	if wd := a.GetWithdrawal(); wd != nil {
+		fmt.Fprintf(w, "  撤回：%s（%s）\n", wd.GetReason(), when(wd.GetWithdrawnAt()))
+	}
+}
+
+// printChanged prints the outcome of a lifecycle verb.
+func (f *Factory) printChanged(a *pb.Application, what string) error {
+	if f.json() {
+		return f.printJSON(a)
+	}
+	fmt.Fprintf(f.Out, "%s：办件 %s 现为「%s」，由 %s 持有\n", what, a.GetId(), stateLabel(a.GetState()), a.GetHolder())
+	return nil
+}
+
+// AppSupplementOptions are the flags of `app supplement`.
+type AppSupplementOptions struct {
+	Request   bool
+	Materials []string
+	Reason    string
+}
+
+func newAppSupplementCmd(f *Factory) *cobra.Command {
+	o := &AppSupplementOptions{}
+	cmd := &cobra.Command{
+		Use:   "supplement ID",
+		Short: "补正：--request 由办理单位要求补正（暂停计时）；否则登记申请人补交的材料",
+		Example: `  jiujin app supplement 330324-20261122-0001 --request --material 户口簿 --reason 户口簿页不全
+  jiujin app supplement 330324-20261122-0001 --material 户口簿`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(o.Materials) == 0 {
+				return fmt.Errorf("--material: 至少列出一项材料")
+			}
+			if o.Request {
+				if strings.TrimSpace(o.Reason) == "" {
+					return fmt.Errorf("--reason: 要求补正须说明理由")
+				}
+				res, err := f.Apps().RequestSupplement(cmd.Context(), connect.NewRequest(&pb.RequestSupplementRequest{Id: args[0], Materials: o.Materials, Reason: o.Reason}))
+				if err != nil {
+					return err
+				}
+				return f.printChanged(res.Msg.GetApplication(), "已要求补正，暂停计时")
+			}
+			if o.Reason != "" {
+				return fmt.Errorf("--reason: 只与 --request 一起使用")
+			}
+			res, err := f.Apps().SupplyMaterials(cmd.Context(), connect.NewRequest(&pb.SupplyMaterialsRequest{Id: args[0], Materials: o.Materials}))
+			if err != nil {
+				return err
+			}
+			return f.printChanged(res.Msg.GetApplication(), "材料已登记")
+		},
+	}
+	cmd.Flags().BoolVar(&o.Request, "request", false, "ask the applicant for these materials (processing unit)")
+	cmd.Flags().StringArrayVar(&o.Materials, "material", nil, "a material (repeat)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "why the materials are needed (with --request)")
+	return cmd
+}
+
+// AppDecideOptions are the flags of `app decide`.
+type AppDecideOptions struct {
+	Approve bool
+	Reject  bool
+	Reason  string
+}
+
+func newAppDecideCmd(f *Factory) *cobra.Command {
+	o := &AppDecideOptions{}
+	cmd := &cobra.Command{
+		Use:     "decide ID --approve|--reject --reason TEXT",
+		Short:   "办结：准予或不予（不予须说明理由）",
+		Example: "  jiujin app decide 330324-20261122-0001 --approve --reason 材料齐全，符合条件",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Approve == o.Reject {
+				return fmt.Errorf("--approve / --reject: 请二者选一")
+			}
+			res, err := f.Apps().DecideApplication(cmd.Context(), connect.NewRequest(&pb.DecideApplicationRequest{Id: args[0], Approve: o.Approve, Reason: o.Reason}))
+			if err != nil {
+				return err
+			}
+			return f.printChanged(res.Msg.GetApplication(), "已办结")
+		},
+	}
+	cmd.Flags().BoolVar(&o.Approve, "approve", false, "approve (准予)")
+	cmd.Flags().BoolVar(&o.Reject, "reject", false, "reject (不予)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "reason (required to reject)")
+	return cmd
+}
+
+// AppDeliverOptions are the flags of `app deliver`.
+type AppDeliverOptions struct {
+	By       string
+	Tracking string
+}
+
+func newAppDeliverCmd(f *Factory) *cobra.Command {
+	o := &AppDeliverOptions{}
+	cmd := &cobra.Command{
+		Use:     "deliver ID --by window|post [--tracking NO]",
+		Short:   "出件：窗口领取，或快递送达（须快递单号）",
+		Example: "  jiujin app deliver 330324-20261122-0001 --by post --tracking SF1234567890",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := f.Apps().DeliverApplication(cmd.Context(), connect.NewRequest(&pb.DeliverApplicationRequest{Id: args[0], Method: o.By, Tracking: o.Tracking}))
+			if err != nil {
+				return err
+			}
+			return f.printChanged(res.Msg.GetApplication(), "已出件")
+		},
+	}
+	cmd.Flags().StringVar(&o.By, "by", "window", "window (窗口领取) or post (快递送达)")
+	cmd.Flags().StringVar(&o.Tracking, "tracking", "", "tracking number, for post")
+	return cmd
+}
+
+// AppRateOptions are the flags of `app rate`.
+type AppRateOptions struct {
+	Score   int
+	Comment string
+}
+
+func newAppRateCmd(f *Factory) *cobra.Command {
+	o := &AppRateOptions{}
+	cmd := &cobra.Command{
+		Use:     "rate ID --score N [--comment TEXT]",
+		Short:   "好差评：1-5 分，2 分及以下须填写意见",
+		Example: "  jiujin app rate 330324-20261122-0001 --score 5",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Score < 1 || o.Score > 5 {
+				return fmt.Errorf("--score: 评分应为 1 到 5，实为 %d", o.Score)
+			}
+			res, err := f.Apps().RateApplication(cmd.Context(), connect.NewRequest(&pb.RateApplicationRequest{Id: args[0], Score: uint32(o.Score), Comment: o.Comment}))
+			if err != nil {
+				return err
+			}
+			return f.printChanged(res.Msg.GetApplication(), "已评价")
+		},
+	}
+	cmd.Flags().IntVar(&o.Score, "score", 0, "1 to 5")
+	cmd.Flags().StringVar(&o.Comment, "comment", "", "comment (required for 1 or 2)")
+	_ = cmd.MarkFlagRequired("score")
+	return cmd
+}
+
+// AppWithdrawOptions are the flags of `app withdraw`.
+type AppWithdrawOptions struct {
+	Reason string
+}
+
+func newAppWithdrawCmd(f *Factory) *cobra.Command {
+	o := &AppWithdrawOptions{}
+	cmd := &cobra.Command{
+		Use:     "withdraw ID --reason TEXT",
+		Short:   "申请人撤回申请（办结前）",
+		Example: "  jiujin app withdraw 330324-20261122-0001 --reason 申请人不再需要",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := f.Apps().WithdrawApplication(cmd.Context(), connect.NewRequest(&pb.WithdrawApplicationRequest{Id: args[0], Reason: o.Reason}))
+			if err != nil {
+				return err
+			}
+			return f.printChanged(res.Msg.GetApplication(), "已撤回")
+		},
+	}
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "the applicant's reason (required)")
+	_ = cmd.MarkFlagRequired("reason")
+	return cmd
+}

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node"
+)
+
+// Factory holds the global options and builds clients lazily, so a verb
+// that needs no node never dials one.
+type Factory struct {
+	NodeURL string
+	Output  string
+	Actor   string
+	Out     io.Writer
+	Err     io.Writer
+
+	httpClient *http.Client
+}
+
+// NewFactory returns a factory writing to out and errOut.
+func NewFactory(out, errOut io.Writer) *Factory {
+	return &Factory{Out: out, Err: errOut, Output: "text"}
+}
+
+// HTTPClient speaks HTTP/2 without TLS (h2c) to nodes.
+func (f *Factory) HTTPClient() *http.Client {
+	if f.httpClient == nil {
+		f.httpClient = NewHTTPClient()
+	}
+	return f.httpClient
+}
+
+// NewHTTPClient returns a client for talking to nodes over h2c.
+func NewHTTPClient() *http.Client {
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			Protocols:   protocols,
+			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		},
+	}
+}
+
+func (f *Factory) baseURL() string { return strings.TrimRight(f.NodeURL, "/") }
+
+func (f *Factory) clientOptions() []connect.ClientOption {
+	return []connect.ClientOption{connect.WithInterceptors(actorInterceptor(f.Actor))}
+}
+
+// Apps is the application service of the node.
+func (f *Factory) Apps() jiujinv1connect.ApplicationServiceClient {
+	return jiujinv1connect.NewApplicationServiceClient(f.HTTPClient(), f.baseURL(), f.clientOptions()...)
+}
+
+// Catalog is the catalog service of the node.
+func (f *Factory) Catalog() jiujinv1connect.CatalogServiceClient {
+	return jiujinv1connect.NewCatalogServiceClient(f.HTTPClient(), f.baseURL(), f.clientOptions()...)
+}
+
+// Node is the node service of the node.
+func (f *Factory) Node() jiujinv1connect.NodeServiceClient {
+	return jiujinv1connect.NewNodeServiceClient(f.HTTPClient(), f.baseURL(), f.clientOptions()...)
+}
+
+func actorInterceptor(actor string) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if actor != "" {
+				// Percent-encoded: names are Chinese, headers want ASCII.
+				req.Header().Set(node.ActorHeader, url.PathEscape(actor))
+			}
+			return next(ctx, req)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+func newStatusCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "节点状态：单位、事件流、办件统计、上级链路、隔离事件",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := f.Node().GetStatus(cmd.Context(), connect.NewRequest(&pb.GetStatusRequest{}))
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			s := res.Msg
+			w := f.Out
+			tier := tiers.Unit(s.GetUnit()).Tier().Label()
+			fmt.Fprintf(w, "单位：%s（%s）  节点：%s  版本：%s\n", s.GetUnit(), tier, s.GetNodeId(), s.GetVersion())
+			fmt.Fprintf(w, "启动：%s  事件流：%d  事项清单：第 %d 版，%d 项\n", when(s.GetStartedAt()), s.GetFeedHead(), s.GetCatalogVersion(), s.GetMatters())
+			fmt.Fprintf(w, "办件：%d 件，超期未办结 %d 件\n", s.GetApplications(), s.GetOverdue())
+			for _, c := range s.GetByState() {
+				fmt.Fprintf(w, "  %-8s %d\n", stateLabel(c.GetState()), c.GetCount())
+			}
+			if s.GetParent() == "" {
+				fmt.Fprintln(w, "上级：无（县级节点）")
+			}
+			if len(s.GetLinks()) == 0 && s.GetParent() != "" {
+				fmt.Fprintf(w, "上级 %s：未建立同步链路\n", s.GetParent())
+			}
+			for _, l := range s.GetLinks() {
+				state := "断开"
+				if l.GetConnected() {
+					state = "连通"
+				}
+				fmt.Fprintf(w, "链路 %s %s：%s，最后联系 %s，积压 %d 个事件 / %d 字节 %s\n", l.GetPeer(), l.GetDirection(), state,
+					when(l.GetLastContact()), l.GetEventsBehind(), l.GetBytesBehind(), l.GetLastError())
+			}
+			fmt.Fprintf(w, "隔离事件：%d\n", s.GetQuarantined())
+			return nil
+		},
+	}
+}

@@ -1,0 +1,157 @@
+package delegation
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// China is the time zone in which dates and working days are counted. A
+// fixed offset: China has no daylight saving time, and a fixed zone needs no
+// tzdata on a small box.
+var China = time.FixedZone("CST", 8*3600)
+
+// Calendar answers which days are working days: Monday to Friday, except the
+// official holidays, plus the make-up working days (调休上班) that fall on a
+// weekend. Years it has no notice for count weekends only.
+type Calendar struct {
+	holidays map[string]string // date -> festival
+	workdays map[string]string // make-up working day -> festival
+	years    map[int]bool
+}
+
+type calendarFile struct {
+	Years []struct {
+		Year        int    `yaml:"year"`
+		Source      string `yaml:"source"`
+		Provisional bool   `yaml:"provisional"`
+		Festivals   []struct {
+			Name string   `yaml:"name"`
+			From string   `yaml:"from"`
+			To   string   `yaml:"to"`
+			Work []string `yaml:"work"`
+		} `yaml:"festivals"`
+	} `yaml:"years"`
+}
+
+// LoadCalendar reads a calendar file (see deploy/seed/calendar.yaml).
+func LoadCalendar(r io.Reader) (*Calendar, error) {
+	var f calendarFile
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: calendar: %v", ErrInvalidCatalog, err)
+	}
+	c := &Calendar{holidays: map[string]string{}, workdays: map[string]string{}, years: map[int]bool{}}
+	for i, y := range f.Years {
+		if y.Year < 2000 || y.Year > 2100 {
+			return nil, fmt.Errorf("%w: calendar: years[%d].year: %d 超出范围", ErrInvalidCatalog, i, y.Year)
+		}
+		c.years[y.Year] = true
+		for j, fe := range y.Festivals {
+			field := fmt.Sprintf("calendar: years[%d].festivals[%d]", i, j)
+			from, err := ParseDate(fe.From)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s.from: %v", ErrInvalidCatalog, field, err)
+			}
+			to, err := ParseDate(fe.To)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s.to: %v", ErrInvalidCatalog, field, err)
+			}
+			if to.Before(from) || to.Sub(from) > 15*24*time.Hour {
+				return nil, fmt.Errorf("%w: %s: %s 至 %s 不是合理的假期", ErrInvalidCatalog, field, fe.From, fe.To)
+			}
+			for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+				c.holidays[FormatDate(d)] = fe.Name
+			}
+			for k, w := range fe.Work {
+				d, err := ParseDate(w)
+				if err != nil {
+					return nil, fmt.Errorf("%w: %s.work[%d]: %v", ErrInvalidCatalog, field, k, err)
+				}
+				if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+					return nil, fmt.Errorf("%w: %s.work[%d]: %s 不是周末，无需调休上班", ErrInvalidCatalog, field, k, w)
+				}
+				c.workdays[FormatDate(d)] = fe.Name
+			}
+		}
+	}
+	return c, nil
+}
+
+// Years lists the years the calendar has an official notice for.
+func (c *Calendar) Years() []int {
+	var out []int
+	for y := range c.years {
+		out = append(out, y)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Covers reports whether the calendar has a notice for the year.
+func (c *Calendar) Covers(year int) bool { return c.years[year] }
+
+// ParseDate parses YYYY-MM-DD as a date in China.
+func ParseDate(s string) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01-02", s, China)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q 不是 YYYY-MM-DD 格式的日期", s)
+	}
+	return t, nil
+}
+
+// FormatDate formats a time as the YYYY-MM-DD date it falls on in China.
+func FormatDate(t time.Time) string { return t.In(China).Format("2006-01-02") }
+
+// Day truncates a time to the start of its day in China.
+func Day(t time.Time) time.Time {
+	y, m, d := t.In(China).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, China)
+}
+
+// IsWorkingDay reports whether the day t falls on is a working day.
+func (c *Calendar) IsWorkingDay(t time.Time) bool {
+	k := FormatDate(t)
+	if _, ok := c.workdays[k]; ok {
+		return true
+	}
+	if _, ok := c.holidays[k]; ok {
+		return false
+	}
+	wd := t.In(China).Weekday()
+	return wd != time.Saturday && wd != time.Sunday
+}
+
+// AddWorkingDays returns the day n working days after the day of t (the
+// day of t itself counts as day 0, so n = 0 is that day: 即办).
+func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
+	d := Day(t)
+	for n > 0 {
+		d = d.AddDate(0, 0, 1)
+		if c.IsWorkingDay(d) {
+			n--
+		}
+	}
+	return d
+}
+
+// WorkingDaysBetween counts the working days in (day of a, day of b]; it is
+// negative, counting (b, a], when b is before a.
+func (c *Calendar) WorkingDaysBetween(a, b time.Time) int {
+	da, db := Day(a), Day(b)
+	sign := 1
+	if db.Before(da) {
+		da, db, sign = db, da, -1
+	}
+	n := 0
+	for d := da.AddDate(0, 0, 1); !d.After(db); d = d.AddDate(0, 0, 1) {
+		if c.IsWorkingDay(d) {
+			n++
+		}
+	}
+	return sign * n
+}

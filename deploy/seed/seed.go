@@ -1,0 +1,16 @@
+// Package seed carries the demo county's seed data: the matter catalog
+// (catalog.yaml) and the working-day calendar (calendar.yaml), embedded so the
+// binary works anywhere.
+package seed
+
+import _ "embed"
+
+// Catalog is deploy/seed/catalog.yaml.
+//
+//go:embed catalog.yaml
+var Catalog []byte
+
+// Calendar is deploy/seed/calendar.yaml.
+//
+//go:embed calendar.yaml
+var Calendar []byte

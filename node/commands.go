@@ -1,0 +1,345 @@
+package node
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// dispatch is the one place a command becomes events. Every path that
+// writes (the API today, a replicated log later) goes through it.
+func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
+	if cmd.GetNowMs() <= 0 {
+		return nil, invalid("command.now_ms", "缺少时间")
+	}
+	if err := checkText("actor", cmd.GetActor(), maxNameRunes, false); err != nil {
+		return nil, err
+	}
+	switch op := cmd.GetOp().(type) {
+	case *pb.Command_ImportCatalog:
+		return s.importCatalog(w, cmd, op.ImportCatalog)
+	case *pb.Command_Accept:
+		return s.accept(w, cmd, op.Accept)
+	case *pb.Command_RequestSupplement:
+		return s.transition(w, cmd, op.RequestSupplement.GetId(), KindAppSupplementRequest,
+			&pb.AppSupplementRequested{Materials: op.RequestSupplement.GetMaterials(), Reason: op.RequestSupplement.GetReason()})
+	case *pb.Command_Supply:
+		return s.supply(w, cmd, op.Supply)
+	case *pb.Command_Decide:
+		return s.transition(w, cmd, op.Decide.GetId(), KindAppDecided,
+			&pb.AppDecided{Approved: op.Decide.GetApprove(), Reason: op.Decide.GetReason()})
+	case *pb.Command_Deliver:
+		return s.transition(w, cmd, op.Deliver.GetId(), KindAppDelivered,
+			&pb.AppDelivered{Method: op.Deliver.GetMethod(), Tracking: strings.TrimSpace(op.Deliver.GetTracking())})
+	case *pb.Command_Rate:
+		return s.transition(w, cmd, op.Rate.GetId(), KindAppRated,
+			&pb.AppRated{Score: op.Rate.GetScore(), Comment: op.Rate.GetComment()})
+	case *pb.Command_Withdraw:
+		return s.transition(w, cmd, op.Withdraw.GetId(), KindAppWithdrawn,
+			&pb.AppWithdrawn{Reason: op.Withdraw.GetReason()})
+	case *pb.Command_Reveal:
+		return s.reveal(w, cmd, op.Reveal)
+	}
+	return nil, invalid("command.op", "未知的命令")
+}
+
+// appScope is where an application's events travel: the accepting unit,
+// the processing unit, every unit on the path between them, and the county.
+func appScope(accepting, processing tiers.Unit) *pb.Scope {
+	seen := map[tiers.Unit]bool{}
+	var units []string
+	add := func(u tiers.Unit) {
+		if u != "" && !seen[u] {
+			seen[u] = true
+			units = append(units, string(u))
+		}
+	}
+	for _, u := range tiers.Path(accepting, processing) {
+		add(u)
+	}
+	add(accepting.County())
+	return &pb.Scope{Units: units}
+}
+
+func (s *Store) importCatalog(w *wtx, cmd *pb.Command, req *pb.ImportCatalogRequest) (proto.Message, error) {
+	if s.cfg.Unit.Tier() != tiers.County {
+		return nil, precondition("unit", "事项清单只能在县级节点发布，本节点是%s单位 %s", s.cfg.Unit.Tier().Label(), s.cfg.Unit)
+	}
+	if err := delegation.ValidateCatalog(req); err != nil {
+		return nil, err
+	}
+	catRec, err := w.record(recCatalog)
+	if err != nil {
+		return nil, err
+	}
+	cat := &pb.CatalogRecord{}
+	if catRec != nil {
+		if cat, err = decodeRecord(catRec, cat); err != nil {
+			return nil, err
+		}
+	}
+	version := cat.GetVersion() + 1
+	deptNames := map[string]string{}
+	for _, d := range req.GetDepartments() {
+		deptNames[d.GetCode()] = d.GetName()
+	}
+	res := &pb.ImportCatalogResponse{Version: version}
+	pub := &pb.CatalogPublished{Version: version, Title: req.GetTitle(), Departments: req.GetDepartments()}
+	listed := map[string]bool{}
+	scope := &pb.Scope{Subtrees: []string{string(s.cfg.Unit)}}
+	var events []*pb.Event
+	for _, m := range req.GetMatters() {
+		listed[m.GetCode()] = true
+		old, err := w.record(matterKey(m.GetCode()))
+		if err != nil {
+			return nil, err
+		}
+		m = proto.Clone(m).(*pb.Matter)
+		m.DepartmentName = deptNames[m.GetDepartment()]
+		if old != nil {
+			om, err := decodeRecord(old, &pb.Matter{})
+			if err != nil {
+				return nil, err
+			}
+			if !isWithdrawnMatter(om) && delegation.SameMatter(om, m) && om.GetDepartmentName() == m.GetDepartmentName() {
+				res.Unchanged++
+				continue
+			}
+			if isWithdrawnMatter(om) {
+				pub.Added = append(pub.Added, m.GetCode())
+			} else {
+				pub.Changed = append(pub.Changed, m.GetCode())
+			}
+		} else {
+			pub.Added = append(pub.Added, m.GetCode())
+		}
+		m.CatalogVersion = version
+		events = append(events, &pb.Event{Kind: KindMatterPublished, RecordKey: matterKey(m.GetCode()), Payload: mustMarshal(&pb.MatterChanged{Matter: m}), Scope: scope})
+	}
+	err = scanRecordsW(w, recMatter, func(key string, rec *pb.StoredRecord) error {
+		m, err := decodeRecord(rec, &pb.Matter{})
+		if err != nil {
+			return err
+		}
+		if !listed[m.GetCode()] && !isWithdrawnMatter(m) {
+			pub.Removed = append(pub.Removed, m.GetCode())
+			events = append(events, &pb.Event{Kind: KindMatterWithdrawn, RecordKey: key,
+				Payload: mustMarshal(&pb.MatterChanged{Matter: &pb.Matter{Code: m.GetCode(), CatalogVersion: version}}), Scope: scope})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Added, res.Changed, res.Removed = uint32(len(pub.Added)), uint32(len(pub.Changed)), uint32(len(pub.Removed))
+	if len(events) == 0 && cat.GetTitle() == req.GetTitle() && catRec != nil && proto.Equal(&pb.CatalogRecord{Departments: cat.GetDepartments()}, &pb.CatalogRecord{Departments: req.GetDepartments()}) {
+		res.Version = cat.GetVersion()
+		return res, nil // nothing changed: no new version
+	}
+	events = append(events, &pb.Event{Kind: KindCatalogPublished, RecordKey: recCatalog, Payload: mustMarshal(pub), Scope: scope})
+	for _, ev := range events {
+		if _, err := w.emit(cmd, ev); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// scanRecordsW lists records by prefix as the writer sees them. Staged
+// writes of the running command are not included, which is fine for its one
+// caller (the catalog import reads matters before it writes any).
+func scanRecordsW(w *wtx, prefix string, fn func(key string, rec *pb.StoredRecord) error) error {
+	return scanRecords(w.btx, prefix, false, func(key string, rec *pb.StoredRecord) (bool, error) {
+		return true, fn(key, rec)
+	})
+}
+
+func mustMarshal(m proto.Message) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+var phoneRE = regexp.MustCompile(`^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$`)
+
+func (s *Store) matter(w *wtx, code string) (*pb.Matter, error) {
+	rec, err := w.record(matterKey(code))
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, notFound("matter_code", "事项 %q 不在事项清单中", code)
+	}
+	m, err := decodeRecord(rec, &pb.Matter{})
+	if err != nil {
+		return nil, err
+	}
+	if isWithdrawnMatter(m) {
+		return nil, notFound("matter_code", "事项 %q 已于清单第 %d 版撤销", code, m.GetCatalogVersion())
+	}
+	return m, nil
+}
+
+func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest) (proto.Message, error) {
+	if req.GetMatterCode() == "" {
+		return nil, invalid("matter_code", "请指定事项编码")
+	}
+	m, err := s.matter(w, req.GetMatterCode())
+	if err != nil {
+		return nil, err
+	}
+	ap := req.GetApplicant()
+	if err := checkText("applicant.name", ap.GetName(), maxNameRunes, true); err != nil {
+		return nil, err
+	}
+	now := time.UnixMilli(cmd.GetNowMs())
+	id, err := ValidateIDNumber(ap.GetIdNumber(), now)
+	if err != nil {
+		return nil, err
+	}
+	if ap.GetPhone() != "" && !phoneRE.MatchString(ap.GetPhone()) {
+		return nil, invalid("applicant.phone", "联系电话 %q 格式不正确", ap.GetPhone())
+	}
+	if err := checkText("note", req.GetNote(), maxNoteRunes, false); err != nil {
+		return nil, err
+	}
+	if err := checkMaterialNames("materials", req.GetMaterials(), false); err != nil {
+		return nil, err
+	}
+	if err := checkMaterialNames("missing", req.GetMissing(), false); err != nil {
+		return nil, err
+	}
+	byName := map[string]*pb.Material{}
+	for _, mat := range m.GetMaterials() {
+		byName[mat.GetName()] = mat
+	}
+	for i, n := range req.GetMaterials() {
+		if byName[n] == nil {
+			return nil, invalid(fmt.Sprintf("materials[%d]", i), "材料 %q 不在事项 %s 的材料清单中", n, m.GetCode())
+		}
+	}
+	for i, n := range req.GetMissing() {
+		f := fmt.Sprintf("missing[%d]", i)
+		switch mat := byName[n]; {
+		case mat == nil:
+			return nil, invalid(f, "材料 %q 不在事项 %s 的材料清单中", n, m.GetCode())
+		case slices.Contains(req.GetMaterials(), n):
+			return nil, invalid(f, "材料 %q 已收到，不能同时列为缺失", n)
+		case !mat.GetMayBeMissing():
+			return nil, precondition(f, "材料 %q 不允许容缺受理，须当场提交", n)
+		}
+	}
+	var lacking []string
+	for _, mat := range m.GetMaterials() {
+		if mat.GetRequired() && !slices.Contains(req.GetMaterials(), mat.GetName()) && !slices.Contains(req.GetMissing(), mat.GetName()) {
+			lacking = append(lacking, mat.GetName())
+		}
+	}
+	if len(lacking) > 0 {
+		return nil, precondition("materials", "缺少必要材料：%s（一次告知：请申请人备齐后再来，或对可容缺材料用 --missing 容缺受理）", strings.Join(lacking, "、"))
+	}
+	day := now.In(delegation.China).Format("20060102")
+	n, err := w.nextCounter("app/" + string(s.cfg.Unit) + "/" + day)
+	if err != nil {
+		return nil, err
+	}
+	if n > 9999 {
+		return nil, precondition("id", "本单位今日受理已超过 9999 件")
+	}
+	appID := fmt.Sprintf("%s-%s-%04d", s.cfg.Unit, day, n)
+	// Until delegations exist, the county department that owns the matter
+	// decides it.
+	processing := s.cfg.Unit.County()
+	a := &pb.Application{
+		Id:                appID,
+		MatterCode:        m.GetCode(),
+		MatterName:        m.GetName(),
+		Department:        m.GetDepartment(),
+		Applicant:         &pb.Applicant{Name: ap.GetName(), IdNumber: id, Phone: ap.GetPhone()},
+		AcceptingUnit:     string(s.cfg.Unit),
+		ProcessingUnit:    string(processing),
+		Holder:            string(s.cfg.Unit),
+		State:             StateAccepted,
+		MaterialsReceived: req.GetMaterials(),
+		MaterialsMissing:  req.GetMissing(),
+		StatutoryDays:     m.GetStatutoryDays(),
+		PromisedDays:      m.GetPromisedDays(),
+		SupplementDays:    m.GetSupplementDays(),
+		Note:              req.GetNote(),
+		Parts:             m.GetParts(),
+	}
+	rec, err := w.emit(cmd, &pb.Event{Kind: KindAppAccepted, RecordKey: appKey(appID),
+		Payload: mustMarshal(&pb.AppAccepted{Application: a}), Scope: appScope(s.cfg.Unit, processing)})
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecord(rec, &pb.Application{})
+}
+
+// appForWrite loads an application the command will change.
+func (s *Store) appForWrite(w *wtx, id string) (*pb.Application, error) {
+	if id == "" {
+		return nil, invalid("id", "请指定办件编号")
+	}
+	rec, err := w.record(appKey(id))
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, notFound("id", "办件 %q 不存在", id)
+	}
+	return decodeRecord(rec, &pb.Application{})
+}
+
+func (s *Store) transition(w *wtx, cmd *pb.Command, id, kind string, payload proto.Message) (proto.Message, error) {
+	a, err := s.appForWrite(w, id)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := w.emit(cmd, &pb.Event{Kind: kind, RecordKey: appKey(id), Payload: mustMarshal(payload),
+		Scope: appScope(tiers.Unit(a.GetAcceptingUnit()), tiers.Unit(a.GetProcessingUnit()))})
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecord(rec, &pb.Application{})
+}
+
+// supply answers a supplement request, or supplies materials accepted as
+// missing (容缺), whichever the application is waiting for.
+func (s *Store) supply(w *wtx, cmd *pb.Command, req *pb.SupplyMaterialsRequest) (proto.Message, error) {
+	a, err := s.appForWrite(w, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	kind := KindAppMaterialsSupplied
+	if a.GetState() == StateSupplementRequested {
+		kind = KindAppSupplemented
+	}
+	return s.transition(w, cmd, req.GetId(), kind, &pb.AppSupplied{Materials: req.GetMaterials()})
+}
+
+func (s *Store) reveal(w *wtx, cmd *pb.Command, req *pb.RevealAudit) (proto.Message, error) {
+	a, err := s.appForWrite(w, req.GetApplicationId())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkText("reveal_reason", req.GetReason(), maxReasonRunes, true); err != nil {
+		return nil, invalid("reveal_reason", "查看完整身份证号须说明理由（将记入审计）")
+	}
+	_, err = w.emit(cmd, &pb.Event{Kind: KindAuditIdentityRevealed, RecordKey: auditKey(a.GetId()), Payload: mustMarshal(req),
+		Scope: appScope(tiers.Unit(a.GetAcceptingUnit()), tiers.Unit(a.GetProcessingUnit()))})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}

@@ -1,0 +1,83 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// Errors of this package. Callers test with errors.Is; every error that
+// reaches a person names the field at fault (see FieldError).
+var (
+	// ErrInvalidArgument: the request itself is malformed (bad identity
+	// number, out-of-range score, oversized field, ...).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrNotFound: an application or matter that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrFailedPrecondition: well-formed, but not allowed in the record's
+	// current state (invalid transition, not the holder, materials missing).
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrClosed: the store is shutting down.
+	ErrClosed = errors.New("store closed")
+	// ErrCorrupt: the store's data does not agree with itself.
+	ErrCorrupt = errors.New("store corrupt")
+)
+
+// FieldError is an error about one field of a request or record. Its text is
+// "field: reason", the reason in Chinese for the people who read it.
+type FieldError struct {
+	Field  string
+	Reason string
+	Kind   error // one of the sentinels above
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalidArgument) and friends work.
+func (e *FieldError) Unwrap() error { return e.Kind }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Kind: ErrInvalidArgument}
+}
+
+func notFound(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Kind: ErrNotFound}
+}
+
+func precondition(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Kind: ErrFailedPrecondition}
+}
+
+// connectError is the one place where errors become connect codes.
+func connectError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	code := connect.CodeInternal
+	switch {
+	case errors.Is(err, ErrInvalidArgument),
+		errors.Is(err, delegation.ErrInvalidCatalog),
+		errors.Is(err, tiers.ErrBadUnitCode):
+		code = connect.CodeInvalidArgument
+	case errors.Is(err, ErrNotFound):
+		code = connect.CodeNotFound
+	case errors.Is(err, ErrFailedPrecondition):
+		code = connect.CodeFailedPrecondition
+	case errors.Is(err, ErrClosed):
+		code = connect.CodeUnavailable
+	case errors.Is(err, context.Canceled):
+		code = connect.CodeCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		code = connect.CodeDeadlineExceeded
+	}
+	return connect.NewError(code, err)
+}

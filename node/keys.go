@@ -1,0 +1,70 @@
+package node
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// The store's key space. Every event is written in one transaction with its
+// feed entry, its id index, its record's history entry and the record.
+//
+//	m/<name>                  node metadata: id, epoch, counters
+//	f/<pos:8>                 feed: the event, by local arrival position
+//	i/<origin>/<seq:8>        event id -> feed position
+//	r/<record key>            materialized record (StoredRecord)
+//	h/<record key>/<pos:8>    a record's events, in order
+//	c/<name>                  counters for readable ids (per unit and day)
+const (
+	prefixMeta    = "m/"
+	prefixFeed    = "f/"
+	prefixID      = "i/"
+	prefixRecord  = "r/"
+	prefixHistory = "h/"
+	prefixCounter = "c/"
+
+	metaNodeID   = "m/node_id"
+	metaEpoch    = "m/epoch"
+	metaUnit     = "m/unit"
+	metaFeedHead = "m/feed_head"
+	metaSeq      = "m/seq"
+	metaHLC      = "m/hlc"
+)
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func feedKey(pos uint64) []byte { return append([]byte(prefixFeed), u64(pos)...) }
+
+func idKey(origin string, seq uint64) []byte {
+	return append([]byte(prefixID+origin+"/"), u64(seq)...)
+}
+
+func recordKey(key string) []byte { return []byte(prefixRecord + key) }
+
+func historyKey(key string, pos uint64) []byte {
+	return append([]byte(prefixHistory+key+"/"), u64(pos)...)
+}
+
+func historyPrefix(key string) []byte { return []byte(prefixHistory + key + "/") }
+
+// Record keys.
+const (
+	recCatalog = "catalog"
+	recMatter  = "matter/"
+	recApp     = "app/"
+	recAudit   = "audit/"
+)
+
+func matterKey(code string) string { return recMatter + code }
+func appKey(id string) string      { return recApp + id }
+func auditKey(id string) string    { return recAudit + id }
+
+func recordKind(key string) string {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}

@@ -1,0 +1,330 @@
+package node
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/delegation"
+)
+
+// Catalog returns the catalog head record (version 0 if none was published).
+func (s *Store) Catalog() (*pb.CatalogRecord, error) {
+	out := &pb.CatalogRecord{}
+	err := s.view(func(txn *badger.Txn) error {
+		rec, err := readRecord(txn, recCatalog)
+		if err != nil || rec == nil {
+			return err
+		}
+		out, err = decodeRecord(rec, out)
+		return err
+	})
+	return out, err
+}
+
+// ListMatters returns the matters in force that pass the filter.
+func (s *Store) ListMatters(f *pb.ListMattersRequest) ([]*pb.Matter, error) {
+	var out []*pb.Matter
+	kind := f.GetKind()
+	if kind != "" {
+		k, ok := delegation.KindFromLabel(kind)
+		if !ok {
+			return nil, invalid("kind", "%q 不是已知的事项类型", kind)
+		}
+		kind = k
+	}
+	err := s.view(func(txn *badger.Txn) error {
+		return scanRecords(txn, recMatter, false, func(_ string, rec *pb.StoredRecord) (bool, error) {
+			m, err := decodeRecord(rec, &pb.Matter{})
+			if err != nil {
+				return false, err
+			}
+			switch {
+			case isWithdrawnMatter(m),
+				f.GetDepartment() != "" && m.GetDepartment() != f.GetDepartment(),
+				kind != "" && m.GetKind() != kind,
+				f.GetQuery() != "" && !strings.Contains(m.GetCode(), f.GetQuery()) && !strings.Contains(m.GetName(), f.GetQuery()),
+				f.GetHasMaxVisits() && m.GetVisits() > f.GetMaxVisits(),
+				f.GetOnlineOnly() && !m.GetOnline(),
+				f.GetCompositeOnly() && len(m.GetParts()) == 0:
+				return true, nil
+			}
+			out = append(out, m)
+			return true, nil
+		})
+	})
+	return out, err
+}
+
+// GetMatter returns a matter in force.
+func (s *Store) GetMatter(code string) (*pb.Matter, error) {
+	var m *pb.Matter
+	err := s.view(func(txn *badger.Txn) error {
+		rec, err := readRecord(txn, matterKey(code))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound("code", "事项 %q 不在事项清单中", code)
+		}
+		if m, err = decodeRecord(rec, &pb.Matter{}); err != nil {
+			return err
+		}
+		if isWithdrawnMatter(m) {
+			return notFound("code", "事项 %q 已于清单第 %d 版撤销", code, m.GetCatalogVersion())
+		}
+		return nil
+	})
+	return m, err
+}
+
+// GetApplication returns an application and its history.
+func (s *Store) GetApplication(id string) (*pb.Application, []*pb.HistoryEntry, error) {
+	if id == "" {
+		return nil, nil, invalid("id", "请指定办件编号")
+	}
+	var a *pb.Application
+	var hist []*pb.HistoryEntry
+	err := s.view(func(txn *badger.Txn) error {
+		rec, err := readRecord(txn, appKey(id))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound("id", "办件 %q 不存在", id)
+		}
+		if a, err = decodeRecord(rec, &pb.Application{}); err != nil {
+			return err
+		}
+		for _, key := range []string{appKey(id), auditKey(id)} {
+			err := history(txn, key, func(pos uint64, ev *pb.Event) {
+				hist = append(hist, &pb.HistoryEntry{FeedPosition: pos, Kind: ev.GetKind(), Unit: ev.GetUnit(),
+					Actor: ev.GetActor(), At: ts(ev), Summary: summarize(ev), Hash: ev.GetHash()})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sortHistory(hist)
+	return a, hist, nil
+}
+
+func sortHistory(h []*pb.HistoryEntry) {
+	for i := 1; i < len(h); i++ {
+		for j := i; j > 0 && h[j].GetFeedPosition() < h[j-1].GetFeedPosition(); j-- {
+			h[j], h[j-1] = h[j-1], h[j]
+		}
+	}
+}
+
+// history calls fn for each event of a record, in feed order.
+func history(txn *badger.Txn, key string, fn func(pos uint64, ev *pb.Event)) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	p := historyPrefix(key)
+	opts.Prefix = p
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		k := it.Item().Key()
+		pos := binary.BigEndian.Uint64(k[len(k)-8:])
+		ev, err := readFeed(txn, pos)
+		if err != nil {
+			return err
+		}
+		fn(pos, ev)
+	}
+	return nil
+}
+
+func readFeed(txn *badger.Txn, pos uint64) (*pb.Event, error) {
+	it, err := txn.Get(feedKey(pos))
+	if err != nil {
+		return nil, fmt.Errorf("%w: feed position %d: %v", ErrCorrupt, pos, err)
+	}
+	ev := &pb.Event{}
+	if err := it.Value(func(v []byte) error { return proto.Unmarshal(v, ev) }); err != nil {
+		return nil, fmt.Errorf("%w: feed position %d: %v", ErrCorrupt, pos, err)
+	}
+	return ev, nil
+}
+
+// Events returns up to limit events of the feed after position from.
+func (s *Store) Events(from uint64, limit int) ([]*pb.Event, error) {
+	var out []*pb.Event
+	err := s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(prefixFeed)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(feedKey(from + 1)); it.ValidForPrefix([]byte(prefixFeed)) && len(out) < limit; it.Next() {
+			ev := &pb.Event{}
+			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, ev) }); err != nil {
+				return fmt.Errorf("%w: feed: %v", ErrCorrupt, err)
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// summarize describes an event in a line a clerk reads.
+func summarize(ev *pb.Event) string {
+	switch ev.GetKind() {
+	case KindAppAccepted:
+		p := &pb.AppAccepted{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		s := fmt.Sprintf("受理（%s），收取材料 %d 项", p.GetApplication().GetMatterName(), len(p.GetApplication().GetMaterialsReceived()))
+		if n := len(p.GetApplication().GetMaterialsMissing()); n > 0 {
+			s += fmt.Sprintf("，容缺 %d 项：%s", n, strings.Join(p.GetApplication().GetMaterialsMissing(), "、"))
+		}
+		return s
+	case KindAppSupplementRequest:
+		p := &pb.AppSupplementRequested{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("要求补正：%s（%s），计时暂停", strings.Join(p.GetMaterials(), "、"), p.GetReason())
+	case KindAppSupplemented:
+		p := &pb.AppSupplied{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("已补正：%s，恢复计时", strings.Join(p.GetMaterials(), "、"))
+	case KindAppMaterialsSupplied:
+		p := &pb.AppSupplied{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("补交容缺材料：%s", strings.Join(p.GetMaterials(), "、"))
+	case KindAppDecided:
+		p := &pb.AppDecided{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		if p.GetApproved() {
+			return "办结：准予" + reasonSuffix(p.GetReason())
+		}
+		return "办结：不予" + reasonSuffix(p.GetReason())
+	case KindAppDelivered:
+		p := &pb.AppDelivered{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		if p.GetMethod() == "post" {
+			return "出件：快递送达，单号 " + p.GetTracking()
+		}
+		return "出件：窗口领取"
+	case KindAppRated:
+		p := &pb.AppRated{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("评价：%d 分%s", p.GetScore(), reasonSuffix(p.GetComment()))
+	case KindAppWithdrawn:
+		p := &pb.AppWithdrawn{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return "申请人撤回" + reasonSuffix(p.GetReason())
+	case KindAuditIdentityRevealed:
+		p := &pb.RevealAudit{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return "查看完整身份证号" + reasonSuffix(p.GetReason())
+	}
+	return ev.GetKind()
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return "（" + r + "）"
+}
+
+// AppFilter selects applications.
+type AppFilter struct {
+	State       string
+	MatterCode  string
+	OverdueOnly bool
+	HeldOnly    bool
+	Limit       int
+}
+
+// ListApplications returns the applications that pass the filter, newest
+// first within each accepting unit, with deadlines computed now, and how
+// many matched in all.
+func (s *Store) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
+	if f.State != "" {
+		if _, ok := StateLabels[f.State]; !ok {
+			return nil, 0, invalid("state", "未知状态 %q（可选：%s）", f.State, strings.Join(States, ", "))
+		}
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.Limit > 1000 {
+		return nil, 0, invalid("limit", "一次最多列出 1000 件")
+	}
+	now := s.Now()
+	var out []*pb.Application
+	total := 0
+	err := s.view(func(txn *badger.Txn) error {
+		return scanRecords(txn, recApp, true, func(_ string, rec *pb.StoredRecord) (bool, error) {
+			a, err := decodeRecord(rec, &pb.Application{})
+			if err != nil {
+				return false, err
+			}
+			if f.State != "" && a.GetState() != f.State ||
+				f.MatterCode != "" && a.GetMatterCode() != f.MatterCode ||
+				f.HeldOnly && a.GetHolder() != string(s.cfg.Unit) {
+				return true, nil
+			}
+			a.Deadline = computeDeadline(a, s.cfg.Calendar, now)
+			if f.OverdueOnly && !(a.GetDeadline().GetOverdue() && !decided(a)) {
+				return true, nil
+			}
+			total++
+			if len(out) < f.Limit {
+				out = append(out, a)
+			}
+			return true, nil
+		})
+	})
+	return out, total, err
+}
+
+// Counts are the figures of `jiujin status`.
+type Counts struct {
+	Applications uint64
+	ByState      map[string]uint64
+	Overdue      uint64
+	Matters      int
+}
+
+// Counts counts applications by state and the overdue ones.
+func (s *Store) Counts() (Counts, error) {
+	c := Counts{ByState: map[string]uint64{}}
+	now := s.Now()
+	err := s.view(func(txn *badger.Txn) error {
+		err := scanRecords(txn, recApp, false, func(_ string, rec *pb.StoredRecord) (bool, error) {
+			a, err := decodeRecord(rec, &pb.Application{})
+			if err != nil {
+				return false, err
+			}
+			c.Applications++
+			c.ByState[a.GetState()]++
+			if !decided(a) && computeDeadline(a, s.cfg.Calendar, now).GetOverdue() {
+				c.Overdue++
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		return scanRecords(txn, recMatter, false, func(_ string, rec *pb.StoredRecord) (bool, error) {
+			m, err := decodeRecord(rec, &pb.Matter{})
+			if err == nil && !isWithdrawnMatter(m) {
+				c.Matters++
+			}
+			return true, err
+		})
+	})
+	return c, err
+}

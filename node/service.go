@@ -1,0 +1,254 @@
+package node
+
+import (
+	"context"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+)
+
+// ActorHeader carries the name of the person at the window or desk. (Who
+// may act is a matter for a later issue; today the header is recorded as
+// the event's actor.)
+const ActorHeader = "Jiujin-Actor"
+
+// service implements the connect handlers over a Store. Handlers turn
+// requests into commands, apply them, and present the records: identity
+// numbers masked, deadlines computed.
+type service struct {
+	store   *Store
+	started time.Time
+	version string
+}
+
+func (h *service) command(ctx context.Context, hdr interface{ Get(string) string }) *pb.Command {
+	actor, err := url.PathUnescape(hdr.Get(ActorHeader))
+	if err != nil {
+		actor = hdr.Get(ActorHeader)
+	}
+	actor = strings.TrimSpace(actor)
+	if actor == "" {
+		actor = "未署名"
+	}
+	return &pb.Command{NowMs: h.store.Now().UnixMilli(), Actor: actor}
+}
+
+func (h *service) apply(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
+	out, err := h.store.Apply(ctx, cmd)
+	return out, connectError(err)
+}
+
+// present prepares an application for an answer.
+func (h *service) present(a *pb.Application, reveal bool) *pb.Application {
+	a = proto.Clone(a).(*pb.Application)
+	if !reveal && a.GetApplicant() != nil {
+		a.Applicant.IdNumber = MaskIDNumber(a.GetApplicant().GetIdNumber())
+	}
+	a.Deadline = computeDeadline(a, h.store.Calendar(), h.store.Now())
+	return a
+}
+
+func (h *service) appResult(out proto.Message, err error) (*pb.Application, error) {
+	if err != nil {
+		return nil, err
+	}
+	return h.present(out.(*pb.Application), false), nil
+}
+
+// --- CatalogService
+
+func (h *service) ImportCatalog(ctx context.Context, req *connect.Request[pb.ImportCatalogRequest]) (*connect.Response[pb.ImportCatalogResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_ImportCatalog{ImportCatalog: req.Msg}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(out.(*pb.ImportCatalogResponse)), nil
+}
+
+func (h *service) ListMatters(ctx context.Context, req *connect.Request[pb.ListMattersRequest]) (*connect.Response[pb.ListMattersResponse], error) {
+	cat, err := h.store.Catalog()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	ms, err := h.store.ListMatters(req.Msg)
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(&pb.ListMattersResponse{Version: cat.GetVersion(), Title: cat.GetTitle(), Departments: cat.GetDepartments(), Matters: ms}), nil
+}
+
+func (h *service) GetMatter(ctx context.Context, req *connect.Request[pb.GetMatterRequest]) (*connect.Response[pb.GetMatterResponse], error) {
+	m, err := h.store.GetMatter(req.Msg.GetCode())
+	if err != nil {
+		return nil, connectError(err)
+	}
+	cat, err := h.store.Catalog()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(&pb.GetMatterResponse{Matter: m, CatalogVersion: cat.GetVersion()}), nil
+}
+
+// --- ApplicationService
+
+func (h *service) AcceptApplication(ctx context.Context, req *connect.Request[pb.AcceptApplicationRequest]) (*connect.Response[pb.AcceptApplicationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Accept{Accept: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.store.GetMatter(a.GetMatterCode())
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(&pb.AcceptApplicationResponse{Application: a, Receipt: receipt(a, m)}), nil
+}
+
+// receipt is the 受理回执 of an accepted application.
+func receipt(a *pb.Application, m *pb.Matter) *pb.Receipt {
+	return &pb.Receipt{
+		ApplicationId:     a.GetId(),
+		MatterCode:        a.GetMatterCode(),
+		MatterName:        a.GetMatterName(),
+		ApplicantName:     a.GetApplicant().GetName(),
+		ApplicantIdNumber: a.GetApplicant().GetIdNumber(),
+		AcceptingUnit:     a.GetAcceptingUnit(),
+		ProcessingUnit:    a.GetProcessingUnit(),
+		AcceptedAt:        a.GetAcceptedAt(),
+		MaterialsReceived: a.GetMaterialsReceived(),
+		MaterialsMissing:  a.GetMaterialsMissing(),
+		SupplementDue:     a.GetDeadline().GetSupplementDue(),
+		PromisedDue:       a.GetDeadline().GetPromisedDue(),
+		StatutoryDue:      a.GetDeadline().GetStatutoryDue(),
+		Visits:            m.GetVisits(),
+	}
+}
+
+func (h *service) ListApplications(ctx context.Context, req *connect.Request[pb.ListApplicationsRequest]) (*connect.Response[pb.ListApplicationsResponse], error) {
+	as, total, err := h.store.ListApplications(AppFilter{
+		State: req.Msg.GetState(), MatterCode: req.Msg.GetMatterCode(), OverdueOnly: req.Msg.GetOverdueOnly(),
+		HeldOnly: req.Msg.GetHeldOnly(), Limit: int(req.Msg.GetLimit()),
+	})
+	if err != nil {
+		return nil, connectError(err)
+	}
+	for i, a := range as {
+		as[i] = h.present(a, false)
+	}
+	return connect.NewResponse(&pb.ListApplicationsResponse{Applications: as, Total: uint32(total)}), nil
+}
+
+func (h *service) GetApplication(ctx context.Context, req *connect.Request[pb.GetApplicationRequest]) (*connect.Response[pb.GetApplicationResponse], error) {
+	if req.Msg.GetReveal() {
+		// Audit first: nobody sees the number without a durable record.
+		cmd := h.command(ctx, req.Header())
+		cmd.Op = &pb.Command_Reveal{Reveal: &pb.RevealAudit{ApplicationId: req.Msg.GetId(), Reason: req.Msg.GetRevealReason()}}
+		if _, err := h.apply(ctx, cmd); err != nil {
+			return nil, err
+		}
+	}
+	a, hist, err := h.store.GetApplication(req.Msg.GetId())
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(&pb.GetApplicationResponse{Application: h.present(a, req.Msg.GetReveal()), History: hist}), nil
+}
+
+func (h *service) RequestSupplement(ctx context.Context, req *connect.Request[pb.RequestSupplementRequest]) (*connect.Response[pb.RequestSupplementResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_RequestSupplement{RequestSupplement: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.RequestSupplementResponse{Application: a}), nil
+}
+
+func (h *service) SupplyMaterials(ctx context.Context, req *connect.Request[pb.SupplyMaterialsRequest]) (*connect.Response[pb.SupplyMaterialsResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Supply{Supply: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.SupplyMaterialsResponse{Application: a}), nil
+}
+
+func (h *service) DecideApplication(ctx context.Context, req *connect.Request[pb.DecideApplicationRequest]) (*connect.Response[pb.DecideApplicationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Decide{Decide: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.DecideApplicationResponse{Application: a}), nil
+}
+
+func (h *service) DeliverApplication(ctx context.Context, req *connect.Request[pb.DeliverApplicationRequest]) (*connect.Response[pb.DeliverApplicationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Deliver{Deliver: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.DeliverApplicationResponse{Application: a}), nil
+}
+
+func (h *service) RateApplication(ctx context.Context, req *connect.Request[pb.RateApplicationRequest]) (*connect.Response[pb.RateApplicationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Rate{Rate: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.RateApplicationResponse{Application: a}), nil
+}
+
+func (h *service) WithdrawApplication(ctx context.Context, req *connect.Request[pb.WithdrawApplicationRequest]) (*connect.Response[pb.WithdrawApplicationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Withdraw{Withdraw: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.WithdrawApplicationResponse{Application: a}), nil
+}
+
+// --- NodeService
+
+func (h *service) GetStatus(ctx context.Context, req *connect.Request[pb.GetStatusRequest]) (*connect.Response[pb.GetStatusResponse], error) {
+	s := h.store
+	c, err := s.Counts()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	cat, err := s.Catalog()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	res := &pb.GetStatusResponse{
+		Unit: string(s.Unit()), Tier: s.Unit().Tier().String(), NodeId: s.NodeID(), Epoch: s.Epoch(),
+		FeedHead: s.FeedHead(), CatalogVersion: cat.GetVersion(), Matters: uint32(c.Matters),
+		Applications: c.Applications, Overdue: c.Overdue, StartedAt: timestamppb.New(h.started),
+		Version: h.version, Parent: string(s.Unit().Parent()),
+	}
+	for st, n := range c.ByState {
+		res.ByState = append(res.ByState, &pb.StateCount{State: st, Count: n})
+	}
+	order := map[string]int{}
+	for i, st := range States {
+		order[st] = i
+	}
+	sort.Slice(res.ByState, func(i, j int) bool { return order[res.ByState[i].State] < order[res.ByState[j].State] })
+	return connect.NewResponse(res), nil
+}
