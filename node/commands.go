@@ -283,7 +283,7 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 	if err != nil {
 		return nil, err
 	}
-	return decodeRecord(rec, &pb.Application{})
+	return appFromRecord(rec)
 }
 
 // appForWrite loads an application the command will change.
@@ -311,7 +311,7 @@ func (s *Store) transition(w *wtx, cmd *pb.Command, id, kind string, payload pro
 	if err != nil {
 		return nil, err
 	}
-	return decodeRecord(rec, &pb.Application{})
+	return appFromRecord(rec)
 }
 
 // supply answers a supplement request, or supplies materials accepted as

@@ -171,6 +171,16 @@ func decodeRecord[T proto.Message](rec *pb.StoredRecord, m T) (T, error) {
 	return m, nil
 }
 
+// appFromRecord decodes an application record with its chain position.
+func appFromRecord(rec *pb.StoredRecord) (*pb.Application, error) {
+	a, err := decodeRecord(rec, &pb.Application{})
+	if err != nil {
+		return nil, err
+	}
+	a.Version, a.Head = rec.GetVersion(), rec.GetHead()
+	return a, nil
+}
+
 func requireCounty(ev *pb.Event, what string) error {
 	if tiers.Unit(ev.GetUnit()).Tier() != tiers.County {
 		return precondition("event.unit", "%s只能由县级节点发布，%s 不是县级单位", what, ev.GetUnit())

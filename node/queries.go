@@ -97,7 +97,7 @@ func (s *Store) GetApplication(id string) (*pb.Application, []*pb.HistoryEntry, 
 		if rec == nil {
 			return notFound("id", "办件 %q 不存在", id)
 		}
-		if a, err = decodeRecord(rec, &pb.Application{}); err != nil {
+		if a, err = appFromRecord(rec); err != nil {
 			return err
 		}
 		for _, key := range []string{appKey(id), auditKey(id)} {
@@ -267,7 +267,7 @@ func (s *Store) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 	total := 0
 	err := s.view(func(txn *badger.Txn) error {
 		return scanRecords(txn, recApp, true, func(_ string, rec *pb.StoredRecord) (bool, error) {
-			a, err := decodeRecord(rec, &pb.Application{})
+			a, err := appFromRecord(rec)
 			if err != nil {
 				return false, err
 			}

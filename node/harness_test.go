@@ -1,0 +1,142 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/deploy/seed"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// testClock is a clock the test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// at is a time in China on a date of the seed calendar.
+func at(date string, hour int) time.Time {
+	d, err := delegation.ParseDate(date)
+	if err != nil {
+		panic(err)
+	}
+	return d.Add(time.Duration(hour) * time.Hour)
+}
+
+func seedCalendar(t testing.TB) *delegation.Calendar {
+	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
+	require.NoError(t, err)
+	return cal
+}
+
+func seedCatalog(t testing.TB) *pb.ImportCatalogRequest {
+	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
+	require.NoError(t, err)
+	return req
+}
+
+// testNode is a real node on 127.0.0.1:0 with a real badger directory, and
+// connect clients talking to it over HTTP.
+type testNode struct {
+	*Node
+	hc      *http.Client
+	clock   *testClock
+	dir     string
+	apps    jiujinv1connect.ApplicationServiceClient
+	catalog jiujinv1connect.CatalogServiceClient
+	status  jiujinv1connect.NodeServiceClient
+}
+
+func startTestNode(t testing.TB, unit string, dir string, clock *testClock) *testNode {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if clock == nil {
+		clock = &testClock{t: at("2026-11-23", 10)} // a Monday
+	}
+	n, err := Start(Config{Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir,
+		Calendar: seedCalendar(t), Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	hc := &http.Client{Transport: &http.Transport{Protocols: protocols}}
+	t.Cleanup(hc.CloseIdleConnections) // runs before Shutdown: no wait for idle h2c conns
+	actor := connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			req.Header().Set(ActorHeader, "%E5%BC%A0%E4%B8%BD") // 张丽
+			return next(ctx, req)
+		}
+	}))
+	return &testNode{
+		Node: n, hc: hc, clock: clock, dir: dir,
+		apps:    jiujinv1connect.NewApplicationServiceClient(hc, n.URL(), actor),
+		catalog: jiujinv1connect.NewCatalogServiceClient(hc, n.URL(), actor),
+		status:  jiujinv1connect.NewNodeServiceClient(hc, n.URL(), actor),
+	}
+}
+
+func (n *testNode) importSeed(t testing.TB) {
+	t.Helper()
+	res, err := n.catalog.ImportCatalog(context.Background(), connect.NewRequest(seedCatalog(t)))
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), res.Msg.GetVersion())
+}
+
+// Applicants with valid identity numbers.
+var (
+	idWang = MakeIDNumber("33032419580312122")
+	idLi   = MakeIDNumber("33032419660405301")
+)
+
+// acceptReq is an acceptance of MZ-005 (老年人优待证) with every material.
+func acceptReq() *pb.AcceptApplicationRequest {
+	return &pb.AcceptApplicationRequest{
+		MatterCode: "MZ-005",
+		Applicant:  &pb.Applicant{Name: "王秀英", IdNumber: idWang, Phone: "13857700101"},
+		Materials:  []string{"居民身份证", "近期一寸免冠证件照"},
+	}
+}
+
+func (n *testNode) accept(t testing.TB, req *pb.AcceptApplicationRequest) *pb.Application {
+	t.Helper()
+	res, err := n.apps.AcceptApplication(context.Background(), connect.NewRequest(req))
+	require.NoError(t, err)
+	return res.Msg.GetApplication()
+}
+
+// requireCode checks an error's connect code and that its message names
+// the field.
+func requireCode(t testing.TB, err error, code connect.Code, field string) {
+	t.Helper()
+	require.Error(t, err)
+	require.Equal(t, code, connect.CodeOf(err), "error: %v", err)
+	if field != "" {
+		require.Contains(t, err.Error(), field+":", "error should name the field")
+	}
+}
