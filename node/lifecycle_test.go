@@ -37,9 +37,9 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	require.Equal(t, "330324", a.GetHolder())
 	require.Equal(t, "张丽", a.GetAcceptedBy())
 	require.Equal(t, []string{"食品安全管理制度文本"}, rc.GetMaterialsMissing())
-	require.Equal(t, "2026-11-30", rc.GetPromisedDue())    // 5 working days
-	require.Equal(t, "2026-12-21", rc.GetStatutoryDue())   // 20 working days
-	require.Equal(t, "2026-12-07", rc.GetSupplementDue())  // 10 working days
+	require.Equal(t, "2026-11-30", rc.GetPromisedDue())   // 5 working days
+	require.Equal(t, "2026-12-21", rc.GetStatutoryDue())  // 20 working days
+	require.Equal(t, "2026-12-07", rc.GetSupplementDue()) // 10 working days
 	require.Equal(t, "330324********1225", rc.GetApplicantIdNumber())
 
 	// Approval waits for the missing material.
@@ -168,7 +168,10 @@ func TestAcceptRefusesBadInput(t *testing.T) {
 		{"required material missing", mod(func(r *pb.AcceptApplicationRequest) { r.Materials = r.Materials[:1] }), connect.CodeFailedPrecondition, "materials", "近期一寸免冠证件照"},
 		{"unknown material", mod(func(r *pb.AcceptApplicationRequest) { r.Materials = append(r.Materials, "介绍信") }), connect.CodeInvalidArgument, "materials[2]", "不在"},
 		{"duplicate material", mod(func(r *pb.AcceptApplicationRequest) { r.Materials = append(r.Materials, "居民身份证") }), connect.CodeInvalidArgument, "materials[2]", "重复"},
-		{"missing not allowed", mod(func(r *pb.AcceptApplicationRequest) { r.Materials = r.Materials[:1]; r.Missing = []string{"近期一寸免冠证件照"} }), connect.CodeFailedPrecondition, "missing[0]", "不允许容缺"},
+		{"missing not allowed", mod(func(r *pb.AcceptApplicationRequest) {
+			r.Materials = r.Materials[:1]
+			r.Missing = []string{"近期一寸免冠证件照"}
+		}), connect.CodeFailedPrecondition, "missing[0]", "不允许容缺"},
 		{"missing and received", mod(func(r *pb.AcceptApplicationRequest) { r.Missing = []string{"居民身份证"} }), connect.CodeInvalidArgument, "missing[0]", ""},
 		{"oversized note", mod(func(r *pb.AcceptApplicationRequest) { r.Note = strings.Repeat("x", 501) }), connect.CodeInvalidArgument, "note", ""},
 	}
@@ -393,4 +396,3 @@ func TestRestartKeepsIdentityCountersAndRecords(t *testing.T) {
 	require.ErrorIs(t, err, ErrFailedPrecondition)
 	require.ErrorContains(t, err, "unit:")
 }
-
