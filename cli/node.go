@@ -19,7 +19,7 @@ import (
 
 func newNodeCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "node", Short: "运行节点（start）或检查节点数据（verify）"}
-	cmd.AddCommand(newNodeStartCmd(f), newNodeVerifyCmd(f))
+	cmd.AddCommand(newNodeStartCmd(f, nil), newNodeVerifyCmd(f))
 	return cmd
 }
 
@@ -35,7 +35,9 @@ type NodeStartOptions struct {
 	LogFormat  string `yaml:"log_format"`
 }
 
-func newNodeStartCmd(f *Factory) *cobra.Command {
+// newNodeStartCmd builds `node start`; runF replaces running the node
+// (tests see the merged options through it).
+func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) error) *cobra.Command {
 	o := &NodeStartOptions{}
 	cmd := &cobra.Command{
 		Use:   "start",
@@ -46,6 +48,9 @@ func newNodeStartCmd(f *Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.load(cmd); err != nil {
 				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
 			cfg, err := o.config(f)
 			if err != nil {

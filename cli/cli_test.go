@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jiujin/jiujin/node"
+)
+
+// run executes the command line in-process and returns exit code, stdout
+// and stderr.
+func run(t *testing.T, nodeURL string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := NewFactory(&out, &errOut)
+	if nodeURL != "" {
+		args = append([]string{"--node", nodeURL}, args...)
+	}
+	code := Execute(context.Background(), f, args)
+	return code, out.String(), errOut.String()
+}
+
+// TestFlagsAreCheckedBeforeAnyCall: wrong flags fail with the flag named,
+// without a node to talk to.
+func TestFlagsAreCheckedBeforeAnyCall(t *testing.T) {
+	const noNode = "http://127.0.0.1:1"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad output", []string{"-o", "yaml", "status"}, "--output"},
+		{"decide needs a verdict", []string{"app", "decide", "X"}, "--approve / --reject"},
+		{"decide needs one verdict", []string{"app", "decide", "X", "--approve", "--reject"}, "--approve / --reject"},
+		{"rate range", []string{"app", "rate", "X", "--score", "9"}, "--score"},
+		{"rate required", []string{"app", "rate", "X"}, "score"},
+		{"supplement needs material", []string{"app", "supplement", "X", "--request", "--reason", "r"}, "--material"},
+		{"request needs reason", []string{"app", "supplement", "X", "--request", "--material", "m"}, "--reason"},
+		{"reason only with request", []string{"app", "supplement", "X", "--material", "m", "--reason", "r"}, "--reason"},
+		{"reveal needs reason", []string{"app", "show", "X", "--reveal"}, "--reason"},
+		{"accept needs matter", []string{"app", "accept", "--applicant-name", "a", "--applicant-id", "b"}, "matter"},
+		{"withdraw needs reason", []string{"app", "withdraw", "X"}, "reason"},
+		{"import needs file or seed", []string{"catalog", "import"}, "--seed"},
+		{"import not both", []string{"catalog", "import", "a.yaml", "--seed"}, "--seed"},
+		{"show needs code", []string{"catalog", "show"}, "accepts 1 arg"},
+		{"negative max visits", []string{"catalog", "list", "--max-visits", "-1"}, "--max-visits"},
+		{"start needs a unit", []string{"node", "start", "--data", "/tmp/x"}, "--unit"},
+		{"start needs a good unit", []string{"node", "start", "--unit", "3303241", "--data", "/tmp/x"}, "长度"},
+		{"start needs data", []string{"node", "start", "--unit", "330324"}, "--data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := run(t, noNode, tt.args...)
+			require.Equal(t, 1, code)
+			require.Contains(t, stderr, tt.want)
+			require.True(t, strings.HasPrefix(stderr, "错误"), stderr)
+		})
+	}
+}
+
+func TestNodeStartReadsConfigFileUnderFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "node.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte("unit: \"330324101\"\nlisten: 127.0.0.1:9999\ndata: /srv/jiujin\nparent: http://county:8080\n"), 0o644))
+	var got *NodeStartOptions
+	cmd := newNodeStartCmd(NewFactory(&bytes.Buffer{}, &bytes.Buffer{}), func(_ context.Context, o *NodeStartOptions) error {
+		got = o
+		return nil
+	})
+	cmd.SetArgs([]string{"--config", cfgPath, "--listen", "127.0.0.1:0"})
+	require.NoError(t, cmd.Execute())
+	require.Equal(t, "330324101", got.Unit)
+	require.Equal(t, "127.0.0.1:0", got.Listen, "a flag on the command line wins")
+	require.Equal(t, "/srv/jiujin", got.Data)
+	require.Equal(t, "http://county:8080", got.Parent)
+
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("unit: \"330324\"\nlisen: x\n"), 0o644))
+	code, _, stderr := run(t, "", "node", "start", "--config", bad)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "lisen")
+}
+
+// TestDemoThroughTheCommandLine starts the demo county and drives it the
+// way the README shows.
+func TestDemoThroughTheCommandLine(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urls := make(chan string, 1)
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runDemo(ctx, NewFactory(&out, &errOut), &DemoOptions{Listen: "127.0.0.1:0", ready: func(u string) { urls <- u }})
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case err := <-done:
+		t.Fatalf("demo ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not start")
+	}
+	require.Contains(t, out.String(), url)
+
+	// Status as JSON: every interesting state is seeded.
+	code, stdout, stderr := run(t, url, "status", "-o", "json")
+	require.Equal(t, 0, code, stderr)
+	var st struct {
+		Unit    string `json:"unit"`
+		ByState []struct {
+			State string `json:"state"`
+			Count string `json:"count"`
+		} `json:"byState"`
+		Overdue        string `json:"overdue"`
+		CatalogVersion string `json:"catalogVersion"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
+	require.Equal(t, "330324", st.Unit)
+	require.Equal(t, "1", st.CatalogVersion)
+	require.NotEqual(t, "0", st.Overdue)
+	seen := map[string]bool{}
+	for _, s := range st.ByState {
+		seen[s.State] = true
+	}
+	for _, s := range []string{node.StateAccepted, node.StateSupplementRequested, node.StateSupplemented, node.StateApproved,
+		node.StateDelivered, node.StateRated, node.StateWithdrawn} {
+		require.True(t, seen[s], "demo has an application %s", s)
+	}
+
+	code, stdout, _ = run(t, url, "app", "list", "--overdue")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "已超期")
+	require.Contains(t, stdout, "330324********1225", "identity numbers masked in lists")
+
+	code, stdout, _ = run(t, url, "catalog", "show", "SJ-001")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "可容缺")
+
+	// Accept at the window, then walk it to the end.
+	id := node.MakeIDNumber("33032419490817242")
+	code, stdout, stderr = run(t, url, "--actor", "综合窗口 张丽", "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
+		"--applicant-id", id, "--material", "居民身份证", "--material", "近期一寸免冠证件照", "-o", "json")
+	require.Equal(t, 0, code, stderr)
+	var acc struct {
+		Application struct {
+			ID string `json:"id"`
+		} `json:"application"`
+		Receipt struct {
+			ApplicantIDNumber string `json:"applicantIdNumber"`
+			PromisedDue       string `json:"promisedDue"`
+		} `json:"receipt"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &acc))
+	appID := acc.Application.ID
+	require.NotEmpty(t, appID)
+	require.Equal(t, "330324********242X", acc.Receipt.ApplicantIDNumber)
+	require.NotEmpty(t, acc.Receipt.PromisedDue)
+
+	for _, args := range [][]string{
+		{"app", "decide", appID, "--approve", "--reason", "符合条件"},
+		{"app", "deliver", appID, "--by", "window"},
+		{"app", "rate", appID, "--score", "5"},
+	} {
+		code, _, stderr = run(t, url, args...)
+		require.Equal(t, 0, code, "%v: %s", args, stderr)
+	}
+	code, stdout, _ = run(t, url, "app", "show", appID)
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "已评价")
+	require.Contains(t, stdout, "综合窗口 张丽")
+	require.NotContains(t, stdout, id)
+
+	code, stdout, _ = run(t, url, "app", "show", appID, "--reveal", "--reason", "核对身份")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, id)
+	require.Contains(t, stdout, "查看完整身份证号（核对身份）")
+
+	// Errors: non-zero exit, the connect code and the field on stderr.
+	code, _, stderr = run(t, url, "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
+		"--applicant-id", id[:17]+"0", "--material", "居民身份证", "--material", "近期一寸免冠证件照")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "invalid_argument")
+	require.Contains(t, stderr, "applicant.id_number")
+	code, _, stderr = run(t, url, "app", "deliver", appID, "--by", "window")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "failed_precondition")
+	code, _, stderr = run(t, url, "catalog", "show", "GA-999")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "not_found")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+}
