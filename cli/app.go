@@ -203,7 +203,7 @@ func newAppShowCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "show ID",
 		Short:   "显示一件办件及其全部经过；--reveal 显示完整身份证号（记入审计）",
-		Example: "  jiujin app show 330324-20261122-0001\n  jiujin app show 330324-20261122-0001 --reveal --reason 核对身份",
+		Example: "  jiujin app show 330324-20261122-000001\n  jiujin app show 330324-20261122-000001 --reveal --reason 核对身份",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Reveal && strings.TrimSpace(o.Reason) == "" {
@@ -286,8 +286,8 @@ func newAppSupplementCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "supplement ID",
 		Short: "补正：--request 由办理单位要求补正（暂停计时）；否则登记申请人补交的材料",
-		Example: `  jiujin app supplement 330324-20261122-0001 --request --material 户口簿 --reason 户口簿页不全
-  jiujin app supplement 330324-20261122-0001 --material 户口簿`,
+		Example: `  jiujin app supplement 330324-20261122-000001 --request --material 户口簿 --reason 户口簿页不全
+  jiujin app supplement 330324-20261122-000001 --material 户口簿`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.Materials) == 0 {
@@ -331,7 +331,7 @@ func newAppDecideCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "decide ID --approve|--reject --reason TEXT",
 		Short:   "办结：准予或不予（不予须说明理由）",
-		Example: "  jiujin app decide 330324-20261122-0001 --approve --reason 材料齐全，符合条件",
+		Example: "  jiujin app decide 330324-20261122-000001 --approve --reason 材料齐全，符合条件",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Approve == o.Reject {
@@ -361,7 +361,7 @@ func newAppDeliverCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "deliver ID --by window|post [--tracking NO]",
 		Short:   "出件：窗口领取，或快递送达（须快递单号）",
-		Example: "  jiujin app deliver 330324-20261122-0001 --by post --tracking SF1234567890",
+		Example: "  jiujin app deliver 330324-20261122-000001 --by post --tracking SF1234567890",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := f.Apps().DeliverApplication(cmd.Context(), connect.NewRequest(&pb.DeliverApplicationRequest{Id: args[0], Method: o.By, Tracking: o.Tracking}))
@@ -387,7 +387,7 @@ func newAppRateCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "rate ID --score N [--comment TEXT]",
 		Short:   "好差评：1-5 分，2 分及以下须填写意见",
-		Example: "  jiujin app rate 330324-20261122-0001 --score 5",
+		Example: "  jiujin app rate 330324-20261122-000001 --score 5",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Score < 1 || o.Score > 5 {
@@ -416,7 +416,7 @@ func newAppWithdrawCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "withdraw ID --reason TEXT",
 		Short:   "申请人撤回申请（办结前）",
-		Example: "  jiujin app withdraw 330324-20261122-0001 --reason 申请人不再需要",
+		Example: "  jiujin app withdraw 330324-20261122-000001 --reason 申请人不再需要",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := f.Apps().WithdrawApplication(cmd.Context(), connect.NewRequest(&pb.WithdrawApplicationRequest{Id: args[0], Reason: o.Reason}))

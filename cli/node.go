@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,8 @@ type NodeStartOptions struct {
 	Data       string `yaml:"data"`
 	Calendar   string `yaml:"calendar"`
 	LogFormat  string `yaml:"log_format"`
+	// MemoryLimit is the Go runtime's soft memory limit in MiB (0: none).
+	MemoryLimit int `yaml:"memory_limit_mib"`
 }
 
 // newNodeStartCmd builds `node start`; runF replaces running the node
@@ -56,17 +59,26 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 			if err != nil {
 				return err
 			}
+			if o.MemoryLimit < 0 {
+				return fmt.Errorf("--memory-limit: 不能为负")
+			}
+			if o.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+				// The process is this one node: bound its heap so badger's
+				// memtables and caches cannot crowd a small box.
+				debug.SetMemoryLimit(int64(o.MemoryLimit) << 20)
+			}
 			return runNode(cmd.Context(), f, cfg)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, calendar, log_format)")
+	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, calendar, log_format, memory_limit_mib)")
 	fl.StringVar(&o.Unit, "unit", "", "unit code: 6 digits county, 9 township, 12 village")
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node")
 	fl.StringVar(&o.Data, "data", "", "data directory (badger)")
 	fl.StringVar(&o.Calendar, "calendar", "", "working-day calendar YAML (default: the built-in one)")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	fl.IntVar(&o.MemoryLimit, "memory-limit", 96, "soft memory limit in MiB for a small box; 0 for none (GOMEMLIMIT, if set, wins)")
 	return cmd
 }
 
@@ -96,6 +108,9 @@ func (o *NodeStartOptions) load(cmd *cobra.Command) error {
 	set("data", &o.Data, fromFile.Data)
 	set("calendar", &o.Calendar, fromFile.Calendar)
 	set("log-format", &o.LogFormat, fromFile.LogFormat)
+	if !cmd.Flags().Changed("memory-limit") && fromFile.MemoryLimit != 0 {
+		o.MemoryLimit = fromFile.MemoryLimit
+	}
 	return nil
 }
 

@@ -18,10 +18,23 @@ var China = time.FixedZone("CST", 8*3600)
 // official holidays, plus the make-up working days (调休上班) that fall on a
 // weekend. Years it has no notice for count weekends only.
 type Calendar struct {
-	holidays map[string]string // date -> festival
-	workdays map[string]string // make-up working day -> festival
+	holidays map[int64]string // day number -> festival
+	workdays map[int64]string // make-up working day -> festival
 	years    map[int]bool
 }
+
+// dayNumber counts days since 1970-01-01 in China: cheap to compare, hash
+// and step through (a list computes deadlines for every row).
+func dayNumber(t time.Time) int64 {
+	s := t.Unix() + 8*3600
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return d
+}
+
+func fromDayNumber(d int64) time.Time { return time.Unix(d*86400-8*3600, 0).In(China) }
 
 type calendarFile struct {
 	Years []struct {
@@ -45,7 +58,7 @@ func LoadCalendar(r io.Reader) (*Calendar, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: calendar: %v", ErrInvalidCatalog, err)
 	}
-	c := &Calendar{holidays: map[string]string{}, workdays: map[string]string{}, years: map[int]bool{}}
+	c := &Calendar{holidays: map[int64]string{}, workdays: map[int64]string{}, years: map[int]bool{}}
 	for i, y := range f.Years {
 		if y.Year < 2000 || y.Year > 2100 {
 			return nil, fmt.Errorf("%w: calendar: years[%d].year: %d 超出范围", ErrInvalidCatalog, i, y.Year)
@@ -65,7 +78,7 @@ func LoadCalendar(r io.Reader) (*Calendar, error) {
 				return nil, fmt.Errorf("%w: %s: %s 至 %s 不是合理的假期", ErrInvalidCatalog, field, fe.From, fe.To)
 			}
 			for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-				c.holidays[FormatDate(d)] = fe.Name
+				c.holidays[dayNumber(d)] = fe.Name
 			}
 			for k, w := range fe.Work {
 				d, err := ParseDate(w)
@@ -75,7 +88,7 @@ func LoadCalendar(r io.Reader) (*Calendar, error) {
 				if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
 					return nil, fmt.Errorf("%w: %s.work[%d]: %s 不是周末，无需调休上班", ErrInvalidCatalog, field, k, w)
 				}
-				c.workdays[FormatDate(d)] = fe.Name
+				c.workdays[dayNumber(d)] = fe.Name
 			}
 		}
 	}
@@ -114,42 +127,46 @@ func Day(t time.Time) time.Time {
 }
 
 // IsWorkingDay reports whether the day t falls on is a working day.
-func (c *Calendar) IsWorkingDay(t time.Time) bool {
-	k := FormatDate(t)
-	if _, ok := c.workdays[k]; ok {
+func (c *Calendar) IsWorkingDay(t time.Time) bool { return c.isWorkingDay(dayNumber(t)) }
+
+func (c *Calendar) isWorkingDay(d int64) bool {
+	if _, ok := c.workdays[d]; ok {
 		return true
 	}
-	if _, ok := c.holidays[k]; ok {
+	if _, ok := c.holidays[d]; ok {
 		return false
 	}
-	wd := t.In(China).Weekday()
-	return wd != time.Saturday && wd != time.Sunday
+	wd := (d + 4) % 7 // 1970-01-01 was a Thursday
+	if wd < 0 {
+		wd += 7
+	}
+	return wd != int64(time.Saturday) && wd != int64(time.Sunday)
 }
 
 // AddWorkingDays returns the day n working days after the day of t (the
 // day of t itself counts as day 0, so n = 0 is that day: 即办).
 func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
-	d := Day(t)
+	d := dayNumber(t)
 	for n > 0 {
-		d = d.AddDate(0, 0, 1)
-		if c.IsWorkingDay(d) {
+		d++
+		if c.isWorkingDay(d) {
 			n--
 		}
 	}
-	return d
+	return fromDayNumber(d)
 }
 
 // WorkingDaysBetween counts the working days in (day of a, day of b]; it is
 // negative, counting (b, a], when b is before a.
 func (c *Calendar) WorkingDaysBetween(a, b time.Time) int {
-	da, db := Day(a), Day(b)
+	da, db := dayNumber(a), dayNumber(b)
 	sign := 1
-	if db.Before(da) {
+	if db < da {
 		da, db, sign = db, da, -1
 	}
 	n := 0
-	for d := da.AddDate(0, 0, 1); !d.After(db); d = d.AddDate(0, 0, 1) {
-		if c.IsWorkingDay(d) {
+	for d := da + 1; d <= db; d++ {
+		if c.isWorkingDay(d) {
 			n++
 		}
 	}

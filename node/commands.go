@@ -253,10 +253,11 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 	if err != nil {
 		return nil, err
 	}
-	if n > 9999 {
-		return nil, precondition("id", "本单位今日受理已超过 9999 件")
+	if n > 999999 {
+		return nil, precondition("id", "本单位今日受理已超过 999999 件")
 	}
-	appID := fmt.Sprintf("%s-%s-%04d", s.cfg.Unit, day, n)
+	// Six digits keep ids of one day in key order (newest-first lists).
+	appID := fmt.Sprintf("%s-%s-%06d", s.cfg.Unit, day, n)
 	// Until delegations exist, the county department that owns the matter
 	// decides it.
 	processing := s.cfg.Unit.County()

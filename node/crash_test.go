@@ -137,5 +137,3 @@ func TestKillNineMidWrite(t *testing.T) {
 		require.NoError(t, st.Close())
 	}
 }
-
-

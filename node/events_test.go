@@ -227,7 +227,7 @@ func randomMaterials(rng *rand.Rand) []string {
 }
 
 func randomCommand(rng *rand.Rand, ids []string, now time.Time) *pb.Command {
-	id := "330324-20261123-0001"
+	id := "330324-20261123-000001"
 	if len(ids) > 0 && rng.IntN(8) != 0 {
 		id = pick(rng, ids)
 	}

@@ -32,7 +32,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	a := res.Msg.GetApplication()
 	rc := res.Msg.GetReceipt()
 	id := a.GetId()
-	require.Equal(t, "330324-20261123-0001", id)
+	require.Equal(t, "330324-20261123-000001", id)
 	require.Equal(t, StateAccepted, a.GetState())
 	require.Equal(t, "330324", a.GetHolder())
 	require.Equal(t, "张丽", a.GetAcceptedBy())
@@ -184,7 +184,7 @@ func TestAcceptRefusesBadInput(t *testing.T) {
 		})
 	}
 	// Unknown applications and transitions on them.
-	_, err := n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: "330324-20261123-0999", Approve: true}))
+	_, err := n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: "330324-20261123-000999", Approve: true}))
 	requireCode(t, err, connect.CodeNotFound, "id")
 	_, err = n.apps.GetApplication(ctx, req(&pb.GetApplicationRequest{Id: ""}))
 	requireCode(t, err, connect.CodeInvalidArgument, "id")
@@ -385,7 +385,7 @@ func TestRestartKeepsIdentityCountersAndRecords(t *testing.T) {
 	require.Equal(t, epoch, n2.Store.Epoch())
 	require.Equal(t, head, n2.Store.FeedHead())
 	second := n2.accept(t, acceptReq())
-	require.Equal(t, "330324-20261123-0002", second.GetId())
+	require.Equal(t, "330324-20261123-000002", second.GetId())
 	require.NotEqual(t, first.GetId(), second.GetId())
 	_, err := n2.Store.Verify()
 	require.NoError(t, err)

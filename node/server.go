@@ -104,7 +104,11 @@ func Start(cfg Config) (*Node, error) {
 // Handler is the node's HTTP handler: the connect services and /healthz.
 func (n *Node) Handler() http.Handler {
 	svc := &service{store: n.Store, started: time.Now(), version: Version}
-	opts := []connect.HandlerOption{connect.WithReadMaxBytes(MaxMessageBytes)}
+	opts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(MaxMessageBytes),
+		// Small answers are not worth compressing; sync batches are.
+		connect.WithCompressMinBytes(4 << 10),
+	}
 	mux := http.NewServeMux()
 	mux.Handle(jiujinv1connect.NewCatalogServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, opts...))

@@ -856,7 +856,7 @@ func (x *Deadline) GetSupplementOverdue() bool {
 // One citizen's request for one matter (办件).
 type Application struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// e.g. "330324101201-20261122-0007": accepting unit, day, number.
+	// e.g. "330324101201-20261122-000007": accepting unit, day, number.
 	Id             string     `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	MatterCode     string     `protobuf:"bytes,2,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
 	MatterName     string     `protobuf:"bytes,3,opt,name=matter_name,json=matterName,proto3" json:"matter_name,omitempty"`
