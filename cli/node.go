@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"runtime/debug"
 	"time"
 
@@ -74,7 +75,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, calendar, log_format, memory_limit_mib)")
 	fl.StringVar(&o.Unit, "unit", "", "unit code: 6 digits county, 9 township, 12 village")
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on")
-	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node")
+	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node; for a county group, every member: URL1,URL2,URL3")
 	fl.StringVar(&o.Data, "data", "", "data directory (badger)")
 	fl.StringVar(&o.Calendar, "calendar", "", "working-day calendar YAML (default: the built-in one)")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
@@ -135,7 +136,13 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 	default:
 		return node.Config{}, fmt.Errorf("--log-format: %q 应为 text 或 json", o.LogFormat)
 	}
-	return node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parent: o.Parent, Calendar: cal, Logger: slog.New(h)}, nil
+	var parents []string
+	for _, p := range strings.Split(o.Parent, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			parents = append(parents, p)
+		}
+	}
+	return node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parents: parents, Calendar: cal, Logger: slog.New(h)}, nil
 }
 
 func loadCalendar(path string) (*delegation.Calendar, error) {

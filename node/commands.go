@@ -47,6 +47,8 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 			&pb.AppWithdrawn{Reason: op.Withdraw.GetReason()})
 	case *pb.Command_Reveal:
 		return s.reveal(w, cmd, op.Reveal)
+	case *pb.Command_Ingest:
+		return s.ingest(w, cmd, op.Ingest)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }
@@ -279,10 +281,19 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 		Note:              req.GetNote(),
 		Parts:             m.GetParts(),
 	}
+	scope := appScope(s.cfg.Unit, processing)
 	rec, err := w.emit(cmd, &pb.Event{Kind: KindAppAccepted, RecordKey: appKey(appID),
-		Payload: mustMarshal(&pb.AppAccepted{Application: a}), Scope: appScope(s.cfg.Unit, processing)})
+		Payload: mustMarshal(&pb.AppAccepted{Application: a}), Scope: scope})
 	if err != nil {
 		return nil, err
+	}
+	if processing != s.cfg.Unit {
+		// Decided elsewhere: forward at once, in the same transaction.
+		rec, err = w.emit(cmd, &pb.Event{Kind: KindAppForwarded, RecordKey: appKey(appID), Actor: "系统自动转报",
+			Payload: mustMarshal(&pb.AppRouted{ToUnit: string(processing)}), Scope: scope})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return appFromRecord(rec)
 }

@@ -22,6 +22,8 @@ const (
 	KindMatterPublished       = "matter.published"
 	KindMatterWithdrawn       = "matter.withdrawn"
 	KindAppAccepted           = "app.accepted"
+	KindAppForwarded          = "app.forwarded"
+	KindAppReceived           = "app.received"
 	KindAppSupplementRequest  = "app.supplement_requested"
 	KindAppSupplemented       = "app.supplemented"
 	KindAppMaterialsSupplied  = "app.materials_supplied"
@@ -265,6 +267,8 @@ func checkText(field, s string, max int, required bool) error {
 // transitions lists, for every event kind that changes an application, the
 // states it may start from.
 var transitions = map[string][]string{
+	KindAppForwarded:         {StateAccepted},
+	KindAppReceived:          {StateForwarded},
 	KindAppSupplementRequest: {StateAccepted, StateReceived, StateSupplemented},
 	KindAppSupplemented:      {StateSupplementRequested},
 	KindAppMaterialsSupplied: {StateAccepted, StateForwarded, StateReceived, StateSupplemented},
@@ -275,6 +279,8 @@ var transitions = map[string][]string{
 }
 
 var actionLabels = map[string]string{
+	KindAppForwarded:         "转报",
+	KindAppReceived:          "接收",
 	KindAppSupplementRequest: "要求补正",
 	KindAppSupplemented:      "补正",
 	KindAppMaterialsSupplied: "补交容缺材料",
@@ -328,6 +334,22 @@ func applyAppEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {
 	}
 	a.UpdatedAt = ts(ev)
 	switch ev.GetKind() {
+	case KindAppForwarded:
+		p := &pb.AppRouted{}
+		if err := decodePayload(ev, p); err != nil {
+			return nil, err
+		}
+		if p.GetToUnit() != a.GetProcessingUnit() || a.GetProcessingUnit() == a.GetAcceptingUnit() {
+			return nil, precondition("to_unit", "办件应转报至办理单位 %s，而非 %s", a.GetProcessingUnit(), p.GetToUnit())
+		}
+		a.State = StateForwarded
+		// The move is the processing unit's from now on: it receives.
+		a.Holder = a.GetProcessingUnit()
+	case KindAppReceived:
+		if err := requireProcessing(a, ev, action); err != nil {
+			return nil, err
+		}
+		a.State = StateReceived
 	case KindAppSupplementRequest:
 		p := &pb.AppSupplementRequested{}
 		if err := decodePayload(ev, p); err != nil {

@@ -47,6 +47,8 @@ func at(date string, hour int) time.Time {
 	return d.Add(time.Duration(hour) * time.Hour)
 }
 
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 func seedCalendar(t testing.TB) *delegation.Calendar {
 	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
 	require.NoError(t, err)
@@ -82,6 +84,11 @@ func startTestNode(t testing.TB, unit string, dir string, clock *testClock) *tes
 	n, err := Start(Config{Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir,
 		Calendar: seedCalendar(t), Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
+	return wrapTestNode(t, n, clock, dir)
+}
+
+// wrapTestNode gives a started node its clients and its cleanup.
+func wrapTestNode(t testing.TB, n *Node, clock *testClock, dir string) *testNode {
 	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true)

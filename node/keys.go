@@ -14,6 +14,12 @@ import (
 //	r/<record key>            materialized record (StoredRecord)
 //	h/<record key>/<pos:8>    a record's events, in order
 //	c/<name>                  counters for readable ids (per unit and day)
+//	x/<hash>                  event hash -> feed position (chains, forks)
+//	o/<origin>                origin node id -> the unit it writes as
+//	q/<n:8>                   quarantined events (QuarantineEntry)
+//	p/<prev hash>/<origin>/<seq:8>  events held back for their predecessor
+//	k/pull                    cursor on the parent's feed
+//	k/push/<child node id>    a child's acknowledged push cursor
 const (
 	prefixMeta    = "m/"
 	prefixFeed    = "f/"
@@ -21,6 +27,12 @@ const (
 	prefixRecord  = "r/"
 	prefixHistory = "h/"
 	prefixCounter = "c/"
+	prefixHash    = "x/"
+	prefixOrigin  = "o/"
+	prefixQuar    = "q/"
+	prefixHeld    = "p/"
+	keyPullCursor = "k/pull"
+	prefixPushCur = "k/push/"
 
 	metaNodeID   = "m/node_id"
 	metaEpoch    = "m/epoch"
@@ -28,6 +40,8 @@ const (
 	metaFeedHead = "m/feed_head"
 	metaSeq      = "m/seq"
 	metaHLC      = "m/hlc"
+	metaQuar     = "m/quarantined"
+	metaHeld     = "m/held"
 )
 
 func u64(v uint64) []byte {
@@ -68,3 +82,19 @@ func recordKind(key string) string {
 	}
 	return key
 }
+
+func hashKey(h []byte) []byte { return append([]byte(prefixHash), h...) }
+
+func originKey(origin string) []byte { return []byte(prefixOrigin + origin) }
+
+func quarKey(n uint64) []byte { return append([]byte(prefixQuar), u64(n)...) }
+
+func heldPrefix(prev []byte) []byte {
+	return append(append([]byte(prefixHeld), prev...), '/')
+}
+
+func heldKey(prev []byte, origin string, seq uint64) []byte {
+	return append(append(heldPrefix(prev), origin+"/"...), u64(seq)...)
+}
+
+func pushCursorKey(child string) []byte { return []byte(prefixPushCur + child) }

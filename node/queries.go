@@ -151,11 +151,11 @@ func readFeed(txn *badger.Txn, pos uint64) (*pb.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: feed position %d: %v", ErrCorrupt, pos, err)
 	}
-	ev := &pb.Event{}
-	if err := it.Value(func(v []byte) error { return proto.Unmarshal(v, ev) }); err != nil {
+	fe := &pb.FeedEntry{}
+	if err := it.Value(func(v []byte) error { return proto.Unmarshal(v, fe) }); err != nil {
 		return nil, fmt.Errorf("%w: feed position %d: %v", ErrCorrupt, pos, err)
 	}
-	return ev, nil
+	return fe.GetEvent(), nil
 }
 
 // Events returns up to limit events of the feed after position from.
@@ -167,11 +167,11 @@ func (s *Store) Events(from uint64, limit int) ([]*pb.Event, error) {
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Seek(feedKey(from + 1)); it.ValidForPrefix([]byte(prefixFeed)) && len(out) < limit; it.Next() {
-			ev := &pb.Event{}
-			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, ev) }); err != nil {
+			fe := &pb.FeedEntry{}
+			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, fe) }); err != nil {
 				return fmt.Errorf("%w: feed: %v", ErrCorrupt, err)
 			}
-			out = append(out, ev)
+			out = append(out, fe.GetEvent())
 		}
 		return nil
 	})
@@ -189,6 +189,12 @@ func summarize(ev *pb.Event) string {
 			s += fmt.Sprintf("，容缺 %d 项：%s", n, strings.Join(p.GetApplication().GetMaterialsMissing(), "、"))
 		}
 		return s
+	case KindAppForwarded:
+		p := &pb.AppRouted{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return "转报至办理单位 " + p.GetToUnit()
+	case KindAppReceived:
+		return "办理单位已接收"
 	case KindAppSupplementRequest:
 		p := &pb.AppSupplementRequested{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)

@@ -11,8 +11,10 @@ import (
 
 	"connectrpc.com/connect"
 
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -24,12 +26,21 @@ type Config struct {
 	Unit     tiers.Unit
 	Listen   string // host:port; port 0 picks one
 	DataDir  string
-	Parent   string // parent node URL (used once sync runs)
+	// Parents are the parent node's URLs (its members, for a county
+	// group); empty for a county. The node syncs with the first that
+	// answers.
+	Parents  []string
 	Calendar *delegation.Calendar
 	Clock    Clock
 	Logger   *slog.Logger
 	// NoSync disables fsync; only benchmarks that say so use it.
 	NoSync bool
+	// Sync tunes the link to the parent (batch sizes, long-poll wait,
+	// backoff); zero values take the defaults of package sync.
+	Sync sync.Config
+	// SyncTransport, if set, carries the link's requests (tests put a
+	// fault-injecting layer here).
+	SyncTransport http.RoundTripper
 }
 
 // Validate checks the configuration and fills defaults.
@@ -46,6 +57,9 @@ func (c *Config) Validate() error {
 	if c.Calendar == nil {
 		return invalid("calendar", "未加载工作日历")
 	}
+	if c.Unit.Tier() == tiers.County && len(c.Parents) > 0 {
+		return invalid("parent", "县级节点没有上级")
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -59,9 +73,16 @@ func (c *Config) Validate() error {
 type Node struct {
 	cfg   Config
 	Store *Store
+	Link  *sync.Link // nil for a county
 	ln    net.Listener
 	srv   *http.Server
 	done  chan error
+
+	stopLink context.CancelFunc
+	linkDone chan struct{}
+	// stopRequests ends long polls in flight when the node shuts down.
+	stopRequests context.CancelFunc
+	syncClient   *http.Client
 }
 
 // MaxMessageBytes bounds every request body.
@@ -81,11 +102,27 @@ func Start(cfg Config) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	n := &Node{cfg: cfg, Store: st, ln: ln, done: make(chan error, 1)}
+	n := &Node{cfg: cfg, Store: st, ln: ln, done: make(chan error, 1), linkDone: make(chan struct{})}
+	if len(cfg.Parents) > 0 {
+		lc := cfg.Sync
+		lc.Local = st
+		lc.ParentURLs = append([]string(nil), cfg.Parents...)
+		lc.Logger = cfg.Logger
+		lc.HTTPClient = syncHTTPClient(cfg.SyncTransport)
+		n.syncClient = lc.HTTPClient
+		if n.Link, err = sync.NewLink(lc); err != nil {
+			ln.Close()
+			st.Close()
+			return nil, invalid("parent", "%v", err)
+		}
+	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c: connect clients multiplex on one connection
+	reqCtx, stopRequests := context.WithCancel(context.Background())
+	n.stopRequests = stopRequests
 	n.srv = &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		Handler:           n.Handler(),
 		Protocols:         protocols,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -97,13 +134,24 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.done <- err
 	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopLink = cancel
+	go func() {
+		defer close(n.linkDone)
+		if n.Link != nil {
+			n.Link.Serve(ctx)
+		}
+	}()
+	if cfg.Unit.Tier() != tiers.County && len(cfg.Parents) == 0 {
+		cfg.Logger.Warn("no parent configured: this node works alone and forwards nothing", "unit", cfg.Unit)
+	}
 	cfg.Logger.Info("node started", "unit", cfg.Unit, "tier", cfg.Unit.Tier().String(), "url", n.URL(), "node_id", st.NodeID())
 	return n, nil
 }
 
 // Handler is the node's HTTP handler: the connect services and /healthz.
 func (n *Node) Handler() http.Handler {
-	svc := &service{store: n.Store, started: time.Now(), version: Version}
+	svc := &service{store: n.Store, started: time.Now(), version: Version, links: n.linkStatus}
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
 		// Small answers are not worth compressing; sync batches are.
@@ -113,6 +161,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(jiujinv1connect.NewCatalogServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, opts...))
+	mux.Handle(jiujinv1connect.NewSyncServiceHandler(&syncService{store: n.Store}, opts...))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "ok %s %s\n", n.cfg.Unit, n.Store.NodeID())
@@ -129,11 +178,39 @@ func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 // Shutdown stops accepting requests, lets those in flight finish (until ctx
 // ends), and closes the store.
 func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopLink()
+	<-n.linkDone
+	if n.syncClient != nil {
+		// Let the parent see this connection close now, not at its idle timeout.
+		n.syncClient.CloseIdleConnections()
+	}
+	n.stopRequests()
 	err := n.srv.Shutdown(ctx)
 	if cerr := n.Store.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+func (n *Node) linkStatus() []*pb.LinkStatus {
+	if n.Link == nil {
+		return nil
+	}
+	return n.Link.Status()
+}
+
+// syncHTTPClient speaks h2c to the parent: one connection carries the
+// long-poll pull and the pushes.
+func syncHTTPClient(rt http.RoundTripper) *http.Client {
+	if rt == nil {
+		protocols := new(http.Protocols)
+		protocols.SetUnencryptedHTTP2(true)
+		rt = &http.Transport{
+			Protocols:   protocols,
+			DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		}
+	}
+	return &http.Client{Transport: rt}
 }
 
 // Done reports the end of serving (nil after a clean shutdown).

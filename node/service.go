@@ -26,6 +26,7 @@ type service struct {
 	store   *Store
 	started time.Time
 	version string
+	links   func() []*pb.LinkStatus
 }
 
 func (h *service) command(ctx context.Context, hdr interface{ Get(string) string }) *pb.Command {
@@ -240,7 +241,19 @@ func (h *service) GetStatus(ctx context.Context, req *connect.Request[pb.GetStat
 		Unit: string(s.Unit()), Tier: s.Unit().Tier().String(), NodeId: s.NodeID(), Epoch: s.Epoch(),
 		FeedHead: s.FeedHead(), CatalogVersion: cat.GetVersion(), Matters: uint32(c.Matters),
 		Applications: c.Applications, Overdue: c.Overdue, StartedAt: timestamppb.New(h.started),
-		Version: h.version, Parent: string(s.Unit().Parent()),
+		Version: h.version, Parent: string(s.Unit().Parent()), Links: h.links(),
+	}
+	q, held := s.SyncCounts()
+	res.Quarantined, res.HeldBack = q, held
+	recent, err := s.Quarantine(10)
+	if err != nil {
+		return nil, connectError(err)
+	}
+	for _, e := range recent {
+		ev := e.GetEvent()
+		res.RecentQuarantine = append(res.RecentQuarantine, &pb.QuarantinedEvent{Origin: ev.GetOrigin(), Seq: ev.GetSeq(),
+			Kind: ev.GetKind(), RecordKey: ev.GetRecordKey(), Unit: ev.GetUnit(), Reason: e.GetReason(), FromUnit: e.GetFromUnit(),
+			At: timestamppb.New(time.UnixMilli(e.GetAtMs()))})
 	}
 	for st, n := range c.ByState {
 		res.ByState = append(res.ByState, &pb.StateCount{State: st, Count: n})

@@ -89,9 +89,11 @@ type Store struct {
 
 // counters are the store's sequence numbers; the writer owns them.
 type counters struct {
-	feedHead uint64 // last feed position written
-	seq      uint64 // last origin sequence number this node used
-	hlc      hlc
+	feedHead    uint64 // last feed position written
+	seq         uint64 // last origin sequence number this node used
+	hlc         hlc
+	quarantined uint64 // events ever quarantined
+	held        uint64 // events waiting for their predecessor now
 }
 
 type writeReq struct {
@@ -208,7 +210,8 @@ func (s *Store) loadMeta() error {
 		for _, c := range []struct {
 			key string
 			dst *uint64
-		}{{metaFeedHead, &s.state.feedHead}, {metaSeq, &s.state.seq}, {metaHLC, &s.state.hlc.last}} {
+		}{{metaFeedHead, &s.state.feedHead}, {metaSeq, &s.state.seq}, {metaHLC, &s.state.hlc.last},
+			{metaQuar, &s.state.quarantined}, {metaHeld, &s.state.held}} {
 			v, err := get(c.key)
 			if err != nil {
 				return err
@@ -340,7 +343,7 @@ func (s *Store) applyBatch(batch []*writeReq) {
 	}
 	committedState := s.state
 	for i, r := range batch {
-		w := &wtx{s: s, btx: btx, st: st, pending: map[string][]byte{}}
+		w := newWtx(s, btx, st)
 		out, err := s.dispatch(w, r.cmd)
 		if err != nil {
 			results[i] = writeResult{err: err}
@@ -351,7 +354,7 @@ func (s *Store) applyBatch(batch []*writeReq) {
 			if err = commit(i); err == nil {
 				committedState = st
 				// Re-run on the fresh transaction: state is as it was.
-				w = &wtx{s: s, btx: btx, st: st, pending: map[string][]byte{}}
+				w = newWtx(s, btx, st)
 				if out, err = s.dispatch(w, r.cmd); err == nil {
 					err = w.flush(btx)
 				}
@@ -399,7 +402,7 @@ func (s *Store) writeCounters(btx *badger.Txn, st counters) error {
 	for _, kv := range []struct {
 		k string
 		v uint64
-	}{{metaFeedHead, st.feedHead}, {metaSeq, st.seq}, {metaHLC, st.hlc.last}} {
+	}{{metaFeedHead, st.feedHead}, {metaSeq, st.seq}, {metaHLC, st.hlc.last}, {metaQuar, st.quarantined}, {metaHeld, st.held}} {
 		if err := btx.Set([]byte(kv.k), u64(kv.v)); err != nil {
 			return err
 		}
@@ -415,11 +418,19 @@ type wtx struct {
 	btx     *badger.Txn
 	st      counters
 	pending map[string][]byte
+	deleted map[string]bool
 	order   []string
+}
+
+func newWtx(s *Store, btx *badger.Txn, st counters) *wtx {
+	return &wtx{s: s, btx: btx, st: st, pending: map[string][]byte{}, deleted: map[string]bool{}}
 }
 
 func (w *wtx) get(key []byte) ([]byte, error) {
 	if v, ok := w.pending[string(key)]; ok {
+		if w.deleted[string(key)] {
+			return nil, nil
+		}
 		return v, nil
 	}
 	it, err := w.btx.Get(key)
@@ -438,11 +449,24 @@ func (w *wtx) set(key, val []byte) {
 		w.order = append(w.order, k)
 	}
 	w.pending[k] = val
+	delete(w.deleted, k)
+}
+
+// del stages a deletion.
+func (w *wtx) del(key []byte) {
+	w.set(key, nil)
+	w.deleted[string(key)] = true
 }
 
 func (w *wtx) flush(btx *badger.Txn) error {
 	for _, k := range w.order {
-		if err := btx.Set([]byte(k), w.pending[k]); err != nil {
+		var err error
+		if w.deleted[k] {
+			err = btx.Delete([]byte(k))
+		} else {
+			err = btx.Set([]byte(k), w.pending[k])
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -487,12 +511,13 @@ func (w *wtx) emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rec, w.store(ev, rec)
+	return rec, w.store(ev, rec, w.s.nodeID)
 }
 
-// store stages an event and the record it produced.
-func (w *wtx) store(ev *pb.Event, rec *pb.StoredRecord) error {
-	evb, err := proto.Marshal(ev)
+// store stages an event, delivered by node from, and the record it
+// produced: feed entry, id and hash indexes, history entry, record.
+func (w *wtx) store(ev *pb.Event, rec *pb.StoredRecord, from string) error {
+	feb, err := proto.Marshal(&pb.FeedEntry{Event: ev, FromNode: from})
 	if err != nil {
 		return err
 	}
@@ -502,8 +527,9 @@ func (w *wtx) store(ev *pb.Event, rec *pb.StoredRecord) error {
 	}
 	w.st.feedHead++
 	pos := w.st.feedHead
-	w.set(feedKey(pos), evb)
+	w.set(feedKey(pos), feb)
 	w.set(idKey(ev.GetOrigin(), ev.GetSeq()), u64(pos))
+	w.set(hashKey(ev.GetHash()), u64(pos))
 	w.set(historyKey(ev.GetRecordKey(), pos), nil)
 	w.set(recordKey(ev.GetRecordKey()), recb)
 	return nil

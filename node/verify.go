@@ -40,9 +40,15 @@ func (s *Store) Verify() (VerifyReport, error) {
 				return fmt.Errorf("%w: feed gap: position %d follows %d", ErrCorrupt, p, pos)
 			}
 			pos = p
-			ev := &pb.Event{}
-			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, ev) }); err != nil {
+			fe := &pb.FeedEntry{}
+			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, fe) }); err != nil {
 				return fmt.Errorf("%w: feed %d: %v", ErrCorrupt, p, err)
+			}
+			ev := fe.GetEvent()
+			if hp, err := txn.Get(hashKey(ev.GetHash())); err != nil {
+				return fmt.Errorf("%w: feed %d: no hash index: %v", ErrCorrupt, p, err)
+			} else if v, _ := hp.ValueCopy(nil); binary.BigEndian.Uint64(v) != p {
+				return fmt.Errorf("%w: feed %d: hash index points elsewhere", ErrCorrupt, p)
 			}
 			idItem, err := txn.Get(idKey(ev.GetOrigin(), ev.GetSeq()))
 			if err != nil {

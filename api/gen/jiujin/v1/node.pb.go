@@ -221,8 +221,12 @@ type GetStatusResponse struct {
 	StartedAt      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	Version        string                 `protobuf:"bytes,14,opt,name=version,proto3" json:"version,omitempty"`
 	Parent         string                 `protobuf:"bytes,15,opt,name=parent,proto3" json:"parent,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Events waiting for their predecessor to arrive.
+	HeldBack uint64 `protobuf:"varint,16,opt,name=held_back,json=heldBack,proto3" json:"held_back,omitempty"`
+	// The most recent quarantined events, newest first.
+	RecentQuarantine []*QuarantinedEvent `protobuf:"bytes,17,rep,name=recent_quarantine,json=recentQuarantine,proto3" json:"recent_quarantine,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -360,6 +364,120 @@ func (x *GetStatusResponse) GetParent() string {
 	return ""
 }
 
+func (x *GetStatusResponse) GetHeldBack() uint64 {
+	if x != nil {
+		return x.HeldBack
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetRecentQuarantine() []*QuarantinedEvent {
+	if x != nil {
+		return x.RecentQuarantine
+	}
+	return nil
+}
+
+type QuarantinedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	RecordKey     string                 `protobuf:"bytes,4,opt,name=record_key,json=recordKey,proto3" json:"record_key,omitempty"`
+	Unit          string                 `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	FromUnit      string                 `protobuf:"bytes,7,opt,name=from_unit,json=fromUnit,proto3" json:"from_unit,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuarantinedEvent) Reset() {
+	*x = QuarantinedEvent{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuarantinedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuarantinedEvent) ProtoMessage() {}
+
+func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuarantinedEvent.ProtoReflect.Descriptor instead.
+func (*QuarantinedEvent) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *QuarantinedEvent) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *QuarantinedEvent) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *QuarantinedEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *QuarantinedEvent) GetRecordKey() string {
+	if x != nil {
+		return x.RecordKey
+	}
+	return ""
+}
+
+func (x *QuarantinedEvent) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *QuarantinedEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *QuarantinedEvent) GetFromUnit() string {
+	if x != nil {
+		return x.FromUnit
+	}
+	return ""
+}
+
+func (x *QuarantinedEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 var File_jiujin_v1_node_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_node_proto_rawDesc = "" +
@@ -379,7 +497,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"StateCount\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\xf6\x03\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\xdd\x04\n" +
 	"\x11GetStatusResponse\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x12\n" +
 	"\x04tier\x18\x02 \x01(\tR\x04tier\x12\x17\n" +
@@ -397,7 +515,19 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x18\n" +
 	"\aversion\x18\x0e \x01(\tR\aversion\x12\x16\n" +
-	"\x06parent\x18\x0f \x01(\tR\x06parent2W\n" +
+	"\x06parent\x18\x0f \x01(\tR\x06parent\x12\x1b\n" +
+	"\theld_back\x18\x10 \x01(\x04R\bheldBack\x12H\n" +
+	"\x11recent_quarantine\x18\x11 \x03(\v2\x1b.jiujin.v1.QuarantinedEventR\x10recentQuarantine\"\xe4\x01\n" +
+	"\x10QuarantinedEvent\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"record_key\x18\x04 \x01(\tR\trecordKey\x12\x12\n" +
+	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1b\n" +
+	"\tfrom_unit\x18\a \x01(\tR\bfromUnit\x12*\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2W\n" +
 	"\vNodeService\x12H\n" +
 	"\tGetStatus\x12\x1b.jiujin.v1.GetStatusRequest\x1a\x1c.jiujin.v1.GetStatusResponse\"\x00B\x94\x01\n" +
 	"\rcom.jiujin.v1B\tNodeProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
@@ -415,26 +545,29 @@ func file_jiujin_v1_node_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_node_proto_rawDescData
 }
 
-var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_jiujin_v1_node_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),      // 0: jiujin.v1.GetStatusRequest
 	(*LinkStatus)(nil),            // 1: jiujin.v1.LinkStatus
 	(*StateCount)(nil),            // 2: jiujin.v1.StateCount
 	(*GetStatusResponse)(nil),     // 3: jiujin.v1.GetStatusResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*QuarantinedEvent)(nil),      // 4: jiujin.v1.QuarantinedEvent
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_jiujin_v1_node_proto_depIdxs = []int32{
-	4, // 0: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
+	5, // 0: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
 	2, // 1: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
 	1, // 2: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
-	4, // 3: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	0, // 4: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	3, // 5: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 3: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	4, // 4: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
+	5, // 5: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
+	0, // 6: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	3, // 7: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	7, // [7:8] is the sub-list for method output_type
+	6, // [6:7] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_node_proto_init() }
@@ -448,7 +581,7 @@ func file_jiujin_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_node_proto_rawDesc), len(file_jiujin_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,7 @@ type Command struct {
 	//	*Command_Rate
 	//	*Command_Withdraw
 	//	*Command_Reveal
+	//	*Command_Ingest
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -177,6 +178,15 @@ func (x *Command) GetReveal() *RevealAudit {
 	return nil
 }
 
+func (x *Command) GetIngest() *Ingest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Ingest); ok {
+			return x.Ingest
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -217,6 +227,10 @@ type Command_Reveal struct {
 	Reveal *RevealAudit `protobuf:"bytes,18,opt,name=reveal,proto3,oneof"`
 }
 
+type Command_Ingest struct {
+	Ingest *Ingest `protobuf:"bytes,19,opt,name=ingest,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -235,6 +249,320 @@ func (*Command_Withdraw) isCommand_Op() {}
 
 func (*Command_Reveal) isCommand_Op() {}
 
+func (*Command_Ingest) isCommand_Op() {}
+
+// Events received over a sync link, with the cursor they advance. Applied
+// in one transaction: every event is stored, held back or quarantined, and
+// the cursor moves, or nothing happens.
+type Ingest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The peer that sent them.
+	From *Peer `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// true: pushed by a child; false: pulled from the parent.
+	Pushed bool     `protobuf:"varint,2,opt,name=pushed,proto3" json:"pushed,omitempty"`
+	Events []*Event `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	// The sender's feed position the batch reaches (the new cursor).
+	LastPosition  uint64 `protobuf:"varint,4,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ingest) Reset() {
+	*x = Ingest{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ingest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ingest) ProtoMessage() {}
+
+func (x *Ingest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ingest.ProtoReflect.Descriptor instead.
+func (*Ingest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Ingest) GetFrom() *Peer {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *Ingest) GetPushed() bool {
+	if x != nil {
+		return x.Pushed
+	}
+	return false
+}
+
+func (x *Ingest) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *Ingest) GetLastPosition() uint64 {
+	if x != nil {
+		return x.LastPosition
+	}
+	return 0
+}
+
+// A feed entry: the event and the node that delivered it here (this node's
+// own id for its own events).
+type FeedEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *Event                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	FromNode      string                 `protobuf:"bytes,2,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeedEntry) Reset() {
+	*x = FeedEntry{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeedEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeedEntry) ProtoMessage() {}
+
+func (x *FeedEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeedEntry.ProtoReflect.Descriptor instead.
+func (*FeedEntry) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FeedEntry) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *FeedEntry) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
+// A cursor on a peer's feed, valid for one identity of that peer.
+type Cursor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Position      uint64                 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cursor) Reset() {
+	*x = Cursor{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cursor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cursor) ProtoMessage() {}
+
+func (x *Cursor) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
+func (*Cursor) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Cursor) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *Cursor) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Cursor) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+// An event that was refused: kept, counted, listed, never applied.
+type QuarantineEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *Event                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	FromNode      string                 `protobuf:"bytes,3,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	FromUnit      string                 `protobuf:"bytes,4,opt,name=from_unit,json=fromUnit,proto3" json:"from_unit,omitempty"`
+	AtMs          int64                  `protobuf:"varint,5,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuarantineEntry) Reset() {
+	*x = QuarantineEntry{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuarantineEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuarantineEntry) ProtoMessage() {}
+
+func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuarantineEntry.ProtoReflect.Descriptor instead.
+func (*QuarantineEntry) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *QuarantineEntry) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *QuarantineEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *QuarantineEntry) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
+func (x *QuarantineEntry) GetFromUnit() string {
+	if x != nil {
+		return x.FromUnit
+	}
+	return ""
+}
+
+func (x *QuarantineEntry) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+// Payload of "app.forwarded" and "app.received": no fields; the record says
+// where it goes.
+type AppRouted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ToUnit        string                 `protobuf:"bytes,1,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppRouted) Reset() {
+	*x = AppRouted{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppRouted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppRouted) ProtoMessage() {}
+
+func (x *AppRouted) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppRouted.ProtoReflect.Descriptor instead.
+func (*AppRouted) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AppRouted) GetToUnit() string {
+	if x != nil {
+		return x.ToUnit
+	}
+	return ""
+}
+
 // Payload of "app.revealed": who saw an applicant's full identity number.
 type RevealAudit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -246,7 +574,7 @@ type RevealAudit struct {
 
 func (x *RevealAudit) Reset() {
 	*x = RevealAudit{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -258,7 +586,7 @@ func (x *RevealAudit) String() string {
 func (*RevealAudit) ProtoMessage() {}
 
 func (x *RevealAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -271,7 +599,7 @@ func (x *RevealAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevealAudit.ProtoReflect.Descriptor instead.
 func (*RevealAudit) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RevealAudit) GetApplicationId() string {
@@ -303,7 +631,7 @@ type CatalogPublished struct {
 
 func (x *CatalogPublished) Reset() {
 	*x = CatalogPublished{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +643,7 @@ func (x *CatalogPublished) String() string {
 func (*CatalogPublished) ProtoMessage() {}
 
 func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +656,7 @@ func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogPublished.ProtoReflect.Descriptor instead.
 func (*CatalogPublished) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CatalogPublished) GetVersion() uint64 {
@@ -384,7 +712,7 @@ type MatterChanged struct {
 
 func (x *MatterChanged) Reset() {
 	*x = MatterChanged{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +724,7 @@ func (x *MatterChanged) String() string {
 func (*MatterChanged) ProtoMessage() {}
 
 func (x *MatterChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +737,7 @@ func (x *MatterChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatterChanged.ProtoReflect.Descriptor instead.
 func (*MatterChanged) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MatterChanged) GetMatter() *Matter {
@@ -431,7 +759,7 @@ type CatalogRecord struct {
 
 func (x *CatalogRecord) Reset() {
 	*x = CatalogRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +771,7 @@ func (x *CatalogRecord) String() string {
 func (*CatalogRecord) ProtoMessage() {}
 
 func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +784,7 @@ func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogRecord.ProtoReflect.Descriptor instead.
 func (*CatalogRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CatalogRecord) GetVersion() uint64 {
@@ -491,7 +819,7 @@ type AppAccepted struct {
 
 func (x *AppAccepted) Reset() {
 	*x = AppAccepted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +831,7 @@ func (x *AppAccepted) String() string {
 func (*AppAccepted) ProtoMessage() {}
 
 func (x *AppAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +844,7 @@ func (x *AppAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppAccepted.ProtoReflect.Descriptor instead.
 func (*AppAccepted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AppAccepted) GetApplication() *Application {
@@ -537,7 +865,7 @@ type AppSupplementRequested struct {
 
 func (x *AppSupplementRequested) Reset() {
 	*x = AppSupplementRequested{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +877,7 @@ func (x *AppSupplementRequested) String() string {
 func (*AppSupplementRequested) ProtoMessage() {}
 
 func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +890,7 @@ func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplementRequested.ProtoReflect.Descriptor instead.
 func (*AppSupplementRequested) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AppSupplementRequested) GetMaterials() []string {
@@ -589,7 +917,7 @@ type AppSupplied struct {
 
 func (x *AppSupplied) Reset() {
 	*x = AppSupplied{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +929,7 @@ func (x *AppSupplied) String() string {
 func (*AppSupplied) ProtoMessage() {}
 
 func (x *AppSupplied) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +942,7 @@ func (x *AppSupplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplied.ProtoReflect.Descriptor instead.
 func (*AppSupplied) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppSupplied) GetMaterials() []string {
@@ -635,7 +963,7 @@ type AppDecided struct {
 
 func (x *AppDecided) Reset() {
 	*x = AppDecided{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +975,7 @@ func (x *AppDecided) String() string {
 func (*AppDecided) ProtoMessage() {}
 
 func (x *AppDecided) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +988,7 @@ func (x *AppDecided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDecided.ProtoReflect.Descriptor instead.
 func (*AppDecided) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppDecided) GetApproved() bool {
@@ -688,7 +1016,7 @@ type AppDelivered struct {
 
 func (x *AppDelivered) Reset() {
 	*x = AppDelivered{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +1028,7 @@ func (x *AppDelivered) String() string {
 func (*AppDelivered) ProtoMessage() {}
 
 func (x *AppDelivered) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +1041,7 @@ func (x *AppDelivered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDelivered.ProtoReflect.Descriptor instead.
 func (*AppDelivered) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AppDelivered) GetMethod() string {
@@ -741,7 +1069,7 @@ type AppRated struct {
 
 func (x *AppRated) Reset() {
 	*x = AppRated{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +1081,7 @@ func (x *AppRated) String() string {
 func (*AppRated) ProtoMessage() {}
 
 func (x *AppRated) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +1094,7 @@ func (x *AppRated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRated.ProtoReflect.Descriptor instead.
 func (*AppRated) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AppRated) GetScore() uint32 {
@@ -793,7 +1121,7 @@ type AppWithdrawn struct {
 
 func (x *AppWithdrawn) Reset() {
 	*x = AppWithdrawn{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +1133,7 @@ func (x *AppWithdrawn) String() string {
 func (*AppWithdrawn) ProtoMessage() {}
 
 func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +1146,7 @@ func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppWithdrawn.ProtoReflect.Descriptor instead.
 func (*AppWithdrawn) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AppWithdrawn) GetReason() string {
@@ -839,7 +1167,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1179,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1192,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AuditRecord) GetApplicationId() string {
@@ -893,7 +1221,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1233,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1246,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AuditEntry) GetActor() string {
@@ -962,7 +1290,7 @@ type StoredRecord struct {
 
 func (x *StoredRecord) Reset() {
 	*x = StoredRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1302,7 @@ func (x *StoredRecord) String() string {
 func (*StoredRecord) ProtoMessage() {}
 
 func (x *StoredRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1315,7 @@ func (x *StoredRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredRecord.ProtoReflect.Descriptor instead.
 func (*StoredRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StoredRecord) GetKind() string {
@@ -1022,7 +1350,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x15jiujin/v1/types.proto\"\x89\x05\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xb6\x05\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12H\n" +
@@ -1035,8 +1363,29 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\adeliver\x18\x0f \x01(\v2$.jiujin.v1.DeliverApplicationRequestH\x00R\adeliver\x127\n" +
 	"\x04rate\x18\x10 \x01(\v2!.jiujin.v1.RateApplicationRequestH\x00R\x04rate\x12C\n" +
 	"\bwithdraw\x18\x11 \x01(\v2%.jiujin.v1.WithdrawApplicationRequestH\x00R\bwithdraw\x120\n" +
-	"\x06reveal\x18\x12 \x01(\v2\x16.jiujin.v1.RevealAuditH\x00R\x06revealB\x04\n" +
-	"\x02op\"L\n" +
+	"\x06reveal\x18\x12 \x01(\v2\x16.jiujin.v1.RevealAuditH\x00R\x06reveal\x12+\n" +
+	"\x06ingest\x18\x13 \x01(\v2\x11.jiujin.v1.IngestH\x00R\x06ingestB\x04\n" +
+	"\x02op\"\x94\x01\n" +
+	"\x06Ingest\x12#\n" +
+	"\x04from\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x04from\x12\x16\n" +
+	"\x06pushed\x18\x02 \x01(\bR\x06pushed\x12(\n" +
+	"\x06events\x18\x03 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
+	"\rlast_position\x18\x04 \x01(\x04R\flastPosition\"P\n" +
+	"\tFeedEntry\x12&\n" +
+	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x1b\n" +
+	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"S\n" +
+	"\x06Cursor\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\x04R\bposition\"\xa0\x01\n" +
+	"\x0fQuarantineEntry\x12&\n" +
+	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1b\n" +
+	"\tfrom_node\x18\x03 \x01(\tR\bfromNode\x12\x1b\n" +
+	"\tfrom_unit\x18\x04 \x01(\tR\bfromUnit\x12\x13\n" +
+	"\x05at_ms\x18\x05 \x01(\x03R\x04atMs\"$\n" +
+	"\tAppRouted\x12\x17\n" +
+	"\ato_unit\x18\x01 \x01(\tR\x06toUnit\"L\n" +
 	"\vRevealAudit\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc5\x01\n" +
@@ -1102,55 +1451,67 @@ func file_jiujin_v1_store_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_store_proto_rawDescData
 }
 
-var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_jiujin_v1_store_proto_goTypes = []any{
 	(*Command)(nil),                    // 0: jiujin.v1.Command
-	(*RevealAudit)(nil),                // 1: jiujin.v1.RevealAudit
-	(*CatalogPublished)(nil),           // 2: jiujin.v1.CatalogPublished
-	(*MatterChanged)(nil),              // 3: jiujin.v1.MatterChanged
-	(*CatalogRecord)(nil),              // 4: jiujin.v1.CatalogRecord
-	(*AppAccepted)(nil),                // 5: jiujin.v1.AppAccepted
-	(*AppSupplementRequested)(nil),     // 6: jiujin.v1.AppSupplementRequested
-	(*AppSupplied)(nil),                // 7: jiujin.v1.AppSupplied
-	(*AppDecided)(nil),                 // 8: jiujin.v1.AppDecided
-	(*AppDelivered)(nil),               // 9: jiujin.v1.AppDelivered
-	(*AppRated)(nil),                   // 10: jiujin.v1.AppRated
-	(*AppWithdrawn)(nil),               // 11: jiujin.v1.AppWithdrawn
-	(*AuditRecord)(nil),                // 12: jiujin.v1.AuditRecord
-	(*AuditEntry)(nil),                 // 13: jiujin.v1.AuditEntry
-	(*StoredRecord)(nil),               // 14: jiujin.v1.StoredRecord
-	(*ImportCatalogRequest)(nil),       // 15: jiujin.v1.ImportCatalogRequest
-	(*AcceptApplicationRequest)(nil),   // 16: jiujin.v1.AcceptApplicationRequest
-	(*RequestSupplementRequest)(nil),   // 17: jiujin.v1.RequestSupplementRequest
-	(*SupplyMaterialsRequest)(nil),     // 18: jiujin.v1.SupplyMaterialsRequest
-	(*DecideApplicationRequest)(nil),   // 19: jiujin.v1.DecideApplicationRequest
-	(*DeliverApplicationRequest)(nil),  // 20: jiujin.v1.DeliverApplicationRequest
-	(*RateApplicationRequest)(nil),     // 21: jiujin.v1.RateApplicationRequest
-	(*WithdrawApplicationRequest)(nil), // 22: jiujin.v1.WithdrawApplicationRequest
-	(*Department)(nil),                 // 23: jiujin.v1.Department
-	(*Matter)(nil),                     // 24: jiujin.v1.Matter
-	(*Application)(nil),                // 25: jiujin.v1.Application
+	(*Ingest)(nil),                     // 1: jiujin.v1.Ingest
+	(*FeedEntry)(nil),                  // 2: jiujin.v1.FeedEntry
+	(*Cursor)(nil),                     // 3: jiujin.v1.Cursor
+	(*QuarantineEntry)(nil),            // 4: jiujin.v1.QuarantineEntry
+	(*AppRouted)(nil),                  // 5: jiujin.v1.AppRouted
+	(*RevealAudit)(nil),                // 6: jiujin.v1.RevealAudit
+	(*CatalogPublished)(nil),           // 7: jiujin.v1.CatalogPublished
+	(*MatterChanged)(nil),              // 8: jiujin.v1.MatterChanged
+	(*CatalogRecord)(nil),              // 9: jiujin.v1.CatalogRecord
+	(*AppAccepted)(nil),                // 10: jiujin.v1.AppAccepted
+	(*AppSupplementRequested)(nil),     // 11: jiujin.v1.AppSupplementRequested
+	(*AppSupplied)(nil),                // 12: jiujin.v1.AppSupplied
+	(*AppDecided)(nil),                 // 13: jiujin.v1.AppDecided
+	(*AppDelivered)(nil),               // 14: jiujin.v1.AppDelivered
+	(*AppRated)(nil),                   // 15: jiujin.v1.AppRated
+	(*AppWithdrawn)(nil),               // 16: jiujin.v1.AppWithdrawn
+	(*AuditRecord)(nil),                // 17: jiujin.v1.AuditRecord
+	(*AuditEntry)(nil),                 // 18: jiujin.v1.AuditEntry
+	(*StoredRecord)(nil),               // 19: jiujin.v1.StoredRecord
+	(*ImportCatalogRequest)(nil),       // 20: jiujin.v1.ImportCatalogRequest
+	(*AcceptApplicationRequest)(nil),   // 21: jiujin.v1.AcceptApplicationRequest
+	(*RequestSupplementRequest)(nil),   // 22: jiujin.v1.RequestSupplementRequest
+	(*SupplyMaterialsRequest)(nil),     // 23: jiujin.v1.SupplyMaterialsRequest
+	(*DecideApplicationRequest)(nil),   // 24: jiujin.v1.DecideApplicationRequest
+	(*DeliverApplicationRequest)(nil),  // 25: jiujin.v1.DeliverApplicationRequest
+	(*RateApplicationRequest)(nil),     // 26: jiujin.v1.RateApplicationRequest
+	(*WithdrawApplicationRequest)(nil), // 27: jiujin.v1.WithdrawApplicationRequest
+	(*Peer)(nil),                       // 28: jiujin.v1.Peer
+	(*Event)(nil),                      // 29: jiujin.v1.Event
+	(*Department)(nil),                 // 30: jiujin.v1.Department
+	(*Matter)(nil),                     // 31: jiujin.v1.Matter
+	(*Application)(nil),                // 32: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
-	15, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
-	16, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
-	17, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
-	18, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
-	19, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
-	20, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
-	21, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
-	22, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
-	1,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
-	23, // 9: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	24, // 10: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	23, // 11: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	25, // 12: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	13, // 13: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
+	21, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
+	22, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
+	23, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
+	24, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
+	25, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
+	26, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
+	27, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
+	6,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
+	1,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
+	28, // 10: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	29, // 11: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	29, // 12: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	29, // 13: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	30, // 14: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	31, // 15: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	30, // 16: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	32, // 17: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	18, // 18: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -1160,6 +1521,7 @@ func file_jiujin_v1_store_proto_init() {
 	}
 	file_jiujin_v1_application_proto_init()
 	file_jiujin_v1_catalog_proto_init()
+	file_jiujin_v1_sync_proto_init()
 	file_jiujin_v1_types_proto_init()
 	file_jiujin_v1_store_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_ImportCatalog)(nil),
@@ -1171,6 +1533,7 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_Rate)(nil),
 		(*Command_Withdraw)(nil),
 		(*Command_Reveal)(nil),
+		(*Command_Ingest)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1178,7 +1541,7 @@ func file_jiujin_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_store_proto_rawDesc), len(file_jiujin_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,250 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// checkPeer makes sure a sync peer is this node's direct child (pushed) or
+// its parent (pulled).
+func (s *Store) checkPeer(from *pb.Peer, pushed bool) error {
+	u, err := tiers.Parse(from.GetUnit())
+	if err != nil {
+		return invalid("peer.unit", "%v", err)
+	}
+	if from.GetNodeId() == "" {
+		return invalid("peer.node_id", "缺少节点标识")
+	}
+	if pushed && u.Parent() != s.cfg.Unit {
+		return precondition("peer.unit", "%s 不是本单位 %s 的直属下级，不能向本节点推送", u, s.cfg.Unit)
+	}
+	if !pushed && s.cfg.Unit.Parent() != u {
+		return precondition("peer.unit", "%s 不是本单位 %s 的上级", u, s.cfg.Unit)
+	}
+	return nil
+}
+
+// ingest applies a batch received over a sync link. Every event ends up in
+// exactly one place: applied (feed, record), held back until its
+// predecessor arrives, or quarantined with the reason; duplicates are
+// counted and dropped. The cursor moves in the same transaction.
+func (s *Store) ingest(w *wtx, cmd *pb.Command, in *pb.Ingest) (proto.Message, error) {
+	if err := s.checkPeer(in.GetFrom(), in.GetPushed()); err != nil {
+		return nil, err
+	}
+	res := &pb.PushResponse{}
+	for _, ev := range in.GetEvents() {
+		if err := s.ingestOne(w, cmd, in, ev, res); err != nil {
+			return nil, err
+		}
+	}
+	cur := &pb.Cursor{NodeId: in.GetFrom().GetNodeId(), Epoch: in.GetFrom().GetEpoch(), Position: in.GetLastPosition()}
+	key := []byte(keyPullCursor)
+	if in.GetPushed() {
+		key = pushCursorKey(in.GetFrom().GetNodeId())
+	}
+	w.set(key, mustMarshal(cur))
+	res.AckedPosition = in.GetLastPosition()
+	return res, nil
+}
+
+func (s *Store) quarantine(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, reason string, res *pb.PushResponse) {
+	w.st.quarantined++
+	w.set(quarKey(w.st.quarantined), mustMarshal(&pb.QuarantineEntry{
+		Event: ev, Reason: reason, FromNode: in.GetFrom().GetNodeId(), FromUnit: in.GetFrom().GetUnit(), AtMs: cmd.GetNowMs(),
+	}))
+	res.Quarantined++
+	s.cfg.Logger.Warn("event quarantined", "origin", ev.GetOrigin(), "seq", ev.GetSeq(), "kind", ev.GetKind(),
+		"record", ev.GetRecordKey(), "from", in.GetFrom().GetUnit(), "reason", reason)
+}
+
+// storedEntry finds an event already here by id: applied or held back.
+func (w *wtx) storedEntry(ev *pb.Event) (*pb.FeedEntry, error) {
+	if v, err := w.get(idKey(ev.GetOrigin(), ev.GetSeq())); err != nil || v != nil {
+		if err != nil {
+			return nil, err
+		}
+		fb, err := w.get(feedKey(beUint64(v)))
+		if err != nil || fb == nil {
+			return nil, fmt.Errorf("%w: id index without feed entry: %v", ErrCorrupt, err)
+		}
+		fe := &pb.FeedEntry{}
+		return fe, proto.Unmarshal(fb, fe)
+	}
+	v, err := w.get(heldKey(ev.GetPrevHash(), ev.GetOrigin(), ev.GetSeq()))
+	if err != nil || v == nil {
+		return nil, err
+	}
+	fe := &pb.FeedEntry{}
+	return fe, proto.Unmarshal(v, fe)
+}
+
+func (s *Store) ingestOne(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, res *pb.PushResponse) error {
+	if err := checkEvent(ev); err != nil {
+		s.quarantine(w, cmd, in, ev, err.Error(), res)
+		return nil
+	}
+	if in.GetPushed() && !tiers.Unit(in.GetFrom().GetUnit()).Contains(tiers.Unit(ev.GetUnit())) {
+		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.unit: %s 推送的事件声称来自其辖区外的单位 %s", in.GetFrom().GetUnit(), ev.GetUnit()), res)
+		return nil
+	}
+	bound, err := w.get(originKey(ev.GetOrigin()))
+	if err != nil {
+		return err
+	}
+	if bound != nil && string(bound) != ev.GetUnit() {
+		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.unit: 节点 %s 属于单位 %s，事件却声称来自 %s", ev.GetOrigin(), bound, ev.GetUnit()), res)
+		return nil
+	}
+	if ev.GetOrigin() == s.nodeID && bound == nil {
+		bound = []byte(s.cfg.Unit)
+	}
+	old, err := w.storedEntry(ev)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if bytes.Equal(old.GetEvent().GetHash(), ev.GetHash()) {
+			res.Duplicates++
+			return nil
+		}
+		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.id: 事件 %s/%d 已存在但内容不同（节点数据被回滚后重用了序号？）", ev.GetOrigin(), ev.GetSeq()), res)
+		return nil
+	}
+	if bound == nil {
+		w.set(originKey(ev.GetOrigin()), []byte(ev.GetUnit()))
+	}
+	return s.chain(w, cmd, in, ev, in.GetFrom().GetNodeId(), res)
+}
+
+// chain links an admitted event into its record: applied when it follows
+// the record's head, held back when its predecessor has not arrived,
+// quarantined when it forks the chain or breaks the state machine.
+func (s *Store) chain(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, fromNode string, res *pb.PushResponse) error {
+	prev, err := w.record(ev.GetRecordKey())
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(prev.GetHead(), ev.GetPrevHash()) {
+		known, err := w.get(hashKey(ev.GetPrevHash()))
+		if err != nil {
+			return err
+		}
+		if len(ev.GetPrevHash()) > 0 && known == nil {
+			// The predecessor has not arrived yet: hold this one back.
+			w.set(heldKey(ev.GetPrevHash(), ev.GetOrigin(), ev.GetSeq()), mustMarshal(&pb.FeedEntry{Event: ev, FromNode: fromNode}))
+			w.st.held++
+			res.Held++
+			return nil
+		}
+		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.prev_hash: 与记录 %s 的最新事件不衔接（分叉或重放）", ev.GetRecordKey()), res)
+		return nil
+	}
+	rec, err := materialize(prev, ev)
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			return err
+		}
+		s.quarantine(w, cmd, in, ev, err.Error(), res)
+		return nil
+	}
+	if err := w.store(ev, rec, fromNode); err != nil {
+		return err
+	}
+	w.st.hlc.observe(ev.GetHlc())
+	res.Applied++
+	if err := s.afterIngest(w, cmd, ev, rec); err != nil {
+		return err
+	}
+	// Apply the events that were waiting for this one.
+	waiting, err := w.scanHeld(ev.GetHash())
+	if err != nil {
+		return err
+	}
+	for _, h := range waiting {
+		w.del(h.key)
+		w.st.held--
+		if err := s.chain(w, cmd, in, h.entry.GetEvent(), h.entry.GetFromNode(), res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type heldEntry struct {
+	key   []byte
+	entry *pb.FeedEntry
+}
+
+// scanHeld lists the events held back for predecessor h: committed ones
+// and those staged by this command.
+func (w *wtx) scanHeld(h []byte) ([]heldEntry, error) {
+	p := heldPrefix(h)
+	seen := map[string]bool{}
+	var out []heldEntry
+	for k, v := range w.pending {
+		if strings.HasPrefix(k, string(p)) && !w.deleted[k] {
+			fe := &pb.FeedEntry{}
+			if err := proto.Unmarshal(v, fe); err != nil {
+				return nil, err
+			}
+			out = append(out, heldEntry{key: []byte(k), entry: fe})
+			seen[k] = true
+		}
+	}
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = p
+	it := w.btx.NewIterator(opts)
+	defer it.Close()
+	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+		k := string(it.Item().KeyCopy(nil))
+		if seen[k] || w.deleted[k] {
+			continue
+		}
+		fe := &pb.FeedEntry{}
+		if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, fe) }); err != nil {
+			return nil, err
+		}
+		out = append(out, heldEntry{key: []byte(k), entry: fe})
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].key, out[j].key) < 0 })
+	return out, nil
+}
+
+// afterIngest takes the moves that fall to this node when an event
+// arrives: an application forwarded to this unit is received.
+func (s *Store) afterIngest(w *wtx, cmd *pb.Command, ev *pb.Event, rec *pb.StoredRecord) error {
+	if ev.GetKind() != KindAppForwarded {
+		return nil
+	}
+	a, err := decodeRecord(rec, &pb.Application{})
+	if err != nil {
+		return err
+	}
+	if a.GetProcessingUnit() != string(s.cfg.Unit) || a.GetState() != StateForwarded {
+		return nil
+	}
+	_, err = w.emit(cmd, &pb.Event{Kind: KindAppReceived, RecordKey: ev.GetRecordKey(), Actor: "系统自动接收",
+		Payload: mustMarshal(&pb.AppRouted{ToUnit: string(s.cfg.Unit)}), Scope: ev.GetScope()})
+	return err
+}
+
+func beUint64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	var v uint64
+	for _, x := range b {
+		v = v<<8 | uint64(x)
+	}
+	return v
+}

@@ -1,0 +1,99 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/sync"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// Sync batch bounds a parent enforces on what it is sent and what it sends.
+const (
+	MaxBatchEvents = 2000
+	MaxBatchBytes  = 1 << 20
+	MaxPullWait    = 60 * time.Second
+)
+
+// syncService is the parent's side of the sync protocol.
+type syncService struct {
+	store *Store
+}
+
+func (h *syncService) PushCursor(ctx context.Context, req *connect.Request[pb.PushCursorRequest]) (*connect.Response[pb.PushCursorResponse], error) {
+	child := req.Msg.GetChild()
+	if err := h.store.checkPeer(child, true); err != nil {
+		return nil, connectError(err)
+	}
+	c, err := h.store.PushCursor(child.GetNodeId())
+	if err != nil {
+		return nil, connectError(err)
+	}
+	pos := c.GetPosition()
+	if c.GetEpoch() != child.GetEpoch() {
+		pos = 0 // a new identity of the child: resync it from scratch
+	}
+	return connect.NewResponse(&pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: pos}), nil
+}
+
+func (h *syncService) Push(ctx context.Context, req *connect.Request[pb.PushRequest]) (*connect.Response[pb.PushResponse], error) {
+	m := req.Msg
+	if len(m.GetEvents()) > MaxBatchEvents {
+		return nil, connectError(invalid("events", "一批最多 %d 个事件，实为 %d", MaxBatchEvents, len(m.GetEvents())))
+	}
+	if m.GetLastPosition() < m.GetAfterPosition() {
+		return nil, connectError(invalid("last_position", "%d 小于 after_position %d", m.GetLastPosition(), m.GetAfterPosition()))
+	}
+	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetLastPosition())
+	if err != nil {
+		return nil, connectError(err)
+	}
+	res.Parent = h.store.Self()
+	return connect.NewResponse(res), nil
+}
+
+func (h *syncService) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]) (*connect.Response[pb.PullResponse], error) {
+	m := req.Msg
+	child := m.GetChild()
+	if err := h.store.checkPeer(child, true); err != nil {
+		return nil, connectError(err)
+	}
+	maxEvents := int(m.GetMaxEvents())
+	if maxEvents <= 0 || maxEvents > MaxBatchEvents {
+		maxEvents = 500
+	}
+	maxBytes := int(m.GetMaxBytes())
+	if maxBytes <= 0 || maxBytes > MaxBatchBytes {
+		maxBytes = 256 << 10
+	}
+	wait := min(time.Duration(m.GetWaitMs())*time.Millisecond, MaxPullWait)
+	unit := tiers.Unit(child.GetUnit())
+	keep := func(ev *pb.Event, from string) bool {
+		return from != child.GetNodeId() && sync.ReachesSubtree(ev.GetScope(), unit)
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	after := m.GetAfter()
+	for {
+		changed := h.store.Changed() // before reading: no wake-up is missed
+		events, last, err := h.store.ReadFeed(after, keep, maxEvents, maxBytes)
+		if err != nil {
+			return nil, connectError(err)
+		}
+		head := h.store.FeedHead()
+		if len(events) > 0 || wait == 0 || (last < head) {
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, LastPosition: last, Head: head}), nil
+		}
+		after = last
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head}), nil
+		case <-ctx.Done():
+			return nil, connectError(ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// Local is what a link needs of its own node. The node's store implements
+// it; the link knows nothing else of the node.
+type Local interface {
+	Self() *pb.Peer
+	FeedHead() uint64
+	// Changed is closed at the next commit that adds events.
+	Changed() <-chan struct{}
+	ReadFeed(after uint64, keep func(ev *pb.Event, from string) bool, maxEvents, maxBytes int) ([]*pb.Event, uint64, error)
+	PullCursor() (*pb.Cursor, error)
+	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last uint64) (*pb.PushResponse, error)
+}
+
+// Config configures a Link.
+type Config struct {
+	Local Local
+	// ParentURLs are the parent's members; the link fails over between
+	// them in order.
+	ParentURLs []string
+	// HTTPClient reaches the parent (h2c); tests put a fault-injecting
+	// transport under it.
+	HTTPClient *http.Client
+	// Batch bounds (defaults 500 events, 256 KiB).
+	MaxEvents int
+	MaxBytes  int
+	// PullWait is how long the parent may hold a pull open (default 25 s).
+	PullWait time.Duration
+	// Linger lets a push wait this long for more events before sending
+	// (default 0: a push in flight already gathers the next batch).
+	Linger time.Duration
+	// Backoff bounds (defaults 100 ms and 30 s) and seed for its jitter.
+	BackoffMin, BackoffMax time.Duration
+	Seed                   uint64
+	Clock                  Clock
+	Logger                 *slog.Logger
+}
+
+func (c *Config) validate() error {
+	if c.Local == nil {
+		return errors.New("sync: Local is required")
+	}
+	if len(c.ParentURLs) == 0 {
+		return errors.New("sync: parent: at least one URL is required")
+	}
+	for i, u := range c.ParentURLs {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return fmt.Errorf("sync: parent[%d]: %q is not an http(s) URL", i, u)
+		}
+		c.ParentURLs[i] = strings.TrimRight(u, "/")
+	}
+	if c.HTTPClient == nil {
+		return errors.New("sync: HTTPClient is required")
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 500
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 256 << 10
+	}
+	if c.PullWait <= 0 {
+		c.PullWait = 25 * time.Second
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 100 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 30 * time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Link is a child's connection to its parent: a push loop and a pull loop.
+type Link struct {
+	cfg  Config
+	self *pb.Peer
+	unit tiers.Unit
+
+	mu     gosync.Mutex
+	parent *pb.Peer // as last seen
+	next   int      // index of the parent URL in use
+	push   dirStatus
+	pull   dirStatus
+}
+
+type dirStatus struct {
+	connected   bool
+	lastContact time.Time
+	lastError   string
+	behind      uint64
+	sentEvents  uint64
+	sentBatches uint64
+}
+
+// NewLink validates the configuration and returns a link ready to Serve.
+func NewLink(cfg Config) (*Link, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	self := cfg.Local.Self()
+	return &Link{cfg: cfg, self: self, unit: tiers.Unit(self.GetUnit())}, nil
+}
+
+// Serve runs both loops until ctx ends. It returns ctx's error.
+func (l *Link) Serve(ctx context.Context) error {
+	var wg gosync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); l.supervise(ctx, "push", l.pushLoop) }()
+	go func() { defer wg.Done(); l.supervise(ctx, "pull", l.pullLoop) }()
+	wg.Wait()
+	return ctx.Err()
+}
+
+// supervise restarts a loop after each failure, with backoff; a loop that
+// made progress resets the backoff.
+func (l *Link) supervise(ctx context.Context, dir string, loop func(ctx context.Context, progressed func()) error) {
+	b := NewBackoff(l.cfg.BackoffMin, l.cfg.BackoffMax, l.cfg.Seed+uint64(len(dir)))
+	b.Clock = l.cfg.Clock
+	for ctx.Err() == nil {
+		err := loop(ctx, b.Reset)
+		if ctx.Err() != nil {
+			return
+		}
+		l.setStatus(dir, func(s *dirStatus) { s.connected = false; s.lastError = err.Error() })
+		if b.Failures() >= 1 {
+			l.failover()
+		}
+		l.cfg.Logger.Debug("sync link down", "dir", dir, "err", err, "failures", b.Failures())
+		if b.Wait(ctx) != nil {
+			return
+		}
+	}
+}
+
+func (l *Link) failover() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next = (l.next + 1) % len(l.cfg.ParentURLs)
+}
+
+func (l *Link) client() jiujinv1connect.SyncServiceClient {
+	l.mu.Lock()
+	url := l.cfg.ParentURLs[l.next]
+	l.mu.Unlock()
+	return jiujinv1connect.NewSyncServiceClient(l.cfg.HTTPClient, url, connect.WithSendGzip())
+}
+
+func (l *Link) setStatus(dir string, f func(s *dirStatus)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if dir == "push" {
+		f(&l.push)
+	} else {
+		f(&l.pull)
+	}
+}
+
+func (l *Link) contact(dir string, parent *pb.Peer) {
+	now := l.cfg.Clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if parent != nil {
+		l.parent = parent
+	}
+	s := &l.push
+	if dir == "pull" {
+		s = &l.pull
+	}
+	s.connected, s.lastContact, s.lastError = true, now, ""
+}
+
+// pushLoop sends the parent, in feed order, every event whose scope leaves
+// this node's subtree and that did not come from the parent.
+func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
+	c := l.client()
+	cres, err := c.PushCursor(ctx, connect.NewRequest(&pb.PushCursorRequest{Child: l.self}))
+	if err != nil {
+		return fmt.Errorf("push cursor: %w", err)
+	}
+	parent := cres.Msg.GetParent()
+	if tiers.Unit(parent.GetUnit()) != l.unit.Parent() {
+		return fmt.Errorf("push: %s is not this unit's parent", parent.GetUnit())
+	}
+	l.contact("push", parent)
+	progressed()
+	scanned := cres.Msg.GetAckedPosition()
+	keep := func(ev *pb.Event, from string) bool {
+		return from != parent.GetNodeId() && LeavesSubtree(ev.GetScope(), l.unit)
+	}
+	for {
+		changed := l.cfg.Local.Changed()
+		head := l.cfg.Local.FeedHead()
+		l.setStatus("push", func(s *dirStatus) { s.behind = head - min(head, scanned) })
+		if scanned >= head {
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if l.cfg.Linger > 0 {
+				select {
+				case <-l.cfg.Clock.After(l.cfg.Linger):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			continue
+		}
+		events, last, err := l.cfg.Local.ReadFeed(scanned, keep, l.cfg.MaxEvents, l.cfg.MaxBytes)
+		if err != nil {
+			return fmt.Errorf("read feed: %w", err)
+		}
+		if len(events) == 0 {
+			scanned = last // nothing for the parent in this stretch
+			continue
+		}
+		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, AfterPosition: scanned, LastPosition: last}))
+		if err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+		scanned = res.Msg.GetAckedPosition()
+		l.contact("push", res.Msg.GetParent())
+		l.setStatus("push", func(s *dirStatus) { s.sentEvents += uint64(len(events)); s.sentBatches++ })
+		progressed()
+	}
+}
+
+// pullLoop fetches, by long poll, the parent's events for this subtree
+// and stores each batch with its cursor.
+func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
+	c := l.client()
+	for {
+		cur, err := l.cfg.Local.PullCursor()
+		if err != nil {
+			return fmt.Errorf("pull cursor: %w", err)
+		}
+		pctx, cancel := context.WithTimeout(ctx, l.cfg.PullWait+15*time.Second)
+		res, err := c.Pull(pctx, connect.NewRequest(&pb.PullRequest{Child: l.self, After: cur.GetPosition(),
+			MaxEvents: uint32(l.cfg.MaxEvents), MaxBytes: uint32(l.cfg.MaxBytes), WaitMs: uint32(l.cfg.PullWait / time.Millisecond)}))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("pull: %w", err)
+		}
+		parent := res.Msg.GetParent()
+		if tiers.Unit(parent.GetUnit()) != l.unit.Parent() {
+			return fmt.Errorf("pull: %s is not this unit's parent", parent.GetUnit())
+		}
+		l.contact("pull", parent)
+		progressed()
+		if cur.GetNodeId() != "" && (cur.GetNodeId() != parent.GetNodeId() || cur.GetEpoch() != parent.GetEpoch()) {
+			// The parent is a new identity (restored or replaced): its feed
+			// positions mean nothing to the old cursor. Start over; events
+			// already here are recognized and dropped as duplicates.
+			l.cfg.Logger.Warn("parent identity changed: pulling its feed from the start",
+				"old", cur.GetNodeId(), "new", parent.GetNodeId())
+			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, 0); err != nil {
+				return fmt.Errorf("reset pull cursor: %w", err)
+			}
+			continue
+		}
+		if len(res.Msg.GetEvents()) == 0 && res.Msg.GetLastPosition() == cur.GetPosition() && cur.GetNodeId() != "" {
+			l.setStatus("pull", func(s *dirStatus) { s.behind = res.Msg.GetHead() - min(res.Msg.GetHead(), cur.GetPosition()) })
+			continue // long poll ended empty
+		}
+		if _, err := l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetLastPosition()); err != nil {
+			return fmt.Errorf("store pulled batch: %w", err)
+		}
+		l.setStatus("pull", func(s *dirStatus) {
+			s.behind = res.Msg.GetHead() - min(res.Msg.GetHead(), res.Msg.GetLastPosition())
+			s.sentEvents += uint64(len(res.Msg.GetEvents()))
+			s.sentBatches++
+		})
+	}
+}
+
+// Status describes both directions for `jiujin status`. events_behind is
+// counted in feed positions: an upper bound on the events still to move.
+func (l *Link) Status() []*pb.LinkStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	peer := l.cfg.ParentURLs[l.next]
+	if l.parent != nil {
+		peer = l.parent.GetUnit() + " " + peer
+	}
+	mk := func(dir string, s dirStatus) *pb.LinkStatus {
+		ls := &pb.LinkStatus{Peer: peer, Direction: dir, Connected: s.connected, EventsBehind: s.behind, LastError: s.lastError}
+		if !s.lastContact.IsZero() {
+			ls.LastContact = timestamppb.New(s.lastContact)
+		}
+		return ls
+	}
+	return []*pb.LinkStatus{mk("push", l.push), mk("pull", l.pull)}
+}
