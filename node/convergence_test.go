@@ -324,4 +324,3 @@ func work(t *testing.T, net *testNet, rng *rand.Rand, acceptors []string) {
 		}
 	}
 }
-

@@ -23,9 +23,9 @@ var Version = "0.1.0"
 
 // Config configures a Node.
 type Config struct {
-	Unit     tiers.Unit
-	Listen   string // host:port; port 0 picks one
-	DataDir  string
+	Unit    tiers.Unit
+	Listen  string // host:port; port 0 picks one
+	DataDir string
 	// Parents are the parent node's URLs (its members, for a county
 	// group); empty for a county. The node syncs with the first that
 	// answers.
