@@ -48,7 +48,7 @@ const (
 )
 
 func acceptedAt(unit, processing string) *pb.AppAccepted {
-	id := unit + "-20261123-0001"
+	id := unit + "-20261123-000001"
 	return &pb.AppAccepted{Application: &pb.Application{
 		Id: id, MatterCode: "MZ-005", MatterName: "老年人优待证办理", Applicant: &pb.Applicant{Name: "王秀英", IdNumber: idWang},
 		AcceptingUnit: unit, ProcessingUnit: processing, Holder: unit, State: StateAccepted,
@@ -60,7 +60,7 @@ func acceptedAt(unit, processing string) *pb.AppAccepted {
 // materializer, as a receiver of replicated events would.
 func TestMaterializeFollowsTheStateMachine(t *testing.T) {
 	c := &chain{origin: "n1"}
-	key := appKey(village + "-20261123-0001")
+	key := appKey(village + "-20261123-000001")
 	a, err := c.apply(c.event(village, KindAppAccepted, key, acceptedAt(village, county)))
 	require.NoError(t, err)
 	require.Equal(t, village, a.GetHolder())
@@ -89,7 +89,7 @@ func TestMaterializeFollowsTheStateMachine(t *testing.T) {
 }
 
 func TestMaterializeRefusesForgedEvents(t *testing.T) {
-	key := appKey(county + "-20261123-0001")
+	key := appKey(county + "-20261123-000001")
 	fresh := func() (*chain, *pb.Event) {
 		c := &chain{origin: "n1"}
 		_, err := c.apply(c.event(county, KindAppAccepted, key, acceptedAt(county, county)))
@@ -140,7 +140,7 @@ func TestMaterializeRefusesForgedEvents(t *testing.T) {
 // an accepted one yields a record that decodes and a chain that links.
 func FuzzMaterialize(f *testing.F) {
 	c := &chain{origin: "n1"}
-	key := appKey(county + "-20261123-0001")
+	key := appKey(county + "-20261123-000001")
 	acc := c.event(county, KindAppAccepted, key, acceptedAt(county, county))
 	b, _ := proto.Marshal(acc)
 	f.Add(b, uint8(0))

@@ -1,0 +1,233 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+)
+
+const fakeTown = "330324103" // a township with no real node: the test speaks for it
+
+// fakeChild builds events as the fake township's node would.
+func fakeChild(origin string) (*pb.Peer, *chain) {
+	return &pb.Peer{Unit: fakeTown, NodeId: origin, Epoch: 7}, &chain{origin: origin}
+}
+
+func push(t *testing.T, c jiujinv1connect.SyncServiceClient, from *pb.Peer, last uint64, evs ...*pb.Event) (*pb.PushResponse, error) {
+	t.Helper()
+	res, err := c.Push(context.Background(), connect.NewRequest(&pb.PushRequest{Child: from, Events: evs, LastPosition: last}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+func syncClient(n *testNode) jiujinv1connect.SyncServiceClient {
+	return jiujinv1connect.NewSyncServiceClient(n.hc, n.URL())
+}
+
+func TestForgedAndMalformedBatches(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	sc := syncClient(county)
+	peer, ch := fakeChild("f00d")
+	key := appKey(fakeTown + "-20261123-000001")
+	acc := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	_, err := ch.apply(acc)
+	require.NoError(t, err)
+	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	_, err = ch.apply(fwd)
+	require.NoError(t, err)
+
+	t.Run("only a direct child may push", func(t *testing.T) {
+		village := &pb.Peer{Unit: fakeTown + "201", NodeId: "beef", Epoch: 1}
+		_, err := push(t, sc, village, 1, acc)
+		requireCode(t, err, connect.CodeFailedPrecondition, "peer.unit")
+	})
+
+	t.Run("a good batch applies, and the county receives", func(t *testing.T) {
+		res, err := push(t, sc, peer, 2, acc, fwd)
+		require.NoError(t, err)
+		require.Equal(t, uint32(2), res.GetApplied())
+		a := appOn(county, fakeTown+"-20261123-000001")
+		require.Equal(t, StateReceived, a.GetState())
+	})
+
+	t.Run("replayed batch: duplicates, nothing else", func(t *testing.T) {
+		res, err := push(t, sc, peer, 2, acc, fwd)
+		require.NoError(t, err)
+		require.Equal(t, uint32(2), res.GetDuplicates())
+		require.Zero(t, res.GetApplied()+res.GetQuarantined())
+	})
+
+	quarantined := func() uint64 { q, _ := county.Store.SyncCounts(); return q }
+	before := quarantined()
+	headBefore := county.Store.FeedHead()
+
+	// Every forged event is quarantined, and the good event behind it in the
+	// same batch still applies.
+	good2 := func() (*pb.Event, *chain) {
+		c2 := &chain{origin: "f00d", seq: 100}
+		k := appKey(fakeTown + "-20261123-000002")
+		a := acceptedAt(fakeTown, "330324")
+		a.Application.Id = fakeTown + "-20261123-000002"
+		return c2.event(fakeTown, KindAppAccepted, k, a), c2
+	}
+	tests := []struct {
+		name   string
+		forged func() *pb.Event
+		reason string
+	}{
+		{"bad hash", func() *pb.Event {
+			ev := proto.Clone(fwd).(*pb.Event)
+			ev.Seq, ev.Actor = 50, "篡改"
+			return ev
+		}, "event.hash"},
+		{"unit outside the child's subtree", func() *pb.Event {
+			c := &chain{origin: "f00d", seq: 60}
+			return c.event("330324101", KindAppAccepted, appKey("330324101-20261123-000009"), acceptedAt("330324101", "330324"))
+		}, "辖区外"},
+		{"decision by an unentitled unit", func() *pb.Event {
+			// Chained right onto the county's head (a child may well
+			// know it), but the county holds the application.
+			c := &chain{origin: "f00d", seq: 90}
+			require.NoError(t, county.Store.view(func(txn *badger.Txn) error {
+				var err error
+				c.rec, err = readRecord(txn, key)
+				return err
+			}))
+			return c.event(fakeTown, KindAppDecided, key, &pb.AppDecided{Approved: true})
+		}, "holder"},
+		{"same id, different content", func() *pb.Event {
+			ev := proto.Clone(acc).(*pb.Event)
+			ev.Actor = "另一个人"
+			ev.Hash = eventHash(ev)
+			return ev
+		}, "event.id"},
+		{"fork of a chain", func() *pb.Event {
+			c := &chain{origin: "f00d", seq: 70, rec: nil}
+			rec, err := materialize(nil, acc)
+			require.NoError(t, err)
+			c.rec = rec
+			return c.event(fakeTown, KindAppWithdrawn, key, &pb.AppWithdrawn{Reason: "x"})
+		}, "prev_hash"},
+		{"origin writing as another unit", func() *pb.Event {
+			c := &chain{origin: "f00d", seq: 80}
+			u := fakeTown + "201"
+			return c.event(u, KindAppAccepted, appKey(u+"-20261123-000001"), acceptedAt(u, "330324"))
+		}, "属于单位"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, _ := good2()
+			g = proto.Clone(g).(*pb.Event)
+			g.Seq = uint64(200 + i)
+			g.RecordKey = appKey(fakeTown + "-20261124-00000" + string(rune('1'+i)))
+			p := &pb.AppAccepted{}
+			require.NoError(t, proto.Unmarshal(g.GetPayload(), p))
+			p.Application.Id = strings.TrimPrefix(g.RecordKey, recApp)
+			g.Payload = mustMarshal(p)
+			g.Hash = eventHash(g)
+			res, err := push(t, sc, peer, uint64(10+i), tt.forged(), g)
+			require.NoError(t, err)
+			require.Equal(t, uint32(1), res.GetQuarantined(), "forged event quarantined")
+			require.Equal(t, uint32(1), res.GetApplied(), "the good event behind it applied")
+			list, err := county.Store.Quarantine(1)
+			require.NoError(t, err)
+			require.Contains(t, list[0].GetReason(), tt.reason)
+			require.Equal(t, fakeTown, list[0].GetFromUnit())
+		})
+	}
+	require.Equal(t, before+uint64(len(tests)), quarantined())
+	require.Equal(t, headBefore+uint64(len(tests)), county.Store.FeedHead(), "only the good event of each case")
+
+	st, err := county.status.GetStatus(context.Background(), req(&pb.GetStatusRequest{}))
+	require.NoError(t, err)
+	require.Equal(t, uint64(len(tests)), st.Msg.GetQuarantined())
+	require.NotEmpty(t, st.Msg.GetRecentQuarantine()[0].GetReason())
+
+	t.Run("out of order: held back, then applied", func(t *testing.T) {
+		c := &chain{origin: "cafe"}
+		p2 := &pb.Peer{Unit: fakeTown, NodeId: "cafe", Epoch: 1}
+		k := appKey(fakeTown + "-20261125-000001")
+		a := acceptedAt(fakeTown, "330324")
+		a.Application.Id = fakeTown + "-20261125-000001"
+		e1 := c.event(fakeTown, KindAppAccepted, k, a)
+		_, err := c.apply(e1)
+		require.NoError(t, err)
+		e2 := c.event(fakeTown, KindAppForwarded, k, &pb.AppRouted{ToUnit: "330324"})
+		res, err := push(t, sc, p2, 2, e2)
+		require.NoError(t, err)
+		require.Equal(t, uint32(1), res.GetHeld())
+		_, held := county.Store.SyncCounts()
+		require.Equal(t, uint64(1), held)
+		res, err = push(t, sc, p2, 1, e1)
+		require.NoError(t, err)
+		require.Equal(t, uint32(2), res.GetApplied())
+		_, held = county.Store.SyncCounts()
+		require.Zero(t, held)
+		require.Equal(t, StateReceived, appOn(county, a.GetApplication().GetId()).GetState())
+	})
+
+	t.Run("truncated and oversized batches are refused whole", func(t *testing.T) {
+		head := county.Store.FeedHead()
+		body, err := proto.Marshal(&pb.PushRequest{Child: peer, Events: []*pb.Event{acc, fwd}, LastPosition: 2})
+		require.NoError(t, err)
+		resp, err := county.hc.Post(county.URL()+jiujinv1connect.SyncServicePushProcedure, "application/proto", bytes.NewReader(body[:len(body)-7]))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		many := make([]*pb.Event, MaxBatchEvents+1)
+		for i := range many {
+			many[i] = acc
+		}
+		_, err = push(t, sc, peer, 3, many...)
+		requireCode(t, err, connect.CodeInvalidArgument, "events")
+		require.Equal(t, head, county.Store.FeedHead())
+	})
+	_, err = county.Store.Verify()
+	require.NoError(t, err)
+}
+
+// FuzzIngestBatch feeds arbitrary bytes, decoded as a push batch, to a
+// store: it never panics, never writes half a batch, and stays consistent.
+func FuzzIngestBatch(f *testing.F) {
+	st, err := OpenStore(StoreConfig{Dir: f.TempDir(), Unit: county, Calendar: seedCalendar(f), NoSync: true})
+	require.NoError(f, err)
+	f.Cleanup(func() { st.Close() })
+	peer, ch := fakeChild("f00d")
+	key := appKey(fakeTown + "-20261123-000001")
+	acc := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	_, _ = ch.apply(acc)
+	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	b, _ := proto.Marshal(&pb.PushRequest{Child: peer, Events: []*pb.Event{acc, fwd}, LastPosition: 2})
+	f.Add(b)
+	b, _ = proto.Marshal(&pb.PushRequest{Child: peer, Events: []*pb.Event{fwd}, LastPosition: 1})
+	f.Add(b)
+	f.Add([]byte{0x0a, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := &pb.PushRequest{}
+		if proto.Unmarshal(data, m) != nil {
+			return
+		}
+		head := st.FeedHead()
+		res, err := st.Ingest(context.Background(), m.GetChild(), true, m.GetEvents(), m.GetLastPosition())
+		if err != nil {
+			require.Equal(t, head, st.FeedHead(), "a refused batch wrote events")
+			return
+		}
+		require.LessOrEqual(t, int(res.GetApplied()+res.GetDuplicates()+res.GetHeld()+res.GetQuarantined()), len(m.GetEvents())*2)
+		_, err = st.Verify()
+		require.NoError(t, err)
+	})
+}
