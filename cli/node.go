@@ -20,8 +20,8 @@ import (
 )
 
 func newNodeCmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "node", Short: "运行节点（start）或检查节点数据（verify）"}
-	cmd.AddCommand(newNodeStartCmd(f, nil), newNodeVerifyCmd(f))
+	cmd := &cobra.Command{Use: "node", Short: "运行节点（start），检查（verify）、备份（backup）、恢复（restore）节点数据"}
+	cmd.AddCommand(newNodeStartCmd(f, nil), newNodeVerifyCmd(f), newNodeBackupCmd(f), newNodeRestoreCmd(f))
 	return cmd
 }
 
@@ -211,5 +211,110 @@ func newNodeVerifyCmd(f *Factory) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the data belongs to")
 	cmd.Flags().StringVar(&o.Data, "data", "", "data directory")
+	return cmd
+}
+
+// NodeBackupOptions are the flags of `node backup` and `node restore`.
+type NodeBackupOptions struct {
+	Unit string
+	Data string
+	File string
+}
+
+func (o *NodeBackupOptions) storeConfig() (node.StoreConfig, error) {
+	unit, err := tiers.Parse(o.Unit)
+	if err != nil {
+		return node.StoreConfig{}, fmt.Errorf("--unit: %w", err)
+	}
+	if o.Data == "" {
+		return node.StoreConfig{}, fmt.Errorf("--data: 请指定数据目录")
+	}
+	cal, err := loadCalendar("")
+	if err != nil {
+		return node.StoreConfig{}, err
+	}
+	return node.StoreConfig{Dir: o.Data, Unit: unit, Calendar: cal}, nil
+}
+
+func newNodeBackupCmd(f *Factory) *cobra.Command {
+	o := &NodeBackupOptions{}
+	cmd := &cobra.Command{
+		Use:     "backup",
+		Short:   "备份数据目录到一个文件（节点须已停止）",
+		Example: "  jiujin node backup --unit 330324101201 --data /var/lib/jiujin --to /mnt/usb/jiujin-20261122.bak",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := o.storeConfig()
+			if err != nil {
+				return err
+			}
+			if o.File == "" {
+				return fmt.Errorf("--to: 请指定备份文件")
+			}
+			st, err := node.OpenStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			fh, err := os.OpenFile(o.File, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			if err := st.Backup(fh); err != nil {
+				fh.Close()
+				return err
+			}
+			if err := fh.Sync(); err != nil {
+				fh.Close()
+				return err
+			}
+			if err := fh.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(f.Out, "已备份：%s（事件流 %d）\n", o.File, st.FeedHead())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the data belongs to")
+	cmd.Flags().StringVar(&o.Data, "data", "", "data directory")
+	cmd.Flags().StringVar(&o.File, "to", "", "backup file to create")
+	return cmd
+}
+
+func newNodeRestoreCmd(f *Factory) *cobra.Command {
+	o := &NodeBackupOptions{}
+	cmd := &cobra.Command{
+		Use:   "restore",
+		Short: "从备份恢复到一个新的数据目录；节点获得新的身份和纪元，上级会为它从头重新同步",
+		Long: `restore loads a backup into a new, empty data directory and gives the node a
+new identity (node id and epoch): its parent resyncs it from scratch, the
+events it wrote after the backup come back from the parent, and it accepts no
+new applications until it has caught up. Never copy a data directory back by
+hand: the node would reuse event ids, and its parent would quarantine them.`,
+		Example: "  jiujin node restore --unit 330324101201 --data /var/lib/jiujin-new --from /mnt/usb/jiujin-20261122.bak",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := o.storeConfig()
+			if err != nil {
+				return err
+			}
+			if o.File == "" {
+				return fmt.Errorf("--from: 请指定备份文件")
+			}
+			fh, err := os.Open(o.File)
+			if err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			defer fh.Close()
+			if err := node.RestoreStore(cfg, fh); err != nil {
+				return err
+			}
+			fmt.Fprintf(f.Out, "已恢复到 %s：节点获得新身份，启动后将与上级重新同步，同步完成前暂不受理\n", o.Data)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the backup belongs to")
+	cmd.Flags().StringVar(&o.Data, "data", "", "new, empty data directory")
+	cmd.Flags().StringVar(&o.File, "from", "", "backup file")
 	return cmd
 }

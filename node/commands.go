@@ -193,6 +193,9 @@ func (s *Store) matter(w *wtx, code string) (*pb.Matter, error) {
 }
 
 func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest) (proto.Message, error) {
+	if w.st.restored {
+		return nil, precondition("unit", "本节点数据刚从备份恢复，正在与上级同步，同步完成前暂不受理（以免办件编号重复）")
+	}
 	if req.GetMatterCode() == "" {
 		return nil, invalid("matter_code", "请指定事项编码")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -51,8 +52,23 @@ func (s *Store) ingest(w *wtx, cmd *pb.Command, in *pb.Ingest) (proto.Message, e
 	key := []byte(keyPullCursor)
 	if in.GetPushed() {
 		key = pushCursorKey(in.GetFrom().GetNodeId())
+		if n := len(in.GetEvents()); n > 0 {
+			cur.LastHash = in.GetEvents()[n-1].GetHash()
+		} else if old, err := w.get(key); err != nil {
+			return nil, err
+		} else if old != nil {
+			oc := &pb.Cursor{}
+			if err := proto.Unmarshal(old, oc); err == nil {
+				cur.LastHash = oc.GetLastHash()
+			}
+		}
 	}
 	w.set(key, mustMarshal(cur))
+	if !in.GetPushed() && w.st.restored && in.GetLastPosition() >= in.GetHead() && in.GetHead() > 0 {
+		// Caught up with the parent after a restore: ids are safe again.
+		w.st.restored = false
+		w.del([]byte(metaRestored))
+	}
 	res.AckedPosition = in.GetLastPosition()
 	return res, nil
 }
@@ -162,6 +178,9 @@ func (s *Store) chain(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, from
 	}
 	w.st.hlc.observe(ev.GetHlc())
 	res.Applied++
+	if err := s.bumpAppCounter(w, ev); err != nil {
+		return err
+	}
 	if err := s.afterIngest(w, cmd, ev, rec); err != nil {
 		return err
 	}
@@ -247,4 +266,31 @@ func beUint64(b []byte) uint64 {
 		v = v<<8 | uint64(x)
 	}
 	return v
+}
+
+// bumpAppCounter keeps this unit's id counter ahead of every application
+// id of this unit it has seen: after a restore, ids it handed out before
+// come back from the parent and must not be handed out again.
+func (s *Store) bumpAppCounter(w *wtx, ev *pb.Event) error {
+	if ev.GetKind() != KindAppAccepted {
+		return nil
+	}
+	id := strings.TrimPrefix(ev.GetRecordKey(), recApp)
+	parts := strings.Split(id, "-")
+	if len(parts) != 3 || parts[0] != string(s.cfg.Unit) {
+		return nil
+	}
+	n, err := strconv.ParseUint(parts[2], 10, 64)
+	if err != nil {
+		return nil
+	}
+	key := []byte(prefixCounter + "app/" + parts[0] + "/" + parts[1])
+	v, err := w.get(key)
+	if err != nil {
+		return err
+	}
+	if beUint64(v) < n {
+		w.set(key, u64(n))
+	}
+	return nil
 }

@@ -94,6 +94,7 @@ type counters struct {
 	hlc         hlc
 	quarantined uint64 // events ever quarantined
 	held        uint64 // events waiting for their predecessor now
+	restored    bool   // restored from a backup, not yet caught up
 }
 
 type writeReq struct {
@@ -207,6 +208,11 @@ func (s *Store) loadMeta() error {
 			return fmt.Errorf("%w: node identity missing", ErrCorrupt)
 		}
 		s.nodeID, s.epoch = string(id), binary.BigEndian.Uint64(epoch)
+		restored, err := get(metaRestored)
+		if err != nil {
+			return err
+		}
+		s.state.restored = restored != nil
 		for _, c := range []struct {
 			key string
 			dst *uint64

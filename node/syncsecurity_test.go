@@ -221,7 +221,7 @@ func FuzzIngestBatch(f *testing.F) {
 			return
 		}
 		head := st.FeedHead()
-		res, err := st.Ingest(context.Background(), m.GetChild(), true, m.GetEvents(), m.GetLastPosition())
+		res, err := st.Ingest(context.Background(), m.GetChild(), true, m.GetEvents(), m.GetLastPosition(), 0)
 		if err != nil {
 			require.Equal(t, head, st.FeedHead(), "a refused batch wrote events")
 			return

@@ -32,11 +32,12 @@ func (h *syncService) PushCursor(ctx context.Context, req *connect.Request[pb.Pu
 	if err != nil {
 		return nil, connectError(err)
 	}
-	pos := c.GetPosition()
+	res := &pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: c.GetPosition(), LastHash: c.GetLastHash()}
 	if c.GetEpoch() != child.GetEpoch() {
-		pos = 0 // a new identity of the child: resync it from scratch
+		// A new identity of the child: resync it from scratch.
+		res.AckedPosition, res.LastHash = 0, nil
 	}
-	return connect.NewResponse(&pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: pos}), nil
+	return connect.NewResponse(res), nil
 }
 
 func (h *syncService) Push(ctx context.Context, req *connect.Request[pb.PushRequest]) (*connect.Response[pb.PushResponse], error) {
@@ -47,7 +48,7 @@ func (h *syncService) Push(ctx context.Context, req *connect.Request[pb.PushRequ
 	if m.GetLastPosition() < m.GetAfterPosition() {
 		return nil, connectError(invalid("last_position", "%d 小于 after_position %d", m.GetLastPosition(), m.GetAfterPosition()))
 	}
-	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetLastPosition())
+	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetLastPosition(), 0)
 	if err != nil {
 		return nil, connectError(err)
 	}

@@ -74,9 +74,10 @@ func (s *Store) PushCursor(childNodeID string) (*pb.Cursor, error) {
 }
 
 // Ingest applies a batch from a sync peer and moves the cursor, durably.
-func (s *Store) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last uint64) (*pb.PushResponse, error) {
+// For a pulled batch, head is the parent's feed head when it answered.
+func (s *Store) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error) {
 	out, err := s.Apply(ctx, &pb.Command{NowMs: s.Now().UnixMilli(), Actor: "sync",
-		Op: &pb.Command_Ingest{Ingest: &pb.Ingest{From: from, Pushed: pushed, Events: events, LastPosition: last}}})
+		Op: &pb.Command_Ingest{Ingest: &pb.Ingest{From: from, Pushed: pushed, Events: events, LastPosition: last, Head: head}}})
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +103,25 @@ func (s *Store) Quarantine(limit int) ([]*pb.QuarantineEntry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// HasEvent reports whether an event with this hash is in the feed.
+func (s *Store) HasEvent(hash []byte) bool {
+	found := false
+	_ = s.view(func(txn *badger.Txn) error {
+		_, err := txn.Get(hashKey(hash))
+		found = err == nil
+		return nil
+	})
+	return found
+}
+
+// Restored reports whether the store was restored from a backup and has
+// not caught up with its parent yet.
+func (s *Store) Restored() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.restored
 }
 
 // SyncCounts are the quarantined (ever) and held-back (now) event counts.

@@ -27,7 +27,14 @@ type Local interface {
 	Changed() <-chan struct{}
 	ReadFeed(after uint64, keep func(ev *pb.Event, from string) bool, maxEvents, maxBytes int) ([]*pb.Event, uint64, error)
 	PullCursor() (*pb.Cursor, error)
-	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last uint64) (*pb.PushResponse, error)
+	// Ingest stores a batch and its cursor atomically; head is the
+	// parent's feed head for a pulled batch.
+	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error)
+	// HasEvent reports whether an event with this hash is in the feed.
+	HasEvent(hash []byte) bool
+	// Restored: restored from a backup and not yet caught up; such a node
+	// stores even an empty pull answer, to learn that it has caught up.
+	Restored() bool
 }
 
 // Config configures a Link.
@@ -208,6 +215,15 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 	l.contact("push", parent)
 	progressed()
 	scanned := cres.Msg.GetAckedPosition()
+	if h := cres.Msg.GetLastHash(); scanned > 0 && (scanned > l.cfg.Local.FeedHead() || (len(h) > 0 && !l.cfg.Local.HasEvent(h))) {
+		// The parent holds events of ours that we no longer have: this
+		// node's data was rolled back (copied back by hand, not restored).
+		// Send the whole feed again; the parent drops what it has and
+		// quarantines any event id we have reused with new content.
+		l.cfg.Logger.Error("parent has events this node lacks: data rolled back? resending the whole feed",
+			"acked", scanned, "head", l.cfg.Local.FeedHead())
+		scanned = 0
+	}
 	keep := func(ev *pb.Event, from string) bool {
 		return from != parent.GetNodeId() && LeavesSubtree(ev.GetScope(), l.unit)
 	}
@@ -269,6 +285,16 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 		if tiers.Unit(parent.GetUnit()) != l.unit.Parent() {
 			return fmt.Errorf("pull: %s is not this unit's parent", parent.GetUnit())
 		}
+		if res.Msg.GetHead() < cur.GetPosition() && cur.GetNodeId() == parent.GetNodeId() {
+			// The parent's feed is shorter than our cursor: it was rolled
+			// back. Pull it again from the start; duplicates are dropped.
+			l.cfg.Logger.Error("parent feed shorter than our cursor: pulling it from the start",
+				"cursor", cur.GetPosition(), "head", res.Msg.GetHead())
+			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, 0, 0); err != nil {
+				return fmt.Errorf("reset pull cursor: %w", err)
+			}
+			continue
+		}
 		l.contact("pull", parent)
 		progressed()
 		if cur.GetNodeId() != "" && (cur.GetNodeId() != parent.GetNodeId() || cur.GetEpoch() != parent.GetEpoch()) {
@@ -277,16 +303,16 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 			// already here are recognized and dropped as duplicates.
 			l.cfg.Logger.Warn("parent identity changed: pulling its feed from the start",
 				"old", cur.GetNodeId(), "new", parent.GetNodeId())
-			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, 0); err != nil {
+			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, 0, 0); err != nil {
 				return fmt.Errorf("reset pull cursor: %w", err)
 			}
 			continue
 		}
-		if len(res.Msg.GetEvents()) == 0 && res.Msg.GetLastPosition() == cur.GetPosition() && cur.GetNodeId() != "" {
+		if len(res.Msg.GetEvents()) == 0 && res.Msg.GetLastPosition() == cur.GetPosition() && cur.GetNodeId() != "" && !l.cfg.Local.Restored() {
 			l.setStatus("pull", func(s *dirStatus) { s.behind = res.Msg.GetHead() - min(res.Msg.GetHead(), cur.GetPosition()) })
 			continue // long poll ended empty
 		}
-		if _, err := l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetLastPosition()); err != nil {
+		if _, err := l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetLastPosition(), res.Msg.GetHead()); err != nil {
 			return fmt.Errorf("store pulled batch: %w", err)
 		}
 		l.setStatus("pull", func(s *dirStatus) {

@@ -262,7 +262,10 @@ type Ingest struct {
 	Pushed bool     `protobuf:"varint,2,opt,name=pushed,proto3" json:"pushed,omitempty"`
 	Events []*Event `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
 	// The sender's feed position the batch reaches (the new cursor).
-	LastPosition  uint64 `protobuf:"varint,4,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
+	LastPosition uint64 `protobuf:"varint,4,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
+	// Pulled: the parent's feed head when it answered (caught up when
+	// last_position reaches it).
+	Head          uint64 `protobuf:"varint,5,opt,name=head,proto3" json:"head,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -325,6 +328,13 @@ func (x *Ingest) GetLastPosition() uint64 {
 	return 0
 }
 
+func (x *Ingest) GetHead() uint64 {
+	if x != nil {
+		return x.Head
+	}
+	return 0
+}
+
 // A feed entry: the event and the node that delivered it here (this node's
 // own id for its own events).
 type FeedEntry struct {
@@ -381,10 +391,12 @@ func (x *FeedEntry) GetFromNode() string {
 
 // A cursor on a peer's feed, valid for one identity of that peer.
 type Cursor struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Position      uint64                 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	NodeId   string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Epoch    uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Position uint64                 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	// Push cursors: hash of the last event stored from that child.
+	LastHash      []byte `protobuf:"bytes,4,opt,name=last_hash,json=lastHash,proto3" json:"last_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -438,6 +450,13 @@ func (x *Cursor) GetPosition() uint64 {
 		return x.Position
 	}
 	return 0
+}
+
+func (x *Cursor) GetLastHash() []byte {
+	if x != nil {
+		return x.LastHash
+	}
+	return nil
 }
 
 // An event that was refused: kept, counted, listed, never applied.
@@ -1365,19 +1384,21 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\bwithdraw\x18\x11 \x01(\v2%.jiujin.v1.WithdrawApplicationRequestH\x00R\bwithdraw\x120\n" +
 	"\x06reveal\x18\x12 \x01(\v2\x16.jiujin.v1.RevealAuditH\x00R\x06reveal\x12+\n" +
 	"\x06ingest\x18\x13 \x01(\v2\x11.jiujin.v1.IngestH\x00R\x06ingestB\x04\n" +
-	"\x02op\"\x94\x01\n" +
+	"\x02op\"\xa8\x01\n" +
 	"\x06Ingest\x12#\n" +
 	"\x04from\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x04from\x12\x16\n" +
 	"\x06pushed\x18\x02 \x01(\bR\x06pushed\x12(\n" +
 	"\x06events\x18\x03 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
-	"\rlast_position\x18\x04 \x01(\x04R\flastPosition\"P\n" +
+	"\rlast_position\x18\x04 \x01(\x04R\flastPosition\x12\x12\n" +
+	"\x04head\x18\x05 \x01(\x04R\x04head\"P\n" +
 	"\tFeedEntry\x12&\n" +
 	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x1b\n" +
-	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"S\n" +
+	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"p\n" +
 	"\x06Cursor\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1a\n" +
-	"\bposition\x18\x03 \x01(\x04R\bposition\"\xa0\x01\n" +
+	"\bposition\x18\x03 \x01(\x04R\bposition\x12\x1b\n" +
+	"\tlast_hash\x18\x04 \x01(\fR\blastHash\"\xa0\x01\n" +
 	"\x0fQuarantineEntry\x12&\n" +
 	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1b\n" +

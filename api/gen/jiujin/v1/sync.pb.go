@@ -131,6 +131,9 @@ type PushCursorResponse struct {
 	Parent *Peer                  `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Last child feed position the parent has stored (0 after an epoch change).
 	AckedPosition uint64 `protobuf:"varint,2,opt,name=acked_position,json=ackedPosition,proto3" json:"acked_position,omitempty"`
+	// Hash of the last event the parent stored from this child: a child that
+	// does not have it was rolled back and must resend its whole feed.
+	LastHash      []byte `protobuf:"bytes,3,opt,name=last_hash,json=lastHash,proto3" json:"last_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -177,6 +180,13 @@ func (x *PushCursorResponse) GetAckedPosition() uint64 {
 		return x.AckedPosition
 	}
 	return 0
+}
+
+func (x *PushCursorResponse) GetLastHash() []byte {
+	if x != nil {
+		return x.LastHash
+	}
+	return nil
 }
 
 type PushRequest struct {
@@ -490,10 +500,11 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\":\n" +
 	"\x11PushCursorRequest\x12%\n" +
-	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\"d\n" +
+	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\"\x81\x01\n" +
 	"\x12PushCursorResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
-	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\"\xaa\x01\n" +
+	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x1b\n" +
+	"\tlast_hash\x18\x03 \x01(\fR\blastHash\"\xaa\x01\n" +
 	"\vPushRequest\x12%\n" +
 	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +

@@ -1,0 +1,121 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+)
+
+// smallNet is a county, a township and one village on plain links.
+func smallNet(t *testing.T) (county, town, vill *testNode) {
+	county = startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	town = startChild(t, "330324101", []string{county.URL()}, nil, county.clock, "")
+	vill = startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, "")
+	eventually(t, func() bool { _, err := vill.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
+	return
+}
+
+func stopNode(t *testing.T, n *testNode) {
+	n.hc.CloseIdleConnections()
+	require.NoError(t, n.Shutdown(context.Background()))
+}
+
+func acceptAt(t *testing.T, n *testNode, county *testNode) string {
+	a := n.accept(t, acceptReq())
+	eventually(t, func() bool { c := appOn(county, a.GetId()); return c != nil && c.GetState() == StateReceived }, "county receives %s", a.GetId())
+	return a.GetId()
+}
+
+func TestRestoreFromBackupGetsANewIdentityAndResyncs(t *testing.T) {
+	county, town, vill := smallNet(t)
+	a := acceptAt(t, vill, county)
+	oldID, oldEpoch := vill.Store.NodeID(), vill.Store.Epoch()
+
+	// Back up the stopped village, then keep working.
+	dir := vill.dir
+	stopNode(t, vill)
+	st, err := OpenStore(StoreConfig{Dir: dir, Unit: "330324101201", Calendar: seedCalendar(t)})
+	require.NoError(t, err)
+	var backup bytes.Buffer
+	require.NoError(t, st.Backup(&backup))
+	require.NoError(t, st.Close())
+	vill = startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, dir)
+	b := acceptAt(t, vill, county)
+	c := acceptAt(t, vill, county)
+	stopNode(t, vill)
+
+	// The box dies; its data comes back from the backup, in a new directory.
+	newDir := t.TempDir()
+	require.NoError(t, RestoreStore(StoreConfig{Dir: newDir, Unit: "330324101201", Calendar: seedCalendar(t)}, &backup))
+	st, err = OpenStore(StoreConfig{Dir: newDir, Unit: "330324101201", Calendar: seedCalendar(t)})
+	require.NoError(t, err)
+	require.True(t, st.Restored())
+	require.NotEqual(t, oldID, st.NodeID())
+	require.NotEqual(t, oldEpoch, st.Epoch())
+	_, err = st.Apply(context.Background(), &pb.Command{NowMs: county.clock.Now().UnixMilli(), Op: &pb.Command_Accept{Accept: acceptReq()}})
+	require.ErrorIs(t, err, ErrFailedPrecondition, "no acceptance before catching up")
+	require.NoError(t, st.Close())
+
+	vill = startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, newDir)
+	// Its own applications written after the backup come back to it.
+	eventually(t, func() bool { return appOn(vill, b) != nil && appOn(vill, c) != nil && !vill.Store.Restored() }, "restored village catches up")
+	d := acceptAt(t, vill, county)
+	require.NotContains(t, []string{a, b, c}, d, "no application id handed out twice")
+	for _, n := range []*testNode{county, town, vill} {
+		q, held := n.Store.SyncCounts()
+		require.Zero(t, q, n.Store.Unit())
+		require.Zero(t, held)
+		_, err := n.Store.Verify()
+		require.NoError(t, err)
+	}
+}
+
+// TestRawCopyReusingIdsIsQuarantined: a data directory copied back by hand
+// (not through restore) reuses event ids; the parent notices and
+// quarantines, never overwrites.
+func TestRawCopyReusingIdsIsQuarantined(t *testing.T) {
+	county, town, vill := smallNet(t)
+	acceptAt(t, vill, county)
+	dir := vill.dir
+	stopNode(t, vill)
+	snapshot := filepath.Join(t.TempDir(), "copy")
+	out, err := exec.Command("cp", "-a", dir, snapshot).CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	vill = startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, dir)
+	second := acceptAt(t, vill, county)
+	stopNode(t, vill)
+	require.NoError(t, os.RemoveAll(dir))
+	out, err = exec.Command("cp", "-a", snapshot, dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	vill = startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, dir)
+	county.clock.Set(county.clock.Now().Add(time.Hour)) // a later, different acceptance
+	again := vill.accept(t, acceptReq())
+	require.Equal(t, second, again.GetId(), "the copy hands out the same id again")
+	eventually(t, func() bool { q, _ := town.Store.SyncCounts(); return q > 0 }, "the township quarantines the reused ids")
+	list, err := town.Store.Quarantine(10)
+	require.NoError(t, err)
+	var reasons []string
+	for _, q := range list {
+		reasons = append(reasons, q.GetReason())
+	}
+	require.Contains(t, strings.Join(reasons, "\n"), "event.id")
+	// The county's record of the original second application is untouched.
+	c := appOn(county, second)
+	require.Equal(t, StateReceived, c.GetState())
+	st, err := town.status.GetStatus(context.Background(), connect.NewRequest(&pb.GetStatusRequest{}))
+	require.NoError(t, err)
+	require.NotZero(t, st.Msg.GetQuarantined())
+}
