@@ -147,3 +147,5 @@ func requireCode(t testing.TB, err error, code connect.Code, field string) {
 		require.Contains(t, err.Error(), field+":", "error should name the field")
 	}
 }
+
+func tiersUnit(s string) tiers.Unit { return tiers.MustParse(s) }
