@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +100,7 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runDemo(ctx, NewFactory(&out, &errOut), &DemoOptions{Listen: "127.0.0.1:0", ready: func(u string) { urls <- u }})
+		done <- runDemo(ctx, NewFactory(&out, &errOut), &DemoOptions{Listen: "127.0.0.1:" + strconv.Itoa(freePortRun(t, 7)), ready: func(u string) { urls <- u }})
 	}()
 	var url string
 	select {
@@ -196,6 +198,18 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "not_found")
 
+	// The network: a village window holds its own applications, and its
+	// link to the township is up.
+	village := strings.Replace(url, portOf(url), strconv.Itoa(mustAtoi(portOf(url))+3), 1)
+	code, stdout, _ = run(t, village, "app", "list")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "330324101201-")
+	require.Contains(t, stdout, "已评价")
+	code, stdout, _ = run(t, village, "status")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "上行（推送）：连通")
+	require.Contains(t, stdout, "下行（拉取）：连通")
+
 	cancel()
 	select {
 	case err := <-done:
@@ -203,4 +217,38 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("demo did not stop")
 	}
+}
+
+func portOf(url string) string { return url[strings.LastIndex(url, ":")+1:] }
+
+func mustAtoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// freePortRun finds n consecutive free ports and returns the first.
+func freePortRun(t *testing.T, n int) int {
+	for try := 0; try < 50; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		base := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		ok := true
+		for i := 1; i < n && ok; i++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no run of free ports")
+	return 0
 }

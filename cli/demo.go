@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,6 +48,69 @@ func newDemoCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
+// DemoUnits are the demo county's units and their names, county first,
+// every unit after its parent.
+var DemoUnits = []struct{ Code, Name string }{
+	{"330324", "示范县"},
+	{"330324101", "城关镇"},
+	{"330324102", "青山乡"},
+	{"330324101201", "城东社区"},
+	{"330324101202", "溪口村"},
+	{"330324102201", "青山村"},
+	{"330324102202", "石门村"},
+}
+
+// demoNet is the running demo network.
+type demoNet struct {
+	nodes map[string]*node.Node
+	order []string
+}
+
+func (d *demoNet) shutdown() {
+	// Children first, so parents see their links close.
+	for i := len(d.order) - 1; i >= 0; i-- {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		d.nodes[d.order[i]].Shutdown(sctx)
+		cancel()
+	}
+}
+
+// startDemoNet starts every unit's node, on consecutive ports after the
+// county's where they are free.
+func startDemoNet(f *Factory, o *DemoOptions, data string, cal *delegation.Calendar) (*demoNet, error) {
+	d := &demoNet{nodes: map[string]*node.Node{}}
+	host, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	base, _ := strconv.Atoi(port)
+	for i, u := range DemoUnits {
+		unit := tiers.MustParse(u.Code)
+		listen := net.JoinHostPort(host, "0")
+		if base > 0 {
+			listen = net.JoinHostPort(host, strconv.Itoa(base+i))
+		}
+		cfg := node.Config{Unit: unit, Listen: listen, DataDir: filepath.Join(data, u.Code), Calendar: cal,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if p := unit.Parent(); p != "" {
+			cfg.Parents = []string{d.nodes[string(p)].URL()}
+		}
+		n, err := node.Start(cfg)
+		if err != nil && base > 0 {
+			fmt.Fprintf(f.Err, "无法监听 %s（%v），%s改用空闲端口\n", listen, err, u.Name)
+			cfg.Listen = net.JoinHostPort(host, "0")
+			n, err = node.Start(cfg)
+		}
+		if err != nil {
+			d.shutdown()
+			return nil, fmt.Errorf("%s %s: %w", u.Code, u.Name, err)
+		}
+		d.nodes[u.Code] = n
+		d.order = append(d.order, u.Code)
+	}
+	return d, nil
+}
+
 func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 	data := o.Data
 	if data == "" {
@@ -59,48 +125,48 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := node.Config{Unit: tiers.MustParse(DemoCounty), Listen: o.Listen, DataDir: data, Calendar: cal,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	n, err := node.Start(cfg)
-	if err != nil && o.Listen != "127.0.0.1:0" {
-		fmt.Fprintf(f.Err, "无法监听 %s（%v），改用空闲端口\n", o.Listen, err)
-		cfg.Listen = "127.0.0.1:0"
-		n, err = node.Start(cfg)
-	}
+	d, err := startDemoNet(f, o, data, cal)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		n.Shutdown(sctx)
-	}()
-	cat, err := n.Store.Catalog()
+	defer d.shutdown()
+	county := d.nodes[DemoCounty]
+	cat, err := county.Store.Catalog()
 	if err != nil {
 		return err
 	}
 	if cat.GetVersion() == 0 {
-		if err := SeedDemo(ctx, n.Store, time.Now()); err != nil {
+		fmt.Fprintln(f.Out, "正在预置示范数据……")
+		if err := SeedDemo(ctx, county.Store, time.Now()); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
+		if err := SeedNetwork(ctx, d.nodes, 30*time.Second); err != nil {
+			return fmt.Errorf("seed network: %w", err)
+		}
 	}
-	url := n.URL()
-	fmt.Fprintf(f.Out, `示范县（%s）节点已启动：%s
-数据目录：%s
-
-另开一个终端试试（%s 为本节点地址）：
-  export JIUJIN_NODE=%s
+	url := county.URL()
+	fmt.Fprintf(f.Out, "示范县网络已启动（数据目录 %s）：\n", data)
+	t := &table{}
+	t.add("单位代码", "名称", "层级", "地址")
+	for _, u := range DemoUnits {
+		t.add(u.Code, u.Name, tiers.Unit(u.Code).Tier().Label(), d.nodes[u.Code].URL())
+	}
+	t.print(f.Out)
+	village := d.nodes["330324101201"].URL()
+	fmt.Fprintf(f.Out, `
+另开一个终端试试：
+  export JIUJIN_NODE=%s            # 县级节点
   go run . status
-  go run . catalog list --max-visits 0
-  go run . catalog show SJ-001
-  go run . app list
   go run . app list --overdue
-  go run . app accept --matter MZ-005 --applicant-name 赵桂兰 --applicant-id %s \
-      --material 居民身份证 --material 近期一寸免冠证件照
-  go run . app show <办件编号>
+  go run . catalog show SJ-001
+  go run . --node %s app list      # 城东社区的窗口
+  go run . --node %s status        # 城东社区与城关镇之间的链路
+  go run . --node %s app accept --matter MZ-005 --applicant-name 赵桂兰 \
+      --applicant-id %s --material 居民身份证 --material 近期一寸免冠证件照
+  go run . app list --state received   # 片刻后，县里已收到并可办理
 
 按 Ctrl-C 退出。
-`, DemoCounty, url, data, "JIUJIN_NODE", url, node.MakeIDNumber("33032419490817242"))
+`, url, village, village, village, node.MakeIDNumber("33032419490817242"))
 	if o.ready != nil {
 		o.ready(url)
 	}
@@ -108,9 +174,113 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 	case <-ctx.Done():
 		fmt.Fprintln(f.Out, "\n正在停止……")
 		return nil
-	case err := <-n.Done():
+	case err := <-county.Done():
 		return err
 	}
+}
+
+// SeedNetwork plays a morning at the windows once the catalog has reached
+// every village: applications accepted at villages and a township, taken
+// on by the county, and walked back to the windows, so every node holds
+// applications in several states. It waits for each hop, as a clerk would.
+func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	waitFor := func(what string, cond func() bool) error {
+		for !cond() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("timed out waiting for %s", what)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return nil
+	}
+	for _, u := range DemoUnits {
+		st := nodes[u.Code].Store
+		if err := waitFor("catalog at "+u.Code, func() bool { c, err := st.Catalog(); return err == nil && c.GetVersion() > 0 }); err != nil {
+			return err
+		}
+	}
+	county := nodes[DemoCounty].Store
+	apply := func(st *node.Store, actor string, cmd *pb.Command) (*pb.Application, error) {
+		cmd.NowMs, cmd.Actor = time.Now().UnixMilli(), actor
+		out, err := st.Apply(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		a, _ := out.(*pb.Application)
+		return a, nil
+	}
+	stateAt := func(st *node.Store, id, state string) func() bool {
+		return func() bool { a, _, err := st.GetApplication(id); return err == nil && a.GetState() == state }
+	}
+	type walk struct {
+		unit, worker, matter string
+		person               [3]string
+		steps                []string // what the county, then the window, do
+	}
+	walks := []walk{
+		{"330324101201", "城东社区 全科社工 陈芳", "MZ-005", [3]string{"赵桂兰", "33032419490817242", "13857701111"}, []string{"approve", "deliver", "rate"}},
+		{"330324101202", "溪口村 全科社工 吴强", "RS-005", [3]string{"钱福生", "33032419620101113", "13857702222"}, []string{"approve"}},
+		{"330324102201", "青山村 全科社工 林娟", "YB-002", [3]string{"孙秀兰", "33032419700303224", "13857703333"}, []string{"supplement"}},
+		{"330324102202", "石门村 全科社工 郑伟", "CL-001", [3]string{"冯志明", "33032419801010335", "13857704444"}, []string{"reject"}},
+		{"330324101", "城关镇便民服务中心 王敏", "GA-005", [3]string{"蒋丽", "33032419920202446", "13857705555"}, nil},
+		{"330324102", "青山乡便民服务中心 李军", "MZ-006", [3]string{"沈阿婆", "33032419400505557", ""}, []string{"approve", "deliver"}},
+	}
+	for _, w := range walks {
+		st := nodes[w.unit].Store
+		m, err := st.GetMatter(w.matter)
+		if err != nil {
+			return err
+		}
+		var materials []string
+		for _, mat := range m.GetMaterials() {
+			if mat.GetRequired() {
+				materials = append(materials, mat.GetName())
+			}
+		}
+		a, err := apply(st, w.worker, &pb.Command{Op: &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{MatterCode: w.matter,
+			Applicant: &pb.Applicant{Name: w.person[0], IdNumber: node.MakeIDNumber(w.person[1]), Phone: w.person[2]}, Materials: materials}}})
+		if err != nil {
+			return fmt.Errorf("accept %s at %s: %w", w.matter, w.unit, err)
+		}
+		id := a.GetId()
+		if err := waitFor(id+" received at the county", stateAt(county, id, node.StateReceived)); err != nil {
+			return err
+		}
+		for _, step := range w.steps {
+			var err error
+			switch step {
+			case "approve", "reject":
+				_, err = apply(county, "县审批科 刘明", &pb.Command{Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{
+					Id: id, Approve: step == "approve", Reason: map[string]string{"approve": "材料齐全，符合条件", "reject": "残疾评定未达到评残标准"}[step]}}})
+				if err == nil {
+					want := node.StateApproved
+					if step == "reject" {
+						want = node.StateRejected
+					}
+					err = waitFor(id+" decided at the window", stateAt(st, id, want))
+				}
+			case "supplement":
+				_, err = apply(county, "县医保局 周洁", &pb.Command{Op: &pb.Command_RequestSupplement{RequestSupplement: &pb.RequestSupplementRequest{
+					Id: id, Materials: []string{"费用明细清单"}, Reason: "费用明细清单缺少医院盖章"}}})
+				if err == nil {
+					err = waitFor(id+" supplement request at the window", stateAt(st, id, node.StateSupplementRequested))
+				}
+			case "deliver":
+				_, err = apply(st, w.worker, &pb.Command{Op: &pb.Command_Deliver{Deliver: &pb.DeliverApplicationRequest{Id: id, Method: "window"}}})
+			case "rate":
+				_, err = apply(st, "申请人", &pb.Command{Op: &pb.Command_Rate{Rate: &pb.RateApplicationRequest{Id: id, Score: 5, Comment: "在家门口就办好了"}}})
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", step, id, err)
+			}
+		}
+	}
+	return nil
 }
 
 // demoStep is one write of the demo history.

@@ -38,15 +38,26 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			if len(s.GetLinks()) == 0 && s.GetParent() != "" {
 				fmt.Fprintf(w, "上级 %s：未建立同步链路\n", s.GetParent())
 			}
+			dirs := map[string]string{"push": "上行（推送）", "pull": "下行（拉取）"}
 			for _, l := range s.GetLinks() {
 				state := "断开"
 				if l.GetConnected() {
 					state = "连通"
 				}
-				fmt.Fprintf(w, "链路 %s %s：%s，最后联系 %s，积压 %d 个事件 / %d 字节 %s\n", l.GetPeer(), l.GetDirection(), state,
-					when(l.GetLastContact()), l.GetEventsBehind(), l.GetBytesBehind(), l.GetLastError())
+				last := "从未"
+				if l.GetLastContact() != nil {
+					last = when(l.GetLastContact())
+				}
+				line := fmt.Sprintf("链路 %s %s：%s，最后联系 %s，积压至多 %d 个事件", l.GetPeer(), dirs[l.GetDirection()], state, last, l.GetEventsBehind())
+				if l.GetLastError() != "" {
+					line += "，最近错误：" + l.GetLastError()
+				}
+				fmt.Fprintln(w, line)
 			}
-			fmt.Fprintf(w, "隔离事件：%d\n", s.GetQuarantined())
+			fmt.Fprintf(w, "隔离事件：%d  等待前序事件：%d\n", s.GetQuarantined(), s.GetHeldBack())
+			for _, q := range s.GetRecentQuarantine() {
+				fmt.Fprintf(w, "  %s 来自 %s：%s %s（%s/%d）— %s\n", when(q.GetAt()), q.GetFromUnit(), q.GetKind(), q.GetRecordKey(), q.GetOrigin(), q.GetSeq(), q.GetReason())
+			}
 			return nil
 		},
 	}
