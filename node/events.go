@@ -85,8 +85,9 @@ const (
 // hash field cleared. It covers the id, kind, record, payload, clock, actor,
 // unit, scope and the previous hash, so a record's chain is tamper-evident.
 func eventHash(ev *pb.Event) []byte {
-	c := proto.Clone(ev).(*pb.Event)
-	c.Hash = nil
+	// Marshal a shallow copy without the hash: no deep clone on the hot path.
+	c := &pb.Event{Origin: ev.GetOrigin(), Seq: ev.GetSeq(), Kind: ev.GetKind(), RecordKey: ev.GetRecordKey(),
+		Payload: ev.GetPayload(), Hlc: ev.GetHlc(), Actor: ev.GetActor(), Unit: ev.GetUnit(), Scope: ev.GetScope(), PrevHash: ev.GetPrevHash()}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
 	if err != nil {
 		panic(fmt.Sprintf("marshal event: %v", err))

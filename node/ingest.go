@@ -96,6 +96,9 @@ func (w *wtx) storedEntry(ev *pb.Event) (*pb.FeedEntry, error) {
 		fe := &pb.FeedEntry{}
 		return fe, proto.Unmarshal(fb, fe)
 	}
+	if w.st.held == 0 {
+		return nil, nil // nothing is held back: no need to look
+	}
 	v, err := w.get(heldKey(ev.GetPrevHash(), ev.GetOrigin(), ev.GetSeq()))
 	if err != nil || v == nil {
 		return nil, err
@@ -157,7 +160,9 @@ func (s *Store) chain(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, from
 		}
 		if len(ev.GetPrevHash()) > 0 && known == nil {
 			// The predecessor has not arrived yet: hold this one back.
-			w.set(heldKey(ev.GetPrevHash(), ev.GetOrigin(), ev.GetSeq()), mustMarshal(&pb.FeedEntry{Event: ev, FromNode: fromNode}))
+			hk := heldKey(ev.GetPrevHash(), ev.GetOrigin(), ev.GetSeq())
+			w.set(hk, mustMarshal(&pb.FeedEntry{Event: ev, FromNode: fromNode}))
+			w.stagedHeld[string(ev.GetPrevHash())] = append(w.stagedHeld[string(ev.GetPrevHash())], hk)
 			w.st.held++
 			res.Held++
 			return nil
@@ -204,36 +209,39 @@ type heldEntry struct {
 	entry *pb.FeedEntry
 }
 
-// scanHeld lists the events held back for predecessor h: committed ones
-// and those staged by this command.
+// scanHeld lists the events held back for predecessor h: those this
+// command staged and, if any were held before it, those in badger.
 func (w *wtx) scanHeld(h []byte) ([]heldEntry, error) {
-	p := heldPrefix(h)
-	seen := map[string]bool{}
 	var out []heldEntry
-	for k, v := range w.pending {
-		if strings.HasPrefix(k, string(p)) && !w.deleted[k] {
-			fe := &pb.FeedEntry{}
-			if err := proto.Unmarshal(v, fe); err != nil {
-				return nil, err
-			}
-			out = append(out, heldEntry{key: []byte(k), entry: fe})
-			seen[k] = true
-		}
-	}
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = p
-	it := w.btx.NewIterator(opts)
-	defer it.Close()
-	for it.Seek(p); it.ValidForPrefix(p); it.Next() {
-		k := string(it.Item().KeyCopy(nil))
-		if seen[k] || w.deleted[k] {
+	seen := map[string]bool{}
+	for _, k := range w.stagedHeld[string(h)] {
+		if w.deleted[string(k)] {
 			continue
 		}
 		fe := &pb.FeedEntry{}
-		if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, fe) }); err != nil {
+		if err := proto.Unmarshal(w.pending[string(k)], fe); err != nil {
 			return nil, err
 		}
-		out = append(out, heldEntry{key: []byte(k), entry: fe})
+		out = append(out, heldEntry{key: k, entry: fe})
+		seen[string(k)] = true
+	}
+	if w.startHeld > 0 {
+		p := heldPrefix(h)
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = p
+		it := w.btx.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			if seen[string(k)] || w.deleted[string(k)] {
+				continue
+			}
+			fe := &pb.FeedEntry{}
+			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, fe) }); err != nil {
+				return nil, err
+			}
+			out = append(out, heldEntry{key: k, entry: fe})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].key, out[j].key) < 0 })
 	return out, nil

@@ -107,7 +107,7 @@ type writeResult struct {
 	err error
 }
 
-// badgerOptions tunes badger for a small box: two 8 MiB memtables, an
+// badgerOptions tunes badger for a small box: two 16 MiB memtables, an
 // 8 MiB block cache and a 4 MiB index cache, 64 MiB value-log files. With
 // the Go runtime the node stays within a budget of about 64 MiB resident
 // when idle (measured by `jiujin bench accept`, see README).
@@ -116,7 +116,7 @@ func badgerOptions(dir string, sync bool) badger.Options {
 		WithLogger(nil).
 		WithSyncWrites(sync).
 		WithDetectConflicts(false). // one writer goroutine: nothing to detect
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(16 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
@@ -426,10 +426,16 @@ type wtx struct {
 	pending map[string][]byte
 	deleted map[string]bool
 	order   []string
+	// stagedHeld indexes the events this command held back, by the hash
+	// of the predecessor they wait for; startHeld is how many were held
+	// before it (if none, nothing held needs looking up in badger).
+	stagedHeld map[string][][]byte
+	startHeld  uint64
 }
 
 func newWtx(s *Store, btx *badger.Txn, st counters) *wtx {
-	return &wtx{s: s, btx: btx, st: st, pending: map[string][]byte{}, deleted: map[string]bool{}}
+	return &wtx{s: s, btx: btx, st: st, pending: map[string][]byte{}, deleted: map[string]bool{},
+		stagedHeld: map[string][][]byte{}, startHeld: st.held}
 }
 
 func (w *wtx) get(key []byte) ([]byte, error) {

@@ -1,0 +1,53 @@
+package sync
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// WireCounter counts the bytes that cross TCP connections in both
+// directions: what a link really costs, HTTP/2 framing, headers and all.
+type WireCounter struct {
+	Written atomic.Int64
+	Read    atomic.Int64
+}
+
+// Total is all bytes both ways.
+func (w *WireCounter) Total() int64 { return w.Written.Load() + w.Read.Load() }
+
+// Transport returns an h2c transport whose connections are counted.
+func (w *WireCounter) Transport() *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Transport{
+		Protocols: protocols,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countedConn{Conn: c, w: w}, nil
+		},
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	w *WireCounter
+}
+
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.w.Read.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.w.Written.Add(int64(n))
+	return n, err
+}
