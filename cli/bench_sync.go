@@ -190,7 +190,6 @@ func stateIs(st *node.Store, id, state string) func() bool {
 	return func() bool { a, _, err := st.GetApplication(id); return err == nil && a.GetState() == state }
 }
 
-
 func benchAcceptCmd(i int) *pb.Command {
 	idn := node.MakeIDNumber(fmt.Sprintf("3303241960%02d%02d%03d", 1+i%12, 1+i%28, i%1000))
 	return &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "bench", Op: &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{
