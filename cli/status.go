@@ -48,7 +48,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 				if l.GetLastContact() != nil {
 					last = when(l.GetLastContact())
 				}
-				line := fmt.Sprintf("链路 %s %s：%s，最后联系 %s，积压至多 %d 个事件", l.GetPeer(), dirs[l.GetDirection()], state, last, l.GetEventsBehind())
+				line := fmt.Sprintf("链路 %s %s：%s，最后联系 %s，积压至多 %d 个事件 / %d 字节", l.GetPeer(), dirs[l.GetDirection()], state, last, l.GetEventsBehind(), l.GetBytesBehind())
 				if l.GetLastError() != "" {
 					line += "，最近错误：" + l.GetLastError()
 				}

@@ -34,14 +34,15 @@ const (
 	keyPullCursor = "k/pull"
 	prefixPushCur = "k/push/"
 
-	metaNodeID   = "m/node_id"
-	metaEpoch    = "m/epoch"
-	metaUnit     = "m/unit"
-	metaFeedHead = "m/feed_head"
-	metaSeq      = "m/seq"
-	metaHLC      = "m/hlc"
-	metaQuar     = "m/quarantined"
-	metaHeld     = "m/held"
+	metaNodeID    = "m/node_id"
+	metaEpoch     = "m/epoch"
+	metaUnit      = "m/unit"
+	metaFeedHead  = "m/feed_head"
+	metaSeq       = "m/seq"
+	metaHLC       = "m/hlc"
+	metaQuar      = "m/quarantined"
+	metaHeld      = "m/held"
+	metaFeedBytes = "m/feed_bytes"
 )
 
 func u64(v uint64) []byte {

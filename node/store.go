@@ -95,6 +95,7 @@ type counters struct {
 	quarantined uint64 // events ever quarantined
 	held        uint64 // events waiting for their predecessor now
 	restored    bool   // restored from a backup, not yet caught up
+	feedBytes   uint64 // bytes of all events in the feed
 }
 
 type writeReq struct {
@@ -217,7 +218,7 @@ func (s *Store) loadMeta() error {
 			key string
 			dst *uint64
 		}{{metaFeedHead, &s.state.feedHead}, {metaSeq, &s.state.seq}, {metaHLC, &s.state.hlc.last},
-			{metaQuar, &s.state.quarantined}, {metaHeld, &s.state.held}} {
+			{metaQuar, &s.state.quarantined}, {metaHeld, &s.state.held}, {metaFeedBytes, &s.state.feedBytes}} {
 			v, err := get(c.key)
 			if err != nil {
 				return err
@@ -408,7 +409,7 @@ func (s *Store) writeCounters(btx *badger.Txn, st counters) error {
 	for _, kv := range []struct {
 		k string
 		v uint64
-	}{{metaFeedHead, st.feedHead}, {metaSeq, st.seq}, {metaHLC, st.hlc.last}, {metaQuar, st.quarantined}, {metaHeld, st.held}} {
+	}{{metaFeedHead, st.feedHead}, {metaSeq, st.seq}, {metaHLC, st.hlc.last}, {metaQuar, st.quarantined}, {metaHeld, st.held}, {metaFeedBytes, st.feedBytes}} {
 		if err := btx.Set([]byte(kv.k), u64(kv.v)); err != nil {
 			return err
 		}
@@ -529,7 +530,8 @@ func (w *wtx) emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 // store stages an event, delivered by node from, and the record it
 // produced: feed entry, id and hash indexes, history entry, record.
 func (w *wtx) store(ev *pb.Event, rec *pb.StoredRecord, from string) error {
-	feb, err := proto.Marshal(&pb.FeedEntry{Event: ev, FromNode: from})
+	w.st.feedBytes += uint64(proto.Size(ev))
+	feb, err := proto.Marshal(&pb.FeedEntry{Event: ev, FromNode: from, Offset: w.st.feedBytes})
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,8 @@ func (h *syncService) Pull(ctx context.Context, req *connect.Request[pb.PullRequ
 		}
 		head := h.store.FeedHead()
 		if len(events) > 0 || wait == 0 || (last < head) {
-			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, LastPosition: last, Head: head}), nil
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, LastPosition: last, Head: head,
+				BytesBehind: h.store.BytesAfter(last)}), nil
 		}
 		after = last
 		select {

@@ -105,6 +105,31 @@ func (s *Store) Quarantine(limit int) ([]*pb.QuarantineEntry, error) {
 	return out, err
 }
 
+// BytesAfter is the size of the feed's events after position pos (all of
+// them, whatever their scope: an upper bound on what a peer still lacks).
+func (s *Store) BytesAfter(pos uint64) uint64 {
+	s.mu.Lock()
+	total := s.state.feedBytes
+	s.mu.Unlock()
+	if pos == 0 {
+		return total
+	}
+	var at uint64
+	_ = s.view(func(txn *badger.Txn) error {
+		it, err := txn.Get(feedKey(pos))
+		if err != nil {
+			return err
+		}
+		fe := &pb.FeedEntry{}
+		if err := it.Value(func(v []byte) error { return proto.Unmarshal(v, fe) }); err != nil {
+			return err
+		}
+		at = fe.GetOffset()
+		return nil
+	})
+	return total - min(total, at)
+}
+
 // HasEvent reports whether an event with this hash is in the feed.
 func (s *Store) HasEvent(hash []byte) bool {
 	found := false

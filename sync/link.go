@@ -30,6 +30,8 @@ type Local interface {
 	// Ingest stores a batch and its cursor atomically; head is the
 	// parent's feed head for a pulled batch.
 	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error)
+	// BytesAfter is the size of the feed's events after a position.
+	BytesAfter(pos uint64) uint64
 	// HasEvent reports whether an event with this hash is in the feed.
 	HasEvent(hash []byte) bool
 	// Restored: restored from a backup and not yet caught up; such a node
@@ -119,6 +121,7 @@ type dirStatus struct {
 	lastContact time.Time
 	lastError   string
 	behind      uint64
+	bytesBehind uint64
 	sentEvents  uint64
 	sentBatches uint64
 }
@@ -230,7 +233,8 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 	for {
 		changed := l.cfg.Local.Changed()
 		head := l.cfg.Local.FeedHead()
-		l.setStatus("push", func(s *dirStatus) { s.behind = head - min(head, scanned) })
+		behindBytes := l.cfg.Local.BytesAfter(scanned)
+		l.setStatus("push", func(s *dirStatus) { s.behind, s.bytesBehind = head-min(head, scanned), behindBytes })
 		if scanned >= head {
 			select {
 			case <-changed:
@@ -309,7 +313,9 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 			continue
 		}
 		if len(res.Msg.GetEvents()) == 0 && res.Msg.GetLastPosition() == cur.GetPosition() && cur.GetNodeId() != "" && !l.cfg.Local.Restored() {
-			l.setStatus("pull", func(s *dirStatus) { s.behind = res.Msg.GetHead() - min(res.Msg.GetHead(), cur.GetPosition()) })
+			l.setStatus("pull", func(s *dirStatus) {
+				s.behind, s.bytesBehind = res.Msg.GetHead()-min(res.Msg.GetHead(), cur.GetPosition()), res.Msg.GetBytesBehind()
+			})
 			continue // long poll ended empty
 		}
 		if _, err := l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetLastPosition(), res.Msg.GetHead()); err != nil {
@@ -317,14 +323,16 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 		}
 		l.setStatus("pull", func(s *dirStatus) {
 			s.behind = res.Msg.GetHead() - min(res.Msg.GetHead(), res.Msg.GetLastPosition())
+			s.bytesBehind = res.Msg.GetBytesBehind()
 			s.sentEvents += uint64(len(res.Msg.GetEvents()))
 			s.sentBatches++
 		})
 	}
 }
 
-// Status describes both directions for `jiujin status`. events_behind is
-// counted in feed positions: an upper bound on the events still to move.
+// Status describes both directions for `jiujin status`. Events and bytes
+// behind count the whole feed past the cursor, whatever the scope: an
+// upper bound on what is still to move.
 func (l *Link) Status() []*pb.LinkStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -333,7 +341,7 @@ func (l *Link) Status() []*pb.LinkStatus {
 		peer = l.parent.GetUnit() + " " + peer
 	}
 	mk := func(dir string, s dirStatus) *pb.LinkStatus {
-		ls := &pb.LinkStatus{Peer: peer, Direction: dir, Connected: s.connected, EventsBehind: s.behind, LastError: s.lastError}
+		ls := &pb.LinkStatus{Peer: peer, Direction: dir, Connected: s.connected, EventsBehind: s.behind, BytesBehind: s.bytesBehind, LastError: s.lastError}
 		if !s.lastContact.IsZero() {
 			ls.LastContact = timestamppb.New(s.lastContact)
 		}

@@ -338,9 +338,12 @@ func (x *Ingest) GetHead() uint64 {
 // A feed entry: the event and the node that delivered it here (this node's
 // own id for its own events).
 type FeedEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Event         *Event                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
-	FromNode      string                 `protobuf:"bytes,2,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Event    *Event                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	FromNode string                 `protobuf:"bytes,2,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	// Bytes of all events in the feed up to and including this one: the
+	// bytes between two positions are the difference of their offsets.
+	Offset        uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +390,13 @@ func (x *FeedEntry) GetFromNode() string {
 		return x.FromNode
 	}
 	return ""
+}
+
+func (x *FeedEntry) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
 }
 
 // A cursor on a peer's feed, valid for one identity of that peer.
@@ -1390,10 +1400,11 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x06pushed\x18\x02 \x01(\bR\x06pushed\x12(\n" +
 	"\x06events\x18\x03 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x04 \x01(\x04R\flastPosition\x12\x12\n" +
-	"\x04head\x18\x05 \x01(\x04R\x04head\"P\n" +
+	"\x04head\x18\x05 \x01(\x04R\x04head\"h\n" +
 	"\tFeedEntry\x12&\n" +
 	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x1b\n" +
-	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"p\n" +
+	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x04R\x06offset\"p\n" +
 	"\x06Cursor\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1a\n" +

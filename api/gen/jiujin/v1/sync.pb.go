@@ -427,7 +427,10 @@ type PullResponse struct {
 	// next cursor.
 	LastPosition uint64 `protobuf:"varint,3,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
 	// The parent's feed head, for lag figures.
-	Head          uint64 `protobuf:"varint,4,opt,name=head,proto3" json:"head,omitempty"`
+	Head uint64 `protobuf:"varint,4,opt,name=head,proto3" json:"head,omitempty"`
+	// Bytes of the parent's feed between last_position and head (an upper
+	// bound on what the child still has to pull).
+	BytesBehind   uint64 `protobuf:"varint,5,opt,name=bytes_behind,json=bytesBehind,proto3" json:"bytes_behind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -490,6 +493,13 @@ func (x *PullResponse) GetHead() uint64 {
 	return 0
 }
 
+func (x *PullResponse) GetBytesBehind() uint64 {
+	if x != nil {
+		return x.BytesBehind
+	}
+	return 0
+}
+
 var File_jiujin_v1_sync_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_sync_proto_rawDesc = "" +
@@ -525,12 +535,13 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"max_events\x18\x03 \x01(\rR\tmaxEvents\x12\x1b\n" +
 	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\x12\x17\n" +
-	"\await_ms\x18\x05 \x01(\rR\x06waitMs\"\x9a\x01\n" +
+	"\await_ms\x18\x05 \x01(\rR\x06waitMs\"\xbd\x01\n" +
 	"\fPullResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x03 \x01(\x04R\flastPosition\x12\x12\n" +
-	"\x04head\x18\x04 \x01(\x04R\x04head2\xd0\x01\n" +
+	"\x04head\x18\x04 \x01(\x04R\x04head\x12!\n" +
+	"\fbytes_behind\x18\x05 \x01(\x04R\vbytesBehind2\xd0\x01\n" +
 	"\vSyncService\x12K\n" +
 	"\n" +
 	"PushCursor\x12\x1c.jiujin.v1.PushCursorRequest\x1a\x1d.jiujin.v1.PushCursorResponse\"\x00\x129\n" +
