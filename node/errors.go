@@ -26,6 +26,9 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrCorrupt: the store's data does not agree with itself.
 	ErrCorrupt = errors.New("store corrupt")
+	// ErrBatchTooLarge: one command would write more than a transaction
+	// holds (a sync batch too big for this node); send less at a time.
+	ErrBatchTooLarge = errors.New("batch too large for one transaction")
 )
 
 // FieldError is an error about one field of a request or record. Its text is
@@ -72,6 +75,8 @@ func connectError(err error) error {
 		code = connect.CodeNotFound
 	case errors.Is(err, ErrFailedPrecondition):
 		code = connect.CodeFailedPrecondition
+	case errors.Is(err, ErrBatchTooLarge):
+		code = connect.CodeResourceExhausted
 	case errors.Is(err, ErrClosed):
 		code = connect.CodeUnavailable
 	case errors.Is(err, context.Canceled):

@@ -108,6 +108,7 @@ func Start(cfg Config) (*Node, error) {
 		lc.Local = st
 		lc.ParentURLs = append([]string(nil), cfg.Parents...)
 		lc.Logger = cfg.Logger
+		lc.TooLarge = func(err error) bool { return errors.Is(err, ErrBatchTooLarge) }
 		lc.HTTPClient = syncHTTPClient(cfg.SyncTransport)
 		n.syncClient = lc.HTTPClient
 		if n.Link, err = sync.NewLink(lc); err != nil {

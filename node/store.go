@@ -325,30 +325,48 @@ func (s *Store) run() {
 	}
 }
 
-// applyBatch runs a batch of commands in one badger transaction. A command
-// that fails leaves no trace: its writes are staged in a wtx and only
-// copied into the badger transaction when it succeeds.
+// applyBatch runs a batch of commands in one badger transaction (or a few,
+// when they would not fit in one). A command that fails leaves no trace:
+// its writes are staged in a wtx, sized, and only copied into the badger
+// transaction when it succeeded and fits; a command too large for any
+// transaction is refused with ErrBatchTooLarge before it touches one.
 func (s *Store) applyBatch(batch []*writeReq) {
 	s.mu.Lock()
 	st := s.state
 	s.mu.Unlock()
+	committed := st // state as of the last successful commit
 	results := make([]writeResult, len(batch))
+	maxSize, maxCount := s.db.MaxBatchSize()*8/10, s.db.MaxBatchCount()*8/10
 	btx := s.db.NewTransaction(true)
-	pending := 0 // commands staged in btx since its start
-	var firstFailed int = -1
-	commit := func(upTo int) error {
-		if err := s.writeCounters(btx, st); err != nil {
-			return err
+	var inTxn []int // commands staged in btx
+	var size, count int64
+	fail := func(idx []int, err error) {
+		for _, i := range idx {
+			results[i] = writeResult{err: err}
 		}
-		err := btx.Commit()
-		btx = s.db.NewTransaction(true)
-		pending = 0
-		if err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		return nil
 	}
-	committedState := s.state
+	commit := func() error {
+		if len(inTxn) == 0 {
+			return nil
+		}
+		err := s.writeCounters(btx, st)
+		if err == nil {
+			err = btx.Commit()
+		} else {
+			btx.Discard()
+		}
+		if err != nil {
+			s.cfg.Logger.Error("store commit failed", "err", err)
+			err = fmt.Errorf("commit: %w", err)
+			fail(inTxn, err)
+			st = committed
+		} else {
+			committed = st
+		}
+		btx = s.db.NewTransaction(true)
+		inTxn, size, count = nil, 0, 0
+		return err
+	}
 	for i, r := range batch {
 		w := newWtx(s, btx, st)
 		out, err := s.dispatch(w, r.cmd)
@@ -356,42 +374,38 @@ func (s *Store) applyBatch(batch []*writeReq) {
 			results[i] = writeResult{err: err}
 			continue
 		}
-		err = w.flush(btx)
-		if errors.Is(err, badger.ErrTxnTooBig) && pending > 0 {
-			if err = commit(i); err == nil {
-				committedState = st
-				// Re-run on the fresh transaction: state is as it was.
-				w = newWtx(s, btx, st)
-				if out, err = s.dispatch(w, r.cmd); err == nil {
-					err = w.flush(btx)
-				}
-			}
+		wsize, wcount := w.estimate()
+		if wsize > maxSize || wcount > maxCount {
+			results[i] = writeResult{err: fmt.Errorf("%w: %d writes, about %d bytes", ErrBatchTooLarge, wcount, wsize)}
+			continue
 		}
-		if err != nil {
-			if firstFailed < 0 && !errors.Is(err, ErrInvalidArgument) && !errors.Is(err, ErrFailedPrecondition) && !errors.Is(err, ErrNotFound) {
-				firstFailed = i
+		if size+wsize > maxSize || count+wcount > maxCount {
+			// Commit what is staged; this command's writes were computed
+			// from exactly that state, so they stay valid after it.
+			if err := commit(); err != nil {
+				// The state this command was computed from is gone.
+				results[i] = writeResult{err: err}
+				continue
 			}
-			results[i] = writeResult{err: err}
+			w.btx = btx
+		}
+		if err := w.flush(btx); err != nil {
+			// Cannot happen with the estimate above; if it does, the
+			// transaction holds part of this command: drop all of it.
+			btx.Discard()
+			fail(append(inTxn, i), fmt.Errorf("stage writes: %w", err))
+			st = committed
+			btx = s.db.NewTransaction(true)
+			inTxn, size, count = nil, 0, 0
 			continue
 		}
 		st = w.st
-		pending++
+		inTxn = append(inTxn, i)
+		size, count = size+wsize, count+wcount
 		results[i] = writeResult{out: out}
 	}
-	if pending > 0 {
-		if err := commit(len(batch)); err != nil {
-			s.cfg.Logger.Error("store commit failed", "err", err)
-			st = committedState
-			for i := range results {
-				if results[i].err == nil {
-					results[i] = writeResult{err: err}
-				}
-			}
-		}
-	} else {
-		btx.Discard()
-	}
-	_ = firstFailed
+	_ = commit() // failures are in results
+	btx.Discard()
 	s.mu.Lock()
 	grew := st.feedHead != s.state.feedHead
 	s.state = st
@@ -469,6 +483,16 @@ func (w *wtx) set(key, val []byte) {
 func (w *wtx) del(key []byte) {
 	w.set(key, nil)
 	w.deleted[string(key)] = true
+}
+
+// estimate sizes the staged writes the way badger counts a transaction
+// (key, value and a little overhead per entry), with the counters every
+// commit adds.
+func (w *wtx) estimate() (size, count int64) {
+	for _, k := range w.order {
+		size += int64(len(k) + len(w.pending[k]) + 24)
+	}
+	return size + 8*64, int64(len(w.order)) + 8
 }
 
 func (w *wtx) flush(btx *badger.Txn) error {

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -230,4 +231,35 @@ func FuzzIngestBatch(f *testing.F) {
 		_, err = st.Verify()
 		require.NoError(t, err)
 	})
+}
+
+// TestOversizedIngestIsRefusedWhole: a batch larger than one transaction
+// holds is refused before anything is written, with a code that makes the
+// sender send less; smaller pieces of it go through.
+func TestOversizedIngestIsRefusedWhole(t *testing.T) {
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
+	require.NoError(t, err)
+	defer st.Close()
+	peer, _ := fakeChild("f00d")
+	var evs []*pb.Event
+	c := &chain{origin: "f00d"}
+	for i := 1; i <= 6000; i++ {
+		id := fmt.Sprintf("%s-20261123-%06d", fakeTown, i)
+		a := acceptedAt(fakeTown, "330324")
+		a.Application.Id = id
+		a.Application.Note = strings.Repeat("备注", 100)
+		evs = append(evs, c.event(fakeTown, KindAppAccepted, appKey(id), a))
+	}
+	_, err = st.Ingest(context.Background(), peer, true, evs, 6000, 0)
+	require.ErrorIs(t, err, ErrBatchTooLarge)
+	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(connectError(err)))
+	require.Zero(t, st.FeedHead(), "nothing written")
+	for i := 0; i < len(evs); i += 500 {
+		res, err := st.Ingest(context.Background(), peer, true, evs[i:i+500], uint64(i+500), 0)
+		require.NoError(t, err)
+		require.Equal(t, uint32(500), res.GetApplied())
+	}
+	rep, err := st.Verify()
+	require.NoError(t, err)
+	require.Equal(t, uint64(6000), rep.Events)
 }

@@ -38,8 +38,9 @@ type FaultTransport struct {
 	mu     gosync.Mutex
 	faults Faults
 	rng    *rand.Rand
-	// wire serializes shaped transfers: one link, one pipe.
-	wire gosync.Mutex
+	// up and down serialize shaped transfers in each direction: a
+	// full-duplex link, one pipe each way.
+	up, down gosync.Mutex
 
 	BytesSent     atomic.Int64 // request bodies that left
 	BytesReceived atomic.Int64 // response bodies that arrived
@@ -136,7 +137,7 @@ func (t *FaultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}()
 	}
-	t.shape(req, len(body))
+	t.shape(req, len(body), &t.up)
 	t.BytesSent.Add(int64(len(body)))
 	resp, err := t.Base.RoundTrip(clone())
 	if err != nil {
@@ -147,7 +148,7 @@ func (t *FaultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return fail(err)
 	}
-	t.shape(req, len(rb))
+	t.shape(req, len(rb), &t.down)
 	t.BytesReceived.Add(int64(len(rb)))
 	if d.dropResp {
 		return fail(ErrLinkCut)
@@ -158,8 +159,8 @@ func (t *FaultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // shape delays a transfer of n bytes by the link's bandwidth and half its
-// round trip, one transfer at a time.
-func (t *FaultTransport) shape(req *http.Request, n int) {
+// round trip, one transfer at a time in each direction.
+func (t *FaultTransport) shape(req *http.Request, n int, pipe *gosync.Mutex) {
 	t.mu.Lock()
 	f := t.faults
 	t.mu.Unlock()
@@ -170,8 +171,8 @@ func (t *FaultTransport) shape(req *http.Request, n int) {
 	if f.Bandwidth > 0 {
 		d += time.Duration(float64(n) / float64(f.Bandwidth) * float64(time.Second))
 	}
-	t.wire.Lock()
-	defer t.wire.Unlock()
+	pipe.Lock()
+	defer pipe.Unlock()
 	sleepCtx(req, d)
 }
 

@@ -56,6 +56,9 @@ type Config struct {
 	// Linger lets a push wait this long for more events before sending
 	// (default 0: a push in flight already gathers the next batch).
 	Linger time.Duration
+	// TooLarge tells whether Local.Ingest refused a batch for its size (the
+	// link then pulls smaller batches).
+	TooLarge func(error) bool
 	// Backoff bounds (defaults 100 ms and 30 s) and seed for its jitter.
 	BackoffMin, BackoffMax time.Duration
 	Seed                   uint64
@@ -110,6 +113,8 @@ type Link struct {
 	unit tiers.Unit
 
 	mu     gosync.Mutex
+	batch  int      // events per batch now: halved when a batch is too large
+	good   int      // batches in a row since the last halving
 	parent *pb.Peer // as last seen
 	next   int      // index of the parent URL in use
 	push   dirStatus
@@ -132,7 +137,7 @@ func NewLink(cfg Config) (*Link, error) {
 		return nil, err
 	}
 	self := cfg.Local.Self()
-	return &Link{cfg: cfg, self: self, unit: tiers.Unit(self.GetUnit())}, nil
+	return &Link{cfg: cfg, self: self, unit: tiers.Unit(self.GetUnit()), batch: cfg.MaxEvents}, nil
 }
 
 // Serve runs both loops until ctx ends. It returns ctx's error.
@@ -178,6 +183,34 @@ func (l *Link) client() jiujinv1connect.SyncServiceClient {
 	l.mu.Unlock()
 	return jiujinv1connect.NewSyncServiceClient(l.cfg.HTTPClient, url, connect.WithSendGzip())
 }
+
+// batchSize is how many events to move per batch now.
+func (l *Link) batchSize() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.batch
+}
+
+// sized adapts the batch size to a batch's outcome: a batch too large for
+// the receiving node's transaction halves it; a run of good batches
+// doubles it back, up to the configured bound.
+func (l *Link) sized(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case connect.CodeOf(err) == connect.CodeResourceExhausted || errors.Is(err, errTooLarge):
+		l.batch = max(1, l.batch/2)
+		l.good = 0
+	case err == nil:
+		if l.good++; l.good >= 8 && l.batch < l.cfg.MaxEvents {
+			l.batch = min(l.cfg.MaxEvents, l.batch*2)
+			l.good = 0
+		}
+	}
+}
+
+// errTooLarge marks a pulled batch this node could not store in one go.
+var errTooLarge = errors.New("batch too large")
 
 func (l *Link) setStatus(dir string, f func(s *dirStatus)) {
 	l.mu.Lock()
@@ -250,7 +283,7 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 			}
 			continue
 		}
-		events, last, err := l.cfg.Local.ReadFeed(scanned, keep, l.cfg.MaxEvents, l.cfg.MaxBytes)
+		events, last, err := l.cfg.Local.ReadFeed(scanned, keep, l.batchSize(), l.cfg.MaxBytes)
 		if err != nil {
 			return fmt.Errorf("read feed: %w", err)
 		}
@@ -259,6 +292,7 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 			continue
 		}
 		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, AfterPosition: scanned, LastPosition: last}))
+		l.sized(err)
 		if err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
@@ -280,7 +314,7 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 		}
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.PullWait+15*time.Second)
 		res, err := c.Pull(pctx, connect.NewRequest(&pb.PullRequest{Child: l.self, After: cur.GetPosition(),
-			MaxEvents: uint32(l.cfg.MaxEvents), MaxBytes: uint32(l.cfg.MaxBytes), WaitMs: uint32(l.cfg.PullWait / time.Millisecond)}))
+			MaxEvents: uint32(l.batchSize()), MaxBytes: uint32(l.cfg.MaxBytes), WaitMs: uint32(l.cfg.PullWait / time.Millisecond)}))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pull: %w", err)
@@ -318,7 +352,12 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 			})
 			continue // long poll ended empty
 		}
-		if _, err := l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetLastPosition(), res.Msg.GetHead()); err != nil {
+		_, err = l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetLastPosition(), res.Msg.GetHead())
+		if l.cfg.TooLarge != nil && l.cfg.TooLarge(err) {
+			err = fmt.Errorf("%w: %w", errTooLarge, err)
+		}
+		l.sized(err)
+		if err != nil {
 			return fmt.Errorf("store pulled batch: %w", err)
 		}
 		l.setStatus("pull", func(s *dirStatus) {
