@@ -150,7 +150,8 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// Handler is the node's HTTP handler: the connect services and /healthz.
+// Handler is the node's HTTP handler: the connect services, /metrics and
+// /healthz.
 func (n *Node) Handler() http.Handler {
 	svc := &service{store: n.Store, started: time.Now(), version: Version, links: n.linkStatus}
 	opts := []connect.HandlerOption{
@@ -166,6 +167,7 @@ func (n *Node) Handler() http.Handler {
 	// lone event's answer is smaller gzipped (measured by bench sync).
 	mux.Handle(jiujinv1connect.NewSyncServiceHandler(&syncService{store: n.Store},
 		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))
+	mux.HandleFunc("/metrics", n.metricsHandler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "ok %s %s\n", n.cfg.Unit, n.Store.NodeID())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -155,6 +156,11 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 	st, err := county.status.GetStatus(context.Background(), req(&pb.GetStatusRequest{}))
 	require.NoError(t, err)
 	require.Equal(t, uint64(len(tests)), st.Msg.GetQuarantined())
+	resp, err := county.hc.Get(county.URL() + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(body), fmt.Sprintf("jiujin_quarantined_events_total %d", len(tests)))
 	require.NotEmpty(t, st.Msg.GetRecentQuarantine()[0].GetReason())
 
 	t.Run("out of order: held back, then applied", func(t *testing.T) {
