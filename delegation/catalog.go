@@ -25,6 +25,10 @@ import (
 var (
 	// ErrInvalidCatalog: a catalog, matter or calendar is malformed.
 	ErrInvalidCatalog = errors.New("invalid catalog")
+	// ErrInvalidDelegation: a grant is malformed (unit, mode, dates).
+	ErrInvalidDelegation = errors.New("invalid delegation")
+	// ErrDelegationConflict: a grant overlaps one in force.
+	ErrDelegationConflict = errors.New("delegation conflict")
 )
 
 // Limits on catalog fields.

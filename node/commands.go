@@ -49,6 +49,12 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 		return s.reveal(w, cmd, op.Reveal)
 	case *pb.Command_Ingest:
 		return s.ingest(w, cmd, op.Ingest)
+	case *pb.Command_Grant:
+		return s.grant(w, cmd, op.Grant)
+	case *pb.Command_Revoke:
+		return s.revoke(w, cmd, op.Revoke)
+	case *pb.Command_Forward:
+		return s.forward(w, cmd, op.Forward)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }
@@ -263,9 +269,12 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 	}
 	// Six digits keep ids of one day in key order (newest-first lists).
 	appID := fmt.Sprintf("%s-%s-%06d", s.cfg.Unit, day, n)
-	// Until delegations exist, the county department that owns the matter
-	// decides it.
-	processing := s.cfg.Unit.County()
+	// The county department that owns the matter decides, unless it has
+	// devolved or entrusted the power to the township over this unit.
+	processing, del, err := s.route(w, m.GetCode(), now)
+	if err != nil {
+		return nil, err
+	}
 	a := &pb.Application{
 		Id:                appID,
 		MatterCode:        m.GetCode(),
@@ -283,6 +292,8 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 		SupplementDays:    m.GetSupplementDays(),
 		Note:              req.GetNote(),
 		Parts:             m.GetParts(),
+		DelegationId:      del.GetId(),
+		RouteMode:         del.GetMode(),
 	}
 	scope := appScope(s.cfg.Unit, processing)
 	rec, err := w.emit(cmd, &pb.Event{Kind: KindAppAccepted, RecordKey: appKey(appID),

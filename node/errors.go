@@ -69,11 +69,12 @@ func connectError(err error) error {
 	switch {
 	case errors.Is(err, ErrInvalidArgument),
 		errors.Is(err, delegation.ErrInvalidCatalog),
+		errors.Is(err, delegation.ErrInvalidDelegation),
 		errors.Is(err, tiers.ErrBadUnitCode):
 		code = connect.CodeInvalidArgument
 	case errors.Is(err, ErrNotFound):
 		code = connect.CodeNotFound
-	case errors.Is(err, ErrFailedPrecondition):
+	case errors.Is(err, ErrFailedPrecondition), errors.Is(err, delegation.ErrDelegationConflict):
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, ErrBatchTooLarge):
 		code = connect.CodeResourceExhausted

@@ -147,6 +147,8 @@ func materialize(prev *pb.StoredRecord, ev *pb.Event) (*pb.StoredRecord, error) 
 		data, err = applyAppEvent(prev, ev)
 	case recordKind(recAudit):
 		data, err = applyAuditEvent(prev, ev)
+	case recordKind(recDelegation):
+		data, err = applyDelegationEvent(prev, ev)
 	default:
 		return nil, invalid("event.record_key", "未知的记录类型 %q", ev.GetRecordKey())
 	}
@@ -270,6 +272,7 @@ func checkText(field, s string, max int, required bool) error {
 var transitions = map[string][]string{
 	KindAppForwarded:         {StateAccepted},
 	KindAppReceived:          {StateForwarded},
+	KindAppRerouted:          {StateAccepted, StateReceived, StateSupplemented},
 	KindAppSupplementRequest: {StateAccepted, StateReceived, StateSupplemented},
 	KindAppSupplemented:      {StateSupplementRequested},
 	KindAppMaterialsSupplied: {StateAccepted, StateForwarded, StateReceived, StateSupplemented},
@@ -282,6 +285,7 @@ var transitions = map[string][]string{
 var actionLabels = map[string]string{
 	KindAppForwarded:         "转报",
 	KindAppReceived:          "接收",
+	KindAppRerouted:          "改派",
 	KindAppSupplementRequest: "要求补正",
 	KindAppSupplemented:      "补正",
 	KindAppMaterialsSupplied: "补交容缺材料",
@@ -351,6 +355,19 @@ func applyAppEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {
 			return nil, err
 		}
 		a.State = StateReceived
+	case KindAppRerouted:
+		p := &pb.AppRerouted{}
+		if err := decodePayload(ev, p); err != nil {
+			return nil, err
+		}
+		if err := checkText("reason", p.GetReason(), maxReasonRunes, true); err != nil {
+			return nil, err
+		}
+		if _, err := tiers.Parse(p.GetToUnit()); err != nil || p.GetToUnit() == a.GetProcessingUnit() {
+			return nil, invalid("to_unit", "改派目标 %q 无效或与现办理单位相同", p.GetToUnit())
+		}
+		a.ProcessingUnit, a.Holder, a.State = p.GetToUnit(), p.GetToUnit(), StateForwarded
+		a.DelegationId, a.RouteMode = p.GetDelegationId(), p.GetRouteMode()
 	case KindAppSupplementRequest:
 		p := &pb.AppSupplementRequested{}
 		if err := decodePayload(ev, p); err != nil {

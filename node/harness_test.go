@@ -71,6 +71,7 @@ type testNode struct {
 	apps    jiujinv1connect.ApplicationServiceClient
 	catalog jiujinv1connect.CatalogServiceClient
 	status  jiujinv1connect.NodeServiceClient
+	deleg   jiujinv1connect.DelegationServiceClient
 }
 
 func startTestNode(t testing.TB, unit string, dir string, clock *testClock) *testNode {
@@ -105,6 +106,7 @@ func wrapTestNode(t testing.TB, n *Node, clock *testClock, dir string) *testNode
 		apps:    jiujinv1connect.NewApplicationServiceClient(hc, n.URL(), actor),
 		catalog: jiujinv1connect.NewCatalogServiceClient(hc, n.URL(), actor),
 		status:  jiujinv1connect.NewNodeServiceClient(hc, n.URL(), actor),
+		deleg:   jiujinv1connect.NewDelegationServiceClient(hc, n.URL(), actor),
 	}
 }
 

@@ -171,6 +171,9 @@ func (s *Store) chain(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, from
 		return nil
 	}
 	rec, err := materialize(prev, ev)
+	if err == nil {
+		err = s.checkRoute(w, prev, ev)
+	}
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
 			return err
@@ -250,7 +253,7 @@ func (w *wtx) scanHeld(h []byte) ([]heldEntry, error) {
 // afterIngest takes the moves that fall to this node when an event
 // arrives: an application forwarded to this unit is received.
 func (s *Store) afterIngest(w *wtx, cmd *pb.Command, ev *pb.Event, rec *pb.StoredRecord) error {
-	if ev.GetKind() != KindAppForwarded {
+	if ev.GetKind() != KindAppForwarded && ev.GetKind() != KindAppRerouted {
 		return nil
 	}
 	a, err := decodeRecord(rec, &pb.Application{})

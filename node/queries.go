@@ -195,6 +195,10 @@ func summarize(ev *pb.Event) string {
 		return "转报至办理单位 " + p.GetToUnit()
 	case KindAppReceived:
 		return "办理单位已接收"
+	case KindAppRerouted:
+		p := &pb.AppRerouted{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return "改派至 " + p.GetToUnit() + reasonSuffix(p.GetReason())
 	case KindAppSupplementRequest:
 		p := &pb.AppSupplementRequested{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)

@@ -163,6 +163,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(jiujinv1connect.NewCatalogServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, opts...))
+	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, opts...))
 	// Sync answers are compressed whatever their size: on a 4G link even a
 	// lone event's answer is smaller gzipped (measured by bench sync).
 	mux.Handle(jiujinv1connect.NewSyncServiceHandler(&syncService{store: n.Store},

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/tiers"
 )
 
 // ActorHeader carries the name of the person at the window or desk. (Who
@@ -223,6 +224,66 @@ func (h *service) WithdrawApplication(ctx context.Context, req *connect.Request[
 		return nil, err
 	}
 	return connect.NewResponse(&pb.WithdrawApplicationResponse{Application: a}), nil
+}
+
+func (h *service) ForwardApplication(ctx context.Context, req *connect.Request[pb.ForwardApplicationRequest]) (*connect.Response[pb.ForwardApplicationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Forward{Forward: req.Msg}
+	a, err := h.appResult(h.apply(ctx, cmd))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.ForwardApplicationResponse{Application: a}), nil
+}
+
+// --- DelegationService
+
+func (h *service) GrantDelegation(ctx context.Context, req *connect.Request[pb.GrantDelegationRequest]) (*connect.Response[pb.GrantDelegationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Grant{Grant: req.Msg}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.GrantDelegationResponse{Delegation: out.(*pb.Delegation)}), nil
+}
+
+func (h *service) RevokeDelegation(ctx context.Context, req *connect.Request[pb.RevokeDelegationRequest]) (*connect.Response[pb.RevokeDelegationResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Revoke{Revoke: req.Msg}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.RevokeDelegationResponse{Delegation: out.(*pb.Delegation)}), nil
+}
+
+func (h *service) ListDelegations(ctx context.Context, req *connect.Request[pb.ListDelegationsRequest]) (*connect.Response[pb.ListDelegationsResponse], error) {
+	ds, err := h.store.Delegations(req.Msg.GetAll(), req.Msg.GetMatterCode(), req.Msg.GetUnit())
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(&pb.ListDelegationsResponse{Delegations: ds}), nil
+}
+
+func (h *service) Route(ctx context.Context, req *connect.Request[pb.RouteRequest]) (*connect.Response[pb.RouteResponse], error) {
+	acc := req.Msg.GetAcceptingUnit()
+	if acc == "" {
+		acc = string(h.store.Unit())
+	}
+	u, err := tiers.Parse(acc)
+	if err != nil {
+		return nil, connectError(invalid("accepting_unit", "%v", err))
+	}
+	p, d, err := h.store.Route(req.Msg.GetMatterCode(), u)
+	if err != nil {
+		return nil, connectError(err)
+	}
+	res := &pb.RouteResponse{ProcessingUnit: string(p), DelegationId: d.GetId(), Mode: d.GetMode()}
+	for _, x := range tiers.Path(u, p) {
+		res.Path = append(res.Path, string(x))
+	}
+	return connect.NewResponse(res), nil
 }
 
 // --- NodeService

@@ -1008,6 +1008,110 @@ func (x *WithdrawApplicationResponse) GetApplication() *Application {
 	return nil
 }
 
+type ForwardApplicationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ToUnit        string                 `protobuf:"bytes,2,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardApplicationRequest) Reset() {
+	*x = ForwardApplicationRequest{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardApplicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardApplicationRequest) ProtoMessage() {}
+
+func (x *ForwardApplicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardApplicationRequest.ProtoReflect.Descriptor instead.
+func (*ForwardApplicationRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ForwardApplicationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ForwardApplicationRequest) GetToUnit() string {
+	if x != nil {
+		return x.ToUnit
+	}
+	return ""
+}
+
+func (x *ForwardApplicationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ForwardApplicationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Application   *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardApplicationResponse) Reset() {
+	*x = ForwardApplicationResponse{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardApplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardApplicationResponse) ProtoMessage() {}
+
+func (x *ForwardApplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardApplicationResponse.ProtoReflect.Descriptor instead.
+func (*ForwardApplicationResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ForwardApplicationResponse) GetApplication() *Application {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
 var File_jiujin_v1_application_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_application_proto_rawDesc = "" +
@@ -1073,7 +1177,13 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"W\n" +
 	"\x1bWithdrawApplicationResponse\x128\n" +
-	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication2\xf7\x06\n" +
+	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"\\\n" +
+	"\x19ForwardApplicationRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\ato_unit\x18\x02 \x01(\tR\x06toUnit\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"V\n" +
+	"\x1aForwardApplicationResponse\x128\n" +
+	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication2\xdc\a\n" +
 	"\x12ApplicationService\x12`\n" +
 	"\x11AcceptApplication\x12#.jiujin.v1.AcceptApplicationRequest\x1a$.jiujin.v1.AcceptApplicationResponse\"\x00\x12]\n" +
 	"\x10ListApplications\x12\".jiujin.v1.ListApplicationsRequest\x1a#.jiujin.v1.ListApplicationsResponse\"\x00\x12W\n" +
@@ -1083,7 +1193,8 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x11DecideApplication\x12#.jiujin.v1.DecideApplicationRequest\x1a$.jiujin.v1.DecideApplicationResponse\"\x00\x12c\n" +
 	"\x12DeliverApplication\x12$.jiujin.v1.DeliverApplicationRequest\x1a%.jiujin.v1.DeliverApplicationResponse\"\x00\x12Z\n" +
 	"\x0fRateApplication\x12!.jiujin.v1.RateApplicationRequest\x1a\".jiujin.v1.RateApplicationResponse\"\x00\x12f\n" +
-	"\x13WithdrawApplication\x12%.jiujin.v1.WithdrawApplicationRequest\x1a&.jiujin.v1.WithdrawApplicationResponse\"\x00B\x9b\x01\n" +
+	"\x13WithdrawApplication\x12%.jiujin.v1.WithdrawApplicationRequest\x1a&.jiujin.v1.WithdrawApplicationResponse\"\x00\x12c\n" +
+	"\x12ForwardApplication\x12$.jiujin.v1.ForwardApplicationRequest\x1a%.jiujin.v1.ForwardApplicationResponse\"\x00B\x9b\x01\n" +
 	"\rcom.jiujin.v1B\x10ApplicationProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -1099,7 +1210,7 @@ func file_jiujin_v1_application_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_application_proto_rawDescData
 }
 
-var file_jiujin_v1_application_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_jiujin_v1_application_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_jiujin_v1_application_proto_goTypes = []any{
 	(*AcceptApplicationRequest)(nil),    // 0: jiujin.v1.AcceptApplicationRequest
 	(*AcceptApplicationResponse)(nil),   // 1: jiujin.v1.AcceptApplicationResponse
@@ -1119,47 +1230,52 @@ var file_jiujin_v1_application_proto_goTypes = []any{
 	(*RateApplicationResponse)(nil),     // 15: jiujin.v1.RateApplicationResponse
 	(*WithdrawApplicationRequest)(nil),  // 16: jiujin.v1.WithdrawApplicationRequest
 	(*WithdrawApplicationResponse)(nil), // 17: jiujin.v1.WithdrawApplicationResponse
-	(*Applicant)(nil),                   // 18: jiujin.v1.Applicant
-	(*Application)(nil),                 // 19: jiujin.v1.Application
-	(*Receipt)(nil),                     // 20: jiujin.v1.Receipt
-	(*HistoryEntry)(nil),                // 21: jiujin.v1.HistoryEntry
+	(*ForwardApplicationRequest)(nil),   // 18: jiujin.v1.ForwardApplicationRequest
+	(*ForwardApplicationResponse)(nil),  // 19: jiujin.v1.ForwardApplicationResponse
+	(*Applicant)(nil),                   // 20: jiujin.v1.Applicant
+	(*Application)(nil),                 // 21: jiujin.v1.Application
+	(*Receipt)(nil),                     // 22: jiujin.v1.Receipt
+	(*HistoryEntry)(nil),                // 23: jiujin.v1.HistoryEntry
 }
 var file_jiujin_v1_application_proto_depIdxs = []int32{
-	18, // 0: jiujin.v1.AcceptApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
-	19, // 1: jiujin.v1.AcceptApplicationResponse.application:type_name -> jiujin.v1.Application
-	20, // 2: jiujin.v1.AcceptApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
-	19, // 3: jiujin.v1.ListApplicationsResponse.applications:type_name -> jiujin.v1.Application
-	19, // 4: jiujin.v1.GetApplicationResponse.application:type_name -> jiujin.v1.Application
-	21, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
-	19, // 6: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
-	19, // 7: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
-	19, // 8: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
-	19, // 9: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
-	19, // 10: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
-	19, // 11: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
-	0,  // 12: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
-	2,  // 13: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
-	4,  // 14: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
-	6,  // 15: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
-	8,  // 16: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
-	10, // 17: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
-	12, // 18: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
-	14, // 19: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
-	16, // 20: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
-	1,  // 21: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
-	3,  // 22: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
-	5,  // 23: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
-	7,  // 24: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
-	9,  // 25: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
-	11, // 26: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
-	13, // 27: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
-	15, // 28: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
-	17, // 29: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	20, // 0: jiujin.v1.AcceptApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
+	21, // 1: jiujin.v1.AcceptApplicationResponse.application:type_name -> jiujin.v1.Application
+	22, // 2: jiujin.v1.AcceptApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
+	21, // 3: jiujin.v1.ListApplicationsResponse.applications:type_name -> jiujin.v1.Application
+	21, // 4: jiujin.v1.GetApplicationResponse.application:type_name -> jiujin.v1.Application
+	23, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
+	21, // 6: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
+	21, // 7: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
+	21, // 8: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
+	21, // 9: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
+	21, // 10: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
+	21, // 11: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
+	21, // 12: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
+	0,  // 13: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
+	2,  // 14: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
+	4,  // 15: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
+	6,  // 16: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
+	8,  // 17: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
+	10, // 18: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
+	12, // 19: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
+	14, // 20: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
+	16, // 21: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
+	18, // 22: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
+	1,  // 23: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
+	3,  // 24: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
+	5,  // 25: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
+	7,  // 26: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
+	9,  // 27: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
+	11, // 28: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
+	13, // 29: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
+	15, // 30: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
+	17, // 31: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
+	19, // 32: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_application_proto_init() }
@@ -1174,7 +1290,7 @@ func file_jiujin_v1_application_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_application_proto_rawDesc), len(file_jiujin_v1_application_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,9 @@ type Command struct {
 	//	*Command_Withdraw
 	//	*Command_Reveal
 	//	*Command_Ingest
+	//	*Command_Grant
+	//	*Command_Revoke
+	//	*Command_Forward
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -187,6 +190,33 @@ func (x *Command) GetIngest() *Ingest {
 	return nil
 }
 
+func (x *Command) GetGrant() *GrantDelegationRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Grant); ok {
+			return x.Grant
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevoke() *RevokeDelegationRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Revoke); ok {
+			return x.Revoke
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetForward() *ForwardApplicationRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Forward); ok {
+			return x.Forward
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -231,6 +261,18 @@ type Command_Ingest struct {
 	Ingest *Ingest `protobuf:"bytes,19,opt,name=ingest,proto3,oneof"`
 }
 
+type Command_Grant struct {
+	Grant *GrantDelegationRequest `protobuf:"bytes,20,opt,name=grant,proto3,oneof"`
+}
+
+type Command_Revoke struct {
+	Revoke *RevokeDelegationRequest `protobuf:"bytes,21,opt,name=revoke,proto3,oneof"`
+}
+
+type Command_Forward struct {
+	Forward *ForwardApplicationRequest `protobuf:"bytes,22,opt,name=forward,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -250,6 +292,82 @@ func (*Command_Withdraw) isCommand_Op() {}
 func (*Command_Reveal) isCommand_Op() {}
 
 func (*Command_Ingest) isCommand_Op() {}
+
+func (*Command_Grant) isCommand_Op() {}
+
+func (*Command_Revoke) isCommand_Op() {}
+
+func (*Command_Forward) isCommand_Op() {}
+
+// Payload of "app.rerouted": the holder sends the application to another
+// deciding unit.
+type AppRerouted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ToUnit        string                 `protobuf:"bytes,1,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	DelegationId  string                 `protobuf:"bytes,3,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
+	RouteMode     string                 `protobuf:"bytes,4,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppRerouted) Reset() {
+	*x = AppRerouted{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppRerouted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppRerouted) ProtoMessage() {}
+
+func (x *AppRerouted) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppRerouted.ProtoReflect.Descriptor instead.
+func (*AppRerouted) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AppRerouted) GetToUnit() string {
+	if x != nil {
+		return x.ToUnit
+	}
+	return ""
+}
+
+func (x *AppRerouted) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AppRerouted) GetDelegationId() string {
+	if x != nil {
+		return x.DelegationId
+	}
+	return ""
+}
+
+func (x *AppRerouted) GetRouteMode() string {
+	if x != nil {
+		return x.RouteMode
+	}
+	return ""
+}
 
 // Events received over a sync link, with the cursor they advance. Applied
 // in one transaction: every event is stored, held back or quarantined, and
@@ -272,7 +390,7 @@ type Ingest struct {
 
 func (x *Ingest) Reset() {
 	*x = Ingest{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +402,7 @@ func (x *Ingest) String() string {
 func (*Ingest) ProtoMessage() {}
 
 func (x *Ingest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +415,7 @@ func (x *Ingest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ingest.ProtoReflect.Descriptor instead.
 func (*Ingest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Ingest) GetFrom() *Peer {
@@ -350,7 +468,7 @@ type FeedEntry struct {
 
 func (x *FeedEntry) Reset() {
 	*x = FeedEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +480,7 @@ func (x *FeedEntry) String() string {
 func (*FeedEntry) ProtoMessage() {}
 
 func (x *FeedEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +493,7 @@ func (x *FeedEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedEntry.ProtoReflect.Descriptor instead.
 func (*FeedEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FeedEntry) GetEvent() *Event {
@@ -413,7 +531,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +543,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +556,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Cursor) GetNodeId() string {
@@ -483,7 +601,7 @@ type QuarantineEntry struct {
 
 func (x *QuarantineEntry) Reset() {
 	*x = QuarantineEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +613,7 @@ func (x *QuarantineEntry) String() string {
 func (*QuarantineEntry) ProtoMessage() {}
 
 func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +626,7 @@ func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantineEntry.ProtoReflect.Descriptor instead.
 func (*QuarantineEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *QuarantineEntry) GetEvent() *Event {
@@ -557,7 +675,7 @@ type AppRouted struct {
 
 func (x *AppRouted) Reset() {
 	*x = AppRouted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +687,7 @@ func (x *AppRouted) String() string {
 func (*AppRouted) ProtoMessage() {}
 
 func (x *AppRouted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +700,7 @@ func (x *AppRouted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRouted.ProtoReflect.Descriptor instead.
 func (*AppRouted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AppRouted) GetToUnit() string {
@@ -603,7 +721,7 @@ type RevealAudit struct {
 
 func (x *RevealAudit) Reset() {
 	*x = RevealAudit{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +733,7 @@ func (x *RevealAudit) String() string {
 func (*RevealAudit) ProtoMessage() {}
 
 func (x *RevealAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +746,7 @@ func (x *RevealAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevealAudit.ProtoReflect.Descriptor instead.
 func (*RevealAudit) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RevealAudit) GetApplicationId() string {
@@ -660,7 +778,7 @@ type CatalogPublished struct {
 
 func (x *CatalogPublished) Reset() {
 	*x = CatalogPublished{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +790,7 @@ func (x *CatalogPublished) String() string {
 func (*CatalogPublished) ProtoMessage() {}
 
 func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +803,7 @@ func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogPublished.ProtoReflect.Descriptor instead.
 func (*CatalogPublished) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CatalogPublished) GetVersion() uint64 {
@@ -741,7 +859,7 @@ type MatterChanged struct {
 
 func (x *MatterChanged) Reset() {
 	*x = MatterChanged{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +871,7 @@ func (x *MatterChanged) String() string {
 func (*MatterChanged) ProtoMessage() {}
 
 func (x *MatterChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +884,7 @@ func (x *MatterChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatterChanged.ProtoReflect.Descriptor instead.
 func (*MatterChanged) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MatterChanged) GetMatter() *Matter {
@@ -788,7 +906,7 @@ type CatalogRecord struct {
 
 func (x *CatalogRecord) Reset() {
 	*x = CatalogRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +918,7 @@ func (x *CatalogRecord) String() string {
 func (*CatalogRecord) ProtoMessage() {}
 
 func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +931,7 @@ func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogRecord.ProtoReflect.Descriptor instead.
 func (*CatalogRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CatalogRecord) GetVersion() uint64 {
@@ -848,7 +966,7 @@ type AppAccepted struct {
 
 func (x *AppAccepted) Reset() {
 	*x = AppAccepted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +978,7 @@ func (x *AppAccepted) String() string {
 func (*AppAccepted) ProtoMessage() {}
 
 func (x *AppAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +991,7 @@ func (x *AppAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppAccepted.ProtoReflect.Descriptor instead.
 func (*AppAccepted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AppAccepted) GetApplication() *Application {
@@ -894,7 +1012,7 @@ type AppSupplementRequested struct {
 
 func (x *AppSupplementRequested) Reset() {
 	*x = AppSupplementRequested{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1024,7 @@ func (x *AppSupplementRequested) String() string {
 func (*AppSupplementRequested) ProtoMessage() {}
 
 func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1037,7 @@ func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplementRequested.ProtoReflect.Descriptor instead.
 func (*AppSupplementRequested) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppSupplementRequested) GetMaterials() []string {
@@ -946,7 +1064,7 @@ type AppSupplied struct {
 
 func (x *AppSupplied) Reset() {
 	*x = AppSupplied{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1076,7 @@ func (x *AppSupplied) String() string {
 func (*AppSupplied) ProtoMessage() {}
 
 func (x *AppSupplied) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1089,7 @@ func (x *AppSupplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplied.ProtoReflect.Descriptor instead.
 func (*AppSupplied) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppSupplied) GetMaterials() []string {
@@ -992,7 +1110,7 @@ type AppDecided struct {
 
 func (x *AppDecided) Reset() {
 	*x = AppDecided{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1122,7 @@ func (x *AppDecided) String() string {
 func (*AppDecided) ProtoMessage() {}
 
 func (x *AppDecided) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1135,7 @@ func (x *AppDecided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDecided.ProtoReflect.Descriptor instead.
 func (*AppDecided) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AppDecided) GetApproved() bool {
@@ -1045,7 +1163,7 @@ type AppDelivered struct {
 
 func (x *AppDelivered) Reset() {
 	*x = AppDelivered{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1175,7 @@ func (x *AppDelivered) String() string {
 func (*AppDelivered) ProtoMessage() {}
 
 func (x *AppDelivered) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1188,7 @@ func (x *AppDelivered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDelivered.ProtoReflect.Descriptor instead.
 func (*AppDelivered) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AppDelivered) GetMethod() string {
@@ -1098,7 +1216,7 @@ type AppRated struct {
 
 func (x *AppRated) Reset() {
 	*x = AppRated{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1228,7 @@ func (x *AppRated) String() string {
 func (*AppRated) ProtoMessage() {}
 
 func (x *AppRated) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1241,7 @@ func (x *AppRated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRated.ProtoReflect.Descriptor instead.
 func (*AppRated) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AppRated) GetScore() uint32 {
@@ -1150,7 +1268,7 @@ type AppWithdrawn struct {
 
 func (x *AppWithdrawn) Reset() {
 	*x = AppWithdrawn{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1280,7 @@ func (x *AppWithdrawn) String() string {
 func (*AppWithdrawn) ProtoMessage() {}
 
 func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1293,7 @@ func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppWithdrawn.ProtoReflect.Descriptor instead.
 func (*AppWithdrawn) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AppWithdrawn) GetReason() string {
@@ -1196,7 +1314,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1326,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1339,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AuditRecord) GetApplicationId() string {
@@ -1250,7 +1368,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1380,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1393,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AuditEntry) GetActor() string {
@@ -1319,7 +1437,7 @@ type StoredRecord struct {
 
 func (x *StoredRecord) Reset() {
 	*x = StoredRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1449,7 @@ func (x *StoredRecord) String() string {
 func (*StoredRecord) ProtoMessage() {}
 
 func (x *StoredRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1462,7 @@ func (x *StoredRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredRecord.ProtoReflect.Descriptor instead.
 func (*StoredRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StoredRecord) GetKind() string {
@@ -1379,7 +1497,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xb6\x05\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xf1\x06\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12H\n" +
@@ -1393,8 +1511,17 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x04rate\x18\x10 \x01(\v2!.jiujin.v1.RateApplicationRequestH\x00R\x04rate\x12C\n" +
 	"\bwithdraw\x18\x11 \x01(\v2%.jiujin.v1.WithdrawApplicationRequestH\x00R\bwithdraw\x120\n" +
 	"\x06reveal\x18\x12 \x01(\v2\x16.jiujin.v1.RevealAuditH\x00R\x06reveal\x12+\n" +
-	"\x06ingest\x18\x13 \x01(\v2\x11.jiujin.v1.IngestH\x00R\x06ingestB\x04\n" +
-	"\x02op\"\xa8\x01\n" +
+	"\x06ingest\x18\x13 \x01(\v2\x11.jiujin.v1.IngestH\x00R\x06ingest\x129\n" +
+	"\x05grant\x18\x14 \x01(\v2!.jiujin.v1.GrantDelegationRequestH\x00R\x05grant\x12<\n" +
+	"\x06revoke\x18\x15 \x01(\v2\".jiujin.v1.RevokeDelegationRequestH\x00R\x06revoke\x12@\n" +
+	"\aforward\x18\x16 \x01(\v2$.jiujin.v1.ForwardApplicationRequestH\x00R\aforwardB\x04\n" +
+	"\x02op\"\x82\x01\n" +
+	"\vAppRerouted\x12\x17\n" +
+	"\ato_unit\x18\x01 \x01(\tR\x06toUnit\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12#\n" +
+	"\rdelegation_id\x18\x03 \x01(\tR\fdelegationId\x12\x1d\n" +
+	"\n" +
+	"route_mode\x18\x04 \x01(\tR\trouteMode\"\xa8\x01\n" +
 	"\x06Ingest\x12#\n" +
 	"\x04from\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x04from\x12\x16\n" +
 	"\x06pushed\x18\x02 \x01(\bR\x06pushed\x12(\n" +
@@ -1483,67 +1610,74 @@ func file_jiujin_v1_store_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_store_proto_rawDescData
 }
 
-var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_jiujin_v1_store_proto_goTypes = []any{
 	(*Command)(nil),                    // 0: jiujin.v1.Command
-	(*Ingest)(nil),                     // 1: jiujin.v1.Ingest
-	(*FeedEntry)(nil),                  // 2: jiujin.v1.FeedEntry
-	(*Cursor)(nil),                     // 3: jiujin.v1.Cursor
-	(*QuarantineEntry)(nil),            // 4: jiujin.v1.QuarantineEntry
-	(*AppRouted)(nil),                  // 5: jiujin.v1.AppRouted
-	(*RevealAudit)(nil),                // 6: jiujin.v1.RevealAudit
-	(*CatalogPublished)(nil),           // 7: jiujin.v1.CatalogPublished
-	(*MatterChanged)(nil),              // 8: jiujin.v1.MatterChanged
-	(*CatalogRecord)(nil),              // 9: jiujin.v1.CatalogRecord
-	(*AppAccepted)(nil),                // 10: jiujin.v1.AppAccepted
-	(*AppSupplementRequested)(nil),     // 11: jiujin.v1.AppSupplementRequested
-	(*AppSupplied)(nil),                // 12: jiujin.v1.AppSupplied
-	(*AppDecided)(nil),                 // 13: jiujin.v1.AppDecided
-	(*AppDelivered)(nil),               // 14: jiujin.v1.AppDelivered
-	(*AppRated)(nil),                   // 15: jiujin.v1.AppRated
-	(*AppWithdrawn)(nil),               // 16: jiujin.v1.AppWithdrawn
-	(*AuditRecord)(nil),                // 17: jiujin.v1.AuditRecord
-	(*AuditEntry)(nil),                 // 18: jiujin.v1.AuditEntry
-	(*StoredRecord)(nil),               // 19: jiujin.v1.StoredRecord
-	(*ImportCatalogRequest)(nil),       // 20: jiujin.v1.ImportCatalogRequest
-	(*AcceptApplicationRequest)(nil),   // 21: jiujin.v1.AcceptApplicationRequest
-	(*RequestSupplementRequest)(nil),   // 22: jiujin.v1.RequestSupplementRequest
-	(*SupplyMaterialsRequest)(nil),     // 23: jiujin.v1.SupplyMaterialsRequest
-	(*DecideApplicationRequest)(nil),   // 24: jiujin.v1.DecideApplicationRequest
-	(*DeliverApplicationRequest)(nil),  // 25: jiujin.v1.DeliverApplicationRequest
-	(*RateApplicationRequest)(nil),     // 26: jiujin.v1.RateApplicationRequest
-	(*WithdrawApplicationRequest)(nil), // 27: jiujin.v1.WithdrawApplicationRequest
-	(*Peer)(nil),                       // 28: jiujin.v1.Peer
-	(*Event)(nil),                      // 29: jiujin.v1.Event
-	(*Department)(nil),                 // 30: jiujin.v1.Department
-	(*Matter)(nil),                     // 31: jiujin.v1.Matter
-	(*Application)(nil),                // 32: jiujin.v1.Application
+	(*AppRerouted)(nil),                // 1: jiujin.v1.AppRerouted
+	(*Ingest)(nil),                     // 2: jiujin.v1.Ingest
+	(*FeedEntry)(nil),                  // 3: jiujin.v1.FeedEntry
+	(*Cursor)(nil),                     // 4: jiujin.v1.Cursor
+	(*QuarantineEntry)(nil),            // 5: jiujin.v1.QuarantineEntry
+	(*AppRouted)(nil),                  // 6: jiujin.v1.AppRouted
+	(*RevealAudit)(nil),                // 7: jiujin.v1.RevealAudit
+	(*CatalogPublished)(nil),           // 8: jiujin.v1.CatalogPublished
+	(*MatterChanged)(nil),              // 9: jiujin.v1.MatterChanged
+	(*CatalogRecord)(nil),              // 10: jiujin.v1.CatalogRecord
+	(*AppAccepted)(nil),                // 11: jiujin.v1.AppAccepted
+	(*AppSupplementRequested)(nil),     // 12: jiujin.v1.AppSupplementRequested
+	(*AppSupplied)(nil),                // 13: jiujin.v1.AppSupplied
+	(*AppDecided)(nil),                 // 14: jiujin.v1.AppDecided
+	(*AppDelivered)(nil),               // 15: jiujin.v1.AppDelivered
+	(*AppRated)(nil),                   // 16: jiujin.v1.AppRated
+	(*AppWithdrawn)(nil),               // 17: jiujin.v1.AppWithdrawn
+	(*AuditRecord)(nil),                // 18: jiujin.v1.AuditRecord
+	(*AuditEntry)(nil),                 // 19: jiujin.v1.AuditEntry
+	(*StoredRecord)(nil),               // 20: jiujin.v1.StoredRecord
+	(*ImportCatalogRequest)(nil),       // 21: jiujin.v1.ImportCatalogRequest
+	(*AcceptApplicationRequest)(nil),   // 22: jiujin.v1.AcceptApplicationRequest
+	(*RequestSupplementRequest)(nil),   // 23: jiujin.v1.RequestSupplementRequest
+	(*SupplyMaterialsRequest)(nil),     // 24: jiujin.v1.SupplyMaterialsRequest
+	(*DecideApplicationRequest)(nil),   // 25: jiujin.v1.DecideApplicationRequest
+	(*DeliverApplicationRequest)(nil),  // 26: jiujin.v1.DeliverApplicationRequest
+	(*RateApplicationRequest)(nil),     // 27: jiujin.v1.RateApplicationRequest
+	(*WithdrawApplicationRequest)(nil), // 28: jiujin.v1.WithdrawApplicationRequest
+	(*GrantDelegationRequest)(nil),     // 29: jiujin.v1.GrantDelegationRequest
+	(*RevokeDelegationRequest)(nil),    // 30: jiujin.v1.RevokeDelegationRequest
+	(*ForwardApplicationRequest)(nil),  // 31: jiujin.v1.ForwardApplicationRequest
+	(*Peer)(nil),                       // 32: jiujin.v1.Peer
+	(*Event)(nil),                      // 33: jiujin.v1.Event
+	(*Department)(nil),                 // 34: jiujin.v1.Department
+	(*Matter)(nil),                     // 35: jiujin.v1.Matter
+	(*Application)(nil),                // 36: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
-	20, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
-	21, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
-	22, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
-	23, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
-	24, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
-	25, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
-	26, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
-	27, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
-	6,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
-	1,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
-	28, // 10: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	29, // 11: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	29, // 12: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	29, // 13: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	30, // 14: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	31, // 15: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	30, // 16: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	32, // 17: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	18, // 18: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	21, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
+	22, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
+	23, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
+	24, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
+	25, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
+	26, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
+	27, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
+	28, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
+	7,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
+	2,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
+	29, // 10: jiujin.v1.Command.grant:type_name -> jiujin.v1.GrantDelegationRequest
+	30, // 11: jiujin.v1.Command.revoke:type_name -> jiujin.v1.RevokeDelegationRequest
+	31, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
+	32, // 13: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	33, // 14: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	33, // 15: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	33, // 16: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	34, // 17: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	35, // 18: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	34, // 19: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	36, // 20: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	19, // 21: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -1553,6 +1687,7 @@ func file_jiujin_v1_store_proto_init() {
 	}
 	file_jiujin_v1_application_proto_init()
 	file_jiujin_v1_catalog_proto_init()
+	file_jiujin_v1_delegation_proto_init()
 	file_jiujin_v1_sync_proto_init()
 	file_jiujin_v1_types_proto_init()
 	file_jiujin_v1_store_proto_msgTypes[0].OneofWrappers = []any{
@@ -1566,6 +1701,9 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_Withdraw)(nil),
 		(*Command_Reveal)(nil),
 		(*Command_Ingest)(nil),
+		(*Command_Grant)(nil),
+		(*Command_Revoke)(nil),
+		(*Command_Forward)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1573,7 +1711,7 @@ func file_jiujin_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_store_proto_rawDesc), len(file_jiujin_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -886,11 +886,15 @@ type Application struct {
 	Withdrawal         *Withdrawal            `protobuf:"bytes,22,opt,name=withdrawal,proto3" json:"withdrawal,omitempty"`
 	Deadline           *Deadline              `protobuf:"bytes,23,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// Number of events in the record's chain and the hash of the last one.
-	Version       uint64                 `protobuf:"varint,24,opt,name=version,proto3" json:"version,omitempty"`
-	Head          []byte                 `protobuf:"bytes,25,opt,name=head,proto3" json:"head,omitempty"`
-	Note          string                 `protobuf:"bytes,26,opt,name=note,proto3" json:"note,omitempty"`
-	Parts         []string               `protobuf:"bytes,27,rep,name=parts,proto3" json:"parts,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Version   uint64                 `protobuf:"varint,24,opt,name=version,proto3" json:"version,omitempty"`
+	Head      []byte                 `protobuf:"bytes,25,opt,name=head,proto3" json:"head,omitempty"`
+	Note      string                 `protobuf:"bytes,26,opt,name=note,proto3" json:"note,omitempty"`
+	Parts     []string               `protobuf:"bytes,27,rep,name=parts,proto3" json:"parts,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// The delegation under which processing_unit decides (empty: the county
+	// department that owns the matter) and its mode.
+	DelegationId  string `protobuf:"bytes,29,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
+	RouteMode     string `protobuf:"bytes,30,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1119,6 +1123,20 @@ func (x *Application) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Application) GetDelegationId() string {
+	if x != nil {
+		return x.DelegationId
+	}
+	return ""
+}
+
+func (x *Application) GetRouteMode() string {
+	if x != nil {
+		return x.RouteMode
+	}
+	return ""
 }
 
 // The acceptance receipt (受理回执) handed to the applicant.
@@ -1624,7 +1642,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x06paused\x18\b \x01(\bR\x06paused\x12%\n" +
 	"\x0esupplement_due\x18\t \x01(\tR\rsupplementDue\x12-\n" +
 	"\x12supplement_overdue\x18\n" +
-	" \x01(\bR\x11supplementOverdue\"\xc3\b\n" +
+	" \x01(\bR\x11supplementOverdue\"\x87\t\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -1663,7 +1681,10 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x04note\x18\x1a \x01(\tR\x04note\x12\x14\n" +
 	"\x05parts\x18\x1b \x03(\tR\x05parts\x129\n" +
 	"\n" +
-	"updated_at\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xb9\x04\n" +
+	"updated_at\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12#\n" +
+	"\rdelegation_id\x18\x1d \x01(\tR\fdelegationId\x12\x1d\n" +
+	"\n" +
+	"route_mode\x18\x1e \x01(\tR\trouteMode\"\xb9\x04\n" +
 	"\aReceipt\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +

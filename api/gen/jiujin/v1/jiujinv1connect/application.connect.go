@@ -60,6 +60,9 @@ const (
 	// ApplicationServiceWithdrawApplicationProcedure is the fully-qualified name of the
 	// ApplicationService's WithdrawApplication RPC.
 	ApplicationServiceWithdrawApplicationProcedure = "/jiujin.v1.ApplicationService/WithdrawApplication"
+	// ApplicationServiceForwardApplicationProcedure is the fully-qualified name of the
+	// ApplicationService's ForwardApplication RPC.
+	ApplicationServiceForwardApplicationProcedure = "/jiujin.v1.ApplicationService/ForwardApplication"
 )
 
 // ApplicationServiceClient is a client for the jiujin.v1.ApplicationService service.
@@ -76,6 +79,9 @@ type ApplicationServiceClient interface {
 	DeliverApplication(context.Context, *connect.Request[v1.DeliverApplicationRequest]) (*connect.Response[v1.DeliverApplicationResponse], error)
 	RateApplication(context.Context, *connect.Request[v1.RateApplicationRequest]) (*connect.Response[v1.RateApplicationResponse], error)
 	WithdrawApplication(context.Context, *connect.Request[v1.WithdrawApplicationRequest]) (*connect.Response[v1.WithdrawApplicationResponse], error)
+	// Re-route to another deciding unit (e.g. after a delegation is revoked);
+	// only the holder may, and the event is kept in the history.
+	ForwardApplication(context.Context, *connect.Request[v1.ForwardApplicationRequest]) (*connect.Response[v1.ForwardApplicationResponse], error)
 }
 
 // NewApplicationServiceClient constructs a client for the jiujin.v1.ApplicationService service. By
@@ -143,6 +149,12 @@ func NewApplicationServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithSchema(applicationServiceMethods.ByName("WithdrawApplication")),
 			connect.WithClientOptions(opts...),
 		),
+		forwardApplication: connect.NewClient[v1.ForwardApplicationRequest, v1.ForwardApplicationResponse](
+			httpClient,
+			baseURL+ApplicationServiceForwardApplicationProcedure,
+			connect.WithSchema(applicationServiceMethods.ByName("ForwardApplication")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -157,6 +169,7 @@ type applicationServiceClient struct {
 	deliverApplication  *connect.Client[v1.DeliverApplicationRequest, v1.DeliverApplicationResponse]
 	rateApplication     *connect.Client[v1.RateApplicationRequest, v1.RateApplicationResponse]
 	withdrawApplication *connect.Client[v1.WithdrawApplicationRequest, v1.WithdrawApplicationResponse]
+	forwardApplication  *connect.Client[v1.ForwardApplicationRequest, v1.ForwardApplicationResponse]
 }
 
 // AcceptApplication calls jiujin.v1.ApplicationService.AcceptApplication.
@@ -204,6 +217,11 @@ func (c *applicationServiceClient) WithdrawApplication(ctx context.Context, req 
 	return c.withdrawApplication.CallUnary(ctx, req)
 }
 
+// ForwardApplication calls jiujin.v1.ApplicationService.ForwardApplication.
+func (c *applicationServiceClient) ForwardApplication(ctx context.Context, req *connect.Request[v1.ForwardApplicationRequest]) (*connect.Response[v1.ForwardApplicationResponse], error) {
+	return c.forwardApplication.CallUnary(ctx, req)
+}
+
 // ApplicationServiceHandler is an implementation of the jiujin.v1.ApplicationService service.
 type ApplicationServiceHandler interface {
 	AcceptApplication(context.Context, *connect.Request[v1.AcceptApplicationRequest]) (*connect.Response[v1.AcceptApplicationResponse], error)
@@ -218,6 +236,9 @@ type ApplicationServiceHandler interface {
 	DeliverApplication(context.Context, *connect.Request[v1.DeliverApplicationRequest]) (*connect.Response[v1.DeliverApplicationResponse], error)
 	RateApplication(context.Context, *connect.Request[v1.RateApplicationRequest]) (*connect.Response[v1.RateApplicationResponse], error)
 	WithdrawApplication(context.Context, *connect.Request[v1.WithdrawApplicationRequest]) (*connect.Response[v1.WithdrawApplicationResponse], error)
+	// Re-route to another deciding unit (e.g. after a delegation is revoked);
+	// only the holder may, and the event is kept in the history.
+	ForwardApplication(context.Context, *connect.Request[v1.ForwardApplicationRequest]) (*connect.Response[v1.ForwardApplicationResponse], error)
 }
 
 // NewApplicationServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -281,6 +302,12 @@ func NewApplicationServiceHandler(svc ApplicationServiceHandler, opts ...connect
 		connect.WithSchema(applicationServiceMethods.ByName("WithdrawApplication")),
 		connect.WithHandlerOptions(opts...),
 	)
+	applicationServiceForwardApplicationHandler := connect.NewUnaryHandler(
+		ApplicationServiceForwardApplicationProcedure,
+		svc.ForwardApplication,
+		connect.WithSchema(applicationServiceMethods.ByName("ForwardApplication")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.ApplicationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ApplicationServiceAcceptApplicationProcedure:
@@ -301,6 +328,8 @@ func NewApplicationServiceHandler(svc ApplicationServiceHandler, opts ...connect
 			applicationServiceRateApplicationHandler.ServeHTTP(w, r)
 		case ApplicationServiceWithdrawApplicationProcedure:
 			applicationServiceWithdrawApplicationHandler.ServeHTTP(w, r)
+		case ApplicationServiceForwardApplicationProcedure:
+			applicationServiceForwardApplicationHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -344,4 +373,8 @@ func (UnimplementedApplicationServiceHandler) RateApplication(context.Context, *
 
 func (UnimplementedApplicationServiceHandler) WithdrawApplication(context.Context, *connect.Request[v1.WithdrawApplicationRequest]) (*connect.Response[v1.WithdrawApplicationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.WithdrawApplication is not implemented"))
+}
+
+func (UnimplementedApplicationServiceHandler) ForwardApplication(context.Context, *connect.Request[v1.ForwardApplicationRequest]) (*connect.Response[v1.ForwardApplicationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.ForwardApplication is not implemented"))
 }

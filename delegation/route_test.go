@@ -1,0 +1,90 @@
+package delegation
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+func day(t *testing.T, s string, hour int) time.Time {
+	d, err := ParseDate(s)
+	require.NoError(t, err)
+	return d.Add(time.Duration(hour) * time.Hour)
+}
+
+func TestRoute(t *testing.T) {
+	revoked := &pb.Delegation{Id: "D-000003", MatterCode: "MZ-005", Unit: "330324102", Mode: ModeEntrust, From: "2026-11-01",
+		RevokedAt: timestamppb.New(day(t, "2026-11-20", 12))}
+	dels := []*pb.Delegation{
+		{Id: "D-000001", MatterCode: "MZ-005", Unit: "330324101", Mode: ModeDevolve, From: "2026-11-23", Until: "2026-12-31"},
+		{Id: "D-000002", MatterCode: "MZ-005", Unit: "330324101", Mode: ModeProxy, From: "2026-01-01"},
+		revoked,
+	}
+	tests := []struct {
+		name      string
+		accepting tiers.Unit
+		at        time.Time
+		want      tiers.Unit
+		del       string
+	}{
+		{"village under the devolved township", "330324101201", day(t, "2026-11-23", 9), "330324101", "D-000001"},
+		{"the township itself", "330324101", day(t, "2026-11-23", 9), "330324101", "D-000001"},
+		{"before the effective day", "330324101201", day(t, "2026-11-22", 23), "330324", ""},
+		{"after the end day", "330324101201", day(t, "2027-01-01", 0), "330324", ""},
+		{"another township's village", "330324102201", day(t, "2026-11-23", 9), "330324", ""},
+		{"entrusted, before its revocation", "330324102201", day(t, "2026-11-20", 11), "330324102", "D-000003"},
+		{"entrusted, after its revocation", "330324102201", day(t, "2026-11-20", 13), "330324", ""},
+		{"accepted at the county", "330324", day(t, "2026-11-23", 9), "330324", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, d := Route(dels, tt.accepting, tt.at)
+			require.Equal(t, tt.want, u)
+			require.Equal(t, tt.del, d.GetId())
+			_, ok := Entitled(dels, u, tt.accepting, tt.at)
+			require.True(t, ok, "the router's answer is always entitled")
+		})
+	}
+	_, ok := Entitled(dels, "330324101", "330324102201", day(t, "2026-11-23", 9))
+	require.False(t, ok, "a township may not decide for another township's villages")
+	_, ok = Entitled(dels, "330324101201", "330324101201", day(t, "2026-11-23", 9))
+	require.False(t, ok, "a village never decides")
+}
+
+func TestValidateGrant(t *testing.T) {
+	today := day(t, "2026-11-23", 10)
+	existing := []*pb.Delegation{{Id: "D-000001", MatterCode: "MZ-005", Unit: "330324101", Mode: ModeDevolve, From: "2026-11-23", Until: "2026-12-31"}}
+	tests := []struct {
+		name string
+		req  *pb.GrantDelegationRequest
+		err  error
+		text string
+	}{
+		{"ok after the other ends", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: ModeEntrust, From: "2027-01-01"}, nil, ""},
+		{"ok for another township", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324102", Mode: ModeDevolve, From: "2026-11-23"}, nil, ""},
+		{"proxy beside a devolution", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: ModeProxy, From: "2026-11-23"}, nil, ""},
+		{"overlap", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: ModeEntrust, From: "2026-12-01"}, ErrDelegationConflict, "D-000001"},
+		{"decision to a village", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101201", Mode: ModeDevolve, From: "2026-11-23"}, ErrInvalidDelegation, "unit:"},
+		{"proxy to the county", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324", Mode: ModeProxy, From: "2026-11-23"}, ErrInvalidDelegation, "unit:"},
+		{"unknown mode", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: "give", From: "2026-11-23"}, ErrInvalidDelegation, "mode:"},
+		{"backdated", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324102", Mode: ModeDevolve, From: "2026-11-01"}, ErrInvalidDelegation, "from:"},
+		{"ends before it starts", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324102", Mode: ModeDevolve, From: "2026-12-01", Until: "2026-11-30"}, ErrInvalidDelegation, "until:"},
+		{"bad unit", &pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "33032410", Mode: ModeDevolve, From: "2026-12-01"}, ErrInvalidDelegation, "unit:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateGrant(tt.req, existing, today)
+			if tt.err == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.err)
+			require.ErrorContains(t, err, tt.text)
+		})
+	}
+}
