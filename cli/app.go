@@ -17,10 +17,10 @@ import (
 func newAppCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "app",
-		Short: "办件：accept 受理、list 列表、show 详情、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回",
+		Short: "办件：accept 受理、list 列表、show 详情、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回、forward 改派",
 	}
 	cmd.AddCommand(newAppAcceptCmd(f), newAppListCmd(f), newAppShowCmd(f), newAppSupplementCmd(f),
-		newAppDecideCmd(f), newAppDeliverCmd(f), newAppRateCmd(f), newAppWithdrawCmd(f))
+		newAppDecideCmd(f), newAppDeliverCmd(f), newAppRateCmd(f), newAppWithdrawCmd(f), newAppForwardCmd(f))
 	return cmd
 }
 
@@ -427,6 +427,34 @@ func newAppWithdrawCmd(f *Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.Reason, "reason", "", "the applicant's reason (required)")
+	_ = cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+// AppForwardOptions are the flags of `app forward`.
+type AppForwardOptions struct {
+	To     string
+	Reason string
+}
+
+func newAppForwardCmd(f *Factory) *cobra.Command {
+	o := &AppForwardOptions{}
+	cmd := &cobra.Command{
+		Use:     "forward ID --to UNIT --reason TEXT",
+		Short:   "改派：持有单位把办件交给现在有权办理的单位（如下放撤销后改由县级办理），记入经过",
+		Example: "  jiujin app forward 330324101201-20261123-000002 --to 330324 --reason 下放已撤销",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := f.Apps().ForwardApplication(cmd.Context(), connect.NewRequest(&pb.ForwardApplicationRequest{Id: args[0], ToUnit: o.To, Reason: o.Reason}))
+			if err != nil {
+				return err
+			}
+			return f.printChanged(res.Msg.GetApplication(), "已改派")
+		},
+	}
+	cmd.Flags().StringVar(&o.To, "to", "", "unit to decide it now (required)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "why (required)")
+	_ = cmd.MarkFlagRequired("to")
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
 }

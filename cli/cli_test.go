@@ -142,6 +142,16 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	require.Contains(t, stdout, "已超期")
 	require.Contains(t, stdout, "330324********1225", "identity numbers masked in lists")
 
+	code, stdout, _ = run(t, url, "delegation", "list")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "D-000001  MZ-005  330324101")
+	code, stdout, _ = run(t, url, "delegation", "route", "--matter", "MZ-005", "--at", "330324101202")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "办理单位：330324101（下放，D-000001）")
+	code, _, stderr = run(t, url, "delegation", "grant", "--matter", "MZ-005", "--to", "330324101", "--mode", "give")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "--mode")
+
 	code, stdout, _ = run(t, url, "catalog", "show", "SJ-001")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "可容缺")

@@ -248,14 +248,24 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 			return fmt.Errorf("accept %s at %s: %w", w.matter, w.unit, err)
 		}
 		id := a.GetId()
-		if err := waitFor(id+" received at the county", stateAt(county, id, node.StateReceived)); err != nil {
+		// Decided where the router sent it: the county, or the township
+		// the matter is devolved or entrusted to.
+		proc := nodes[a.GetProcessingUnit()].Store
+		arrived := node.StateReceived
+		if a.GetProcessingUnit() == w.unit {
+			arrived = node.StateAccepted
+		}
+		if err := waitFor(id+" at its processing unit", stateAt(proc, id, arrived)); err != nil {
+			return err
+		}
+		if err := waitFor(id+" seen by the county", func() bool { _, _, err := county.GetApplication(id); return err == nil }); err != nil {
 			return err
 		}
 		for _, step := range w.steps {
 			var err error
 			switch step {
 			case "approve", "reject":
-				_, err = apply(county, "县审批科 刘明", &pb.Command{Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{
+				_, err = apply(proc, "审批人 刘明", &pb.Command{Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{
 					Id: id, Approve: step == "approve", Reason: map[string]string{"approve": "材料齐全，符合条件", "reject": "残疾评定未达到评残标准"}[step]}}})
 				if err == nil {
 					want := node.StateApproved
@@ -265,7 +275,7 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 					err = waitFor(id+" decided at the window", stateAt(st, id, want))
 				}
 			case "supplement":
-				_, err = apply(county, "县医保局 周洁", &pb.Command{Op: &pb.Command_RequestSupplement{RequestSupplement: &pb.RequestSupplementRequest{
+				_, err = apply(proc, "县医保局 周洁", &pb.Command{Op: &pb.Command_RequestSupplement{RequestSupplement: &pb.RequestSupplementRequest{
 					Id: id, Materials: []string{"费用明细清单"}, Reason: "费用明细清单缺少医院盖章"}}})
 				if err == nil {
 					err = waitFor(id+" supplement request at the window", stateAt(st, id, node.StateSupplementRequested))
@@ -281,6 +291,16 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 		}
 	}
 	return nil
+}
+
+// DemoDelegations are the demo county's delegated powers: what its two
+// townships decide themselves, and one village that proxies a matter.
+var DemoDelegations = []*pb.GrantDelegationRequest{
+	{MatterCode: "MZ-005", Unit: "330324101", Mode: "devolve"},  // 老年人优待证：城关镇
+	{MatterCode: "MZ-004", Unit: "330324101", Mode: "entrust"},  // 临时救助：城关镇
+	{MatterCode: "MZ-006", Unit: "330324102", Mode: "entrust"},  // 高龄津贴：青山乡
+	{MatterCode: "NY-001", Unit: "330324102", Mode: "entrust"},  // 农村宅基地审批：青山乡
+	{MatterCode: "GA-002", Unit: "330324101201", Mode: "proxy"}, // 身份证换领：城东社区代办
 }
 
 // demoStep is one write of the demo history.
@@ -375,6 +395,13 @@ func SeedDemo(ctx context.Context, st *node.Store, now time.Time) error {
 	steps := []demoStep{{at: day(70, 0), app: -1, desc: "publish catalog", op: func(string) *pb.Command {
 		return &pb.Command{Actor: "县数据局 管理员", Op: &pb.Command_ImportCatalog{ImportCatalog: req}}
 	}}}
+	// The county's delegated item lists (下放、委托、代办清单).
+	for i, g := range DemoDelegations {
+		g := g
+		steps = append(steps, demoStep{at: day(70, -1-i), app: -1, desc: "grant " + g.GetMatterCode(), op: func(string) *pb.Command {
+			return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_Grant{Grant: g}}
+		}})
+	}
 	add := func(app int, at time.Time, op func(string) *pb.Command, desc string) {
 		steps = append(steps, demoStep{at: at, app: app, op: op, desc: desc})
 	}

@@ -69,6 +69,11 @@ func (f *Factory) Catalog() jiujinv1connect.CatalogServiceClient {
 	return jiujinv1connect.NewCatalogServiceClient(f.HTTPClient(), f.baseURL(), f.clientOptions()...)
 }
 
+// Delegations is the delegation service of the node.
+func (f *Factory) Delegations() jiujinv1connect.DelegationServiceClient {
+	return jiujinv1connect.NewDelegationServiceClient(f.HTTPClient(), f.baseURL(), f.clientOptions()...)
+}
+
 // Node is the node service of the node.
 func (f *Factory) Node() jiujinv1connect.NodeServiceClient {
 	return jiujinv1connect.NewNodeServiceClient(f.HTTPClient(), f.baseURL(), f.clientOptions()...)

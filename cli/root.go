@@ -61,6 +61,7 @@ decided where the power lies, hand the result back at the same window.`,
 	root.AddCommand(
 		newNodeCmd(f),
 		newCatalogCmd(f),
+		newDelegationCmd(f),
 		newAppCmd(f),
 		newStatusCmd(f),
 		newDemoCmd(f),
