@@ -179,7 +179,7 @@ func newDelegationRouteCmd(f *Factory) *cobra.Command {
 			if res.Msg.GetDelegationId() != "" {
 				by = fmt.Sprintf("（%s，%s）", modeLabel(res.Msg.GetMode()), res.Msg.GetDelegationId())
 			}
-			fmt.Fprintf(f.Out, "办理单位：%s %s\n路径：%s\n", res.Msg.GetProcessingUnit(), by, strings.Join(res.Msg.GetPath(), " → "))
+			fmt.Fprintf(f.Out, "办理单位：%s%s\n路径：%s\n", res.Msg.GetProcessingUnit(), by, strings.Join(res.Msg.GetPath(), " → "))
 			return nil
 		},
 	}
