@@ -243,6 +243,17 @@ func printApplication(w io.Writer, a *pb.Application) {
 	}
 	d := a.GetDeadline()
 	fmt.Fprintf(w, "  时限：承诺 %s，法定 %s，已用 %d 个工作日；%s\n", d.GetPromisedDue(), d.GetStatutoryDue(), d.GetWorkingDaysUsed(), timeLeft(a))
+	if len(a.GetTasks()) > 0 {
+		fmt.Fprintln(w, "  一件事，并联办理：")
+		labels := map[string]string{"open": "待办", "approved": "准予", "rejected": "不予"}
+		for _, t := range a.GetTasks() {
+			line := fmt.Sprintf("    %s %s（%s）— %s：%s", t.GetPartCode(), t.GetPartName(), t.GetDepartment(), t.GetProcessingUnit(), labels[t.GetState()])
+			if t.GetDecision().GetReason() != "" {
+				line += "，" + t.GetDecision().GetReason()
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
 	if dec := a.GetDecision(); dec != nil {
 		verdict := "不予"
 		if dec.GetApproved() {
@@ -324,29 +335,36 @@ type AppDecideOptions struct {
 	Approve bool
 	Reject  bool
 	Reason  string
+	Part    string
 }
 
 func newAppDecideCmd(f *Factory) *cobra.Command {
 	o := &AppDecideOptions{}
 	cmd := &cobra.Command{
-		Use:     "decide ID --approve|--reject --reason TEXT",
-		Short:   "办结：准予或不予（不予须说明理由）",
-		Example: "  jiujin app decide 330324-20261122-000001 --approve --reason 材料齐全，符合条件",
-		Args:    cobra.ExactArgs(1),
+		Use:   "decide ID --approve|--reject --reason TEXT [--part CODE]",
+		Short: "办结：准予或不予（不予须说明理由）；一件事按子事项（--part）分别办结，全部办结后自动汇总",
+		Example: `  jiujin app decide 330324-20261122-000001 --approve --reason 材料齐全，符合条件
+  jiujin app decide 330324101201-20261123-000002 --part GA-001 --approve`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Approve == o.Reject {
 				return fmt.Errorf("--approve / --reject: 请二者选一")
 			}
-			res, err := f.Apps().DecideApplication(cmd.Context(), connect.NewRequest(&pb.DecideApplicationRequest{Id: args[0], Approve: o.Approve, Reason: o.Reason}))
+			res, err := f.Apps().DecideApplication(cmd.Context(), connect.NewRequest(&pb.DecideApplicationRequest{Id: args[0], Approve: o.Approve, Reason: o.Reason, Part: o.Part}))
 			if err != nil {
 				return err
 			}
-			return f.printChanged(res.Msg.GetApplication(), "已办结")
+			what := "已办结"
+			if o.Part != "" {
+				what = "子事项 " + o.Part + " 已办结"
+			}
+			return f.printChanged(res.Msg.GetApplication(), what)
 		},
 	}
 	cmd.Flags().BoolVar(&o.Approve, "approve", false, "approve (准予)")
 	cmd.Flags().BoolVar(&o.Reject, "reject", false, "reject (不予)")
 	cmd.Flags().StringVar(&o.Reason, "reason", "", "reason (required to reject)")
+	cmd.Flags().StringVar(&o.Part, "part", "", "the part (sub-matter code) of a composite application")
 	return cmd
 }
 

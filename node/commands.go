@@ -34,8 +34,7 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 	case *pb.Command_Supply:
 		return s.supply(w, cmd, op.Supply)
 	case *pb.Command_Decide:
-		return s.transition(w, cmd, op.Decide.GetId(), KindAppDecided,
-			&pb.AppDecided{Approved: op.Decide.GetApprove(), Reason: op.Decide.GetReason()})
+		return s.decide(w, cmd, op.Decide)
 	case *pb.Command_Deliver:
 		return s.transition(w, cmd, op.Deliver.GetId(), KindAppDelivered,
 			&pb.AppDelivered{Method: op.Deliver.GetMethod(), Tracking: strings.TrimSpace(op.Deliver.GetTracking())})
@@ -301,6 +300,12 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 	if err != nil {
 		return nil, err
 	}
+	if len(a.GetParts()) > 0 {
+		// 一件事: one task per part, each to the unit that decides it.
+		if err := s.createTasks(w, cmd, a, now); err != nil {
+			return nil, err
+		}
+	}
 	if processing != s.cfg.Unit {
 		// Decided elsewhere: forward at once, in the same transaction.
 		rec, err = w.emit(cmd, &pb.Event{Kind: KindAppForwarded, RecordKey: appKey(appID), Actor: "系统自动转报",
@@ -338,6 +343,21 @@ func (s *Store) transition(w *wtx, cmd *pb.Command, id, kind string, payload pro
 		return nil, err
 	}
 	return appFromRecord(rec)
+}
+
+// decide decides an application, or one part of a composite application.
+func (s *Store) decide(w *wtx, cmd *pb.Command, req *pb.DecideApplicationRequest) (proto.Message, error) {
+	if req.GetPart() != "" {
+		return s.decideTask(w, cmd, req)
+	}
+	a, err := s.appForWrite(w, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if len(a.GetParts()) > 0 {
+		return nil, precondition("part", "一件事由各部门分别办结子事项（%s），全部办结后自动汇总", strings.Join(a.GetParts(), "、"))
+	}
+	return s.transition(w, cmd, req.GetId(), KindAppDecided, &pb.AppDecided{Approved: req.GetApprove(), Reason: req.GetReason()})
 }
 
 // supply answers a supplement request, or supplies materials accepted as

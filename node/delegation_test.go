@@ -109,7 +109,10 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	fw, err := t1.apps.ForwardApplication(ctx, req(&pb.ForwardApplicationRequest{Id: inFlight.GetId(), ToUnit: "330324", Reason: "下放已撤销，改由县民政局办理"}))
 	require.NoError(t, err)
 	require.Equal(t, StateForwarded, fw.Msg.GetApplication().GetState())
-	eventually(t, func() bool { x := appOn(county, inFlight.GetId()); return x != nil && x.GetState() == StateReceived }, "county receives the re-routed one")
+	eventually(t, func() bool {
+		x := appOn(county, inFlight.GetId())
+		return x != nil && x.GetState() == StateReceived && x.GetHolder() == "330324"
+	}, "county receives the re-routed one")
 	_, err = county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: inFlight.GetId(), Approve: true}))
 	require.NoError(t, err)
 	eventually(t, func() bool { x := appOn(v11, inFlight.GetId()); return x != nil && x.GetState() == StateApproved }, "and the village sees the decision")

@@ -209,6 +209,12 @@ func (s *Store) checkRoute(w *wtx, prev *pb.StoredRecord, ev *pb.Event) error {
 			return err
 		}
 		matter, accepting, to = a.GetMatterCode(), a.GetAcceptingUnit(), p.GetToUnit()
+	case KindTaskCreated:
+		p := &pb.Task{}
+		if err := decodePayload(ev, p); err != nil {
+			return err
+		}
+		matter, accepting, to = p.GetPartCode(), ev.GetUnit(), p.GetProcessingUnit()
 	default:
 		return nil
 	}

@@ -253,6 +253,14 @@ func (w *wtx) scanHeld(h []byte) ([]heldEntry, error) {
 // afterIngest takes the moves that fall to this node when an event
 // arrives: an application forwarded to this unit is received.
 func (s *Store) afterIngest(w *wtx, cmd *pb.Command, ev *pb.Event, rec *pb.StoredRecord) error {
+	if ev.GetKind() == KindTaskDecided {
+		// A part decided elsewhere: join if this unit coordinates.
+		t, err := decodeRecord(rec, &pb.Task{})
+		if err != nil {
+			return err
+		}
+		return s.maybeJoin(w, cmd, t.GetApplicationId())
+	}
 	if ev.GetKind() != KindAppForwarded && ev.GetKind() != KindAppRerouted {
 		return nil
 	}
@@ -265,7 +273,10 @@ func (s *Store) afterIngest(w *wtx, cmd *pb.Command, ev *pb.Event, rec *pb.Store
 	}
 	_, err = w.emit(cmd, &pb.Event{Kind: KindAppReceived, RecordKey: ev.GetRecordKey(), Actor: "系统自动接收",
 		Payload: mustMarshal(&pb.AppRouted{ToUnit: string(s.cfg.Unit)}), Scope: ev.GetScope()})
-	return err
+	if err != nil {
+		return err
+	}
+	return s.maybeJoin(w, cmd, a.GetId())
 }
 
 func beUint64(b []byte) uint64 {

@@ -100,7 +100,14 @@ func (s *Store) GetApplication(id string) (*pb.Application, []*pb.HistoryEntry, 
 		if a, err = appFromRecord(rec); err != nil {
 			return err
 		}
-		for _, key := range []string{appKey(id), auditKey(id)} {
+		if a.Tasks, err = tasksOf(txn, a); err != nil {
+			return err
+		}
+		keys := []string{appKey(id), auditKey(id)}
+		for _, p := range a.GetParts() {
+			keys = append(keys, taskKey(id, p))
+		}
+		for _, key := range keys {
 			err := history(txn, key, func(pos uint64, ev *pb.Event) {
 				hist = append(hist, &pb.HistoryEntry{FeedPosition: pos, Kind: ev.GetKind(), Unit: ev.GetUnit(),
 					Actor: ev.GetActor(), At: ts(ev), Summary: summarize(ev), Hash: ev.GetHash()})
@@ -233,6 +240,18 @@ func summarize(ev *pb.Event) string {
 		p := &pb.AppWithdrawn{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
 		return "申请人撤回" + reasonSuffix(p.GetReason())
+	case KindTaskCreated:
+		p := &pb.Task{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("子事项 %s %s 交 %s 办理", p.GetPartCode(), p.GetPartName(), p.GetProcessingUnit())
+	case KindTaskDecided:
+		p := &pb.AppDecided{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		part := ev.GetRecordKey()[strings.LastIndex(ev.GetRecordKey(), "/")+1:]
+		if p.GetApproved() {
+			return "子事项 " + part + " 办结：准予" + reasonSuffix(p.GetReason())
+		}
+		return "子事项 " + part + " 办结：不予" + reasonSuffix(p.GetReason())
 	case KindAuditIdentityRevealed:
 		p := &pb.RevealAudit{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
@@ -281,9 +300,14 @@ func (s *Store) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 			if err != nil {
 				return false, err
 			}
+			if len(a.GetParts()) > 0 {
+				if a.Tasks, err = tasksOf(txn, a); err != nil {
+					return false, err
+				}
+			}
 			if f.State != "" && a.GetState() != f.State ||
 				f.MatterCode != "" && a.GetMatterCode() != f.MatterCode ||
-				f.HeldOnly && a.GetHolder() != string(s.cfg.Unit) {
+				f.HeldOnly && !holds(a, string(s.cfg.Unit)) {
 				return true, nil
 			}
 			a.Deadline = computeDeadline(a, s.cfg.Calendar, now)
@@ -298,6 +322,20 @@ func (s *Store) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 		})
 	})
 	return out, total, err
+}
+
+// holds reports whether a unit has a move on an application: it holds it,
+// or an open part of it.
+func holds(a *pb.Application, unit string) bool {
+	if a.GetHolder() == unit {
+		return true
+	}
+	for _, t := range a.GetTasks() {
+		if t.GetHolder() == unit && t.GetState() == TaskOpen {
+			return true
+		}
+	}
+	return false
 }
 
 // Counts are the figures of `jiujin status`.

@@ -598,10 +598,13 @@ func (x *SupplyMaterialsResponse) GetApplication() *Application {
 }
 
 type DecideApplicationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Approve       bool                   `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Approve bool                   `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
+	Reason  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// For a composite application: the part (sub-matter code) decided. The
+	// application itself is decided when all its parts are.
+	Part          string `protobuf:"bytes,4,opt,name=part,proto3" json:"part,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -653,6 +656,13 @@ func (x *DecideApplicationRequest) GetApprove() bool {
 func (x *DecideApplicationRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *DecideApplicationRequest) GetPart() string {
+	if x != nil {
+		return x.Part
 	}
 	return ""
 }
@@ -1154,11 +1164,12 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tmaterials\x18\x02 \x03(\tR\tmaterials\"S\n" +
 	"\x17SupplyMaterialsResponse\x128\n" +
-	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"\\\n" +
+	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"p\n" +
 	"\x18DecideApplicationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aapprove\x18\x02 \x01(\bR\aapprove\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"U\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04part\x18\x04 \x01(\tR\x04part\"U\n" +
 	"\x19DecideApplicationResponse\x128\n" +
 	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"_\n" +
 	"\x19DeliverApplicationRequest\x12\x0e\n" +

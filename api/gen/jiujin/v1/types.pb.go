@@ -893,8 +893,11 @@ type Application struct {
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// The delegation under which processing_unit decides (empty: the county
 	// department that owns the matter) and its mode.
-	DelegationId  string `protobuf:"bytes,29,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
-	RouteMode     string `protobuf:"bytes,30,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
+	DelegationId string `protobuf:"bytes,29,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
+	RouteMode    string `protobuf:"bytes,30,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
+	// For a composite matter: its sub-tasks, one per part (filled in when the
+	// application is read; each task is a record of its own).
+	Tasks         []*Task `protobuf:"bytes,31,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1139,6 +1142,132 @@ func (x *Application) GetRouteMode() string {
 	return ""
 }
 
+func (x *Application) GetTasks() []*Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+// One department's part of a composite application (并联办理), decided on
+// its own by its processing unit.
+type Task struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId  string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	PartCode       string                 `protobuf:"bytes,2,opt,name=part_code,json=partCode,proto3" json:"part_code,omitempty"`
+	PartName       string                 `protobuf:"bytes,3,opt,name=part_name,json=partName,proto3" json:"part_name,omitempty"`
+	Department     string                 `protobuf:"bytes,4,opt,name=department,proto3" json:"department,omitempty"`
+	ProcessingUnit string                 `protobuf:"bytes,5,opt,name=processing_unit,json=processingUnit,proto3" json:"processing_unit,omitempty"`
+	Holder         string                 `protobuf:"bytes,6,opt,name=holder,proto3" json:"holder,omitempty"`
+	// open, approved, rejected.
+	State         string    `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	Decision      *Decision `protobuf:"bytes,8,opt,name=decision,proto3" json:"decision,omitempty"`
+	DelegationId  string    `protobuf:"bytes,9,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
+	RouteMode     string    `protobuf:"bytes,10,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Task) Reset() {
+	*x = Task{}
+	mi := &file_jiujin_v1_types_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Task) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Task) ProtoMessage() {}
+
+func (x *Task) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_types_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Task.ProtoReflect.Descriptor instead.
+func (*Task) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Task) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *Task) GetPartCode() string {
+	if x != nil {
+		return x.PartCode
+	}
+	return ""
+}
+
+func (x *Task) GetPartName() string {
+	if x != nil {
+		return x.PartName
+	}
+	return ""
+}
+
+func (x *Task) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Task) GetProcessingUnit() string {
+	if x != nil {
+		return x.ProcessingUnit
+	}
+	return ""
+}
+
+func (x *Task) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *Task) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Task) GetDecision() *Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+func (x *Task) GetDelegationId() string {
+	if x != nil {
+		return x.DelegationId
+	}
+	return ""
+}
+
+func (x *Task) GetRouteMode() string {
+	if x != nil {
+		return x.RouteMode
+	}
+	return ""
+}
+
 // The acceptance receipt (受理回执) handed to the applicant.
 type Receipt struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1162,7 +1291,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_jiujin_v1_types_proto_msgTypes[11]
+	mi := &file_jiujin_v1_types_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +1303,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_types_proto_msgTypes[11]
+	mi := &file_jiujin_v1_types_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1316,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Receipt) GetApplicationId() string {
@@ -1300,7 +1429,7 @@ type Scope struct {
 
 func (x *Scope) Reset() {
 	*x = Scope{}
-	mi := &file_jiujin_v1_types_proto_msgTypes[12]
+	mi := &file_jiujin_v1_types_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1441,7 @@ func (x *Scope) String() string {
 func (*Scope) ProtoMessage() {}
 
 func (x *Scope) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_types_proto_msgTypes[12]
+	mi := &file_jiujin_v1_types_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1454,7 @@ func (x *Scope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scope.ProtoReflect.Descriptor instead.
 func (*Scope) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Scope) GetUnits() []string {
@@ -1368,7 +1497,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_jiujin_v1_types_proto_msgTypes[13]
+	mi := &file_jiujin_v1_types_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1509,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_types_proto_msgTypes[13]
+	mi := &file_jiujin_v1_types_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1522,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{13}
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetOrigin() string {
@@ -1489,7 +1618,7 @@ type HistoryEntry struct {
 
 func (x *HistoryEntry) Reset() {
 	*x = HistoryEntry{}
-	mi := &file_jiujin_v1_types_proto_msgTypes[14]
+	mi := &file_jiujin_v1_types_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1630,7 @@ func (x *HistoryEntry) String() string {
 func (*HistoryEntry) ProtoMessage() {}
 
 func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_types_proto_msgTypes[14]
+	mi := &file_jiujin_v1_types_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1643,7 @@ func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryEntry.ProtoReflect.Descriptor instead.
 func (*HistoryEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{14}
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HistoryEntry) GetFeedPosition() uint64 {
@@ -1642,7 +1771,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x06paused\x18\b \x01(\bR\x06paused\x12%\n" +
 	"\x0esupplement_due\x18\t \x01(\tR\rsupplementDue\x12-\n" +
 	"\x12supplement_overdue\x18\n" +
-	" \x01(\bR\x11supplementOverdue\"\x87\t\n" +
+	" \x01(\bR\x11supplementOverdue\"\xae\t\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -1684,7 +1813,23 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"updated_at\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12#\n" +
 	"\rdelegation_id\x18\x1d \x01(\tR\fdelegationId\x12\x1d\n" +
 	"\n" +
-	"route_mode\x18\x1e \x01(\tR\trouteMode\"\xb9\x04\n" +
+	"route_mode\x18\x1e \x01(\tR\trouteMode\x12%\n" +
+	"\x05tasks\x18\x1f \x03(\v2\x0f.jiujin.v1.TaskR\x05tasks\"\xd3\x02\n" +
+	"\x04Task\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1b\n" +
+	"\tpart_code\x18\x02 \x01(\tR\bpartCode\x12\x1b\n" +
+	"\tpart_name\x18\x03 \x01(\tR\bpartName\x12\x1e\n" +
+	"\n" +
+	"department\x18\x04 \x01(\tR\n" +
+	"department\x12'\n" +
+	"\x0fprocessing_unit\x18\x05 \x01(\tR\x0eprocessingUnit\x12\x16\n" +
+	"\x06holder\x18\x06 \x01(\tR\x06holder\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12/\n" +
+	"\bdecision\x18\b \x01(\v2\x13.jiujin.v1.DecisionR\bdecision\x12#\n" +
+	"\rdelegation_id\x18\t \x01(\tR\fdelegationId\x12\x1d\n" +
+	"\n" +
+	"route_mode\x18\n" +
+	" \x01(\tR\trouteMode\"\xb9\x04\n" +
 	"\aReceipt\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -1745,7 +1890,7 @@ func file_jiujin_v1_types_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_types_proto_rawDescData
 }
 
-var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_jiujin_v1_types_proto_goTypes = []any{
 	(*Department)(nil),            // 0: jiujin.v1.Department
 	(*Material)(nil),              // 1: jiujin.v1.Material
@@ -1758,37 +1903,40 @@ var file_jiujin_v1_types_proto_goTypes = []any{
 	(*Withdrawal)(nil),            // 8: jiujin.v1.Withdrawal
 	(*Deadline)(nil),              // 9: jiujin.v1.Deadline
 	(*Application)(nil),           // 10: jiujin.v1.Application
-	(*Receipt)(nil),               // 11: jiujin.v1.Receipt
-	(*Scope)(nil),                 // 12: jiujin.v1.Scope
-	(*Event)(nil),                 // 13: jiujin.v1.Event
-	(*HistoryEntry)(nil),          // 14: jiujin.v1.HistoryEntry
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*Task)(nil),                  // 11: jiujin.v1.Task
+	(*Receipt)(nil),               // 12: jiujin.v1.Receipt
+	(*Scope)(nil),                 // 13: jiujin.v1.Scope
+	(*Event)(nil),                 // 14: jiujin.v1.Event
+	(*HistoryEntry)(nil),          // 15: jiujin.v1.HistoryEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_jiujin_v1_types_proto_depIdxs = []int32{
 	1,  // 0: jiujin.v1.Matter.materials:type_name -> jiujin.v1.Material
-	15, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
-	15, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
-	15, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
-	15, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
-	15, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
-	15, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
+	16, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
+	16, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
+	16, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
+	16, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
+	16, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
+	16, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
 	3,  // 7: jiujin.v1.Application.applicant:type_name -> jiujin.v1.Applicant
-	15, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
+	16, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
 	4,  // 9: jiujin.v1.Application.pauses:type_name -> jiujin.v1.Pause
 	5,  // 10: jiujin.v1.Application.decision:type_name -> jiujin.v1.Decision
 	6,  // 11: jiujin.v1.Application.delivery:type_name -> jiujin.v1.Delivery
 	7,  // 12: jiujin.v1.Application.rating:type_name -> jiujin.v1.Rating
 	8,  // 13: jiujin.v1.Application.withdrawal:type_name -> jiujin.v1.Withdrawal
 	9,  // 14: jiujin.v1.Application.deadline:type_name -> jiujin.v1.Deadline
-	15, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
-	15, // 16: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
-	12, // 17: jiujin.v1.Event.scope:type_name -> jiujin.v1.Scope
-	15, // 18: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 16: jiujin.v1.Application.tasks:type_name -> jiujin.v1.Task
+	5,  // 17: jiujin.v1.Task.decision:type_name -> jiujin.v1.Decision
+	16, // 18: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
+	13, // 19: jiujin.v1.Event.scope:type_name -> jiujin.v1.Scope
+	16, // 20: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_types_proto_init() }
@@ -1802,7 +1950,7 @@ func file_jiujin_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_types_proto_rawDesc), len(file_jiujin_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
