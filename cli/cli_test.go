@@ -142,6 +142,15 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	require.Contains(t, stdout, "已超期")
 	require.Contains(t, stdout, "330324********1225", "identity numbers masked in lists")
 
+	code, stdout, _ = run(t, url, "stats", "-o", "json")
+	require.Equal(t, 0, code)
+	for _, field := range []string{`"onTimeRate"`, `"oneTripShare"`, `"zeroVisitShare"`, `"averageWorkingDays"`, `"satisfaction"`, `"nearbyShare"`} {
+		require.Contains(t, stdout, field)
+	}
+	code, stdout, _ = run(t, url, "stats")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "按时办结率")
+
 	code, stdout, _ = run(t, url, "delegation", "list")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "D-000001  MZ-005  330324101")

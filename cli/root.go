@@ -64,6 +64,7 @@ decided where the power lies, hand the result back at the same window.`,
 		newDelegationCmd(f),
 		newAppCmd(f),
 		newStatusCmd(f),
+		newStatsCmd(f),
 		newDemoCmd(f),
 		newBenchCmd(f),
 	)

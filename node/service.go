@@ -288,6 +288,14 @@ func (h *service) Route(ctx context.Context, req *connect.Request[pb.RouteReques
 
 // --- NodeService
 
+func (h *service) GetStats(ctx context.Context, req *connect.Request[pb.GetStatsRequest]) (*connect.Response[pb.GetStatsResponse], error) {
+	res, err := h.store.Stats(req.Msg)
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(res), nil
+}
+
 func (h *service) GetStatus(ctx context.Context, req *connect.Request[pb.GetStatusRequest]) (*connect.Response[pb.GetStatusResponse], error) {
 	s := h.store
 	c, err := s.Counts()

@@ -22,6 +22,258 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A unit: applications accepted or decided in its subtree (empty: all).
+	Unit string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	// A department code (empty: all).
+	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// Acceptance days, YYYY-MM-DD, both included (empty: open).
+	From          string `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	To            string `protobuf:"bytes,4,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatsRequest) Reset() {
+	*x = GetStatsRequest{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatsRequest) ProtoMessage() {}
+
+func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetStatsRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetStatsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *GetStatsRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *GetStatsRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *GetStatsRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type GetStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Of the matters in force (of the department, if given): those needing at
+	// most one visit (最多跑一次) and none (零上门), as shares.
+	Matters        uint32  `protobuf:"varint,1,opt,name=matters,proto3" json:"matters,omitempty"`
+	OneTripShare   float64 `protobuf:"fixed64,2,opt,name=one_trip_share,json=oneTripShare,proto3" json:"one_trip_share,omitempty"`
+	ZeroVisitShare float64 `protobuf:"fixed64,3,opt,name=zero_visit_share,json=zeroVisitShare,proto3" json:"zero_visit_share,omitempty"`
+	Accepted       uint64  `protobuf:"varint,4,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Decided        uint64  `protobuf:"varint,5,opt,name=decided,proto3" json:"decided,omitempty"`
+	// Decided by the statutory due date / before the promised due date.
+	OnTime uint64 `protobuf:"varint,6,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	Early  uint64 `protobuf:"varint,7,opt,name=early,proto3" json:"early,omitempty"`
+	// Decided late, or undecided and past the statutory due date now.
+	Overdue    uint64  `protobuf:"varint,8,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	OnTimeRate float64 `protobuf:"fixed64,9,opt,name=on_time_rate,json=onTimeRate,proto3" json:"on_time_rate,omitempty"`
+	// Working days used per decided application, and its statutory limit.
+	AverageWorkingDays   float64 `protobuf:"fixed64,10,opt,name=average_working_days,json=averageWorkingDays,proto3" json:"average_working_days,omitempty"`
+	AverageStatutoryDays float64 `protobuf:"fixed64,11,opt,name=average_statutory_days,json=averageStatutoryDays,proto3" json:"average_statutory_days,omitempty"`
+	// 1 - used / statutory: how much the limits were compressed.
+	Compression float64 `protobuf:"fixed64,12,opt,name=compression,proto3" json:"compression,omitempty"`
+	// Average rating, and how many ratings of 1..5 (index 0 is a score of 1).
+	Satisfaction             float64  `protobuf:"fixed64,13,opt,name=satisfaction,proto3" json:"satisfaction,omitempty"`
+	SatisfactionDistribution []uint64 `protobuf:"varint,14,rep,packed,name=satisfaction_distribution,json=satisfactionDistribution,proto3" json:"satisfaction_distribution,omitempty"`
+	Rated                    uint64   `protobuf:"varint,15,opt,name=rated,proto3" json:"rated,omitempty"`
+	// Share of applications accepted at another unit than the deciding one
+	// (就近办: the applicant did not travel to the decider).
+	NearbyShare   float64 `protobuf:"fixed64,16,opt,name=nearby_share,json=nearbyShare,proto3" json:"nearby_share,omitempty"`
+	Withdrawn     uint64  `protobuf:"varint,17,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatsResponse) Reset() {
+	*x = GetStatsResponse{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatsResponse) ProtoMessage() {}
+
+func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetStatsResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetStatsResponse) GetMatters() uint32 {
+	if x != nil {
+		return x.Matters
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetOneTripShare() float64 {
+	if x != nil {
+		return x.OneTripShare
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetZeroVisitShare() float64 {
+	if x != nil {
+		return x.ZeroVisitShare
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetAccepted() uint64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetDecided() uint64 {
+	if x != nil {
+		return x.Decided
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetOnTime() uint64 {
+	if x != nil {
+		return x.OnTime
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetEarly() uint64 {
+	if x != nil {
+		return x.Early
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetOverdue() uint64 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetOnTimeRate() float64 {
+	if x != nil {
+		return x.OnTimeRate
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetAverageWorkingDays() float64 {
+	if x != nil {
+		return x.AverageWorkingDays
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetAverageStatutoryDays() float64 {
+	if x != nil {
+		return x.AverageStatutoryDays
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetCompression() float64 {
+	if x != nil {
+		return x.Compression
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetSatisfaction() float64 {
+	if x != nil {
+		return x.Satisfaction
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetSatisfactionDistribution() []uint64 {
+	if x != nil {
+		return x.SatisfactionDistribution
+	}
+	return nil
+}
+
+func (x *GetStatsResponse) GetRated() uint64 {
+	if x != nil {
+		return x.Rated
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetNearbyShare() float64 {
+	if x != nil {
+		return x.NearbyShare
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetWithdrawn() uint64 {
+	if x != nil {
+		return x.Withdrawn
+	}
+	return 0
+}
+
 type GetStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -30,7 +282,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	mi := &file_jiujin_v1_node_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +294,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	mi := &file_jiujin_v1_node_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +307,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{0}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{2}
 }
 
 // One link of the node to its parent (filled in once sync runs).
@@ -74,7 +326,7 @@ type LinkStatus struct {
 
 func (x *LinkStatus) Reset() {
 	*x = LinkStatus{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	mi := &file_jiujin_v1_node_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -86,7 +338,7 @@ func (x *LinkStatus) String() string {
 func (*LinkStatus) ProtoMessage() {}
 
 func (x *LinkStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	mi := &file_jiujin_v1_node_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -99,7 +351,7 @@ func (x *LinkStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkStatus.ProtoReflect.Descriptor instead.
 func (*LinkStatus) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LinkStatus) GetPeer() string {
@@ -161,7 +413,7 @@ type StateCount struct {
 
 func (x *StateCount) Reset() {
 	*x = StateCount{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -173,7 +425,7 @@ func (x *StateCount) String() string {
 func (*StateCount) ProtoMessage() {}
 
 func (x *StateCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -186,7 +438,7 @@ func (x *StateCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateCount.ProtoReflect.Descriptor instead.
 func (*StateCount) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StateCount) GetState() string {
@@ -231,7 +483,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +495,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +508,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetStatusResponse) GetUnit() string {
@@ -394,7 +646,7 @@ type QuarantinedEvent struct {
 
 func (x *QuarantinedEvent) Reset() {
 	*x = QuarantinedEvent{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +658,7 @@ func (x *QuarantinedEvent) String() string {
 func (*QuarantinedEvent) ProtoMessage() {}
 
 func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +671,7 @@ func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantinedEvent.ProtoReflect.Descriptor instead.
 func (*QuarantinedEvent) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QuarantinedEvent) GetOrigin() string {
@@ -482,7 +734,34 @@ var File_jiujin_v1_node_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x14jiujin/v1/node.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x12\n" +
+	"\x14jiujin/v1/node.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
+	"\x0fGetStatsRequest\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\"\xdf\x04\n" +
+	"\x10GetStatsResponse\x12\x18\n" +
+	"\amatters\x18\x01 \x01(\rR\amatters\x12$\n" +
+	"\x0eone_trip_share\x18\x02 \x01(\x01R\foneTripShare\x12(\n" +
+	"\x10zero_visit_share\x18\x03 \x01(\x01R\x0ezeroVisitShare\x12\x1a\n" +
+	"\baccepted\x18\x04 \x01(\x04R\baccepted\x12\x18\n" +
+	"\adecided\x18\x05 \x01(\x04R\adecided\x12\x17\n" +
+	"\aon_time\x18\x06 \x01(\x04R\x06onTime\x12\x14\n" +
+	"\x05early\x18\a \x01(\x04R\x05early\x12\x18\n" +
+	"\aoverdue\x18\b \x01(\x04R\aoverdue\x12 \n" +
+	"\fon_time_rate\x18\t \x01(\x01R\n" +
+	"onTimeRate\x120\n" +
+	"\x14average_working_days\x18\n" +
+	" \x01(\x01R\x12averageWorkingDays\x124\n" +
+	"\x16average_statutory_days\x18\v \x01(\x01R\x14averageStatutoryDays\x12 \n" +
+	"\vcompression\x18\f \x01(\x01R\vcompression\x12\"\n" +
+	"\fsatisfaction\x18\r \x01(\x01R\fsatisfaction\x12;\n" +
+	"\x19satisfaction_distribution\x18\x0e \x03(\x04R\x18satisfactionDistribution\x12\x14\n" +
+	"\x05rated\x18\x0f \x01(\x04R\x05rated\x12!\n" +
+	"\fnearby_share\x18\x10 \x01(\x01R\vnearbyShare\x12\x1c\n" +
+	"\twithdrawn\x18\x11 \x01(\x04R\twithdrawn\"\x12\n" +
 	"\x10GetStatusRequest\"\x82\x02\n" +
 	"\n" +
 	"LinkStatus\x12\x12\n" +
@@ -527,9 +806,10 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1b\n" +
 	"\tfrom_unit\x18\a \x01(\tR\bfromUnit\x12*\n" +
-	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2W\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\x9e\x01\n" +
 	"\vNodeService\x12H\n" +
-	"\tGetStatus\x12\x1b.jiujin.v1.GetStatusRequest\x1a\x1c.jiujin.v1.GetStatusResponse\"\x00B\x94\x01\n" +
+	"\tGetStatus\x12\x1b.jiujin.v1.GetStatusRequest\x1a\x1c.jiujin.v1.GetStatusResponse\"\x00\x12E\n" +
+	"\bGetStats\x12\x1a.jiujin.v1.GetStatsRequest\x1a\x1b.jiujin.v1.GetStatsResponse\"\x00B\x94\x01\n" +
 	"\rcom.jiujin.v1B\tNodeProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -545,26 +825,30 @@ func file_jiujin_v1_node_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_node_proto_rawDescData
 }
 
-var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_jiujin_v1_node_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),      // 0: jiujin.v1.GetStatusRequest
-	(*LinkStatus)(nil),            // 1: jiujin.v1.LinkStatus
-	(*StateCount)(nil),            // 2: jiujin.v1.StateCount
-	(*GetStatusResponse)(nil),     // 3: jiujin.v1.GetStatusResponse
-	(*QuarantinedEvent)(nil),      // 4: jiujin.v1.QuarantinedEvent
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*GetStatsRequest)(nil),       // 0: jiujin.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),      // 1: jiujin.v1.GetStatsResponse
+	(*GetStatusRequest)(nil),      // 2: jiujin.v1.GetStatusRequest
+	(*LinkStatus)(nil),            // 3: jiujin.v1.LinkStatus
+	(*StateCount)(nil),            // 4: jiujin.v1.StateCount
+	(*GetStatusResponse)(nil),     // 5: jiujin.v1.GetStatusResponse
+	(*QuarantinedEvent)(nil),      // 6: jiujin.v1.QuarantinedEvent
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_jiujin_v1_node_proto_depIdxs = []int32{
-	5, // 0: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
-	2, // 1: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
-	1, // 2: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
-	5, // 3: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	4, // 4: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
-	5, // 5: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
-	0, // 6: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	3, // 7: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
+	7, // 0: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
+	4, // 1: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
+	3, // 2: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
+	7, // 3: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	6, // 4: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
+	7, // 5: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
+	2, // 6: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	0, // 7: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
+	5, // 8: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	1, // 9: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
 	6, // [6:6] is the sub-list for extension type_name
 	6, // [6:6] is the sub-list for extension extendee
 	0, // [0:6] is the sub-list for field type_name
@@ -581,7 +865,7 @@ func file_jiujin_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_node_proto_rawDesc), len(file_jiujin_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

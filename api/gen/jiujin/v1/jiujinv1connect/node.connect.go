@@ -35,11 +35,16 @@ const (
 const (
 	// NodeServiceGetStatusProcedure is the fully-qualified name of the NodeService's GetStatus RPC.
 	NodeServiceGetStatusProcedure = "/jiujin.v1.NodeService/GetStatus"
+	// NodeServiceGetStatsProcedure is the fully-qualified name of the NodeService's GetStats RPC.
+	NodeServiceGetStatsProcedure = "/jiujin.v1.NodeService/GetStats"
 )
 
 // NodeServiceClient is a client for the jiujin.v1.NodeService service.
 type NodeServiceClient interface {
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
+	// The figures of the reform (最多跑一次, 就近办, 好差评) over what this
+	// node holds; the county holds everything.
+	GetStats(context.Context, *connect.Request[v1.GetStatsRequest]) (*connect.Response[v1.GetStatsResponse], error)
 }
 
 // NewNodeServiceClient constructs a client for the jiujin.v1.NodeService service. By default, it
@@ -59,12 +64,19 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(nodeServiceMethods.ByName("GetStatus")),
 			connect.WithClientOptions(opts...),
 		),
+		getStats: connect.NewClient[v1.GetStatsRequest, v1.GetStatsResponse](
+			httpClient,
+			baseURL+NodeServiceGetStatsProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("GetStats")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // nodeServiceClient implements NodeServiceClient.
 type nodeServiceClient struct {
 	getStatus *connect.Client[v1.GetStatusRequest, v1.GetStatusResponse]
+	getStats  *connect.Client[v1.GetStatsRequest, v1.GetStatsResponse]
 }
 
 // GetStatus calls jiujin.v1.NodeService.GetStatus.
@@ -72,9 +84,17 @@ func (c *nodeServiceClient) GetStatus(ctx context.Context, req *connect.Request[
 	return c.getStatus.CallUnary(ctx, req)
 }
 
+// GetStats calls jiujin.v1.NodeService.GetStats.
+func (c *nodeServiceClient) GetStats(ctx context.Context, req *connect.Request[v1.GetStatsRequest]) (*connect.Response[v1.GetStatsResponse], error) {
+	return c.getStats.CallUnary(ctx, req)
+}
+
 // NodeServiceHandler is an implementation of the jiujin.v1.NodeService service.
 type NodeServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
+	// The figures of the reform (最多跑一次, 就近办, 好差评) over what this
+	// node holds; the county holds everything.
+	GetStats(context.Context, *connect.Request[v1.GetStatsRequest]) (*connect.Response[v1.GetStatsResponse], error)
 }
 
 // NewNodeServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -90,10 +110,18 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(nodeServiceMethods.ByName("GetStatus")),
 		connect.WithHandlerOptions(opts...),
 	)
+	nodeServiceGetStatsHandler := connect.NewUnaryHandler(
+		NodeServiceGetStatsProcedure,
+		svc.GetStats,
+		connect.WithSchema(nodeServiceMethods.ByName("GetStats")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.NodeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case NodeServiceGetStatusProcedure:
 			nodeServiceGetStatusHandler.ServeHTTP(w, r)
+		case NodeServiceGetStatsProcedure:
+			nodeServiceGetStatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -105,4 +133,8 @@ type UnimplementedNodeServiceHandler struct{}
 
 func (UnimplementedNodeServiceHandler) GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.GetStatus is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) GetStats(context.Context, *connect.Request[v1.GetStatsRequest]) (*connect.Response[v1.GetStatsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.GetStats is not implemented"))
 }

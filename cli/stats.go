@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/spf13/cobra"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+)
+
+// StatsOptions are the flags of `stats`.
+type StatsOptions struct {
+	Unit       string
+	Department string
+	From, To   string
+}
+
+func newStatsCmd(f *Factory) *cobra.Command {
+	o := &StatsOptions{}
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "改革指标：最多跑一次率、零上门率、按时办结率、时限压缩、满意度、就近办比例",
+		Example: `  jiujin stats
+  jiujin stats --unit 330324101 --from 2026-11-01 --to 2026-11-30 -o json
+  jiujin stats --department MZ`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := f.Node().GetStats(cmd.Context(), connect.NewRequest(&pb.GetStatsRequest{Unit: o.Unit, Department: o.Department, From: o.From, To: o.To}))
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			s := res.Msg
+			pct := func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
+			w := f.Out
+			fmt.Fprintf(w, "事项 %d 项：最多跑一次 %s，零上门 %s\n", s.GetMatters(), pct(s.GetOneTripShare()), pct(s.GetZeroVisitShare()))
+			fmt.Fprintf(w, "受理 %d 件，办结 %d 件，撤回 %d 件；按时 %d 件（按时办结率 %s），提前 %d 件，超期 %d 件\n",
+				s.GetAccepted(), s.GetDecided(), s.GetWithdrawn(), s.GetOnTime(), pct(s.GetOnTimeRate()), s.GetEarly(), s.GetOverdue())
+			fmt.Fprintf(w, "平均用时 %.1f 个工作日（法定 %.1f），时限压缩 %s\n", s.GetAverageWorkingDays(), s.GetAverageStatutoryDays(), pct(s.GetCompression()))
+			fmt.Fprintf(w, "评价 %d 件，平均 %.2f 分，1-5 分各 %v\n", s.GetRated(), s.GetSatisfaction(), s.GetSatisfactionDistribution())
+			fmt.Fprintf(w, "就近办（在办理单位以外受理）：%s\n", pct(s.GetNearbyShare()))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Unit, "unit", "", "a unit: applications accepted or decided in its subtree")
+	fl.StringVar(&o.Department, "department", "", "a department code, e.g. MZ")
+	fl.StringVar(&o.From, "from", "", "first acceptance day, YYYY-MM-DD")
+	fl.StringVar(&o.To, "to", "", "last acceptance day, YYYY-MM-DD")
+	return cmd
+}
