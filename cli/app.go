@@ -20,7 +20,8 @@ func newAppCmd(f *Factory) *cobra.Command {
 		Short: "办件：accept 受理、list 列表、show 详情、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回、forward 改派",
 	}
 	cmd.AddCommand(newAppAcceptCmd(f), newAppListCmd(f), newAppShowCmd(f), newAppSupplementCmd(f),
-		newAppDecideCmd(f), newAppDeliverCmd(f), newAppRateCmd(f), newAppWithdrawCmd(f), newAppForwardCmd(f))
+		newAppDecideCmd(f), newAppDeliverCmd(f), newAppRateCmd(f), newAppWithdrawCmd(f), newAppForwardCmd(f),
+		newAppFollowUpsCmd(f), newAppFollowUpCmd(f))
 	return cmd
 }
 
@@ -474,5 +475,86 @@ func newAppForwardCmd(f *Factory) *cobra.Command {
 	cmd.Flags().StringVar(&o.Reason, "reason", "", "why (required)")
 	_ = cmd.MarkFlagRequired("to")
 	_ = cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+// AppFollowUpsOptions are the flags of `app followups`.
+type AppFollowUpsOptions struct {
+	Open bool
+}
+
+func newAppFollowUpsCmd(f *Factory) *cobra.Command {
+	o := &AppFollowUpsOptions{}
+	cmd := &cobra.Command{
+		Use:   "followups",
+		Short: "差评回访整改清单：1 个工作日内回访，15 个工作日内整改；县级可见全部",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := f.Apps().ListFollowUps(cmd.Context(), connect.NewRequest(&pb.ListFollowUpsRequest{OpenOnly: o.Open}))
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			labels := map[string]string{"open": "待回访", "called_back": "已回访，待整改", "fixed": "已整改"}
+			t := &table{}
+			t.add("办件编号", "评分", "意见", "负责单位", "回访期限", "整改期限", "状态")
+			for _, fu := range res.Msg.GetFollowUps() {
+				state := labels[fu.GetState()]
+				if fu.GetCallbackOverdue() {
+					state += "（回访超期）"
+				}
+				if fu.GetFixOverdue() {
+					state += "（整改超期）"
+				}
+				t.add(fu.GetApplicationId(), fmt.Sprint(fu.GetScore()), truncate(fu.GetComment(), 24), fu.GetHolder(), fu.GetCallbackDue(), fu.GetFixDue(), state)
+			}
+			t.print(f.Out)
+			fmt.Fprintf(f.Out, "共 %d 件\n", len(res.Msg.GetFollowUps()))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.Open, "open", false, "only those not fixed yet")
+	return cmd
+}
+
+// AppFollowUpOptions are the flags of `app followup`.
+type AppFollowUpOptions struct {
+	CalledBack bool
+	Fixed      bool
+	Note       string
+}
+
+func newAppFollowUpCmd(f *Factory) *cobra.Command {
+	o := &AppFollowUpOptions{}
+	cmd := &cobra.Command{
+		Use:     "followup ID --called-back|--fixed --note TEXT",
+		Short:   "登记差评的回访或整改（由作出决定的单位登记）",
+		Example: "  jiujin app followup 330324101201-20261123-000001 --called-back --note 电话回访，已致歉",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.CalledBack == o.Fixed {
+				return fmt.Errorf("--called-back / --fixed: 请二者选一")
+			}
+			step := "called_back"
+			if o.Fixed {
+				step = "fixed"
+			}
+			res, err := f.Apps().UpdateFollowUp(cmd.Context(), connect.NewRequest(&pb.UpdateFollowUpRequest{ApplicationId: args[0], Step: step, Note: o.Note}))
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			fmt.Fprintf(f.Out, "已登记：办件 %s 回访整改现为 %s\n", args[0], res.Msg.GetFollowUp().GetState())
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.CalledBack, "called-back", false, "the applicant was called back")
+	cmd.Flags().BoolVar(&o.Fixed, "fixed", false, "the cause was fixed")
+	cmd.Flags().StringVar(&o.Note, "note", "", "what was done (required)")
+	_ = cmd.MarkFlagRequired("note")
 	return cmd
 }

@@ -39,8 +39,13 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 		return s.transition(w, cmd, op.Deliver.GetId(), KindAppDelivered,
 			&pb.AppDelivered{Method: op.Deliver.GetMethod(), Tracking: strings.TrimSpace(op.Deliver.GetTracking())})
 	case *pb.Command_Rate:
-		return s.transition(w, cmd, op.Rate.GetId(), KindAppRated,
+		out, err := s.transition(w, cmd, op.Rate.GetId(), KindAppRated,
 			&pb.AppRated{Score: op.Rate.GetScore(), Comment: op.Rate.GetComment()})
+		if err != nil {
+			return nil, err
+		}
+		// 差评: a follow-up opens in the same transaction.
+		return out, s.openFollowUp(w, cmd, out.(*pb.Application))
 	case *pb.Command_Withdraw:
 		return s.transition(w, cmd, op.Withdraw.GetId(), KindAppWithdrawn,
 			&pb.AppWithdrawn{Reason: op.Withdraw.GetReason()})
@@ -54,6 +59,10 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 		return s.revoke(w, cmd, op.Revoke)
 	case *pb.Command_Forward:
 		return s.forward(w, cmd, op.Forward)
+	case *pb.Command_FollowUp:
+		return s.updateFollowUp(w, cmd, op.FollowUp)
+	case *pb.Command_Sweep:
+		return s.sweep(w, cmd)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }

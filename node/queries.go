@@ -103,7 +103,7 @@ func (s *Store) GetApplication(id string) (*pb.Application, []*pb.HistoryEntry, 
 		if a.Tasks, err = tasksOf(txn, a); err != nil {
 			return err
 		}
-		keys := []string{appKey(id), auditKey(id)}
+		keys := []string{appKey(id), auditKey(id), followUpKey(id)}
 		for _, p := range a.GetParts() {
 			keys = append(keys, taskKey(id, p))
 		}
@@ -252,6 +252,17 @@ func summarize(ev *pb.Event) string {
 			return "子事项 " + part + " 办结：准予" + reasonSuffix(p.GetReason())
 		}
 		return "子事项 " + part + " 办结：不予" + reasonSuffix(p.GetReason())
+	case KindFollowUpOpened:
+		p := &pb.FollowUp{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("差评（%d 分）：%s 须于 %s 前回访、%s 前整改", p.GetScore(), p.GetHolder(), p.GetCallbackDue(), p.GetFixDue())
+	case KindFollowUpCalledBack, KindFollowUpFixed:
+		p := &pb.UpdateFollowUpRequest{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		if ev.GetKind() == KindFollowUpFixed {
+			return "整改完毕" + reasonSuffix(p.GetNote())
+		}
+		return "已回访" + reasonSuffix(p.GetNote())
 	case KindAuditIdentityRevealed:
 		p := &pb.RevealAudit{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)

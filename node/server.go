@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	gosync "sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -41,6 +42,10 @@ type Config struct {
 	// SyncTransport, if set, carries the link's requests (tests put a
 	// fault-injecting layer here).
 	SyncTransport http.RoundTripper
+	// SweepEvery is how often the node withdraws, with a notice, the
+	// applications it holds whose 容缺 materials are overdue (default 10
+	// minutes; negative: never, for tests that sweep by hand).
+	SweepEvery time.Duration
 }
 
 // Validate checks the configuration and fills defaults.
@@ -139,9 +144,13 @@ func Start(cfg Config) (*Node, error) {
 	n.stopLink = cancel
 	go func() {
 		defer close(n.linkDone)
+		var wg gosync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); n.sweepLoop(ctx) }()
 		if n.Link != nil {
 			n.Link.Serve(ctx)
 		}
+		wg.Wait()
 	}()
 	if cfg.Unit.Tier() != tiers.County && len(cfg.Parents) == 0 {
 		cfg.Logger.Warn("no parent configured: this node works alone and forwards nothing", "unit", cfg.Unit)
@@ -197,6 +206,32 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// sweepLoop runs the 容缺 sweep now and then.
+func (n *Node) sweepLoop(ctx context.Context) {
+	every := n.cfg.SweepEvery
+	if every < 0 {
+		return
+	}
+	if every == 0 {
+		every = 10 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			out, err := n.Store.Apply(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: "系统", Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
+			if err != nil {
+				n.cfg.Logger.Warn("sweep failed", "err", err)
+			} else if l := out.(*pb.ListApplicationsResponse); l.GetTotal() > 0 {
+				n.cfg.Logger.Info("容缺材料逾期：已自动告知撤回", "applications", l.GetTotal())
+			}
+		}
+	}
 }
 
 func (n *Node) linkStatus() []*pb.LinkStatus {

@@ -236,6 +236,24 @@ func (h *service) ForwardApplication(ctx context.Context, req *connect.Request[p
 	return connect.NewResponse(&pb.ForwardApplicationResponse{Application: a}), nil
 }
 
+func (h *service) ListFollowUps(ctx context.Context, req *connect.Request[pb.ListFollowUpsRequest]) (*connect.Response[pb.ListFollowUpsResponse], error) {
+	fs, err := h.store.FollowUps(req.Msg.GetOpenOnly())
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(&pb.ListFollowUpsResponse{FollowUps: fs}), nil
+}
+
+func (h *service) UpdateFollowUp(ctx context.Context, req *connect.Request[pb.UpdateFollowUpRequest]) (*connect.Response[pb.UpdateFollowUpResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_FollowUp{FollowUp: req.Msg}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.UpdateFollowUpResponse{FollowUp: out.(*pb.FollowUp)}), nil
+}
+
 // --- DelegationService
 
 func (h *service) GrantDelegation(ctx context.Context, req *connect.Request[pb.GrantDelegationRequest]) (*connect.Response[pb.GrantDelegationResponse], error) {

@@ -1122,6 +1122,200 @@ func (x *ForwardApplicationResponse) GetApplication() *Application {
 	return nil
 }
 
+type ListFollowUpsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only those not fixed yet.
+	OpenOnly      bool `protobuf:"varint,1,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowUpsRequest) Reset() {
+	*x = ListFollowUpsRequest{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowUpsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowUpsRequest) ProtoMessage() {}
+
+func (x *ListFollowUpsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowUpsRequest.ProtoReflect.Descriptor instead.
+func (*ListFollowUpsRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListFollowUpsRequest) GetOpenOnly() bool {
+	if x != nil {
+		return x.OpenOnly
+	}
+	return false
+}
+
+type ListFollowUpsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FollowUps     []*FollowUp            `protobuf:"bytes,1,rep,name=follow_ups,json=followUps,proto3" json:"follow_ups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowUpsResponse) Reset() {
+	*x = ListFollowUpsResponse{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowUpsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowUpsResponse) ProtoMessage() {}
+
+func (x *ListFollowUpsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowUpsResponse.ProtoReflect.Descriptor instead.
+func (*ListFollowUpsResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListFollowUpsResponse) GetFollowUps() []*FollowUp {
+	if x != nil {
+		return x.FollowUps
+	}
+	return nil
+}
+
+type UpdateFollowUpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	// "called_back" or "fixed".
+	Step          string `protobuf:"bytes,2,opt,name=step,proto3" json:"step,omitempty"`
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFollowUpRequest) Reset() {
+	*x = UpdateFollowUpRequest{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFollowUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFollowUpRequest) ProtoMessage() {}
+
+func (x *UpdateFollowUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFollowUpRequest.ProtoReflect.Descriptor instead.
+func (*UpdateFollowUpRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UpdateFollowUpRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *UpdateFollowUpRequest) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *UpdateFollowUpRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type UpdateFollowUpResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FollowUp      *FollowUp              `protobuf:"bytes,1,opt,name=follow_up,json=followUp,proto3" json:"follow_up,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFollowUpResponse) Reset() {
+	*x = UpdateFollowUpResponse{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFollowUpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFollowUpResponse) ProtoMessage() {}
+
+func (x *UpdateFollowUpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFollowUpResponse.ProtoReflect.Descriptor instead.
+func (*UpdateFollowUpResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdateFollowUpResponse) GetFollowUp() *FollowUp {
+	if x != nil {
+		return x.FollowUp
+	}
+	return nil
+}
+
 var File_jiujin_v1_application_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_application_proto_rawDesc = "" +
@@ -1194,7 +1388,18 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\ato_unit\x18\x02 \x01(\tR\x06toUnit\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"V\n" +
 	"\x1aForwardApplicationResponse\x128\n" +
-	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication2\xdc\a\n" +
+	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"3\n" +
+	"\x14ListFollowUpsRequest\x12\x1b\n" +
+	"\topen_only\x18\x01 \x01(\bR\bopenOnly\"K\n" +
+	"\x15ListFollowUpsResponse\x122\n" +
+	"\n" +
+	"follow_ups\x18\x01 \x03(\v2\x13.jiujin.v1.FollowUpR\tfollowUps\"f\n" +
+	"\x15UpdateFollowUpRequest\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\tR\x04step\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"J\n" +
+	"\x16UpdateFollowUpResponse\x120\n" +
+	"\tfollow_up\x18\x01 \x01(\v2\x13.jiujin.v1.FollowUpR\bfollowUp2\x8b\t\n" +
 	"\x12ApplicationService\x12`\n" +
 	"\x11AcceptApplication\x12#.jiujin.v1.AcceptApplicationRequest\x1a$.jiujin.v1.AcceptApplicationResponse\"\x00\x12]\n" +
 	"\x10ListApplications\x12\".jiujin.v1.ListApplicationsRequest\x1a#.jiujin.v1.ListApplicationsResponse\"\x00\x12W\n" +
@@ -1205,7 +1410,9 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x12DeliverApplication\x12$.jiujin.v1.DeliverApplicationRequest\x1a%.jiujin.v1.DeliverApplicationResponse\"\x00\x12Z\n" +
 	"\x0fRateApplication\x12!.jiujin.v1.RateApplicationRequest\x1a\".jiujin.v1.RateApplicationResponse\"\x00\x12f\n" +
 	"\x13WithdrawApplication\x12%.jiujin.v1.WithdrawApplicationRequest\x1a&.jiujin.v1.WithdrawApplicationResponse\"\x00\x12c\n" +
-	"\x12ForwardApplication\x12$.jiujin.v1.ForwardApplicationRequest\x1a%.jiujin.v1.ForwardApplicationResponse\"\x00B\x9b\x01\n" +
+	"\x12ForwardApplication\x12$.jiujin.v1.ForwardApplicationRequest\x1a%.jiujin.v1.ForwardApplicationResponse\"\x00\x12T\n" +
+	"\rListFollowUps\x12\x1f.jiujin.v1.ListFollowUpsRequest\x1a .jiujin.v1.ListFollowUpsResponse\"\x00\x12W\n" +
+	"\x0eUpdateFollowUp\x12 .jiujin.v1.UpdateFollowUpRequest\x1a!.jiujin.v1.UpdateFollowUpResponse\"\x00B\x9b\x01\n" +
 	"\rcom.jiujin.v1B\x10ApplicationProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -1221,7 +1428,7 @@ func file_jiujin_v1_application_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_application_proto_rawDescData
 }
 
-var file_jiujin_v1_application_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_jiujin_v1_application_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_jiujin_v1_application_proto_goTypes = []any{
 	(*AcceptApplicationRequest)(nil),    // 0: jiujin.v1.AcceptApplicationRequest
 	(*AcceptApplicationResponse)(nil),   // 1: jiujin.v1.AcceptApplicationResponse
@@ -1243,50 +1450,61 @@ var file_jiujin_v1_application_proto_goTypes = []any{
 	(*WithdrawApplicationResponse)(nil), // 17: jiujin.v1.WithdrawApplicationResponse
 	(*ForwardApplicationRequest)(nil),   // 18: jiujin.v1.ForwardApplicationRequest
 	(*ForwardApplicationResponse)(nil),  // 19: jiujin.v1.ForwardApplicationResponse
-	(*Applicant)(nil),                   // 20: jiujin.v1.Applicant
-	(*Application)(nil),                 // 21: jiujin.v1.Application
-	(*Receipt)(nil),                     // 22: jiujin.v1.Receipt
-	(*HistoryEntry)(nil),                // 23: jiujin.v1.HistoryEntry
+	(*ListFollowUpsRequest)(nil),        // 20: jiujin.v1.ListFollowUpsRequest
+	(*ListFollowUpsResponse)(nil),       // 21: jiujin.v1.ListFollowUpsResponse
+	(*UpdateFollowUpRequest)(nil),       // 22: jiujin.v1.UpdateFollowUpRequest
+	(*UpdateFollowUpResponse)(nil),      // 23: jiujin.v1.UpdateFollowUpResponse
+	(*Applicant)(nil),                   // 24: jiujin.v1.Applicant
+	(*Application)(nil),                 // 25: jiujin.v1.Application
+	(*Receipt)(nil),                     // 26: jiujin.v1.Receipt
+	(*HistoryEntry)(nil),                // 27: jiujin.v1.HistoryEntry
+	(*FollowUp)(nil),                    // 28: jiujin.v1.FollowUp
 }
 var file_jiujin_v1_application_proto_depIdxs = []int32{
-	20, // 0: jiujin.v1.AcceptApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
-	21, // 1: jiujin.v1.AcceptApplicationResponse.application:type_name -> jiujin.v1.Application
-	22, // 2: jiujin.v1.AcceptApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
-	21, // 3: jiujin.v1.ListApplicationsResponse.applications:type_name -> jiujin.v1.Application
-	21, // 4: jiujin.v1.GetApplicationResponse.application:type_name -> jiujin.v1.Application
-	23, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
-	21, // 6: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
-	21, // 7: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
-	21, // 8: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
-	21, // 9: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
-	21, // 10: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
-	21, // 11: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
-	21, // 12: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
-	0,  // 13: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
-	2,  // 14: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
-	4,  // 15: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
-	6,  // 16: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
-	8,  // 17: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
-	10, // 18: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
-	12, // 19: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
-	14, // 20: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
-	16, // 21: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
-	18, // 22: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
-	1,  // 23: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
-	3,  // 24: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
-	5,  // 25: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
-	7,  // 26: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
-	9,  // 27: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
-	11, // 28: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
-	13, // 29: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
-	15, // 30: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
-	17, // 31: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
-	19, // 32: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
-	23, // [23:33] is the sub-list for method output_type
-	13, // [13:23] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	24, // 0: jiujin.v1.AcceptApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
+	25, // 1: jiujin.v1.AcceptApplicationResponse.application:type_name -> jiujin.v1.Application
+	26, // 2: jiujin.v1.AcceptApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
+	25, // 3: jiujin.v1.ListApplicationsResponse.applications:type_name -> jiujin.v1.Application
+	25, // 4: jiujin.v1.GetApplicationResponse.application:type_name -> jiujin.v1.Application
+	27, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
+	25, // 6: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
+	25, // 7: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
+	25, // 8: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 9: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 10: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 11: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 12: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
+	28, // 13: jiujin.v1.ListFollowUpsResponse.follow_ups:type_name -> jiujin.v1.FollowUp
+	28, // 14: jiujin.v1.UpdateFollowUpResponse.follow_up:type_name -> jiujin.v1.FollowUp
+	0,  // 15: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
+	2,  // 16: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
+	4,  // 17: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
+	6,  // 18: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
+	8,  // 19: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
+	10, // 20: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
+	12, // 21: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
+	14, // 22: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
+	16, // 23: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
+	18, // 24: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
+	20, // 25: jiujin.v1.ApplicationService.ListFollowUps:input_type -> jiujin.v1.ListFollowUpsRequest
+	22, // 26: jiujin.v1.ApplicationService.UpdateFollowUp:input_type -> jiujin.v1.UpdateFollowUpRequest
+	1,  // 27: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
+	3,  // 28: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
+	5,  // 29: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
+	7,  // 30: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
+	9,  // 31: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
+	11, // 32: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
+	13, // 33: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
+	15, // 34: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
+	17, // 35: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
+	19, // 36: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
+	21, // 37: jiujin.v1.ApplicationService.ListFollowUps:output_type -> jiujin.v1.ListFollowUpsResponse
+	23, // 38: jiujin.v1.ApplicationService.UpdateFollowUp:output_type -> jiujin.v1.UpdateFollowUpResponse
+	27, // [27:39] is the sub-list for method output_type
+	15, // [15:27] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_application_proto_init() }
@@ -1301,7 +1519,7 @@ func file_jiujin_v1_application_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_application_proto_rawDesc), len(file_jiujin_v1_application_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,8 @@ type Command struct {
 	//	*Command_Grant
 	//	*Command_Revoke
 	//	*Command_Forward
+	//	*Command_FollowUp
+	//	*Command_Sweep
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -217,6 +219,24 @@ func (x *Command) GetForward() *ForwardApplicationRequest {
 	return nil
 }
 
+func (x *Command) GetFollowUp() *UpdateFollowUpRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_FollowUp); ok {
+			return x.FollowUp
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSweep() *Sweep {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Sweep); ok {
+			return x.Sweep
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -273,6 +293,14 @@ type Command_Forward struct {
 	Forward *ForwardApplicationRequest `protobuf:"bytes,22,opt,name=forward,proto3,oneof"`
 }
 
+type Command_FollowUp struct {
+	FollowUp *UpdateFollowUpRequest `protobuf:"bytes,23,opt,name=follow_up,json=followUp,proto3,oneof"`
+}
+
+type Command_Sweep struct {
+	Sweep *Sweep `protobuf:"bytes,24,opt,name=sweep,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -299,6 +327,48 @@ func (*Command_Revoke) isCommand_Op() {}
 
 func (*Command_Forward) isCommand_Op() {}
 
+func (*Command_FollowUp) isCommand_Op() {}
+
+func (*Command_Sweep) isCommand_Op() {}
+
+// The periodic sweep: applications whose 容缺 materials are past their
+// deadline are withdrawn with a notice by their holder.
+type Sweep struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sweep) Reset() {
+	*x = Sweep{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sweep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sweep) ProtoMessage() {}
+
+func (x *Sweep) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sweep.ProtoReflect.Descriptor instead.
+func (*Sweep) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+}
+
 // Payload of "app.rerouted": the holder sends the application to another
 // deciding unit.
 type AppRerouted struct {
@@ -313,7 +383,7 @@ type AppRerouted struct {
 
 func (x *AppRerouted) Reset() {
 	*x = AppRerouted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +395,7 @@ func (x *AppRerouted) String() string {
 func (*AppRerouted) ProtoMessage() {}
 
 func (x *AppRerouted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +408,7 @@ func (x *AppRerouted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRerouted.ProtoReflect.Descriptor instead.
 func (*AppRerouted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AppRerouted) GetToUnit() string {
@@ -390,7 +460,7 @@ type Ingest struct {
 
 func (x *Ingest) Reset() {
 	*x = Ingest{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +472,7 @@ func (x *Ingest) String() string {
 func (*Ingest) ProtoMessage() {}
 
 func (x *Ingest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +485,7 @@ func (x *Ingest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ingest.ProtoReflect.Descriptor instead.
 func (*Ingest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Ingest) GetFrom() *Peer {
@@ -468,7 +538,7 @@ type FeedEntry struct {
 
 func (x *FeedEntry) Reset() {
 	*x = FeedEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +550,7 @@ func (x *FeedEntry) String() string {
 func (*FeedEntry) ProtoMessage() {}
 
 func (x *FeedEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +563,7 @@ func (x *FeedEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedEntry.ProtoReflect.Descriptor instead.
 func (*FeedEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FeedEntry) GetEvent() *Event {
@@ -531,7 +601,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -543,7 +613,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -556,7 +626,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Cursor) GetNodeId() string {
@@ -601,7 +671,7 @@ type QuarantineEntry struct {
 
 func (x *QuarantineEntry) Reset() {
 	*x = QuarantineEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +683,7 @@ func (x *QuarantineEntry) String() string {
 func (*QuarantineEntry) ProtoMessage() {}
 
 func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +696,7 @@ func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantineEntry.ProtoReflect.Descriptor instead.
 func (*QuarantineEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QuarantineEntry) GetEvent() *Event {
@@ -675,7 +745,7 @@ type AppRouted struct {
 
 func (x *AppRouted) Reset() {
 	*x = AppRouted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +757,7 @@ func (x *AppRouted) String() string {
 func (*AppRouted) ProtoMessage() {}
 
 func (x *AppRouted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +770,7 @@ func (x *AppRouted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRouted.ProtoReflect.Descriptor instead.
 func (*AppRouted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AppRouted) GetToUnit() string {
@@ -721,7 +791,7 @@ type RevealAudit struct {
 
 func (x *RevealAudit) Reset() {
 	*x = RevealAudit{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +803,7 @@ func (x *RevealAudit) String() string {
 func (*RevealAudit) ProtoMessage() {}
 
 func (x *RevealAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +816,7 @@ func (x *RevealAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevealAudit.ProtoReflect.Descriptor instead.
 func (*RevealAudit) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevealAudit) GetApplicationId() string {
@@ -778,7 +848,7 @@ type CatalogPublished struct {
 
 func (x *CatalogPublished) Reset() {
 	*x = CatalogPublished{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +860,7 @@ func (x *CatalogPublished) String() string {
 func (*CatalogPublished) ProtoMessage() {}
 
 func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +873,7 @@ func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogPublished.ProtoReflect.Descriptor instead.
 func (*CatalogPublished) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CatalogPublished) GetVersion() uint64 {
@@ -859,7 +929,7 @@ type MatterChanged struct {
 
 func (x *MatterChanged) Reset() {
 	*x = MatterChanged{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +941,7 @@ func (x *MatterChanged) String() string {
 func (*MatterChanged) ProtoMessage() {}
 
 func (x *MatterChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +954,7 @@ func (x *MatterChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatterChanged.ProtoReflect.Descriptor instead.
 func (*MatterChanged) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MatterChanged) GetMatter() *Matter {
@@ -906,7 +976,7 @@ type CatalogRecord struct {
 
 func (x *CatalogRecord) Reset() {
 	*x = CatalogRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +988,7 @@ func (x *CatalogRecord) String() string {
 func (*CatalogRecord) ProtoMessage() {}
 
 func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1001,7 @@ func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogRecord.ProtoReflect.Descriptor instead.
 func (*CatalogRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CatalogRecord) GetVersion() uint64 {
@@ -966,7 +1036,7 @@ type AppAccepted struct {
 
 func (x *AppAccepted) Reset() {
 	*x = AppAccepted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1048,7 @@ func (x *AppAccepted) String() string {
 func (*AppAccepted) ProtoMessage() {}
 
 func (x *AppAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1061,7 @@ func (x *AppAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppAccepted.ProtoReflect.Descriptor instead.
 func (*AppAccepted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppAccepted) GetApplication() *Application {
@@ -1012,7 +1082,7 @@ type AppSupplementRequested struct {
 
 func (x *AppSupplementRequested) Reset() {
 	*x = AppSupplementRequested{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1094,7 @@ func (x *AppSupplementRequested) String() string {
 func (*AppSupplementRequested) ProtoMessage() {}
 
 func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1107,7 @@ func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplementRequested.ProtoReflect.Descriptor instead.
 func (*AppSupplementRequested) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppSupplementRequested) GetMaterials() []string {
@@ -1064,7 +1134,7 @@ type AppSupplied struct {
 
 func (x *AppSupplied) Reset() {
 	*x = AppSupplied{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1146,7 @@ func (x *AppSupplied) String() string {
 func (*AppSupplied) ProtoMessage() {}
 
 func (x *AppSupplied) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1159,7 @@ func (x *AppSupplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplied.ProtoReflect.Descriptor instead.
 func (*AppSupplied) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AppSupplied) GetMaterials() []string {
@@ -1110,7 +1180,7 @@ type AppDecided struct {
 
 func (x *AppDecided) Reset() {
 	*x = AppDecided{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1192,7 @@ func (x *AppDecided) String() string {
 func (*AppDecided) ProtoMessage() {}
 
 func (x *AppDecided) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1205,7 @@ func (x *AppDecided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDecided.ProtoReflect.Descriptor instead.
 func (*AppDecided) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AppDecided) GetApproved() bool {
@@ -1163,7 +1233,7 @@ type AppDelivered struct {
 
 func (x *AppDelivered) Reset() {
 	*x = AppDelivered{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1245,7 @@ func (x *AppDelivered) String() string {
 func (*AppDelivered) ProtoMessage() {}
 
 func (x *AppDelivered) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1258,7 @@ func (x *AppDelivered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDelivered.ProtoReflect.Descriptor instead.
 func (*AppDelivered) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AppDelivered) GetMethod() string {
@@ -1216,7 +1286,7 @@ type AppRated struct {
 
 func (x *AppRated) Reset() {
 	*x = AppRated{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1298,7 @@ func (x *AppRated) String() string {
 func (*AppRated) ProtoMessage() {}
 
 func (x *AppRated) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1311,7 @@ func (x *AppRated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRated.ProtoReflect.Descriptor instead.
 func (*AppRated) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AppRated) GetScore() uint32 {
@@ -1268,7 +1338,7 @@ type AppWithdrawn struct {
 
 func (x *AppWithdrawn) Reset() {
 	*x = AppWithdrawn{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1350,7 @@ func (x *AppWithdrawn) String() string {
 func (*AppWithdrawn) ProtoMessage() {}
 
 func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1363,7 @@ func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppWithdrawn.ProtoReflect.Descriptor instead.
 func (*AppWithdrawn) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AppWithdrawn) GetReason() string {
@@ -1314,7 +1384,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1396,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1409,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AuditRecord) GetApplicationId() string {
@@ -1368,7 +1438,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1450,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1463,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AuditEntry) GetActor() string {
@@ -1437,7 +1507,7 @@ type StoredRecord struct {
 
 func (x *StoredRecord) Reset() {
 	*x = StoredRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[20]
+	mi := &file_jiujin_v1_store_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1519,7 @@ func (x *StoredRecord) String() string {
 func (*StoredRecord) ProtoMessage() {}
 
 func (x *StoredRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[20]
+	mi := &file_jiujin_v1_store_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1532,7 @@ func (x *StoredRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredRecord.ProtoReflect.Descriptor instead.
 func (*StoredRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{20}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StoredRecord) GetKind() string {
@@ -1497,7 +1567,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xf1\x06\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xdc\a\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12H\n" +
@@ -1514,8 +1584,11 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x06ingest\x18\x13 \x01(\v2\x11.jiujin.v1.IngestH\x00R\x06ingest\x129\n" +
 	"\x05grant\x18\x14 \x01(\v2!.jiujin.v1.GrantDelegationRequestH\x00R\x05grant\x12<\n" +
 	"\x06revoke\x18\x15 \x01(\v2\".jiujin.v1.RevokeDelegationRequestH\x00R\x06revoke\x12@\n" +
-	"\aforward\x18\x16 \x01(\v2$.jiujin.v1.ForwardApplicationRequestH\x00R\aforwardB\x04\n" +
-	"\x02op\"\x82\x01\n" +
+	"\aforward\x18\x16 \x01(\v2$.jiujin.v1.ForwardApplicationRequestH\x00R\aforward\x12?\n" +
+	"\tfollow_up\x18\x17 \x01(\v2 .jiujin.v1.UpdateFollowUpRequestH\x00R\bfollowUp\x12(\n" +
+	"\x05sweep\x18\x18 \x01(\v2\x10.jiujin.v1.SweepH\x00R\x05sweepB\x04\n" +
+	"\x02op\"\a\n" +
+	"\x05Sweep\"\x82\x01\n" +
 	"\vAppRerouted\x12\x17\n" +
 	"\ato_unit\x18\x01 \x01(\tR\x06toUnit\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12#\n" +
@@ -1610,74 +1683,78 @@ func file_jiujin_v1_store_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_store_proto_rawDescData
 }
 
-var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_jiujin_v1_store_proto_goTypes = []any{
 	(*Command)(nil),                    // 0: jiujin.v1.Command
-	(*AppRerouted)(nil),                // 1: jiujin.v1.AppRerouted
-	(*Ingest)(nil),                     // 2: jiujin.v1.Ingest
-	(*FeedEntry)(nil),                  // 3: jiujin.v1.FeedEntry
-	(*Cursor)(nil),                     // 4: jiujin.v1.Cursor
-	(*QuarantineEntry)(nil),            // 5: jiujin.v1.QuarantineEntry
-	(*AppRouted)(nil),                  // 6: jiujin.v1.AppRouted
-	(*RevealAudit)(nil),                // 7: jiujin.v1.RevealAudit
-	(*CatalogPublished)(nil),           // 8: jiujin.v1.CatalogPublished
-	(*MatterChanged)(nil),              // 9: jiujin.v1.MatterChanged
-	(*CatalogRecord)(nil),              // 10: jiujin.v1.CatalogRecord
-	(*AppAccepted)(nil),                // 11: jiujin.v1.AppAccepted
-	(*AppSupplementRequested)(nil),     // 12: jiujin.v1.AppSupplementRequested
-	(*AppSupplied)(nil),                // 13: jiujin.v1.AppSupplied
-	(*AppDecided)(nil),                 // 14: jiujin.v1.AppDecided
-	(*AppDelivered)(nil),               // 15: jiujin.v1.AppDelivered
-	(*AppRated)(nil),                   // 16: jiujin.v1.AppRated
-	(*AppWithdrawn)(nil),               // 17: jiujin.v1.AppWithdrawn
-	(*AuditRecord)(nil),                // 18: jiujin.v1.AuditRecord
-	(*AuditEntry)(nil),                 // 19: jiujin.v1.AuditEntry
-	(*StoredRecord)(nil),               // 20: jiujin.v1.StoredRecord
-	(*ImportCatalogRequest)(nil),       // 21: jiujin.v1.ImportCatalogRequest
-	(*AcceptApplicationRequest)(nil),   // 22: jiujin.v1.AcceptApplicationRequest
-	(*RequestSupplementRequest)(nil),   // 23: jiujin.v1.RequestSupplementRequest
-	(*SupplyMaterialsRequest)(nil),     // 24: jiujin.v1.SupplyMaterialsRequest
-	(*DecideApplicationRequest)(nil),   // 25: jiujin.v1.DecideApplicationRequest
-	(*DeliverApplicationRequest)(nil),  // 26: jiujin.v1.DeliverApplicationRequest
-	(*RateApplicationRequest)(nil),     // 27: jiujin.v1.RateApplicationRequest
-	(*WithdrawApplicationRequest)(nil), // 28: jiujin.v1.WithdrawApplicationRequest
-	(*GrantDelegationRequest)(nil),     // 29: jiujin.v1.GrantDelegationRequest
-	(*RevokeDelegationRequest)(nil),    // 30: jiujin.v1.RevokeDelegationRequest
-	(*ForwardApplicationRequest)(nil),  // 31: jiujin.v1.ForwardApplicationRequest
-	(*Peer)(nil),                       // 32: jiujin.v1.Peer
-	(*Event)(nil),                      // 33: jiujin.v1.Event
-	(*Department)(nil),                 // 34: jiujin.v1.Department
-	(*Matter)(nil),                     // 35: jiujin.v1.Matter
-	(*Application)(nil),                // 36: jiujin.v1.Application
+	(*Sweep)(nil),                      // 1: jiujin.v1.Sweep
+	(*AppRerouted)(nil),                // 2: jiujin.v1.AppRerouted
+	(*Ingest)(nil),                     // 3: jiujin.v1.Ingest
+	(*FeedEntry)(nil),                  // 4: jiujin.v1.FeedEntry
+	(*Cursor)(nil),                     // 5: jiujin.v1.Cursor
+	(*QuarantineEntry)(nil),            // 6: jiujin.v1.QuarantineEntry
+	(*AppRouted)(nil),                  // 7: jiujin.v1.AppRouted
+	(*RevealAudit)(nil),                // 8: jiujin.v1.RevealAudit
+	(*CatalogPublished)(nil),           // 9: jiujin.v1.CatalogPublished
+	(*MatterChanged)(nil),              // 10: jiujin.v1.MatterChanged
+	(*CatalogRecord)(nil),              // 11: jiujin.v1.CatalogRecord
+	(*AppAccepted)(nil),                // 12: jiujin.v1.AppAccepted
+	(*AppSupplementRequested)(nil),     // 13: jiujin.v1.AppSupplementRequested
+	(*AppSupplied)(nil),                // 14: jiujin.v1.AppSupplied
+	(*AppDecided)(nil),                 // 15: jiujin.v1.AppDecided
+	(*AppDelivered)(nil),               // 16: jiujin.v1.AppDelivered
+	(*AppRated)(nil),                   // 17: jiujin.v1.AppRated
+	(*AppWithdrawn)(nil),               // 18: jiujin.v1.AppWithdrawn
+	(*AuditRecord)(nil),                // 19: jiujin.v1.AuditRecord
+	(*AuditEntry)(nil),                 // 20: jiujin.v1.AuditEntry
+	(*StoredRecord)(nil),               // 21: jiujin.v1.StoredRecord
+	(*ImportCatalogRequest)(nil),       // 22: jiujin.v1.ImportCatalogRequest
+	(*AcceptApplicationRequest)(nil),   // 23: jiujin.v1.AcceptApplicationRequest
+	(*RequestSupplementRequest)(nil),   // 24: jiujin.v1.RequestSupplementRequest
+	(*SupplyMaterialsRequest)(nil),     // 25: jiujin.v1.SupplyMaterialsRequest
+	(*DecideApplicationRequest)(nil),   // 26: jiujin.v1.DecideApplicationRequest
+	(*DeliverApplicationRequest)(nil),  // 27: jiujin.v1.DeliverApplicationRequest
+	(*RateApplicationRequest)(nil),     // 28: jiujin.v1.RateApplicationRequest
+	(*WithdrawApplicationRequest)(nil), // 29: jiujin.v1.WithdrawApplicationRequest
+	(*GrantDelegationRequest)(nil),     // 30: jiujin.v1.GrantDelegationRequest
+	(*RevokeDelegationRequest)(nil),    // 31: jiujin.v1.RevokeDelegationRequest
+	(*ForwardApplicationRequest)(nil),  // 32: jiujin.v1.ForwardApplicationRequest
+	(*UpdateFollowUpRequest)(nil),      // 33: jiujin.v1.UpdateFollowUpRequest
+	(*Peer)(nil),                       // 34: jiujin.v1.Peer
+	(*Event)(nil),                      // 35: jiujin.v1.Event
+	(*Department)(nil),                 // 36: jiujin.v1.Department
+	(*Matter)(nil),                     // 37: jiujin.v1.Matter
+	(*Application)(nil),                // 38: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
-	21, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
-	22, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
-	23, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
-	24, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
-	25, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
-	26, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
-	27, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
-	28, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
-	7,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
-	2,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
-	29, // 10: jiujin.v1.Command.grant:type_name -> jiujin.v1.GrantDelegationRequest
-	30, // 11: jiujin.v1.Command.revoke:type_name -> jiujin.v1.RevokeDelegationRequest
-	31, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
-	32, // 13: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	33, // 14: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	33, // 15: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	33, // 16: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	34, // 17: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	35, // 18: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	34, // 19: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	36, // 20: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	19, // 21: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	22, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
+	23, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
+	24, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
+	25, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
+	26, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
+	27, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
+	28, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
+	29, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
+	8,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
+	3,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
+	30, // 10: jiujin.v1.Command.grant:type_name -> jiujin.v1.GrantDelegationRequest
+	31, // 11: jiujin.v1.Command.revoke:type_name -> jiujin.v1.RevokeDelegationRequest
+	32, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
+	33, // 13: jiujin.v1.Command.follow_up:type_name -> jiujin.v1.UpdateFollowUpRequest
+	1,  // 14: jiujin.v1.Command.sweep:type_name -> jiujin.v1.Sweep
+	34, // 15: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	35, // 16: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	35, // 17: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	35, // 18: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	36, // 19: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	37, // 20: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	36, // 21: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	38, // 22: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	20, // 23: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -1704,6 +1781,8 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_Grant)(nil),
 		(*Command_Revoke)(nil),
 		(*Command_Forward)(nil),
+		(*Command_FollowUp)(nil),
+		(*Command_Sweep)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1711,7 +1790,7 @@ func file_jiujin_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_store_proto_rawDesc), len(file_jiujin_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1695,6 +1695,161 @@ func (x *HistoryEntry) GetHash() []byte {
 	return nil
 }
 
+// A follow-up opened by a low rating (差评, 2 or less): the deciding unit
+// calls the applicant back within 1 working day and fixes the cause within
+// 15 (好差评 rules); the county sees every one.
+type FollowUp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Score         uint32                 `protobuf:"varint,2,opt,name=score,proto3" json:"score,omitempty"`
+	Comment       string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The unit that answers for it (the application's deciding unit).
+	Holder string `protobuf:"bytes,4,opt,name=holder,proto3" json:"holder,omitempty"`
+	// open, called_back, fixed.
+	State    string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	OpenedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	// Due dates, YYYY-MM-DD.
+	CallbackDue  string                 `protobuf:"bytes,7,opt,name=callback_due,json=callbackDue,proto3" json:"callback_due,omitempty"`
+	FixDue       string                 `protobuf:"bytes,8,opt,name=fix_due,json=fixDue,proto3" json:"fix_due,omitempty"`
+	CalledBackAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=called_back_at,json=calledBackAt,proto3" json:"called_back_at,omitempty"`
+	CallbackNote string                 `protobuf:"bytes,10,opt,name=callback_note,json=callbackNote,proto3" json:"callback_note,omitempty"`
+	FixedAt      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=fixed_at,json=fixedAt,proto3" json:"fixed_at,omitempty"`
+	FixNote      string                 `protobuf:"bytes,12,opt,name=fix_note,json=fixNote,proto3" json:"fix_note,omitempty"`
+	// Computed when read.
+	CallbackOverdue bool `protobuf:"varint,13,opt,name=callback_overdue,json=callbackOverdue,proto3" json:"callback_overdue,omitempty"`
+	FixOverdue      bool `protobuf:"varint,14,opt,name=fix_overdue,json=fixOverdue,proto3" json:"fix_overdue,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FollowUp) Reset() {
+	*x = FollowUp{}
+	mi := &file_jiujin_v1_types_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowUp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowUp) ProtoMessage() {}
+
+func (x *FollowUp) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_types_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowUp.ProtoReflect.Descriptor instead.
+func (*FollowUp) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FollowUp) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *FollowUp) GetScore() uint32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *FollowUp) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *FollowUp) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *FollowUp) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *FollowUp) GetOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return nil
+}
+
+func (x *FollowUp) GetCallbackDue() string {
+	if x != nil {
+		return x.CallbackDue
+	}
+	return ""
+}
+
+func (x *FollowUp) GetFixDue() string {
+	if x != nil {
+		return x.FixDue
+	}
+	return ""
+}
+
+func (x *FollowUp) GetCalledBackAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CalledBackAt
+	}
+	return nil
+}
+
+func (x *FollowUp) GetCallbackNote() string {
+	if x != nil {
+		return x.CallbackNote
+	}
+	return ""
+}
+
+func (x *FollowUp) GetFixedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FixedAt
+	}
+	return nil
+}
+
+func (x *FollowUp) GetFixNote() string {
+	if x != nil {
+		return x.FixNote
+	}
+	return ""
+}
+
+func (x *FollowUp) GetCallbackOverdue() bool {
+	if x != nil {
+		return x.CallbackOverdue
+	}
+	return false
+}
+
+func (x *FollowUp) GetFixOverdue() bool {
+	if x != nil {
+		return x.FixOverdue
+	}
+	return false
+}
+
 var File_jiujin_v1_types_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_types_proto_rawDesc = "" +
@@ -1873,7 +2028,24 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12*\n" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x18\n" +
 	"\asummary\x18\x06 \x01(\tR\asummary\x12\x12\n" +
-	"\x04hash\x18\a \x01(\fR\x04hashB\x95\x01\n" +
+	"\x04hash\x18\a \x01(\fR\x04hash\"\x89\x04\n" +
+	"\bFollowUp\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\rR\x05score\x12\x18\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\x12\x16\n" +
+	"\x06holder\x18\x04 \x01(\tR\x06holder\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x127\n" +
+	"\topened_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x12!\n" +
+	"\fcallback_due\x18\a \x01(\tR\vcallbackDue\x12\x17\n" +
+	"\afix_due\x18\b \x01(\tR\x06fixDue\x12@\n" +
+	"\x0ecalled_back_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fcalledBackAt\x12#\n" +
+	"\rcallback_note\x18\n" +
+	" \x01(\tR\fcallbackNote\x125\n" +
+	"\bfixed_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\afixedAt\x12\x19\n" +
+	"\bfix_note\x18\f \x01(\tR\afixNote\x12)\n" +
+	"\x10callback_overdue\x18\r \x01(\bR\x0fcallbackOverdue\x12\x1f\n" +
+	"\vfix_overdue\x18\x0e \x01(\bR\n" +
+	"fixOverdueB\x95\x01\n" +
 	"\rcom.jiujin.v1B\n" +
 	"TypesProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
@@ -1890,7 +2062,7 @@ func file_jiujin_v1_types_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_types_proto_rawDescData
 }
 
-var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_jiujin_v1_types_proto_goTypes = []any{
 	(*Department)(nil),            // 0: jiujin.v1.Department
 	(*Material)(nil),              // 1: jiujin.v1.Material
@@ -1908,35 +2080,39 @@ var file_jiujin_v1_types_proto_goTypes = []any{
 	(*Scope)(nil),                 // 13: jiujin.v1.Scope
 	(*Event)(nil),                 // 14: jiujin.v1.Event
 	(*HistoryEntry)(nil),          // 15: jiujin.v1.HistoryEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*FollowUp)(nil),              // 16: jiujin.v1.FollowUp
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_jiujin_v1_types_proto_depIdxs = []int32{
 	1,  // 0: jiujin.v1.Matter.materials:type_name -> jiujin.v1.Material
-	16, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
-	16, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
-	16, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
-	16, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
-	16, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
-	16, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
+	17, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
+	17, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
+	17, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
+	17, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
+	17, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
+	17, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
 	3,  // 7: jiujin.v1.Application.applicant:type_name -> jiujin.v1.Applicant
-	16, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
+	17, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
 	4,  // 9: jiujin.v1.Application.pauses:type_name -> jiujin.v1.Pause
 	5,  // 10: jiujin.v1.Application.decision:type_name -> jiujin.v1.Decision
 	6,  // 11: jiujin.v1.Application.delivery:type_name -> jiujin.v1.Delivery
 	7,  // 12: jiujin.v1.Application.rating:type_name -> jiujin.v1.Rating
 	8,  // 13: jiujin.v1.Application.withdrawal:type_name -> jiujin.v1.Withdrawal
 	9,  // 14: jiujin.v1.Application.deadline:type_name -> jiujin.v1.Deadline
-	16, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
 	11, // 16: jiujin.v1.Application.tasks:type_name -> jiujin.v1.Task
 	5,  // 17: jiujin.v1.Task.decision:type_name -> jiujin.v1.Decision
-	16, // 18: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
+	17, // 18: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
 	13, // 19: jiujin.v1.Event.scope:type_name -> jiujin.v1.Scope
-	16, // 20: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	17, // 20: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	17, // 21: jiujin.v1.FollowUp.opened_at:type_name -> google.protobuf.Timestamp
+	17, // 22: jiujin.v1.FollowUp.called_back_at:type_name -> google.protobuf.Timestamp
+	17, // 23: jiujin.v1.FollowUp.fixed_at:type_name -> google.protobuf.Timestamp
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_types_proto_init() }
@@ -1950,7 +2126,7 @@ func file_jiujin_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_types_proto_rawDesc), len(file_jiujin_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

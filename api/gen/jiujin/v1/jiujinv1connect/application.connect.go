@@ -63,6 +63,12 @@ const (
 	// ApplicationServiceForwardApplicationProcedure is the fully-qualified name of the
 	// ApplicationService's ForwardApplication RPC.
 	ApplicationServiceForwardApplicationProcedure = "/jiujin.v1.ApplicationService/ForwardApplication"
+	// ApplicationServiceListFollowUpsProcedure is the fully-qualified name of the ApplicationService's
+	// ListFollowUps RPC.
+	ApplicationServiceListFollowUpsProcedure = "/jiujin.v1.ApplicationService/ListFollowUps"
+	// ApplicationServiceUpdateFollowUpProcedure is the fully-qualified name of the ApplicationService's
+	// UpdateFollowUp RPC.
+	ApplicationServiceUpdateFollowUpProcedure = "/jiujin.v1.ApplicationService/UpdateFollowUp"
 )
 
 // ApplicationServiceClient is a client for the jiujin.v1.ApplicationService service.
@@ -82,6 +88,9 @@ type ApplicationServiceClient interface {
 	// Re-route to another deciding unit (e.g. after a delegation is revoked);
 	// only the holder may, and the event is kept in the history.
 	ForwardApplication(context.Context, *connect.Request[v1.ForwardApplicationRequest]) (*connect.Response[v1.ForwardApplicationResponse], error)
+	// Follow-ups of low ratings: list them, record the callback and the fix.
+	ListFollowUps(context.Context, *connect.Request[v1.ListFollowUpsRequest]) (*connect.Response[v1.ListFollowUpsResponse], error)
+	UpdateFollowUp(context.Context, *connect.Request[v1.UpdateFollowUpRequest]) (*connect.Response[v1.UpdateFollowUpResponse], error)
 }
 
 // NewApplicationServiceClient constructs a client for the jiujin.v1.ApplicationService service. By
@@ -155,6 +164,18 @@ func NewApplicationServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithSchema(applicationServiceMethods.ByName("ForwardApplication")),
 			connect.WithClientOptions(opts...),
 		),
+		listFollowUps: connect.NewClient[v1.ListFollowUpsRequest, v1.ListFollowUpsResponse](
+			httpClient,
+			baseURL+ApplicationServiceListFollowUpsProcedure,
+			connect.WithSchema(applicationServiceMethods.ByName("ListFollowUps")),
+			connect.WithClientOptions(opts...),
+		),
+		updateFollowUp: connect.NewClient[v1.UpdateFollowUpRequest, v1.UpdateFollowUpResponse](
+			httpClient,
+			baseURL+ApplicationServiceUpdateFollowUpProcedure,
+			connect.WithSchema(applicationServiceMethods.ByName("UpdateFollowUp")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -170,6 +191,8 @@ type applicationServiceClient struct {
 	rateApplication     *connect.Client[v1.RateApplicationRequest, v1.RateApplicationResponse]
 	withdrawApplication *connect.Client[v1.WithdrawApplicationRequest, v1.WithdrawApplicationResponse]
 	forwardApplication  *connect.Client[v1.ForwardApplicationRequest, v1.ForwardApplicationResponse]
+	listFollowUps       *connect.Client[v1.ListFollowUpsRequest, v1.ListFollowUpsResponse]
+	updateFollowUp      *connect.Client[v1.UpdateFollowUpRequest, v1.UpdateFollowUpResponse]
 }
 
 // AcceptApplication calls jiujin.v1.ApplicationService.AcceptApplication.
@@ -222,6 +245,16 @@ func (c *applicationServiceClient) ForwardApplication(ctx context.Context, req *
 	return c.forwardApplication.CallUnary(ctx, req)
 }
 
+// ListFollowUps calls jiujin.v1.ApplicationService.ListFollowUps.
+func (c *applicationServiceClient) ListFollowUps(ctx context.Context, req *connect.Request[v1.ListFollowUpsRequest]) (*connect.Response[v1.ListFollowUpsResponse], error) {
+	return c.listFollowUps.CallUnary(ctx, req)
+}
+
+// UpdateFollowUp calls jiujin.v1.ApplicationService.UpdateFollowUp.
+func (c *applicationServiceClient) UpdateFollowUp(ctx context.Context, req *connect.Request[v1.UpdateFollowUpRequest]) (*connect.Response[v1.UpdateFollowUpResponse], error) {
+	return c.updateFollowUp.CallUnary(ctx, req)
+}
+
 // ApplicationServiceHandler is an implementation of the jiujin.v1.ApplicationService service.
 type ApplicationServiceHandler interface {
 	AcceptApplication(context.Context, *connect.Request[v1.AcceptApplicationRequest]) (*connect.Response[v1.AcceptApplicationResponse], error)
@@ -239,6 +272,9 @@ type ApplicationServiceHandler interface {
 	// Re-route to another deciding unit (e.g. after a delegation is revoked);
 	// only the holder may, and the event is kept in the history.
 	ForwardApplication(context.Context, *connect.Request[v1.ForwardApplicationRequest]) (*connect.Response[v1.ForwardApplicationResponse], error)
+	// Follow-ups of low ratings: list them, record the callback and the fix.
+	ListFollowUps(context.Context, *connect.Request[v1.ListFollowUpsRequest]) (*connect.Response[v1.ListFollowUpsResponse], error)
+	UpdateFollowUp(context.Context, *connect.Request[v1.UpdateFollowUpRequest]) (*connect.Response[v1.UpdateFollowUpResponse], error)
 }
 
 // NewApplicationServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -308,6 +344,18 @@ func NewApplicationServiceHandler(svc ApplicationServiceHandler, opts ...connect
 		connect.WithSchema(applicationServiceMethods.ByName("ForwardApplication")),
 		connect.WithHandlerOptions(opts...),
 	)
+	applicationServiceListFollowUpsHandler := connect.NewUnaryHandler(
+		ApplicationServiceListFollowUpsProcedure,
+		svc.ListFollowUps,
+		connect.WithSchema(applicationServiceMethods.ByName("ListFollowUps")),
+		connect.WithHandlerOptions(opts...),
+	)
+	applicationServiceUpdateFollowUpHandler := connect.NewUnaryHandler(
+		ApplicationServiceUpdateFollowUpProcedure,
+		svc.UpdateFollowUp,
+		connect.WithSchema(applicationServiceMethods.ByName("UpdateFollowUp")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.ApplicationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ApplicationServiceAcceptApplicationProcedure:
@@ -330,6 +378,10 @@ func NewApplicationServiceHandler(svc ApplicationServiceHandler, opts ...connect
 			applicationServiceWithdrawApplicationHandler.ServeHTTP(w, r)
 		case ApplicationServiceForwardApplicationProcedure:
 			applicationServiceForwardApplicationHandler.ServeHTTP(w, r)
+		case ApplicationServiceListFollowUpsProcedure:
+			applicationServiceListFollowUpsHandler.ServeHTTP(w, r)
+		case ApplicationServiceUpdateFollowUpProcedure:
+			applicationServiceUpdateFollowUpHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -377,4 +429,12 @@ func (UnimplementedApplicationServiceHandler) WithdrawApplication(context.Contex
 
 func (UnimplementedApplicationServiceHandler) ForwardApplication(context.Context, *connect.Request[v1.ForwardApplicationRequest]) (*connect.Response[v1.ForwardApplicationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.ForwardApplication is not implemented"))
+}
+
+func (UnimplementedApplicationServiceHandler) ListFollowUps(context.Context, *connect.Request[v1.ListFollowUpsRequest]) (*connect.Response[v1.ListFollowUpsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.ListFollowUps is not implemented"))
+}
+
+func (UnimplementedApplicationServiceHandler) UpdateFollowUp(context.Context, *connect.Request[v1.UpdateFollowUpRequest]) (*connect.Response[v1.UpdateFollowUpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.UpdateFollowUp is not implemented"))
 }
