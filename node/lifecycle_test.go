@@ -110,7 +110,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 		kinds = append(kinds, h.GetKind())
 	}
 	require.Equal(t, []string{KindAppAccepted, KindAppMaterialsSupplied, KindAppSupplementRequest, KindAppSupplemented,
-		KindAppDecided, KindAppDelivered, KindAppRated}, kinds)
+		KindAppDecided, KindAppDelivered, KindAppRated, KindFollowUpOpened}, kinds, "a rating of 2 opens a follow-up")
 	require.Equal(t, uint64(7), show.Msg.GetApplication().GetVersion())
 
 	rep, err := n.Store.Verify()
