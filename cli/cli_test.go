@@ -161,6 +161,20 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "--mode")
 
+	code, stdout, _ = run(t, url, "delegation", "classes")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "mountain 山区农业型")
+	code, stdout, _ = run(t, url, "delegation", "menu", "mountain")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "NY-001 农村宅基地申请审批")
+	code, stdout, _ = run(t, url, "delegation", "negative")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "ZR-005：村（社区）不予受理")
+	code, _, stderr = run(t, url, "delegation", "negative", "--set", "ZR-005")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "--set")
+	eventuallyOut(t, func() string { _, out, _ := run(t, url, "delegation", "classes"); return out }, "点单 330324102")
+
 	code, stdout, _ = run(t, url, "catalog", "show", "SJ-001")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "可容缺")
@@ -270,4 +284,10 @@ func freePortRun(t *testing.T, n int) int {
 	}
 	t.Fatal("no run of free ports")
 	return 0
+}
+
+// eventuallyOut waits until a command's output contains want.
+func eventuallyOut(t *testing.T, out func() string, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(out(), want) }, 10*time.Second, 20*time.Millisecond, "want %q", want)
 }

@@ -12,8 +12,9 @@ import (
 )
 
 func newDelegationCmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "delegation", Short: "事权下放：list 清单、grant 授予、revoke 撤销、route 查询由谁办理"}
-	cmd.AddCommand(newDelegationListCmd(f), newDelegationGrantCmd(f), newDelegationRevokeCmd(f), newDelegationRouteCmd(f))
+	cmd := &cobra.Command{Use: "delegation", Short: "事权下放：list 清单、grant 授予、revoke 撤销、route 由谁办理、classes 乡镇分类、menu 菜单、order 点单、negative 负面清单"}
+	cmd.AddCommand(newDelegationListCmd(f), newDelegationGrantCmd(f), newDelegationRevokeCmd(f), newDelegationRouteCmd(f),
+		newDelegationClassesCmd(f), newDelegationMenuCmd(f), newDelegationOrderCmd(f), newDelegationNegativeCmd(f))
 	return cmd
 }
 

@@ -200,11 +200,21 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 	}
 	for _, u := range DemoUnits {
 		st := nodes[u.Code].Store
-		if err := waitFor("catalog at "+u.Code, func() bool { c, err := st.Catalog(); return err == nil && c.GetVersion() > 0 }); err != nil {
+		if err := waitFor("catalog and classes at "+u.Code, func() bool {
+			c, err := st.Catalog()
+			cl, err2 := st.Classes()
+			return err == nil && err2 == nil && c.GetVersion() > 0 && len(cl.GetClasses()) == len(DemoClasses)
+		}); err != nil {
 			return err
 		}
 	}
 	county := nodes[DemoCounty].Store
+	for t, matters := range DemoOrders {
+		cmd := &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "乡镇便民服务中心 主任", Op: &pb.Command_Order{Order: &pb.OrderMattersRequest{Matters: matters}}}
+		if _, err := nodes[t].Store.Apply(ctx, cmd); err != nil {
+			return fmt.Errorf("order at %s: %w", t, err)
+		}
+	}
 	apply := func(st *node.Store, actor string, cmd *pb.Command) (*pb.Application, error) {
 		cmd.NowMs, cmd.Actor = time.Now().UnixMilli(), actor
 		out, err := st.Apply(ctx, cmd)
@@ -303,6 +313,25 @@ var DemoDelegations = []*pb.GrantDelegationRequest{
 	{MatterCode: "GA-002", Unit: "330324101201", Mode: "proxy"}, // 身份证换领：城东社区代办
 }
 
+// DemoClasses are the demo county's township classes and their menus.
+var DemoClasses = []*pb.TownshipClass{
+	{Code: "riverside", Name: "沿江城镇型", Townships: []string{"330324101"}, Menu: []string{"MZ-005", "MZ-004", "MZ-006", "ZR-003", "SJ-002"}},
+	{Code: "mountain", Name: "山区农业型", Townships: []string{"330324102"}, Menu: []string{"MZ-006", "MZ-004", "NY-001", "ZR-003"}},
+}
+
+// DemoOrders are what each township orders from its menu (按需点单).
+var DemoOrders = map[string][]string{
+	"330324101": {"MZ-005", "MZ-004"},
+	"330324102": {"MZ-006", "NY-001"},
+}
+
+// DemoNegative is the demo county's negative list.
+var DemoNegative = []*pb.NegativeEntry{
+	{MatterCode: "ZR-005", Tier: "village"}, // 土地权属争议调查处理
+	{MatterCode: "JY-003", Tier: "village"}, // 民办学校设立
+	{MatterCode: "JY-003", Tier: "township"},
+}
+
 // demoStep is one write of the demo history.
 type demoStep struct {
 	at   time.Time
@@ -395,6 +424,16 @@ func SeedDemo(ctx context.Context, st *node.Store, now time.Time) error {
 	steps := []demoStep{{at: day(70, 0), app: -1, desc: "publish catalog", op: func(string) *pb.Command {
 		return &pb.Command{Actor: "县数据局 管理员", Op: &pb.Command_ImportCatalog{ImportCatalog: req}}
 	}}}
+	// Township classes and their menus, and the negative list.
+	for i, c := range DemoClasses {
+		c := c
+		steps = append(steps, demoStep{at: day(70, -10-i), app: -1, desc: "class " + c.GetCode(), op: func(string) *pb.Command {
+			return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_SetClass{SetClass: &pb.SetClassRequest{Class: c}}}
+		}})
+	}
+	steps = append(steps, demoStep{at: day(70, -20), app: -1, desc: "negative list", op: func(string) *pb.Command {
+		return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_SetNegative{SetNegative: &pb.SetNegativeListRequest{Entries: DemoNegative}}}
+	}})
 	// The county's delegated item lists (下放、委托、代办清单).
 	for i, g := range DemoDelegations {
 		g := g

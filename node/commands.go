@@ -63,6 +63,12 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 		return s.updateFollowUp(w, cmd, op.FollowUp)
 	case *pb.Command_Sweep:
 		return s.sweep(w, cmd)
+	case *pb.Command_SetClass:
+		return s.setClass(w, cmd, op.SetClass)
+	case *pb.Command_Order:
+		return s.order(w, cmd, op.Order)
+	case *pb.Command_SetNegative:
+		return s.setNegative(w, cmd, op.SetNegative)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }
@@ -215,6 +221,9 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 	}
 	m, err := s.matter(w, req.GetMatterCode())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.mayAccept(w, m.GetCode(), time.UnixMilli(cmd.GetNowMs())); err != nil {
 		return nil, err
 	}
 	ap := req.GetApplicant()

@@ -304,6 +304,52 @@ func (h *service) Route(ctx context.Context, req *connect.Request[pb.RouteReques
 	return connect.NewResponse(res), nil
 }
 
+func (h *service) SetClass(ctx context.Context, req *connect.Request[pb.SetClassRequest]) (*connect.Response[pb.SetClassResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_SetClass{SetClass: req.Msg}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.SetClassResponse{Class: out.(*pb.TownshipClass)}), nil
+}
+
+func (h *service) ListClasses(ctx context.Context, req *connect.Request[pb.ListClassesRequest]) (*connect.Response[pb.ListClassesResponse], error) {
+	res, err := h.store.Classes()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (h *service) OrderMatters(ctx context.Context, req *connect.Request[pb.OrderMattersRequest]) (*connect.Response[pb.OrderMattersResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_Order{Order: req.Msg}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.OrderMattersResponse{Order: out.(*pb.TownshipOrder)}), nil
+}
+
+func (h *service) SetNegativeList(ctx context.Context, req *connect.Request[pb.SetNegativeListRequest]) (*connect.Response[pb.SetNegativeListResponse], error) {
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_SetNegative{SetNegative: req.Msg}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.SetNegativeListResponse{List: out.(*pb.NegativeList)}), nil
+}
+
+func (h *service) GetNegativeList(ctx context.Context, req *connect.Request[pb.GetNegativeListRequest]) (*connect.Response[pb.GetNegativeListResponse], error) {
+	l, err := h.store.NegativeList()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(&pb.GetNegativeListResponse{List: l}), nil
+}
+
 // --- NodeService
 
 func (h *service) GetStats(ctx context.Context, req *connect.Request[pb.GetStatsRequest]) (*connect.Response[pb.GetStatsResponse], error) {

@@ -22,6 +22,707 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// A class of townships (e.g. riverside, mountain, remote) and the menu of
+// common matters the county offers them.
+type TownshipClass struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lower-case identifier, e.g. "mountain".
+	Code          string   `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Name          string   `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Menu          []string `protobuf:"bytes,3,rep,name=menu,proto3" json:"menu,omitempty"`
+	Townships     []string `protobuf:"bytes,4,rep,name=townships,proto3" json:"townships,omitempty"`
+	Version       uint64   `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TownshipClass) Reset() {
+	*x = TownshipClass{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TownshipClass) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TownshipClass) ProtoMessage() {}
+
+func (x *TownshipClass) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TownshipClass.ProtoReflect.Descriptor instead.
+func (*TownshipClass) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *TownshipClass) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *TownshipClass) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TownshipClass) GetMenu() []string {
+	if x != nil {
+		return x.Menu
+	}
+	return nil
+}
+
+func (x *TownshipClass) GetTownships() []string {
+	if x != nil {
+		return x.Townships
+	}
+	return nil
+}
+
+func (x *TownshipClass) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// What a township has ordered from its class's menu.
+type TownshipOrder struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Township      string                 `protobuf:"bytes,1,opt,name=township,proto3" json:"township,omitempty"`
+	ClassCode     string                 `protobuf:"bytes,2,opt,name=class_code,json=classCode,proto3" json:"class_code,omitempty"`
+	Matters       []string               `protobuf:"bytes,3,rep,name=matters,proto3" json:"matters,omitempty"`
+	Version       uint64                 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	OrderedBy     string                 `protobuf:"bytes,5,opt,name=ordered_by,json=orderedBy,proto3" json:"ordered_by,omitempty"`
+	OrderedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=ordered_at,json=orderedAt,proto3" json:"ordered_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TownshipOrder) Reset() {
+	*x = TownshipOrder{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TownshipOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TownshipOrder) ProtoMessage() {}
+
+func (x *TownshipOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TownshipOrder.ProtoReflect.Descriptor instead.
+func (*TownshipOrder) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TownshipOrder) GetTownship() string {
+	if x != nil {
+		return x.Township
+	}
+	return ""
+}
+
+func (x *TownshipOrder) GetClassCode() string {
+	if x != nil {
+		return x.ClassCode
+	}
+	return ""
+}
+
+func (x *TownshipOrder) GetMatters() []string {
+	if x != nil {
+		return x.Matters
+	}
+	return nil
+}
+
+func (x *TownshipOrder) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TownshipOrder) GetOrderedBy() string {
+	if x != nil {
+		return x.OrderedBy
+	}
+	return ""
+}
+
+func (x *TownshipOrder) GetOrderedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OrderedAt
+	}
+	return nil
+}
+
+type NegativeEntry struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MatterCode string                 `protobuf:"bytes,1,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	// "township" or "village".
+	Tier          string `protobuf:"bytes,2,opt,name=tier,proto3" json:"tier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NegativeEntry) Reset() {
+	*x = NegativeEntry{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NegativeEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NegativeEntry) ProtoMessage() {}
+
+func (x *NegativeEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NegativeEntry.ProtoReflect.Descriptor instead.
+func (*NegativeEntry) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *NegativeEntry) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *NegativeEntry) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+type NegativeList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*NegativeEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NegativeList) Reset() {
+	*x = NegativeList{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NegativeList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NegativeList) ProtoMessage() {}
+
+func (x *NegativeList) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NegativeList.ProtoReflect.Descriptor instead.
+func (*NegativeList) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NegativeList) GetEntries() []*NegativeEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *NegativeList) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type SetClassRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Class         *TownshipClass         `protobuf:"bytes,1,opt,name=class,proto3" json:"class,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetClassRequest) Reset() {
+	*x = SetClassRequest{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetClassRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetClassRequest) ProtoMessage() {}
+
+func (x *SetClassRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetClassRequest.ProtoReflect.Descriptor instead.
+func (*SetClassRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetClassRequest) GetClass() *TownshipClass {
+	if x != nil {
+		return x.Class
+	}
+	return nil
+}
+
+type SetClassResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Class         *TownshipClass         `protobuf:"bytes,1,opt,name=class,proto3" json:"class,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetClassResponse) Reset() {
+	*x = SetClassResponse{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetClassResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetClassResponse) ProtoMessage() {}
+
+func (x *SetClassResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetClassResponse.ProtoReflect.Descriptor instead.
+func (*SetClassResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SetClassResponse) GetClass() *TownshipClass {
+	if x != nil {
+		return x.Class
+	}
+	return nil
+}
+
+type ListClassesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListClassesRequest) Reset() {
+	*x = ListClassesRequest{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListClassesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListClassesRequest) ProtoMessage() {}
+
+func (x *ListClassesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListClassesRequest.ProtoReflect.Descriptor instead.
+func (*ListClassesRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{6}
+}
+
+type ListClassesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Classes       []*TownshipClass       `protobuf:"bytes,1,rep,name=classes,proto3" json:"classes,omitempty"`
+	Orders        []*TownshipOrder       `protobuf:"bytes,2,rep,name=orders,proto3" json:"orders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListClassesResponse) Reset() {
+	*x = ListClassesResponse{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListClassesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListClassesResponse) ProtoMessage() {}
+
+func (x *ListClassesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListClassesResponse.ProtoReflect.Descriptor instead.
+func (*ListClassesResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListClassesResponse) GetClasses() []*TownshipClass {
+	if x != nil {
+		return x.Classes
+	}
+	return nil
+}
+
+func (x *ListClassesResponse) GetOrders() []*TownshipOrder {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
+type OrderMattersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Matters       []string               `protobuf:"bytes,1,rep,name=matters,proto3" json:"matters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderMattersRequest) Reset() {
+	*x = OrderMattersRequest{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderMattersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderMattersRequest) ProtoMessage() {}
+
+func (x *OrderMattersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderMattersRequest.ProtoReflect.Descriptor instead.
+func (*OrderMattersRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *OrderMattersRequest) GetMatters() []string {
+	if x != nil {
+		return x.Matters
+	}
+	return nil
+}
+
+type OrderMattersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *TownshipOrder         `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderMattersResponse) Reset() {
+	*x = OrderMattersResponse{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderMattersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderMattersResponse) ProtoMessage() {}
+
+func (x *OrderMattersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderMattersResponse.ProtoReflect.Descriptor instead.
+func (*OrderMattersResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *OrderMattersResponse) GetOrder() *TownshipOrder {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+type SetNegativeListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*NegativeEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNegativeListRequest) Reset() {
+	*x = SetNegativeListRequest{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNegativeListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNegativeListRequest) ProtoMessage() {}
+
+func (x *SetNegativeListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNegativeListRequest.ProtoReflect.Descriptor instead.
+func (*SetNegativeListRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SetNegativeListRequest) GetEntries() []*NegativeEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type SetNegativeListResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	List          *NegativeList          `protobuf:"bytes,1,opt,name=list,proto3" json:"list,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNegativeListResponse) Reset() {
+	*x = SetNegativeListResponse{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNegativeListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNegativeListResponse) ProtoMessage() {}
+
+func (x *SetNegativeListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNegativeListResponse.ProtoReflect.Descriptor instead.
+func (*SetNegativeListResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SetNegativeListResponse) GetList() *NegativeList {
+	if x != nil {
+		return x.List
+	}
+	return nil
+}
+
+type GetNegativeListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNegativeListRequest) Reset() {
+	*x = GetNegativeListRequest{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNegativeListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNegativeListRequest) ProtoMessage() {}
+
+func (x *GetNegativeListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNegativeListRequest.ProtoReflect.Descriptor instead.
+func (*GetNegativeListRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{12}
+}
+
+type GetNegativeListResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	List          *NegativeList          `protobuf:"bytes,1,opt,name=list,proto3" json:"list,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNegativeListResponse) Reset() {
+	*x = GetNegativeListResponse{}
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNegativeListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNegativeListResponse) ProtoMessage() {}
+
+func (x *GetNegativeListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNegativeListResponse.ProtoReflect.Descriptor instead.
+func (*GetNegativeListResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetNegativeListResponse) GetList() *NegativeList {
+	if x != nil {
+		return x.List
+	}
+	return nil
+}
+
 // A county department's power over a matter given to a unit.
 type Delegation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -50,7 +751,7 @@ type Delegation struct {
 
 func (x *Delegation) Reset() {
 	*x = Delegation{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[0]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -62,7 +763,7 @@ func (x *Delegation) String() string {
 func (*Delegation) ProtoMessage() {}
 
 func (x *Delegation) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[0]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -75,7 +776,7 @@ func (x *Delegation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delegation.ProtoReflect.Descriptor instead.
 func (*Delegation) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{0}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Delegation) GetId() string {
@@ -176,7 +877,7 @@ type GrantDelegationRequest struct {
 
 func (x *GrantDelegationRequest) Reset() {
 	*x = GrantDelegationRequest{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[1]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +889,7 @@ func (x *GrantDelegationRequest) String() string {
 func (*GrantDelegationRequest) ProtoMessage() {}
 
 func (x *GrantDelegationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[1]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +902,7 @@ func (x *GrantDelegationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantDelegationRequest.ProtoReflect.Descriptor instead.
 func (*GrantDelegationRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GrantDelegationRequest) GetMatterCode() string {
@@ -248,7 +949,7 @@ type GrantDelegationResponse struct {
 
 func (x *GrantDelegationResponse) Reset() {
 	*x = GrantDelegationResponse{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[2]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +961,7 @@ func (x *GrantDelegationResponse) String() string {
 func (*GrantDelegationResponse) ProtoMessage() {}
 
 func (x *GrantDelegationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[2]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +974,7 @@ func (x *GrantDelegationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantDelegationResponse.ProtoReflect.Descriptor instead.
 func (*GrantDelegationResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GrantDelegationResponse) GetDelegation() *Delegation {
@@ -293,7 +994,7 @@ type RevokeDelegationRequest struct {
 
 func (x *RevokeDelegationRequest) Reset() {
 	*x = RevokeDelegationRequest{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[3]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +1006,7 @@ func (x *RevokeDelegationRequest) String() string {
 func (*RevokeDelegationRequest) ProtoMessage() {}
 
 func (x *RevokeDelegationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[3]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +1019,7 @@ func (x *RevokeDelegationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDelegationRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDelegationRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RevokeDelegationRequest) GetId() string {
@@ -344,7 +1045,7 @@ type RevokeDelegationResponse struct {
 
 func (x *RevokeDelegationResponse) Reset() {
 	*x = RevokeDelegationResponse{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[4]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +1057,7 @@ func (x *RevokeDelegationResponse) String() string {
 func (*RevokeDelegationResponse) ProtoMessage() {}
 
 func (x *RevokeDelegationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[4]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +1070,7 @@ func (x *RevokeDelegationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDelegationResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDelegationResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RevokeDelegationResponse) GetDelegation() *Delegation {
@@ -391,7 +1092,7 @@ type ListDelegationsRequest struct {
 
 func (x *ListDelegationsRequest) Reset() {
 	*x = ListDelegationsRequest{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[5]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +1104,7 @@ func (x *ListDelegationsRequest) String() string {
 func (*ListDelegationsRequest) ProtoMessage() {}
 
 func (x *ListDelegationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[5]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +1117,7 @@ func (x *ListDelegationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDelegationsRequest.ProtoReflect.Descriptor instead.
 func (*ListDelegationsRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListDelegationsRequest) GetAll() bool {
@@ -449,7 +1150,7 @@ type ListDelegationsResponse struct {
 
 func (x *ListDelegationsResponse) Reset() {
 	*x = ListDelegationsResponse{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[6]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +1162,7 @@ func (x *ListDelegationsResponse) String() string {
 func (*ListDelegationsResponse) ProtoMessage() {}
 
 func (x *ListDelegationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[6]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +1175,7 @@ func (x *ListDelegationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDelegationsResponse.ProtoReflect.Descriptor instead.
 func (*ListDelegationsResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListDelegationsResponse) GetDelegations() []*Delegation {
@@ -494,7 +1195,7 @@ type RouteRequest struct {
 
 func (x *RouteRequest) Reset() {
 	*x = RouteRequest{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[7]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +1207,7 @@ func (x *RouteRequest) String() string {
 func (*RouteRequest) ProtoMessage() {}
 
 func (x *RouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[7]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +1220,7 @@ func (x *RouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteRequest.ProtoReflect.Descriptor instead.
 func (*RouteRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RouteRequest) GetMatterCode() string {
@@ -551,7 +1252,7 @@ type RouteResponse struct {
 
 func (x *RouteResponse) Reset() {
 	*x = RouteResponse{}
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[8]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +1264,7 @@ func (x *RouteResponse) String() string {
 func (*RouteResponse) ProtoMessage() {}
 
 func (x *RouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_delegation_proto_msgTypes[8]
+	mi := &file_jiujin_v1_delegation_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +1277,7 @@ func (x *RouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteResponse.ProtoReflect.Descriptor instead.
 func (*RouteResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_delegation_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RouteResponse) GetProcessingUnit() string {
@@ -611,7 +1312,49 @@ var File_jiujin_v1_delegation_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_delegation_proto_rawDesc = "" +
 	"\n" +
-	"\x1ajiujin/v1/delegation.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x03\n" +
+	"\x1ajiujin/v1/delegation.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n" +
+	"\rTownshipClass\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04menu\x18\x03 \x03(\tR\x04menu\x12\x1c\n" +
+	"\ttownships\x18\x04 \x03(\tR\ttownships\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x04R\aversion\"\xd8\x01\n" +
+	"\rTownshipOrder\x12\x1a\n" +
+	"\btownship\x18\x01 \x01(\tR\btownship\x12\x1d\n" +
+	"\n" +
+	"class_code\x18\x02 \x01(\tR\tclassCode\x12\x18\n" +
+	"\amatters\x18\x03 \x03(\tR\amatters\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x04R\aversion\x12\x1d\n" +
+	"\n" +
+	"ordered_by\x18\x05 \x01(\tR\torderedBy\x129\n" +
+	"\n" +
+	"ordered_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\torderedAt\"D\n" +
+	"\rNegativeEntry\x12\x1f\n" +
+	"\vmatter_code\x18\x01 \x01(\tR\n" +
+	"matterCode\x12\x12\n" +
+	"\x04tier\x18\x02 \x01(\tR\x04tier\"\\\n" +
+	"\fNegativeList\x122\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.jiujin.v1.NegativeEntryR\aentries\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\"A\n" +
+	"\x0fSetClassRequest\x12.\n" +
+	"\x05class\x18\x01 \x01(\v2\x18.jiujin.v1.TownshipClassR\x05class\"B\n" +
+	"\x10SetClassResponse\x12.\n" +
+	"\x05class\x18\x01 \x01(\v2\x18.jiujin.v1.TownshipClassR\x05class\"\x14\n" +
+	"\x12ListClassesRequest\"{\n" +
+	"\x13ListClassesResponse\x122\n" +
+	"\aclasses\x18\x01 \x03(\v2\x18.jiujin.v1.TownshipClassR\aclasses\x120\n" +
+	"\x06orders\x18\x02 \x03(\v2\x18.jiujin.v1.TownshipOrderR\x06orders\"/\n" +
+	"\x13OrderMattersRequest\x12\x18\n" +
+	"\amatters\x18\x01 \x03(\tR\amatters\"F\n" +
+	"\x14OrderMattersResponse\x12.\n" +
+	"\x05order\x18\x01 \x01(\v2\x18.jiujin.v1.TownshipOrderR\x05order\"L\n" +
+	"\x16SetNegativeListRequest\x122\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.jiujin.v1.NegativeEntryR\aentries\"F\n" +
+	"\x17SetNegativeListResponse\x12+\n" +
+	"\x04list\x18\x01 \x01(\v2\x17.jiujin.v1.NegativeListR\x04list\"\x18\n" +
+	"\x16GetNegativeListRequest\"F\n" +
+	"\x17GetNegativeListResponse\x12+\n" +
+	"\x04list\x18\x01 \x01(\v2\x17.jiujin.v1.NegativeListR\x04list\"\x82\x03\n" +
 	"\n" +
 	"Delegation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
@@ -665,12 +1408,17 @@ const file_jiujin_v1_delegation_proto_rawDesc = "" +
 	"\x0fprocessing_unit\x18\x01 \x01(\tR\x0eprocessingUnit\x12#\n" +
 	"\rdelegation_id\x18\x02 \x01(\tR\fdelegationId\x12\x12\n" +
 	"\x04mode\x18\x03 \x01(\tR\x04mode\x12\x12\n" +
-	"\x04path\x18\x04 \x03(\tR\x04path2\xe8\x02\n" +
+	"\x04path\x18\x04 \x03(\tR\x04path2\x8a\x06\n" +
 	"\x11DelegationService\x12Z\n" +
 	"\x0fGrantDelegation\x12!.jiujin.v1.GrantDelegationRequest\x1a\".jiujin.v1.GrantDelegationResponse\"\x00\x12]\n" +
 	"\x10RevokeDelegation\x12\".jiujin.v1.RevokeDelegationRequest\x1a#.jiujin.v1.RevokeDelegationResponse\"\x00\x12Z\n" +
 	"\x0fListDelegations\x12!.jiujin.v1.ListDelegationsRequest\x1a\".jiujin.v1.ListDelegationsResponse\"\x00\x12<\n" +
-	"\x05Route\x12\x17.jiujin.v1.RouteRequest\x1a\x18.jiujin.v1.RouteResponse\"\x00B\x9a\x01\n" +
+	"\x05Route\x12\x17.jiujin.v1.RouteRequest\x1a\x18.jiujin.v1.RouteResponse\"\x00\x12E\n" +
+	"\bSetClass\x12\x1a.jiujin.v1.SetClassRequest\x1a\x1b.jiujin.v1.SetClassResponse\"\x00\x12N\n" +
+	"\vListClasses\x12\x1d.jiujin.v1.ListClassesRequest\x1a\x1e.jiujin.v1.ListClassesResponse\"\x00\x12Q\n" +
+	"\fOrderMatters\x12\x1e.jiujin.v1.OrderMattersRequest\x1a\x1f.jiujin.v1.OrderMattersResponse\"\x00\x12Z\n" +
+	"\x0fSetNegativeList\x12!.jiujin.v1.SetNegativeListRequest\x1a\".jiujin.v1.SetNegativeListResponse\"\x00\x12Z\n" +
+	"\x0fGetNegativeList\x12!.jiujin.v1.GetNegativeListRequest\x1a\".jiujin.v1.GetNegativeListResponse\"\x00B\x9a\x01\n" +
 	"\rcom.jiujin.v1B\x0fDelegationProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -686,38 +1434,72 @@ func file_jiujin_v1_delegation_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_delegation_proto_rawDescData
 }
 
-var file_jiujin_v1_delegation_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_jiujin_v1_delegation_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_jiujin_v1_delegation_proto_goTypes = []any{
-	(*Delegation)(nil),               // 0: jiujin.v1.Delegation
-	(*GrantDelegationRequest)(nil),   // 1: jiujin.v1.GrantDelegationRequest
-	(*GrantDelegationResponse)(nil),  // 2: jiujin.v1.GrantDelegationResponse
-	(*RevokeDelegationRequest)(nil),  // 3: jiujin.v1.RevokeDelegationRequest
-	(*RevokeDelegationResponse)(nil), // 4: jiujin.v1.RevokeDelegationResponse
-	(*ListDelegationsRequest)(nil),   // 5: jiujin.v1.ListDelegationsRequest
-	(*ListDelegationsResponse)(nil),  // 6: jiujin.v1.ListDelegationsResponse
-	(*RouteRequest)(nil),             // 7: jiujin.v1.RouteRequest
-	(*RouteResponse)(nil),            // 8: jiujin.v1.RouteResponse
-	(*timestamppb.Timestamp)(nil),    // 9: google.protobuf.Timestamp
+	(*TownshipClass)(nil),            // 0: jiujin.v1.TownshipClass
+	(*TownshipOrder)(nil),            // 1: jiujin.v1.TownshipOrder
+	(*NegativeEntry)(nil),            // 2: jiujin.v1.NegativeEntry
+	(*NegativeList)(nil),             // 3: jiujin.v1.NegativeList
+	(*SetClassRequest)(nil),          // 4: jiujin.v1.SetClassRequest
+	(*SetClassResponse)(nil),         // 5: jiujin.v1.SetClassResponse
+	(*ListClassesRequest)(nil),       // 6: jiujin.v1.ListClassesRequest
+	(*ListClassesResponse)(nil),      // 7: jiujin.v1.ListClassesResponse
+	(*OrderMattersRequest)(nil),      // 8: jiujin.v1.OrderMattersRequest
+	(*OrderMattersResponse)(nil),     // 9: jiujin.v1.OrderMattersResponse
+	(*SetNegativeListRequest)(nil),   // 10: jiujin.v1.SetNegativeListRequest
+	(*SetNegativeListResponse)(nil),  // 11: jiujin.v1.SetNegativeListResponse
+	(*GetNegativeListRequest)(nil),   // 12: jiujin.v1.GetNegativeListRequest
+	(*GetNegativeListResponse)(nil),  // 13: jiujin.v1.GetNegativeListResponse
+	(*Delegation)(nil),               // 14: jiujin.v1.Delegation
+	(*GrantDelegationRequest)(nil),   // 15: jiujin.v1.GrantDelegationRequest
+	(*GrantDelegationResponse)(nil),  // 16: jiujin.v1.GrantDelegationResponse
+	(*RevokeDelegationRequest)(nil),  // 17: jiujin.v1.RevokeDelegationRequest
+	(*RevokeDelegationResponse)(nil), // 18: jiujin.v1.RevokeDelegationResponse
+	(*ListDelegationsRequest)(nil),   // 19: jiujin.v1.ListDelegationsRequest
+	(*ListDelegationsResponse)(nil),  // 20: jiujin.v1.ListDelegationsResponse
+	(*RouteRequest)(nil),             // 21: jiujin.v1.RouteRequest
+	(*RouteResponse)(nil),            // 22: jiujin.v1.RouteResponse
+	(*timestamppb.Timestamp)(nil),    // 23: google.protobuf.Timestamp
 }
 var file_jiujin_v1_delegation_proto_depIdxs = []int32{
-	9, // 0: jiujin.v1.Delegation.granted_at:type_name -> google.protobuf.Timestamp
-	9, // 1: jiujin.v1.Delegation.revoked_at:type_name -> google.protobuf.Timestamp
-	0, // 2: jiujin.v1.GrantDelegationResponse.delegation:type_name -> jiujin.v1.Delegation
-	0, // 3: jiujin.v1.RevokeDelegationResponse.delegation:type_name -> jiujin.v1.Delegation
-	0, // 4: jiujin.v1.ListDelegationsResponse.delegations:type_name -> jiujin.v1.Delegation
-	1, // 5: jiujin.v1.DelegationService.GrantDelegation:input_type -> jiujin.v1.GrantDelegationRequest
-	3, // 6: jiujin.v1.DelegationService.RevokeDelegation:input_type -> jiujin.v1.RevokeDelegationRequest
-	5, // 7: jiujin.v1.DelegationService.ListDelegations:input_type -> jiujin.v1.ListDelegationsRequest
-	7, // 8: jiujin.v1.DelegationService.Route:input_type -> jiujin.v1.RouteRequest
-	2, // 9: jiujin.v1.DelegationService.GrantDelegation:output_type -> jiujin.v1.GrantDelegationResponse
-	4, // 10: jiujin.v1.DelegationService.RevokeDelegation:output_type -> jiujin.v1.RevokeDelegationResponse
-	6, // 11: jiujin.v1.DelegationService.ListDelegations:output_type -> jiujin.v1.ListDelegationsResponse
-	8, // 12: jiujin.v1.DelegationService.Route:output_type -> jiujin.v1.RouteResponse
-	9, // [9:13] is the sub-list for method output_type
-	5, // [5:9] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	23, // 0: jiujin.v1.TownshipOrder.ordered_at:type_name -> google.protobuf.Timestamp
+	2,  // 1: jiujin.v1.NegativeList.entries:type_name -> jiujin.v1.NegativeEntry
+	0,  // 2: jiujin.v1.SetClassRequest.class:type_name -> jiujin.v1.TownshipClass
+	0,  // 3: jiujin.v1.SetClassResponse.class:type_name -> jiujin.v1.TownshipClass
+	0,  // 4: jiujin.v1.ListClassesResponse.classes:type_name -> jiujin.v1.TownshipClass
+	1,  // 5: jiujin.v1.ListClassesResponse.orders:type_name -> jiujin.v1.TownshipOrder
+	1,  // 6: jiujin.v1.OrderMattersResponse.order:type_name -> jiujin.v1.TownshipOrder
+	2,  // 7: jiujin.v1.SetNegativeListRequest.entries:type_name -> jiujin.v1.NegativeEntry
+	3,  // 8: jiujin.v1.SetNegativeListResponse.list:type_name -> jiujin.v1.NegativeList
+	3,  // 9: jiujin.v1.GetNegativeListResponse.list:type_name -> jiujin.v1.NegativeList
+	23, // 10: jiujin.v1.Delegation.granted_at:type_name -> google.protobuf.Timestamp
+	23, // 11: jiujin.v1.Delegation.revoked_at:type_name -> google.protobuf.Timestamp
+	14, // 12: jiujin.v1.GrantDelegationResponse.delegation:type_name -> jiujin.v1.Delegation
+	14, // 13: jiujin.v1.RevokeDelegationResponse.delegation:type_name -> jiujin.v1.Delegation
+	14, // 14: jiujin.v1.ListDelegationsResponse.delegations:type_name -> jiujin.v1.Delegation
+	15, // 15: jiujin.v1.DelegationService.GrantDelegation:input_type -> jiujin.v1.GrantDelegationRequest
+	17, // 16: jiujin.v1.DelegationService.RevokeDelegation:input_type -> jiujin.v1.RevokeDelegationRequest
+	19, // 17: jiujin.v1.DelegationService.ListDelegations:input_type -> jiujin.v1.ListDelegationsRequest
+	21, // 18: jiujin.v1.DelegationService.Route:input_type -> jiujin.v1.RouteRequest
+	4,  // 19: jiujin.v1.DelegationService.SetClass:input_type -> jiujin.v1.SetClassRequest
+	6,  // 20: jiujin.v1.DelegationService.ListClasses:input_type -> jiujin.v1.ListClassesRequest
+	8,  // 21: jiujin.v1.DelegationService.OrderMatters:input_type -> jiujin.v1.OrderMattersRequest
+	10, // 22: jiujin.v1.DelegationService.SetNegativeList:input_type -> jiujin.v1.SetNegativeListRequest
+	12, // 23: jiujin.v1.DelegationService.GetNegativeList:input_type -> jiujin.v1.GetNegativeListRequest
+	16, // 24: jiujin.v1.DelegationService.GrantDelegation:output_type -> jiujin.v1.GrantDelegationResponse
+	18, // 25: jiujin.v1.DelegationService.RevokeDelegation:output_type -> jiujin.v1.RevokeDelegationResponse
+	20, // 26: jiujin.v1.DelegationService.ListDelegations:output_type -> jiujin.v1.ListDelegationsResponse
+	22, // 27: jiujin.v1.DelegationService.Route:output_type -> jiujin.v1.RouteResponse
+	5,  // 28: jiujin.v1.DelegationService.SetClass:output_type -> jiujin.v1.SetClassResponse
+	7,  // 29: jiujin.v1.DelegationService.ListClasses:output_type -> jiujin.v1.ListClassesResponse
+	9,  // 30: jiujin.v1.DelegationService.OrderMatters:output_type -> jiujin.v1.OrderMattersResponse
+	11, // 31: jiujin.v1.DelegationService.SetNegativeList:output_type -> jiujin.v1.SetNegativeListResponse
+	13, // 32: jiujin.v1.DelegationService.GetNegativeList:output_type -> jiujin.v1.GetNegativeListResponse
+	24, // [24:33] is the sub-list for method output_type
+	15, // [15:24] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_delegation_proto_init() }
@@ -731,7 +1513,7 @@ func file_jiujin_v1_delegation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_delegation_proto_rawDesc), len(file_jiujin_v1_delegation_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -46,6 +46,9 @@ type Command struct {
 	//	*Command_Forward
 	//	*Command_FollowUp
 	//	*Command_Sweep
+	//	*Command_SetClass
+	//	*Command_Order
+	//	*Command_SetNegative
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -237,6 +240,33 @@ func (x *Command) GetSweep() *Sweep {
 	return nil
 }
 
+func (x *Command) GetSetClass() *SetClassRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetClass); ok {
+			return x.SetClass
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetOrder() *OrderMattersRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Order); ok {
+			return x.Order
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetNegative() *SetNegativeListRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetNegative); ok {
+			return x.SetNegative
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -301,6 +331,18 @@ type Command_Sweep struct {
 	Sweep *Sweep `protobuf:"bytes,24,opt,name=sweep,proto3,oneof"`
 }
 
+type Command_SetClass struct {
+	SetClass *SetClassRequest `protobuf:"bytes,25,opt,name=set_class,json=setClass,proto3,oneof"`
+}
+
+type Command_Order struct {
+	Order *OrderMattersRequest `protobuf:"bytes,26,opt,name=order,proto3,oneof"`
+}
+
+type Command_SetNegative struct {
+	SetNegative *SetNegativeListRequest `protobuf:"bytes,27,opt,name=set_negative,json=setNegative,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -330,6 +372,12 @@ func (*Command_Forward) isCommand_Op() {}
 func (*Command_FollowUp) isCommand_Op() {}
 
 func (*Command_Sweep) isCommand_Op() {}
+
+func (*Command_SetClass) isCommand_Op() {}
+
+func (*Command_Order) isCommand_Op() {}
+
+func (*Command_SetNegative) isCommand_Op() {}
 
 // The periodic sweep: applications whose 容缺 materials are past their
 // deadline are withdrawn with a notice by their holder.
@@ -1567,7 +1615,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xdc\a\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\x97\t\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12H\n" +
@@ -1586,7 +1634,10 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x06revoke\x18\x15 \x01(\v2\".jiujin.v1.RevokeDelegationRequestH\x00R\x06revoke\x12@\n" +
 	"\aforward\x18\x16 \x01(\v2$.jiujin.v1.ForwardApplicationRequestH\x00R\aforward\x12?\n" +
 	"\tfollow_up\x18\x17 \x01(\v2 .jiujin.v1.UpdateFollowUpRequestH\x00R\bfollowUp\x12(\n" +
-	"\x05sweep\x18\x18 \x01(\v2\x10.jiujin.v1.SweepH\x00R\x05sweepB\x04\n" +
+	"\x05sweep\x18\x18 \x01(\v2\x10.jiujin.v1.SweepH\x00R\x05sweep\x129\n" +
+	"\tset_class\x18\x19 \x01(\v2\x1a.jiujin.v1.SetClassRequestH\x00R\bsetClass\x126\n" +
+	"\x05order\x18\x1a \x01(\v2\x1e.jiujin.v1.OrderMattersRequestH\x00R\x05order\x12F\n" +
+	"\fset_negative\x18\x1b \x01(\v2!.jiujin.v1.SetNegativeListRequestH\x00R\vsetNegativeB\x04\n" +
 	"\x02op\"\a\n" +
 	"\x05Sweep\"\x82\x01\n" +
 	"\vAppRerouted\x12\x17\n" +
@@ -1719,11 +1770,14 @@ var file_jiujin_v1_store_proto_goTypes = []any{
 	(*RevokeDelegationRequest)(nil),    // 31: jiujin.v1.RevokeDelegationRequest
 	(*ForwardApplicationRequest)(nil),  // 32: jiujin.v1.ForwardApplicationRequest
 	(*UpdateFollowUpRequest)(nil),      // 33: jiujin.v1.UpdateFollowUpRequest
-	(*Peer)(nil),                       // 34: jiujin.v1.Peer
-	(*Event)(nil),                      // 35: jiujin.v1.Event
-	(*Department)(nil),                 // 36: jiujin.v1.Department
-	(*Matter)(nil),                     // 37: jiujin.v1.Matter
-	(*Application)(nil),                // 38: jiujin.v1.Application
+	(*SetClassRequest)(nil),            // 34: jiujin.v1.SetClassRequest
+	(*OrderMattersRequest)(nil),        // 35: jiujin.v1.OrderMattersRequest
+	(*SetNegativeListRequest)(nil),     // 36: jiujin.v1.SetNegativeListRequest
+	(*Peer)(nil),                       // 37: jiujin.v1.Peer
+	(*Event)(nil),                      // 38: jiujin.v1.Event
+	(*Department)(nil),                 // 39: jiujin.v1.Department
+	(*Matter)(nil),                     // 40: jiujin.v1.Matter
+	(*Application)(nil),                // 41: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
 	22, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
@@ -1741,20 +1795,23 @@ var file_jiujin_v1_store_proto_depIdxs = []int32{
 	32, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
 	33, // 13: jiujin.v1.Command.follow_up:type_name -> jiujin.v1.UpdateFollowUpRequest
 	1,  // 14: jiujin.v1.Command.sweep:type_name -> jiujin.v1.Sweep
-	34, // 15: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	35, // 16: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	35, // 17: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	35, // 18: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	36, // 19: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	37, // 20: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	36, // 21: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	38, // 22: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	20, // 23: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	34, // 15: jiujin.v1.Command.set_class:type_name -> jiujin.v1.SetClassRequest
+	35, // 16: jiujin.v1.Command.order:type_name -> jiujin.v1.OrderMattersRequest
+	36, // 17: jiujin.v1.Command.set_negative:type_name -> jiujin.v1.SetNegativeListRequest
+	37, // 18: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	38, // 19: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	38, // 20: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	38, // 21: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	39, // 22: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	40, // 23: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	39, // 24: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	41, // 25: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	20, // 26: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -1783,6 +1840,9 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_Forward)(nil),
 		(*Command_FollowUp)(nil),
 		(*Command_Sweep)(nil),
+		(*Command_SetClass)(nil),
+		(*Command_Order)(nil),
+		(*Command_SetNegative)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -44,6 +44,21 @@ const (
 	DelegationServiceListDelegationsProcedure = "/jiujin.v1.DelegationService/ListDelegations"
 	// DelegationServiceRouteProcedure is the fully-qualified name of the DelegationService's Route RPC.
 	DelegationServiceRouteProcedure = "/jiujin.v1.DelegationService/Route"
+	// DelegationServiceSetClassProcedure is the fully-qualified name of the DelegationService's
+	// SetClass RPC.
+	DelegationServiceSetClassProcedure = "/jiujin.v1.DelegationService/SetClass"
+	// DelegationServiceListClassesProcedure is the fully-qualified name of the DelegationService's
+	// ListClasses RPC.
+	DelegationServiceListClassesProcedure = "/jiujin.v1.DelegationService/ListClasses"
+	// DelegationServiceOrderMattersProcedure is the fully-qualified name of the DelegationService's
+	// OrderMatters RPC.
+	DelegationServiceOrderMattersProcedure = "/jiujin.v1.DelegationService/OrderMatters"
+	// DelegationServiceSetNegativeListProcedure is the fully-qualified name of the DelegationService's
+	// SetNegativeList RPC.
+	DelegationServiceSetNegativeListProcedure = "/jiujin.v1.DelegationService/SetNegativeList"
+	// DelegationServiceGetNegativeListProcedure is the fully-qualified name of the DelegationService's
+	// GetNegativeList RPC.
+	DelegationServiceGetNegativeListProcedure = "/jiujin.v1.DelegationService/GetNegativeList"
 )
 
 // DelegationServiceClient is a client for the jiujin.v1.DelegationService service.
@@ -53,6 +68,14 @@ type DelegationServiceClient interface {
 	ListDelegations(context.Context, *connect.Request[v1.ListDelegationsRequest]) (*connect.Response[v1.ListDelegationsResponse], error)
 	// Who decides a matter accepted at a unit, now.
 	Route(context.Context, *connect.Request[v1.RouteRequest]) (*connect.Response[v1.RouteResponse], error)
+	// Township classes (乡镇分类) and their menus, set by the county.
+	SetClass(context.Context, *connect.Request[v1.SetClassRequest]) (*connect.Response[v1.SetClassResponse], error)
+	ListClasses(context.Context, *connect.Request[v1.ListClassesRequest]) (*connect.Response[v1.ListClassesResponse], error)
+	// A township orders from its class's menu (按需点单).
+	OrderMatters(context.Context, *connect.Request[v1.OrderMattersRequest]) (*connect.Response[v1.OrderMattersResponse], error)
+	// The negative list: matters a tier may not accept.
+	SetNegativeList(context.Context, *connect.Request[v1.SetNegativeListRequest]) (*connect.Response[v1.SetNegativeListResponse], error)
+	GetNegativeList(context.Context, *connect.Request[v1.GetNegativeListRequest]) (*connect.Response[v1.GetNegativeListResponse], error)
 }
 
 // NewDelegationServiceClient constructs a client for the jiujin.v1.DelegationService service. By
@@ -90,6 +113,36 @@ func NewDelegationServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			connect.WithSchema(delegationServiceMethods.ByName("Route")),
 			connect.WithClientOptions(opts...),
 		),
+		setClass: connect.NewClient[v1.SetClassRequest, v1.SetClassResponse](
+			httpClient,
+			baseURL+DelegationServiceSetClassProcedure,
+			connect.WithSchema(delegationServiceMethods.ByName("SetClass")),
+			connect.WithClientOptions(opts...),
+		),
+		listClasses: connect.NewClient[v1.ListClassesRequest, v1.ListClassesResponse](
+			httpClient,
+			baseURL+DelegationServiceListClassesProcedure,
+			connect.WithSchema(delegationServiceMethods.ByName("ListClasses")),
+			connect.WithClientOptions(opts...),
+		),
+		orderMatters: connect.NewClient[v1.OrderMattersRequest, v1.OrderMattersResponse](
+			httpClient,
+			baseURL+DelegationServiceOrderMattersProcedure,
+			connect.WithSchema(delegationServiceMethods.ByName("OrderMatters")),
+			connect.WithClientOptions(opts...),
+		),
+		setNegativeList: connect.NewClient[v1.SetNegativeListRequest, v1.SetNegativeListResponse](
+			httpClient,
+			baseURL+DelegationServiceSetNegativeListProcedure,
+			connect.WithSchema(delegationServiceMethods.ByName("SetNegativeList")),
+			connect.WithClientOptions(opts...),
+		),
+		getNegativeList: connect.NewClient[v1.GetNegativeListRequest, v1.GetNegativeListResponse](
+			httpClient,
+			baseURL+DelegationServiceGetNegativeListProcedure,
+			connect.WithSchema(delegationServiceMethods.ByName("GetNegativeList")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -99,6 +152,11 @@ type delegationServiceClient struct {
 	revokeDelegation *connect.Client[v1.RevokeDelegationRequest, v1.RevokeDelegationResponse]
 	listDelegations  *connect.Client[v1.ListDelegationsRequest, v1.ListDelegationsResponse]
 	route            *connect.Client[v1.RouteRequest, v1.RouteResponse]
+	setClass         *connect.Client[v1.SetClassRequest, v1.SetClassResponse]
+	listClasses      *connect.Client[v1.ListClassesRequest, v1.ListClassesResponse]
+	orderMatters     *connect.Client[v1.OrderMattersRequest, v1.OrderMattersResponse]
+	setNegativeList  *connect.Client[v1.SetNegativeListRequest, v1.SetNegativeListResponse]
+	getNegativeList  *connect.Client[v1.GetNegativeListRequest, v1.GetNegativeListResponse]
 }
 
 // GrantDelegation calls jiujin.v1.DelegationService.GrantDelegation.
@@ -121,6 +179,31 @@ func (c *delegationServiceClient) Route(ctx context.Context, req *connect.Reques
 	return c.route.CallUnary(ctx, req)
 }
 
+// SetClass calls jiujin.v1.DelegationService.SetClass.
+func (c *delegationServiceClient) SetClass(ctx context.Context, req *connect.Request[v1.SetClassRequest]) (*connect.Response[v1.SetClassResponse], error) {
+	return c.setClass.CallUnary(ctx, req)
+}
+
+// ListClasses calls jiujin.v1.DelegationService.ListClasses.
+func (c *delegationServiceClient) ListClasses(ctx context.Context, req *connect.Request[v1.ListClassesRequest]) (*connect.Response[v1.ListClassesResponse], error) {
+	return c.listClasses.CallUnary(ctx, req)
+}
+
+// OrderMatters calls jiujin.v1.DelegationService.OrderMatters.
+func (c *delegationServiceClient) OrderMatters(ctx context.Context, req *connect.Request[v1.OrderMattersRequest]) (*connect.Response[v1.OrderMattersResponse], error) {
+	return c.orderMatters.CallUnary(ctx, req)
+}
+
+// SetNegativeList calls jiujin.v1.DelegationService.SetNegativeList.
+func (c *delegationServiceClient) SetNegativeList(ctx context.Context, req *connect.Request[v1.SetNegativeListRequest]) (*connect.Response[v1.SetNegativeListResponse], error) {
+	return c.setNegativeList.CallUnary(ctx, req)
+}
+
+// GetNegativeList calls jiujin.v1.DelegationService.GetNegativeList.
+func (c *delegationServiceClient) GetNegativeList(ctx context.Context, req *connect.Request[v1.GetNegativeListRequest]) (*connect.Response[v1.GetNegativeListResponse], error) {
+	return c.getNegativeList.CallUnary(ctx, req)
+}
+
 // DelegationServiceHandler is an implementation of the jiujin.v1.DelegationService service.
 type DelegationServiceHandler interface {
 	GrantDelegation(context.Context, *connect.Request[v1.GrantDelegationRequest]) (*connect.Response[v1.GrantDelegationResponse], error)
@@ -128,6 +211,14 @@ type DelegationServiceHandler interface {
 	ListDelegations(context.Context, *connect.Request[v1.ListDelegationsRequest]) (*connect.Response[v1.ListDelegationsResponse], error)
 	// Who decides a matter accepted at a unit, now.
 	Route(context.Context, *connect.Request[v1.RouteRequest]) (*connect.Response[v1.RouteResponse], error)
+	// Township classes (乡镇分类) and their menus, set by the county.
+	SetClass(context.Context, *connect.Request[v1.SetClassRequest]) (*connect.Response[v1.SetClassResponse], error)
+	ListClasses(context.Context, *connect.Request[v1.ListClassesRequest]) (*connect.Response[v1.ListClassesResponse], error)
+	// A township orders from its class's menu (按需点单).
+	OrderMatters(context.Context, *connect.Request[v1.OrderMattersRequest]) (*connect.Response[v1.OrderMattersResponse], error)
+	// The negative list: matters a tier may not accept.
+	SetNegativeList(context.Context, *connect.Request[v1.SetNegativeListRequest]) (*connect.Response[v1.SetNegativeListResponse], error)
+	GetNegativeList(context.Context, *connect.Request[v1.GetNegativeListRequest]) (*connect.Response[v1.GetNegativeListResponse], error)
 }
 
 // NewDelegationServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -161,6 +252,36 @@ func NewDelegationServiceHandler(svc DelegationServiceHandler, opts ...connect.H
 		connect.WithSchema(delegationServiceMethods.ByName("Route")),
 		connect.WithHandlerOptions(opts...),
 	)
+	delegationServiceSetClassHandler := connect.NewUnaryHandler(
+		DelegationServiceSetClassProcedure,
+		svc.SetClass,
+		connect.WithSchema(delegationServiceMethods.ByName("SetClass")),
+		connect.WithHandlerOptions(opts...),
+	)
+	delegationServiceListClassesHandler := connect.NewUnaryHandler(
+		DelegationServiceListClassesProcedure,
+		svc.ListClasses,
+		connect.WithSchema(delegationServiceMethods.ByName("ListClasses")),
+		connect.WithHandlerOptions(opts...),
+	)
+	delegationServiceOrderMattersHandler := connect.NewUnaryHandler(
+		DelegationServiceOrderMattersProcedure,
+		svc.OrderMatters,
+		connect.WithSchema(delegationServiceMethods.ByName("OrderMatters")),
+		connect.WithHandlerOptions(opts...),
+	)
+	delegationServiceSetNegativeListHandler := connect.NewUnaryHandler(
+		DelegationServiceSetNegativeListProcedure,
+		svc.SetNegativeList,
+		connect.WithSchema(delegationServiceMethods.ByName("SetNegativeList")),
+		connect.WithHandlerOptions(opts...),
+	)
+	delegationServiceGetNegativeListHandler := connect.NewUnaryHandler(
+		DelegationServiceGetNegativeListProcedure,
+		svc.GetNegativeList,
+		connect.WithSchema(delegationServiceMethods.ByName("GetNegativeList")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.DelegationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DelegationServiceGrantDelegationProcedure:
@@ -171,6 +292,16 @@ func NewDelegationServiceHandler(svc DelegationServiceHandler, opts ...connect.H
 			delegationServiceListDelegationsHandler.ServeHTTP(w, r)
 		case DelegationServiceRouteProcedure:
 			delegationServiceRouteHandler.ServeHTTP(w, r)
+		case DelegationServiceSetClassProcedure:
+			delegationServiceSetClassHandler.ServeHTTP(w, r)
+		case DelegationServiceListClassesProcedure:
+			delegationServiceListClassesHandler.ServeHTTP(w, r)
+		case DelegationServiceOrderMattersProcedure:
+			delegationServiceOrderMattersHandler.ServeHTTP(w, r)
+		case DelegationServiceSetNegativeListProcedure:
+			delegationServiceSetNegativeListHandler.ServeHTTP(w, r)
+		case DelegationServiceGetNegativeListProcedure:
+			delegationServiceGetNegativeListHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -194,4 +325,24 @@ func (UnimplementedDelegationServiceHandler) ListDelegations(context.Context, *c
 
 func (UnimplementedDelegationServiceHandler) Route(context.Context, *connect.Request[v1.RouteRequest]) (*connect.Response[v1.RouteResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.DelegationService.Route is not implemented"))
+}
+
+func (UnimplementedDelegationServiceHandler) SetClass(context.Context, *connect.Request[v1.SetClassRequest]) (*connect.Response[v1.SetClassResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.DelegationService.SetClass is not implemented"))
+}
+
+func (UnimplementedDelegationServiceHandler) ListClasses(context.Context, *connect.Request[v1.ListClassesRequest]) (*connect.Response[v1.ListClassesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.DelegationService.ListClasses is not implemented"))
+}
+
+func (UnimplementedDelegationServiceHandler) OrderMatters(context.Context, *connect.Request[v1.OrderMattersRequest]) (*connect.Response[v1.OrderMattersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.DelegationService.OrderMatters is not implemented"))
+}
+
+func (UnimplementedDelegationServiceHandler) SetNegativeList(context.Context, *connect.Request[v1.SetNegativeListRequest]) (*connect.Response[v1.SetNegativeListResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.DelegationService.SetNegativeList is not implemented"))
+}
+
+func (UnimplementedDelegationServiceHandler) GetNegativeList(context.Context, *connect.Request[v1.GetNegativeListRequest]) (*connect.Response[v1.GetNegativeListResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.DelegationService.GetNegativeList is not implemented"))
 }
