@@ -232,15 +232,15 @@ func randomCommand(rng *rand.Rand, ids []string, now time.Time) *pb.Command {
 		id = pick(rng, ids)
 	}
 	cmd := &pb.Command{NowMs: now.UnixMilli(), Actor: "模糊测试"}
-	switch rng.IntN(9) {
+	switch rng.IntN(16) {
 	case 0, 1:
 		idn := idWang
 		if rng.IntN(5) == 0 {
 			idn = idWang[:17] + "0"
 		}
-		cmd.Op = &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{MatterCode: pick(rng, []string{"MZ-005", "SJ-001", "GA-999", ""}),
+		cmd.Op = &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{MatterCode: pick(rng, []string{"MZ-005", "SJ-001", "YJS-002", "GA-999", ""}),
 			Applicant: &pb.Applicant{Name: pick(rng, []string{"王秀英", "", "李"}), IdNumber: idn},
-			Materials: pick(rng, [][]string{{"居民身份证", "近期一寸免冠证件照"}, randomMaterials(rng)}), Missing: randomMaterials(rng)}}
+			Materials: pick(rng, [][]string{{"居民身份证", "近期一寸免冠证件照"}, {"出生一件事联办申请表", "父母双方居民身份证", "居民户口簿"}, randomMaterials(rng)}), Missing: randomMaterials(rng)}}
 	case 2:
 		cmd.Op = &pb.Command_RequestSupplement{RequestSupplement: &pb.RequestSupplementRequest{Id: id, Materials: randomMaterials(rng), Reason: pick(rng, []string{"", "照片不合格"})}}
 	case 3:
@@ -255,6 +255,23 @@ func randomCommand(rng *rand.Rand, ids []string, now time.Time) *pb.Command {
 		cmd.Op = &pb.Command_Withdraw{Withdraw: &pb.WithdrawApplicationRequest{Id: id, Reason: pick(rng, []string{"", "不办了"})}}
 	case 8:
 		cmd.Op = &pb.Command_Reveal{Reveal: &pb.RevealAudit{ApplicationId: id, Reason: pick(rng, []string{"", "核对"})}}
+	case 9:
+		cmd.Op = &pb.Command_Grant{Grant: &pb.GrantDelegationRequest{MatterCode: pick(rng, []string{"MZ-005", "GA-001", "XX-1"}),
+			Unit: pick(rng, []string{"330324101", "330324101201", "330324", "3"}), Mode: pick(rng, []string{"devolve", "entrust", "proxy", ""}),
+			From: pick(rng, []string{"", "2026-11-23", "2030-01-01", "bad"})}}
+	case 10:
+		cmd.Op = &pb.Command_Revoke{Revoke: &pb.RevokeDelegationRequest{Id: pick(rng, []string{"D-000001", "D-000002", ""}), Reason: pick(rng, []string{"", "调整"})}}
+	case 11:
+		cmd.Op = &pb.Command_Forward{Forward: &pb.ForwardApplicationRequest{Id: id, ToUnit: pick(rng, []string{"330324", "330324101", "x"}), Reason: pick(rng, []string{"", "改派"})}}
+	case 12:
+		cmd.Op = &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{Id: id, Part: pick(rng, []string{"WJ-003", "GA-001", "ZZ"}), Approve: rng.IntN(2) == 0, Reason: "意见"}}
+	case 13:
+		cmd.Op = &pb.Command_FollowUp{FollowUp: &pb.UpdateFollowUpRequest{ApplicationId: id, Step: pick(rng, []string{"called_back", "fixed", "x"}), Note: pick(rng, []string{"", "已回访"})}}
+	case 14:
+		cmd.Op = &pb.Command_Sweep{Sweep: &pb.Sweep{}}
+	case 15:
+		cmd.Op = &pb.Command_SetNegative{SetNegative: &pb.SetNegativeListRequest{Entries: []*pb.NegativeEntry{
+			{MatterCode: pick(rng, []string{"MZ-005", "SJ-001", "X"}), Tier: pick(rng, []string{"village", "township", "county"})}}}}
 	}
 	return cmd
 }
