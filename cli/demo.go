@@ -184,6 +184,10 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 // on by the county, and walked back to the windows, so every node holds
 // applications in several states. It waits for each hop, as a clerk would.
 func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.Duration) error {
+	ds, err := demoSeed()
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(timeout)
 	waitFor := func(what string, cond func() bool) error {
 		for !cond() {
@@ -203,13 +207,13 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 		if err := waitFor("catalog and classes at "+u.Code, func() bool {
 			c, err := st.Catalog()
 			cl, err2 := st.Classes()
-			return err == nil && err2 == nil && c.GetVersion() > 0 && len(cl.GetClasses()) == len(DemoClasses)
+			return err == nil && err2 == nil && c.GetVersion() > 0 && len(cl.GetClasses()) == len(ds.Classes)
 		}); err != nil {
 			return err
 		}
 	}
 	county := nodes[DemoCounty].Store
-	for t, matters := range DemoOrders {
+	for t, matters := range ds.Orders {
 		cmd := &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "乡镇便民服务中心 主任", Op: &pb.Command_Order{Order: &pb.OrderMattersRequest{Matters: matters}}}
 		if _, err := nodes[t].Store.Apply(ctx, cmd); err != nil {
 			return fmt.Errorf("order at %s: %w", t, err)
@@ -303,33 +307,9 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 	return nil
 }
 
-// DemoDelegations are the demo county's delegated powers: what its two
-// townships decide themselves, and one village that proxies a matter.
-var DemoDelegations = []*pb.GrantDelegationRequest{
-	{MatterCode: "MZ-005", Unit: "330324101", Mode: "devolve"},  // 老年人优待证：城关镇
-	{MatterCode: "MZ-004", Unit: "330324101", Mode: "entrust"},  // 临时救助：城关镇
-	{MatterCode: "MZ-006", Unit: "330324102", Mode: "entrust"},  // 高龄津贴：青山乡
-	{MatterCode: "NY-001", Unit: "330324102", Mode: "entrust"},  // 农村宅基地审批：青山乡
-	{MatterCode: "GA-002", Unit: "330324101201", Mode: "proxy"}, // 身份证换领：城东社区代办
-}
-
-// DemoClasses are the demo county's township classes and their menus.
-var DemoClasses = []*pb.TownshipClass{
-	{Code: "riverside", Name: "沿江城镇型", Townships: []string{"330324101"}, Menu: []string{"MZ-005", "MZ-004", "MZ-006", "ZR-003", "SJ-002"}},
-	{Code: "mountain", Name: "山区农业型", Townships: []string{"330324102"}, Menu: []string{"MZ-006", "MZ-004", "NY-001", "ZR-003"}},
-}
-
-// DemoOrders are what each township orders from its menu (按需点单).
-var DemoOrders = map[string][]string{
-	"330324101": {"MZ-005", "MZ-004"},
-	"330324102": {"MZ-006", "NY-001"},
-}
-
-// DemoNegative is the demo county's negative list.
-var DemoNegative = []*pb.NegativeEntry{
-	{MatterCode: "ZR-005", Tier: "village"}, // 土地权属争议调查处理
-	{MatterCode: "JY-003", Tier: "village"}, // 民办学校设立
-	{MatterCode: "JY-003", Tier: "township"},
+// demoSeed reads deploy/seed/delegations.yaml (embedded).
+func demoSeed() (*delegation.DelegationSeed, error) {
+	return delegation.ParseDelegationSeed(bytes.NewReader(seed.Delegations))
 }
 
 // demoStep is one write of the demo history.
@@ -346,6 +326,10 @@ type demoStep struct {
 // one dispatcher, as every write does.
 func SeedDemo(ctx context.Context, st *node.Store, now time.Time) error {
 	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
+	if err != nil {
+		return err
+	}
+	ds, err := demoSeed()
 	if err != nil {
 		return err
 	}
@@ -425,17 +409,17 @@ func SeedDemo(ctx context.Context, st *node.Store, now time.Time) error {
 		return &pb.Command{Actor: "县数据局 管理员", Op: &pb.Command_ImportCatalog{ImportCatalog: req}}
 	}}}
 	// Township classes and their menus, and the negative list.
-	for i, c := range DemoClasses {
+	for i, c := range ds.Classes {
 		c := c
 		steps = append(steps, demoStep{at: day(70, -10-i), app: -1, desc: "class " + c.GetCode(), op: func(string) *pb.Command {
 			return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_SetClass{SetClass: &pb.SetClassRequest{Class: c}}}
 		}})
 	}
 	steps = append(steps, demoStep{at: day(70, -20), app: -1, desc: "negative list", op: func(string) *pb.Command {
-		return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_SetNegative{SetNegative: &pb.SetNegativeListRequest{Entries: DemoNegative}}}
+		return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_SetNegative{SetNegative: &pb.SetNegativeListRequest{Entries: ds.Negative}}}
 	}})
 	// The county's delegated item lists (下放、委托、代办清单).
-	for i, g := range DemoDelegations {
+	for i, g := range ds.Grants {
 		g := g
 		steps = append(steps, demoStep{at: day(70, -1-i), app: -1, desc: "grant " + g.GetMatterCode(), op: func(string) *pb.Command {
 			return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_Grant{Grant: g}}

@@ -1,6 +1,9 @@
 package delegation
 
 import (
+	"bytes"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +90,36 @@ func TestValidateGrant(t *testing.T) {
 			require.ErrorContains(t, err, tt.text)
 		})
 	}
+}
+
+func TestDelegationSeedFile(t *testing.T) {
+	b, err := os.ReadFile("../deploy/seed/delegations.yaml")
+	require.NoError(t, err)
+	ds, err := ParseDelegationSeed(bytes.NewReader(b))
+	require.NoError(t, err)
+	require.NotEmpty(t, ds.Grants)
+	require.Len(t, ds.Classes, 2)
+	cat := seedCatalog(t)
+	codes := map[string]bool{}
+	for _, m := range cat.GetMatters() {
+		codes[m.GetCode()] = true
+	}
+	for _, g := range ds.Grants {
+		require.True(t, codes[g.GetMatterCode()], g.GetMatterCode())
+	}
+	for _, c := range ds.Classes {
+		for _, m := range c.GetMenu() {
+			require.True(t, codes[m], m)
+		}
+		for _, tw := range c.GetTownships() {
+			for _, m := range ds.Orders[tw] {
+				require.Contains(t, c.GetMenu(), m, "an order comes from its class's menu")
+			}
+		}
+	}
+	_, err = ParseDelegationSeed(strings.NewReader("delegations: [{matter: MZ-005, unit: \"330324101\", mode: give}]"))
+	require.ErrorIs(t, err, ErrInvalidDelegation)
+	require.ErrorContains(t, err, "delegations[0].mode")
+	_, err = ParseDelegationSeed(strings.NewReader("delegatoins: []"))
+	require.ErrorContains(t, err, "delegatoins")
 }

@@ -14,3 +14,8 @@ var Catalog []byte
 //
 //go:embed calendar.yaml
 var Calendar []byte
+
+// Delegations is deploy/seed/delegations.yaml.
+//
+//go:embed delegations.yaml
+var Delegations []byte
