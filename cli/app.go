@@ -286,6 +286,15 @@ func (f *Factory) printChanged(a *pb.Application, what string) error {
 	return nil
 }
 
+// printRequest tells the window that a request went to the holder.
+func (f *Factory) printRequest(r *pb.Request, format string) error {
+	if f.json() {
+		return f.printJSON(r)
+	}
+	fmt.Fprintf(f.Out, format+"\n", r.GetHolder(), r.GetId())
+	return nil
+}
+
 // AppSupplementOptions are the flags of `app supplement`.
 type AppSupplementOptions struct {
 	Request   bool
@@ -321,6 +330,9 @@ func newAppSupplementCmd(f *Factory) *cobra.Command {
 			res, err := f.Apps().SupplyMaterials(cmd.Context(), connect.NewRequest(&pb.SupplyMaterialsRequest{Id: args[0], Materials: o.Materials}))
 			if err != nil {
 				return err
+			}
+			if r := res.Msg.GetRequest(); r != nil {
+				return f.printRequest(r, "材料已收下，已请办理单位 %s 登记（请求 %s），登记后同步回本窗口")
 			}
 			return f.printChanged(res.Msg.GetApplication(), "材料已登记")
 		},
@@ -441,6 +453,9 @@ func newAppWithdrawCmd(f *Factory) *cobra.Command {
 			res, err := f.Apps().WithdrawApplication(cmd.Context(), connect.NewRequest(&pb.WithdrawApplicationRequest{Id: args[0], Reason: o.Reason}))
 			if err != nil {
 				return err
+			}
+			if r := res.Msg.GetRequest(); r != nil {
+				return f.printRequest(r, "撤回申请已提交给办理单位 %s（请求 %s），确认后生效，结果同步回本窗口")
 			}
 			return f.printChanged(res.Msg.GetApplication(), "已撤回")
 		},

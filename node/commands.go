@@ -47,6 +47,14 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 		// 差评: a follow-up opens in the same transaction.
 		return out, s.openFollowUp(w, cmd, out.(*pb.Application))
 	case *pb.Command_Withdraw:
+		a, err := s.appForWrite(w, op.Withdraw.GetId())
+		if err != nil {
+			return nil, err
+		}
+		if a.GetHolder() != string(s.cfg.Unit) && a.GetAcceptingUnit() == string(s.cfg.Unit) {
+			// The applicant is at this window; the holder is elsewhere.
+			return s.makeRequest(w, cmd, a, RequestWithdraw, op.Withdraw.GetReason(), nil)
+		}
 		return s.transition(w, cmd, op.Withdraw.GetId(), KindAppWithdrawn,
 			&pb.AppWithdrawn{Reason: op.Withdraw.GetReason()})
 	case *pb.Command_Reveal:
@@ -384,6 +392,11 @@ func (s *Store) supply(w *wtx, cmd *pb.Command, req *pb.SupplyMaterialsRequest) 
 	a, err := s.appForWrite(w, req.GetId())
 	if err != nil {
 		return nil, err
+	}
+	if a.GetHolder() != string(s.cfg.Unit) && a.GetAcceptingUnit() == string(s.cfg.Unit) {
+		// Materials handed in at this window for an application held
+		// elsewhere: ask the holder to record them.
+		return s.makeRequest(w, cmd, a, RequestSupply, "", req.GetMaterials())
 	}
 	kind := KindAppMaterialsSupplied
 	if a.GetState() == StateSupplementRequested {

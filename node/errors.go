@@ -87,3 +87,5 @@ func connectError(err error) error {
 	}
 	return connect.NewError(code, err)
 }
+
+func asFieldError(err error, target **FieldError) bool { return errors.As(err, target) }

@@ -153,6 +153,8 @@ func materialize(prev *pb.StoredRecord, ev *pb.Event) (*pb.StoredRecord, error) 
 		data, err = applyTaskEvent(prev, ev)
 	case recordKind(recFollowUp):
 		data, err = applyFollowUpEvent(prev, ev)
+	case recordKind(recRequest):
+		data, err = applyRequestEvent(prev, ev)
 	case recordKind(recClass), recordKind(recOrder), recNegative:
 		data, err = applyMenuEvent(prev, ev)
 	default:

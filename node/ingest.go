@@ -253,6 +253,13 @@ func (w *wtx) scanHeld(h []byte) ([]heldEntry, error) {
 // afterIngest takes the moves that fall to this node when an event
 // arrives: an application forwarded to this unit is received.
 func (s *Store) afterIngest(w *wtx, cmd *pb.Command, ev *pb.Event, rec *pb.StoredRecord) error {
+	if ev.GetKind() == KindRequestMade {
+		r, err := decodeRecord(rec, &pb.Request{})
+		if err != nil {
+			return err
+		}
+		return s.answerRequest(w, cmd, r)
+	}
 	if ev.GetKind() == KindTaskDecided {
 		// A part decided elsewhere: join if this unit coordinates.
 		t, err := decodeRecord(rec, &pb.Task{})

@@ -107,6 +107,11 @@ func (s *Store) GetApplication(id string) (*pb.Application, []*pb.HistoryEntry, 
 		for _, p := range a.GetParts() {
 			keys = append(keys, taskKey(id, p))
 		}
+		reqs, err := requestsOf(txn, id)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, reqs...)
 		for _, key := range keys {
 			err := history(txn, key, func(pos uint64, ev *pb.Event) {
 				hist = append(hist, &pb.HistoryEntry{FeedPosition: pos, Kind: ev.GetKind(), Unit: ev.GetUnit(),
@@ -263,6 +268,20 @@ func summarize(ev *pb.Event) string {
 			return "整改完毕" + reasonSuffix(p.GetNote())
 		}
 		return "已回访" + reasonSuffix(p.GetNote())
+	case KindRequestMade:
+		p := &pb.Request{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		if p.GetKind() == RequestWithdraw {
+			return fmt.Sprintf("申请人在 %s 申请撤回%s，待 %s 答复", p.GetUnit(), reasonSuffix(p.GetReason()), p.GetHolder())
+		}
+		return fmt.Sprintf("%s 窗口收到材料：%s，待 %s 登记", p.GetUnit(), strings.Join(p.GetMaterials(), "、"), p.GetHolder())
+	case KindRequestAnswered:
+		p := &pb.Request{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		if p.GetState() == RequestDone {
+			return "请求已办理"
+		}
+		return "请求未予办理" + reasonSuffix(p.GetAnswer())
 	case KindAuditIdentityRevealed:
 		p := &pb.RevealAudit{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)

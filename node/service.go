@@ -64,6 +64,22 @@ func (h *service) appResult(out proto.Message, err error) (*pb.Application, erro
 	return h.present(out.(*pb.Application), false), nil
 }
 
+// appOrRequest: a withdrawal or supply at a window that does not hold the
+// application yields a request; answer with the application as it stands.
+func (h *service) appOrRequest(out proto.Message, err error) (*pb.Application, *pb.Request, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	if r, ok := out.(*pb.Request); ok {
+		a, _, err := h.store.GetApplication(r.GetApplicationId())
+		if err != nil {
+			return nil, nil, connectError(err)
+		}
+		return h.present(a, false), r, nil
+	}
+	return h.present(out.(*pb.Application), false), nil, nil
+}
+
 // --- CatalogService
 
 func (h *service) ImportCatalog(ctx context.Context, req *connect.Request[pb.ImportCatalogRequest]) (*connect.Response[pb.ImportCatalogResponse], error) {
@@ -179,11 +195,11 @@ func (h *service) RequestSupplement(ctx context.Context, req *connect.Request[pb
 func (h *service) SupplyMaterials(ctx context.Context, req *connect.Request[pb.SupplyMaterialsRequest]) (*connect.Response[pb.SupplyMaterialsResponse], error) {
 	cmd := h.command(ctx, req.Header())
 	cmd.Op = &pb.Command_Supply{Supply: req.Msg}
-	a, err := h.appResult(h.apply(ctx, cmd))
+	a, r, err := h.appOrRequest(h.apply(ctx, cmd))
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pb.SupplyMaterialsResponse{Application: a}), nil
+	return connect.NewResponse(&pb.SupplyMaterialsResponse{Application: a, Request: r}), nil
 }
 
 func (h *service) DecideApplication(ctx context.Context, req *connect.Request[pb.DecideApplicationRequest]) (*connect.Response[pb.DecideApplicationResponse], error) {
@@ -219,11 +235,11 @@ func (h *service) RateApplication(ctx context.Context, req *connect.Request[pb.R
 func (h *service) WithdrawApplication(ctx context.Context, req *connect.Request[pb.WithdrawApplicationRequest]) (*connect.Response[pb.WithdrawApplicationResponse], error) {
 	cmd := h.command(ctx, req.Header())
 	cmd.Op = &pb.Command_Withdraw{Withdraw: req.Msg}
-	a, err := h.appResult(h.apply(ctx, cmd))
+	a, r, err := h.appOrRequest(h.apply(ctx, cmd))
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&pb.WithdrawApplicationResponse{Application: a}), nil
+	return connect.NewResponse(&pb.WithdrawApplicationResponse{Application: a, Request: r}), nil
 }
 
 func (h *service) ForwardApplication(ctx context.Context, req *connect.Request[pb.ForwardApplicationRequest]) (*connect.Response[pb.ForwardApplicationResponse], error) {

@@ -554,8 +554,11 @@ func (x *SupplyMaterialsRequest) GetMaterials() []string {
 }
 
 type SupplyMaterialsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Application   *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Application *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	// Set when this unit does not hold the application: the request sent to
+	// the holder, which answers it.
+	Request       *Request `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -593,6 +596,13 @@ func (*SupplyMaterialsResponse) Descriptor() ([]byte, []int) {
 func (x *SupplyMaterialsResponse) GetApplication() *Application {
 	if x != nil {
 		return x.Application
+	}
+	return nil
+}
+
+func (x *SupplyMaterialsResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
 	}
 	return nil
 }
@@ -975,8 +985,11 @@ func (x *WithdrawApplicationRequest) GetReason() string {
 }
 
 type WithdrawApplicationResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Application   *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Application *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	// Set when this unit does not hold the application: the request sent to
+	// the holder, which answers it.
+	Request       *Request `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1014,6 +1027,13 @@ func (*WithdrawApplicationResponse) Descriptor() ([]byte, []int) {
 func (x *WithdrawApplicationResponse) GetApplication() *Application {
 	if x != nil {
 		return x.Application
+	}
+	return nil
+}
+
+func (x *WithdrawApplicationResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
 	}
 	return nil
 }
@@ -1356,9 +1376,10 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"F\n" +
 	"\x16SupplyMaterialsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
-	"\tmaterials\x18\x02 \x03(\tR\tmaterials\"S\n" +
+	"\tmaterials\x18\x02 \x03(\tR\tmaterials\"\x81\x01\n" +
 	"\x17SupplyMaterialsResponse\x128\n" +
-	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"p\n" +
+	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\x12,\n" +
+	"\arequest\x18\x02 \x01(\v2\x12.jiujin.v1.RequestR\arequest\"p\n" +
 	"\x18DecideApplicationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aapprove\x18\x02 \x01(\bR\aapprove\x12\x16\n" +
@@ -1380,9 +1401,10 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"D\n" +
 	"\x1aWithdrawApplicationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"W\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x85\x01\n" +
 	"\x1bWithdrawApplicationResponse\x128\n" +
-	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\"\\\n" +
+	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\x12,\n" +
+	"\arequest\x18\x02 \x01(\v2\x12.jiujin.v1.RequestR\arequest\"\\\n" +
 	"\x19ForwardApplicationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ato_unit\x18\x02 \x01(\tR\x06toUnit\x12\x16\n" +
@@ -1458,7 +1480,8 @@ var file_jiujin_v1_application_proto_goTypes = []any{
 	(*Application)(nil),                 // 25: jiujin.v1.Application
 	(*Receipt)(nil),                     // 26: jiujin.v1.Receipt
 	(*HistoryEntry)(nil),                // 27: jiujin.v1.HistoryEntry
-	(*FollowUp)(nil),                    // 28: jiujin.v1.FollowUp
+	(*Request)(nil),                     // 28: jiujin.v1.Request
+	(*FollowUp)(nil),                    // 29: jiujin.v1.FollowUp
 }
 var file_jiujin_v1_application_proto_depIdxs = []int32{
 	24, // 0: jiujin.v1.AcceptApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
@@ -1469,42 +1492,44 @@ var file_jiujin_v1_application_proto_depIdxs = []int32{
 	27, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
 	25, // 6: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
 	25, // 7: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
-	25, // 8: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 9: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 10: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 11: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 12: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
-	28, // 13: jiujin.v1.ListFollowUpsResponse.follow_ups:type_name -> jiujin.v1.FollowUp
-	28, // 14: jiujin.v1.UpdateFollowUpResponse.follow_up:type_name -> jiujin.v1.FollowUp
-	0,  // 15: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
-	2,  // 16: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
-	4,  // 17: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
-	6,  // 18: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
-	8,  // 19: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
-	10, // 20: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
-	12, // 21: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
-	14, // 22: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
-	16, // 23: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
-	18, // 24: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
-	20, // 25: jiujin.v1.ApplicationService.ListFollowUps:input_type -> jiujin.v1.ListFollowUpsRequest
-	22, // 26: jiujin.v1.ApplicationService.UpdateFollowUp:input_type -> jiujin.v1.UpdateFollowUpRequest
-	1,  // 27: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
-	3,  // 28: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
-	5,  // 29: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
-	7,  // 30: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
-	9,  // 31: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
-	11, // 32: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
-	13, // 33: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
-	15, // 34: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
-	17, // 35: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
-	19, // 36: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
-	21, // 37: jiujin.v1.ApplicationService.ListFollowUps:output_type -> jiujin.v1.ListFollowUpsResponse
-	23, // 38: jiujin.v1.ApplicationService.UpdateFollowUp:output_type -> jiujin.v1.UpdateFollowUpResponse
-	27, // [27:39] is the sub-list for method output_type
-	15, // [15:27] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	28, // 8: jiujin.v1.SupplyMaterialsResponse.request:type_name -> jiujin.v1.Request
+	25, // 9: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 10: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 11: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 12: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
+	28, // 13: jiujin.v1.WithdrawApplicationResponse.request:type_name -> jiujin.v1.Request
+	25, // 14: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
+	29, // 15: jiujin.v1.ListFollowUpsResponse.follow_ups:type_name -> jiujin.v1.FollowUp
+	29, // 16: jiujin.v1.UpdateFollowUpResponse.follow_up:type_name -> jiujin.v1.FollowUp
+	0,  // 17: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
+	2,  // 18: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
+	4,  // 19: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
+	6,  // 20: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
+	8,  // 21: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
+	10, // 22: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
+	12, // 23: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
+	14, // 24: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
+	16, // 25: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
+	18, // 26: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
+	20, // 27: jiujin.v1.ApplicationService.ListFollowUps:input_type -> jiujin.v1.ListFollowUpsRequest
+	22, // 28: jiujin.v1.ApplicationService.UpdateFollowUp:input_type -> jiujin.v1.UpdateFollowUpRequest
+	1,  // 29: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
+	3,  // 30: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
+	5,  // 31: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
+	7,  // 32: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
+	9,  // 33: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
+	11, // 34: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
+	13, // 35: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
+	15, // 36: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
+	17, // 37: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
+	19, // 38: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
+	21, // 39: jiujin.v1.ApplicationService.ListFollowUps:output_type -> jiujin.v1.ListFollowUpsResponse
+	23, // 40: jiujin.v1.ApplicationService.UpdateFollowUp:output_type -> jiujin.v1.UpdateFollowUpResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_application_proto_init() }

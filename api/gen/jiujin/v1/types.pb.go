@@ -1850,6 +1850,135 @@ func (x *FollowUp) GetFixOverdue() bool {
 	return false
 }
 
+// What a unit asks of an application it does not hold (the applicant's
+// withdrawal, materials handed in at the window); the holder answers.
+type Request struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	// "withdraw" or "supply".
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The unit that asked, and the one that answers.
+	Unit   string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
+	Holder string `protobuf:"bytes,5,opt,name=holder,proto3" json:"holder,omitempty"`
+	// open, done, refused.
+	State         string                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Materials     []string               `protobuf:"bytes,8,rep,name=materials,proto3" json:"materials,omitempty"`
+	Answer        string                 `protobuf:"bytes,9,opt,name=answer,proto3" json:"answer,omitempty"`
+	AskedAt       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=asked_at,json=askedAt,proto3" json:"asked_at,omitempty"`
+	AnsweredAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=answered_at,json=answeredAt,proto3" json:"answered_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Request) Reset() {
+	*x = Request{}
+	mi := &file_jiujin_v1_types_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Request) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Request) ProtoMessage() {}
+
+func (x *Request) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_types_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Request.ProtoReflect.Descriptor instead.
+func (*Request) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Request) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Request) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *Request) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Request) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Request) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *Request) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Request) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Request) GetMaterials() []string {
+	if x != nil {
+		return x.Materials
+	}
+	return nil
+}
+
+func (x *Request) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+func (x *Request) GetAskedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AskedAt
+	}
+	return nil
+}
+
+func (x *Request) GetAnsweredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnsweredAt
+	}
+	return nil
+}
+
 var File_jiujin_v1_types_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_types_proto_rawDesc = "" +
@@ -2045,7 +2174,21 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\bfix_note\x18\f \x01(\tR\afixNote\x12)\n" +
 	"\x10callback_overdue\x18\r \x01(\bR\x0fcallbackOverdue\x12\x1f\n" +
 	"\vfix_overdue\x18\x0e \x01(\bR\n" +
-	"fixOverdueB\x95\x01\n" +
+	"fixOverdue\"\xd8\x02\n" +
+	"\aRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04unit\x18\x04 \x01(\tR\x04unit\x12\x16\n" +
+	"\x06holder\x18\x05 \x01(\tR\x06holder\x12\x14\n" +
+	"\x05state\x18\x06 \x01(\tR\x05state\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1c\n" +
+	"\tmaterials\x18\b \x03(\tR\tmaterials\x12\x16\n" +
+	"\x06answer\x18\t \x01(\tR\x06answer\x125\n" +
+	"\basked_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\aaskedAt\x12;\n" +
+	"\vanswered_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"answeredAtB\x95\x01\n" +
 	"\rcom.jiujin.v1B\n" +
 	"TypesProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
@@ -2062,7 +2205,7 @@ func file_jiujin_v1_types_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_types_proto_rawDescData
 }
 
-var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_jiujin_v1_types_proto_goTypes = []any{
 	(*Department)(nil),            // 0: jiujin.v1.Department
 	(*Material)(nil),              // 1: jiujin.v1.Material
@@ -2081,38 +2224,41 @@ var file_jiujin_v1_types_proto_goTypes = []any{
 	(*Event)(nil),                 // 14: jiujin.v1.Event
 	(*HistoryEntry)(nil),          // 15: jiujin.v1.HistoryEntry
 	(*FollowUp)(nil),              // 16: jiujin.v1.FollowUp
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*Request)(nil),               // 17: jiujin.v1.Request
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_jiujin_v1_types_proto_depIdxs = []int32{
 	1,  // 0: jiujin.v1.Matter.materials:type_name -> jiujin.v1.Material
-	17, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
-	17, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
-	17, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
-	17, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
-	17, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
-	17, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
+	18, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
+	18, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
+	18, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
+	18, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
+	18, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
+	18, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
 	3,  // 7: jiujin.v1.Application.applicant:type_name -> jiujin.v1.Applicant
-	17, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
+	18, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
 	4,  // 9: jiujin.v1.Application.pauses:type_name -> jiujin.v1.Pause
 	5,  // 10: jiujin.v1.Application.decision:type_name -> jiujin.v1.Decision
 	6,  // 11: jiujin.v1.Application.delivery:type_name -> jiujin.v1.Delivery
 	7,  // 12: jiujin.v1.Application.rating:type_name -> jiujin.v1.Rating
 	8,  // 13: jiujin.v1.Application.withdrawal:type_name -> jiujin.v1.Withdrawal
 	9,  // 14: jiujin.v1.Application.deadline:type_name -> jiujin.v1.Deadline
-	17, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
 	11, // 16: jiujin.v1.Application.tasks:type_name -> jiujin.v1.Task
 	5,  // 17: jiujin.v1.Task.decision:type_name -> jiujin.v1.Decision
-	17, // 18: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
+	18, // 18: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
 	13, // 19: jiujin.v1.Event.scope:type_name -> jiujin.v1.Scope
-	17, // 20: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
-	17, // 21: jiujin.v1.FollowUp.opened_at:type_name -> google.protobuf.Timestamp
-	17, // 22: jiujin.v1.FollowUp.called_back_at:type_name -> google.protobuf.Timestamp
-	17, // 23: jiujin.v1.FollowUp.fixed_at:type_name -> google.protobuf.Timestamp
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	18, // 20: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	18, // 21: jiujin.v1.FollowUp.opened_at:type_name -> google.protobuf.Timestamp
+	18, // 22: jiujin.v1.FollowUp.called_back_at:type_name -> google.protobuf.Timestamp
+	18, // 23: jiujin.v1.FollowUp.fixed_at:type_name -> google.protobuf.Timestamp
+	18, // 24: jiujin.v1.Request.asked_at:type_name -> google.protobuf.Timestamp
+	18, // 25: jiujin.v1.Request.answered_at:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_types_proto_init() }
@@ -2126,7 +2272,7 @@ func file_jiujin_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_types_proto_rawDesc), len(file_jiujin_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
