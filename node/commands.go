@@ -77,6 +77,8 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 		return s.order(w, cmd, op.Order)
 	case *pb.Command_SetNegative:
 		return s.setNegative(w, cmd, op.SetNegative)
+	case *pb.Command_Identity:
+		return s.identity(w, op.Identity)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }
@@ -369,6 +371,19 @@ func (s *Store) transition(w *wtx, cmd *pb.Command, id, kind string, payload pro
 		return nil, err
 	}
 	return appFromRecord(rec)
+}
+
+// identity gives a replicated group its one identity: the first entry of
+// its log, before any event.
+func (s *Store) identity(w *wtx, id *pb.Identity) (proto.Message, error) {
+	if id.GetNodeId() == "" || id.GetEpoch() == 0 {
+		return nil, invalid("identity", "节点标识与纪元不能为空")
+	}
+	if w.st.feedHead > 0 && (w.st.nodeID != id.GetNodeId() || w.st.epoch != id.GetEpoch()) {
+		return nil, precondition("identity", "本节点已有事件，不能改换身份")
+	}
+	w.st.nodeID, w.st.epoch = id.GetNodeId(), id.GetEpoch()
+	return id, nil
 }
 
 // decide decides an application, or one part of a composite application.

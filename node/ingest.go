@@ -124,7 +124,7 @@ func (s *Store) ingestOne(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, 
 		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.unit: 节点 %s 属于单位 %s，事件却声称来自 %s", ev.GetOrigin(), bound, ev.GetUnit()), res)
 		return nil
 	}
-	if ev.GetOrigin() == s.nodeID && bound == nil {
+	if ev.GetOrigin() == w.st.nodeID && bound == nil {
 		bound = []byte(s.cfg.Unit)
 	}
 	old, err := w.storedEntry(ev)

@@ -43,6 +43,7 @@ const (
 	metaQuar      = "m/quarantined"
 	metaHeld      = "m/held"
 	metaFeedBytes = "m/feed_bytes"
+	metaApplied   = "m/applied"
 )
 
 func u64(v uint64) []byte {

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -45,6 +46,10 @@ type StoreConfig struct {
 	NoSync bool
 	// MaxBatch caps how many commands share one commit (default 256).
 	MaxBatch int
+	// Proposer, if set, takes every command instead of the local writer:
+	// a replicated group proposes it to its log, and the log's entries
+	// come back through ApplyLogs on every member.
+	Proposer Proposer
 	Logger   *slog.Logger
 }
 
@@ -72,10 +77,8 @@ func (c *StoreConfig) validate() error {
 
 // Store is a node's durable state.
 type Store struct {
-	cfg    StoreConfig
-	db     *badger.DB
-	nodeID string
-	epoch  uint64
+	cfg StoreConfig
+	db  *badger.DB
 
 	reqs chan *writeReq
 	stop chan struct{}
@@ -96,11 +99,15 @@ type counters struct {
 	held        uint64 // events waiting for their predecessor now
 	restored    bool   // restored from a backup, not yet caught up
 	feedBytes   uint64 // bytes of all events in the feed
+	applied     uint64 // last replicated-log index applied (raft groups)
+	nodeID      string // identity: the origin of this node's events
+	epoch       uint64
 }
 
 type writeReq struct {
-	cmd *pb.Command
-	res chan writeResult
+	cmd   *pb.Command
+	res   chan writeResult
+	index uint64 // replicated-log index, 0 for a local write
 }
 
 type writeResult struct {
@@ -208,7 +215,7 @@ func (s *Store) loadMeta() error {
 		if len(id) == 0 || len(epoch) != 8 {
 			return fmt.Errorf("%w: node identity missing", ErrCorrupt)
 		}
-		s.nodeID, s.epoch = string(id), binary.BigEndian.Uint64(epoch)
+		s.state.nodeID, s.state.epoch = string(id), binary.BigEndian.Uint64(epoch)
 		restored, err := get(metaRestored)
 		if err != nil {
 			return err
@@ -218,7 +225,8 @@ func (s *Store) loadMeta() error {
 			key string
 			dst *uint64
 		}{{metaFeedHead, &s.state.feedHead}, {metaSeq, &s.state.seq}, {metaHLC, &s.state.hlc.last},
-			{metaQuar, &s.state.quarantined}, {metaHeld, &s.state.held}, {metaFeedBytes, &s.state.feedBytes}} {
+			{metaQuar, &s.state.quarantined}, {metaHeld, &s.state.held}, {metaFeedBytes, &s.state.feedBytes},
+			{metaApplied, &s.state.applied}} {
 			v, err := get(c.key)
 			if err != nil {
 				return err
@@ -232,10 +240,18 @@ func (s *Store) loadMeta() error {
 }
 
 // NodeID is the node's persistent identity, the origin of its events.
-func (s *Store) NodeID() string { return s.nodeID }
+func (s *Store) NodeID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.nodeID
+}
 
 // Epoch changes when the node's data is restored or reset.
-func (s *Store) Epoch() uint64 { return s.epoch }
+func (s *Store) Epoch() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.epoch
+}
 
 // Unit is the unit the node serves.
 func (s *Store) Unit() tiers.Unit { return s.cfg.Unit }
@@ -275,9 +291,22 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// Proposer puts a command into a replicated log and returns its result
+// once it is committed and applied.
+type Proposer interface {
+	Propose(ctx context.Context, cmd *pb.Command) (proto.Message, error)
+}
+
 // Apply runs one command and returns once it is durable (or refused). The
 // output is the record the command produced (e.g. the *pb.Application).
 func (s *Store) Apply(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
+	if s.cfg.Proposer != nil {
+		return s.cfg.Proposer.Propose(ctx, cmd)
+	}
+	return s.applyLocal(ctx, cmd)
+}
+
+func (s *Store) applyLocal(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
 	r := &writeReq{cmd: cmd, res: make(chan writeResult, 1)}
 	select {
 	case s.reqs <- r:
@@ -368,6 +397,11 @@ func (s *Store) applyBatch(batch []*writeReq) {
 		return err
 	}
 	for i, r := range batch {
+		if r.index > st.applied {
+			// Applied, whether it succeeds or is refused: recorded with
+			// the writes of this entry or a later one of the batch.
+			st.applied = r.index
+		}
 		w := newWtx(s, btx, st)
 		out, err := s.dispatch(w, r.cmd)
 		if err != nil {
@@ -419,11 +453,77 @@ func (s *Store) applyBatch(batch []*writeReq) {
 	}
 }
 
+// LogEntry is a committed entry of a replicated log.
+type LogEntry struct {
+	Index uint64
+	Cmd   *pb.Command
+}
+
+// Applied is the last replicated-log index whose writes are in the store.
+func (s *Store) Applied() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.applied
+}
+
+// ApplyLogs applies committed log entries in order, as one batch, through
+// the same dispatcher as local writes; the index of each entry is stored
+// with its writes, so after a restart the entries already applied are
+// skipped and replay is exact. It returns each entry's output and error
+// (both nil for an entry skipped).
+func (s *Store) ApplyLogs(entries []LogEntry) ([]proto.Message, []error) {
+	applied := s.Applied()
+	outs := make([]proto.Message, len(entries))
+	errs := make([]error, len(entries))
+	var batch []*writeReq
+	var at []int
+	for i, e := range entries {
+		if e.Index <= applied {
+			continue
+		}
+		batch = append(batch, &writeReq{cmd: e.Cmd, res: make(chan writeResult, 1), index: e.Index})
+		at = append(at, i)
+	}
+	if len(batch) == 0 {
+		return outs, errs
+	}
+	s.applyBatch(batch)
+	for j, r := range batch {
+		res := <-r.res
+		outs[at[j]], errs[at[j]] = res.out, res.err
+	}
+	return outs, errs
+}
+
+// Restore replaces the store's whole content with a backup (a replicated
+// group's snapshot) and reloads identity and counters from it.
+func (s *Store) Restore(r io.Reader) error {
+	if err := s.db.DropAll(); err != nil {
+		return fmt.Errorf("drop before restore: %w", err)
+	}
+	if err := s.db.Load(r, 64); err != nil {
+		return fmt.Errorf("load snapshot: %w", err)
+	}
+	s.mu.Lock()
+	s.state = counters{}
+	err := s.loadMeta()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return err
+}
+
 func (s *Store) writeCounters(btx *badger.Txn, st counters) error {
+	if err := btx.Set([]byte(metaNodeID), []byte(st.nodeID)); err != nil {
+		return err
+	}
+	if err := btx.Set([]byte(metaEpoch), u64(st.epoch)); err != nil {
+		return err
+	}
 	for _, kv := range []struct {
 		k string
 		v uint64
-	}{{metaFeedHead, st.feedHead}, {metaSeq, st.seq}, {metaHLC, st.hlc.last}, {metaQuar, st.quarantined}, {metaHeld, st.held}, {metaFeedBytes, st.feedBytes}} {
+	}{{metaFeedHead, st.feedHead}, {metaSeq, st.seq}, {metaHLC, st.hlc.last}, {metaQuar, st.quarantined}, {metaHeld, st.held}, {metaFeedBytes, st.feedBytes}, {metaApplied, st.applied}} {
 		if err := btx.Set([]byte(kv.k), u64(kv.v)); err != nil {
 			return err
 		}
@@ -533,7 +633,7 @@ func (w *wtx) emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 		return nil, err
 	}
 	w.st.seq++
-	ev.Origin = w.s.nodeID
+	ev.Origin = w.st.nodeID
 	ev.Seq = w.st.seq
 	ev.Hlc = w.st.hlc.next(cmd.GetNowMs())
 	ev.Unit = string(w.s.cfg.Unit)
@@ -548,7 +648,7 @@ func (w *wtx) emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rec, w.store(ev, rec, w.s.nodeID)
+	return rec, w.store(ev, rec, w.st.nodeID)
 }
 
 // store stages an event, delivered by node from, and the record it

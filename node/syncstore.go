@@ -12,7 +12,9 @@ import (
 
 // Self is this node as a sync peer.
 func (s *Store) Self() *pb.Peer {
-	return &pb.Peer{Unit: string(s.cfg.Unit), NodeId: s.nodeID, Epoch: s.epoch}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &pb.Peer{Unit: string(s.cfg.Unit), NodeId: s.state.nodeID, Epoch: s.state.epoch}
 }
 
 // ReadFeed returns the events after feed position `after` that keep

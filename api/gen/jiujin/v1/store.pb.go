@@ -49,6 +49,7 @@ type Command struct {
 	//	*Command_SetClass
 	//	*Command_Order
 	//	*Command_SetNegative
+	//	*Command_Identity
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -267,6 +268,15 @@ func (x *Command) GetSetNegative() *SetNegativeListRequest {
 	return nil
 }
 
+func (x *Command) GetIdentity() *Identity {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Identity); ok {
+			return x.Identity
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -343,6 +353,10 @@ type Command_SetNegative struct {
 	SetNegative *SetNegativeListRequest `protobuf:"bytes,27,opt,name=set_negative,json=setNegative,proto3,oneof"`
 }
 
+type Command_Identity struct {
+	Identity *Identity `protobuf:"bytes,28,opt,name=identity,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -379,6 +393,64 @@ func (*Command_Order) isCommand_Op() {}
 
 func (*Command_SetNegative) isCommand_Op() {}
 
+func (*Command_Identity) isCommand_Op() {}
+
+// The identity of a replicated group of nodes (a county run by three
+// members): one node id and epoch for all, so that the events they write
+// are the same events whichever member applies them. The first entry of
+// the group's log.
+type Identity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Identity) Reset() {
+	*x = Identity{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Identity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Identity) ProtoMessage() {}
+
+func (x *Identity) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Identity.ProtoReflect.Descriptor instead.
+func (*Identity) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Identity) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *Identity) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 // The periodic sweep: applications whose 容缺 materials are past their
 // deadline are withdrawn with a notice by their holder.
 type Sweep struct {
@@ -389,7 +461,7 @@ type Sweep struct {
 
 func (x *Sweep) Reset() {
 	*x = Sweep{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +473,7 @@ func (x *Sweep) String() string {
 func (*Sweep) ProtoMessage() {}
 
 func (x *Sweep) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +486,7 @@ func (x *Sweep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sweep.ProtoReflect.Descriptor instead.
 func (*Sweep) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
 }
 
 // Payload of "app.rerouted": the holder sends the application to another
@@ -431,7 +503,7 @@ type AppRerouted struct {
 
 func (x *AppRerouted) Reset() {
 	*x = AppRerouted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +515,7 @@ func (x *AppRerouted) String() string {
 func (*AppRerouted) ProtoMessage() {}
 
 func (x *AppRerouted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +528,7 @@ func (x *AppRerouted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRerouted.ProtoReflect.Descriptor instead.
 func (*AppRerouted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AppRerouted) GetToUnit() string {
@@ -508,7 +580,7 @@ type Ingest struct {
 
 func (x *Ingest) Reset() {
 	*x = Ingest{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +592,7 @@ func (x *Ingest) String() string {
 func (*Ingest) ProtoMessage() {}
 
 func (x *Ingest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +605,7 @@ func (x *Ingest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ingest.ProtoReflect.Descriptor instead.
 func (*Ingest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Ingest) GetFrom() *Peer {
@@ -586,7 +658,7 @@ type FeedEntry struct {
 
 func (x *FeedEntry) Reset() {
 	*x = FeedEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +670,7 @@ func (x *FeedEntry) String() string {
 func (*FeedEntry) ProtoMessage() {}
 
 func (x *FeedEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +683,7 @@ func (x *FeedEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedEntry.ProtoReflect.Descriptor instead.
 func (*FeedEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FeedEntry) GetEvent() *Event {
@@ -649,7 +721,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +733,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +746,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Cursor) GetNodeId() string {
@@ -719,7 +791,7 @@ type QuarantineEntry struct {
 
 func (x *QuarantineEntry) Reset() {
 	*x = QuarantineEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +803,7 @@ func (x *QuarantineEntry) String() string {
 func (*QuarantineEntry) ProtoMessage() {}
 
 func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +816,7 @@ func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantineEntry.ProtoReflect.Descriptor instead.
 func (*QuarantineEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *QuarantineEntry) GetEvent() *Event {
@@ -793,7 +865,7 @@ type AppRouted struct {
 
 func (x *AppRouted) Reset() {
 	*x = AppRouted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +877,7 @@ func (x *AppRouted) String() string {
 func (*AppRouted) ProtoMessage() {}
 
 func (x *AppRouted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +890,7 @@ func (x *AppRouted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRouted.ProtoReflect.Descriptor instead.
 func (*AppRouted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AppRouted) GetToUnit() string {
@@ -839,7 +911,7 @@ type RevealAudit struct {
 
 func (x *RevealAudit) Reset() {
 	*x = RevealAudit{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +923,7 @@ func (x *RevealAudit) String() string {
 func (*RevealAudit) ProtoMessage() {}
 
 func (x *RevealAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +936,7 @@ func (x *RevealAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevealAudit.ProtoReflect.Descriptor instead.
 func (*RevealAudit) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RevealAudit) GetApplicationId() string {
@@ -896,7 +968,7 @@ type CatalogPublished struct {
 
 func (x *CatalogPublished) Reset() {
 	*x = CatalogPublished{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +980,7 @@ func (x *CatalogPublished) String() string {
 func (*CatalogPublished) ProtoMessage() {}
 
 func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +993,7 @@ func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogPublished.ProtoReflect.Descriptor instead.
 func (*CatalogPublished) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CatalogPublished) GetVersion() uint64 {
@@ -977,7 +1049,7 @@ type MatterChanged struct {
 
 func (x *MatterChanged) Reset() {
 	*x = MatterChanged{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1061,7 @@ func (x *MatterChanged) String() string {
 func (*MatterChanged) ProtoMessage() {}
 
 func (x *MatterChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1074,7 @@ func (x *MatterChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatterChanged.ProtoReflect.Descriptor instead.
 func (*MatterChanged) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MatterChanged) GetMatter() *Matter {
@@ -1024,7 +1096,7 @@ type CatalogRecord struct {
 
 func (x *CatalogRecord) Reset() {
 	*x = CatalogRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1108,7 @@ func (x *CatalogRecord) String() string {
 func (*CatalogRecord) ProtoMessage() {}
 
 func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1121,7 @@ func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogRecord.ProtoReflect.Descriptor instead.
 func (*CatalogRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CatalogRecord) GetVersion() uint64 {
@@ -1084,7 +1156,7 @@ type AppAccepted struct {
 
 func (x *AppAccepted) Reset() {
 	*x = AppAccepted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1168,7 @@ func (x *AppAccepted) String() string {
 func (*AppAccepted) ProtoMessage() {}
 
 func (x *AppAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1181,7 @@ func (x *AppAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppAccepted.ProtoReflect.Descriptor instead.
 func (*AppAccepted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppAccepted) GetApplication() *Application {
@@ -1130,7 +1202,7 @@ type AppSupplementRequested struct {
 
 func (x *AppSupplementRequested) Reset() {
 	*x = AppSupplementRequested{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1214,7 @@ func (x *AppSupplementRequested) String() string {
 func (*AppSupplementRequested) ProtoMessage() {}
 
 func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1227,7 @@ func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplementRequested.ProtoReflect.Descriptor instead.
 func (*AppSupplementRequested) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AppSupplementRequested) GetMaterials() []string {
@@ -1182,7 +1254,7 @@ type AppSupplied struct {
 
 func (x *AppSupplied) Reset() {
 	*x = AppSupplied{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1266,7 @@ func (x *AppSupplied) String() string {
 func (*AppSupplied) ProtoMessage() {}
 
 func (x *AppSupplied) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1279,7 @@ func (x *AppSupplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplied.ProtoReflect.Descriptor instead.
 func (*AppSupplied) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AppSupplied) GetMaterials() []string {
@@ -1228,7 +1300,7 @@ type AppDecided struct {
 
 func (x *AppDecided) Reset() {
 	*x = AppDecided{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1312,7 @@ func (x *AppDecided) String() string {
 func (*AppDecided) ProtoMessage() {}
 
 func (x *AppDecided) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1325,7 @@ func (x *AppDecided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDecided.ProtoReflect.Descriptor instead.
 func (*AppDecided) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AppDecided) GetApproved() bool {
@@ -1281,7 +1353,7 @@ type AppDelivered struct {
 
 func (x *AppDelivered) Reset() {
 	*x = AppDelivered{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1365,7 @@ func (x *AppDelivered) String() string {
 func (*AppDelivered) ProtoMessage() {}
 
 func (x *AppDelivered) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1378,7 @@ func (x *AppDelivered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDelivered.ProtoReflect.Descriptor instead.
 func (*AppDelivered) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AppDelivered) GetMethod() string {
@@ -1334,7 +1406,7 @@ type AppRated struct {
 
 func (x *AppRated) Reset() {
 	*x = AppRated{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1418,7 @@ func (x *AppRated) String() string {
 func (*AppRated) ProtoMessage() {}
 
 func (x *AppRated) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1431,7 @@ func (x *AppRated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRated.ProtoReflect.Descriptor instead.
 func (*AppRated) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AppRated) GetScore() uint32 {
@@ -1386,7 +1458,7 @@ type AppWithdrawn struct {
 
 func (x *AppWithdrawn) Reset() {
 	*x = AppWithdrawn{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1470,7 @@ func (x *AppWithdrawn) String() string {
 func (*AppWithdrawn) ProtoMessage() {}
 
 func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1483,7 @@ func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppWithdrawn.ProtoReflect.Descriptor instead.
 func (*AppWithdrawn) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AppWithdrawn) GetReason() string {
@@ -1432,7 +1504,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1516,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1529,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AuditRecord) GetApplicationId() string {
@@ -1486,7 +1558,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[20]
+	mi := &file_jiujin_v1_store_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1570,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[20]
+	mi := &file_jiujin_v1_store_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1583,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{20}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AuditEntry) GetActor() string {
@@ -1555,7 +1627,7 @@ type StoredRecord struct {
 
 func (x *StoredRecord) Reset() {
 	*x = StoredRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[21]
+	mi := &file_jiujin_v1_store_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1639,7 @@ func (x *StoredRecord) String() string {
 func (*StoredRecord) ProtoMessage() {}
 
 func (x *StoredRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[21]
+	mi := &file_jiujin_v1_store_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1652,7 @@ func (x *StoredRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredRecord.ProtoReflect.Descriptor instead.
 func (*StoredRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{21}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StoredRecord) GetKind() string {
@@ -1615,7 +1687,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\x97\t\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xca\t\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12H\n" +
@@ -1637,8 +1709,12 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x05sweep\x18\x18 \x01(\v2\x10.jiujin.v1.SweepH\x00R\x05sweep\x129\n" +
 	"\tset_class\x18\x19 \x01(\v2\x1a.jiujin.v1.SetClassRequestH\x00R\bsetClass\x126\n" +
 	"\x05order\x18\x1a \x01(\v2\x1e.jiujin.v1.OrderMattersRequestH\x00R\x05order\x12F\n" +
-	"\fset_negative\x18\x1b \x01(\v2!.jiujin.v1.SetNegativeListRequestH\x00R\vsetNegativeB\x04\n" +
-	"\x02op\"\a\n" +
+	"\fset_negative\x18\x1b \x01(\v2!.jiujin.v1.SetNegativeListRequestH\x00R\vsetNegative\x121\n" +
+	"\bidentity\x18\x1c \x01(\v2\x13.jiujin.v1.IdentityH\x00R\bidentityB\x04\n" +
+	"\x02op\"9\n" +
+	"\bIdentity\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\a\n" +
 	"\x05Sweep\"\x82\x01\n" +
 	"\vAppRerouted\x12\x17\n" +
 	"\ato_unit\x18\x01 \x01(\tR\x06toUnit\x12\x16\n" +
@@ -1734,84 +1810,86 @@ func file_jiujin_v1_store_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_store_proto_rawDescData
 }
 
-var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_jiujin_v1_store_proto_goTypes = []any{
 	(*Command)(nil),                    // 0: jiujin.v1.Command
-	(*Sweep)(nil),                      // 1: jiujin.v1.Sweep
-	(*AppRerouted)(nil),                // 2: jiujin.v1.AppRerouted
-	(*Ingest)(nil),                     // 3: jiujin.v1.Ingest
-	(*FeedEntry)(nil),                  // 4: jiujin.v1.FeedEntry
-	(*Cursor)(nil),                     // 5: jiujin.v1.Cursor
-	(*QuarantineEntry)(nil),            // 6: jiujin.v1.QuarantineEntry
-	(*AppRouted)(nil),                  // 7: jiujin.v1.AppRouted
-	(*RevealAudit)(nil),                // 8: jiujin.v1.RevealAudit
-	(*CatalogPublished)(nil),           // 9: jiujin.v1.CatalogPublished
-	(*MatterChanged)(nil),              // 10: jiujin.v1.MatterChanged
-	(*CatalogRecord)(nil),              // 11: jiujin.v1.CatalogRecord
-	(*AppAccepted)(nil),                // 12: jiujin.v1.AppAccepted
-	(*AppSupplementRequested)(nil),     // 13: jiujin.v1.AppSupplementRequested
-	(*AppSupplied)(nil),                // 14: jiujin.v1.AppSupplied
-	(*AppDecided)(nil),                 // 15: jiujin.v1.AppDecided
-	(*AppDelivered)(nil),               // 16: jiujin.v1.AppDelivered
-	(*AppRated)(nil),                   // 17: jiujin.v1.AppRated
-	(*AppWithdrawn)(nil),               // 18: jiujin.v1.AppWithdrawn
-	(*AuditRecord)(nil),                // 19: jiujin.v1.AuditRecord
-	(*AuditEntry)(nil),                 // 20: jiujin.v1.AuditEntry
-	(*StoredRecord)(nil),               // 21: jiujin.v1.StoredRecord
-	(*ImportCatalogRequest)(nil),       // 22: jiujin.v1.ImportCatalogRequest
-	(*AcceptApplicationRequest)(nil),   // 23: jiujin.v1.AcceptApplicationRequest
-	(*RequestSupplementRequest)(nil),   // 24: jiujin.v1.RequestSupplementRequest
-	(*SupplyMaterialsRequest)(nil),     // 25: jiujin.v1.SupplyMaterialsRequest
-	(*DecideApplicationRequest)(nil),   // 26: jiujin.v1.DecideApplicationRequest
-	(*DeliverApplicationRequest)(nil),  // 27: jiujin.v1.DeliverApplicationRequest
-	(*RateApplicationRequest)(nil),     // 28: jiujin.v1.RateApplicationRequest
-	(*WithdrawApplicationRequest)(nil), // 29: jiujin.v1.WithdrawApplicationRequest
-	(*GrantDelegationRequest)(nil),     // 30: jiujin.v1.GrantDelegationRequest
-	(*RevokeDelegationRequest)(nil),    // 31: jiujin.v1.RevokeDelegationRequest
-	(*ForwardApplicationRequest)(nil),  // 32: jiujin.v1.ForwardApplicationRequest
-	(*UpdateFollowUpRequest)(nil),      // 33: jiujin.v1.UpdateFollowUpRequest
-	(*SetClassRequest)(nil),            // 34: jiujin.v1.SetClassRequest
-	(*OrderMattersRequest)(nil),        // 35: jiujin.v1.OrderMattersRequest
-	(*SetNegativeListRequest)(nil),     // 36: jiujin.v1.SetNegativeListRequest
-	(*Peer)(nil),                       // 37: jiujin.v1.Peer
-	(*Event)(nil),                      // 38: jiujin.v1.Event
-	(*Department)(nil),                 // 39: jiujin.v1.Department
-	(*Matter)(nil),                     // 40: jiujin.v1.Matter
-	(*Application)(nil),                // 41: jiujin.v1.Application
+	(*Identity)(nil),                   // 1: jiujin.v1.Identity
+	(*Sweep)(nil),                      // 2: jiujin.v1.Sweep
+	(*AppRerouted)(nil),                // 3: jiujin.v1.AppRerouted
+	(*Ingest)(nil),                     // 4: jiujin.v1.Ingest
+	(*FeedEntry)(nil),                  // 5: jiujin.v1.FeedEntry
+	(*Cursor)(nil),                     // 6: jiujin.v1.Cursor
+	(*QuarantineEntry)(nil),            // 7: jiujin.v1.QuarantineEntry
+	(*AppRouted)(nil),                  // 8: jiujin.v1.AppRouted
+	(*RevealAudit)(nil),                // 9: jiujin.v1.RevealAudit
+	(*CatalogPublished)(nil),           // 10: jiujin.v1.CatalogPublished
+	(*MatterChanged)(nil),              // 11: jiujin.v1.MatterChanged
+	(*CatalogRecord)(nil),              // 12: jiujin.v1.CatalogRecord
+	(*AppAccepted)(nil),                // 13: jiujin.v1.AppAccepted
+	(*AppSupplementRequested)(nil),     // 14: jiujin.v1.AppSupplementRequested
+	(*AppSupplied)(nil),                // 15: jiujin.v1.AppSupplied
+	(*AppDecided)(nil),                 // 16: jiujin.v1.AppDecided
+	(*AppDelivered)(nil),               // 17: jiujin.v1.AppDelivered
+	(*AppRated)(nil),                   // 18: jiujin.v1.AppRated
+	(*AppWithdrawn)(nil),               // 19: jiujin.v1.AppWithdrawn
+	(*AuditRecord)(nil),                // 20: jiujin.v1.AuditRecord
+	(*AuditEntry)(nil),                 // 21: jiujin.v1.AuditEntry
+	(*StoredRecord)(nil),               // 22: jiujin.v1.StoredRecord
+	(*ImportCatalogRequest)(nil),       // 23: jiujin.v1.ImportCatalogRequest
+	(*AcceptApplicationRequest)(nil),   // 24: jiujin.v1.AcceptApplicationRequest
+	(*RequestSupplementRequest)(nil),   // 25: jiujin.v1.RequestSupplementRequest
+	(*SupplyMaterialsRequest)(nil),     // 26: jiujin.v1.SupplyMaterialsRequest
+	(*DecideApplicationRequest)(nil),   // 27: jiujin.v1.DecideApplicationRequest
+	(*DeliverApplicationRequest)(nil),  // 28: jiujin.v1.DeliverApplicationRequest
+	(*RateApplicationRequest)(nil),     // 29: jiujin.v1.RateApplicationRequest
+	(*WithdrawApplicationRequest)(nil), // 30: jiujin.v1.WithdrawApplicationRequest
+	(*GrantDelegationRequest)(nil),     // 31: jiujin.v1.GrantDelegationRequest
+	(*RevokeDelegationRequest)(nil),    // 32: jiujin.v1.RevokeDelegationRequest
+	(*ForwardApplicationRequest)(nil),  // 33: jiujin.v1.ForwardApplicationRequest
+	(*UpdateFollowUpRequest)(nil),      // 34: jiujin.v1.UpdateFollowUpRequest
+	(*SetClassRequest)(nil),            // 35: jiujin.v1.SetClassRequest
+	(*OrderMattersRequest)(nil),        // 36: jiujin.v1.OrderMattersRequest
+	(*SetNegativeListRequest)(nil),     // 37: jiujin.v1.SetNegativeListRequest
+	(*Peer)(nil),                       // 38: jiujin.v1.Peer
+	(*Event)(nil),                      // 39: jiujin.v1.Event
+	(*Department)(nil),                 // 40: jiujin.v1.Department
+	(*Matter)(nil),                     // 41: jiujin.v1.Matter
+	(*Application)(nil),                // 42: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
-	22, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
-	23, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
-	24, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
-	25, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
-	26, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
-	27, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
-	28, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
-	29, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
-	8,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
-	3,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
-	30, // 10: jiujin.v1.Command.grant:type_name -> jiujin.v1.GrantDelegationRequest
-	31, // 11: jiujin.v1.Command.revoke:type_name -> jiujin.v1.RevokeDelegationRequest
-	32, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
-	33, // 13: jiujin.v1.Command.follow_up:type_name -> jiujin.v1.UpdateFollowUpRequest
-	1,  // 14: jiujin.v1.Command.sweep:type_name -> jiujin.v1.Sweep
-	34, // 15: jiujin.v1.Command.set_class:type_name -> jiujin.v1.SetClassRequest
-	35, // 16: jiujin.v1.Command.order:type_name -> jiujin.v1.OrderMattersRequest
-	36, // 17: jiujin.v1.Command.set_negative:type_name -> jiujin.v1.SetNegativeListRequest
-	37, // 18: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	38, // 19: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	38, // 20: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	38, // 21: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	39, // 22: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	40, // 23: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	39, // 24: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	41, // 25: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	20, // 26: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	23, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
+	24, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
+	25, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
+	26, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
+	27, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
+	28, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
+	29, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
+	30, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
+	9,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
+	4,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
+	31, // 10: jiujin.v1.Command.grant:type_name -> jiujin.v1.GrantDelegationRequest
+	32, // 11: jiujin.v1.Command.revoke:type_name -> jiujin.v1.RevokeDelegationRequest
+	33, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
+	34, // 13: jiujin.v1.Command.follow_up:type_name -> jiujin.v1.UpdateFollowUpRequest
+	2,  // 14: jiujin.v1.Command.sweep:type_name -> jiujin.v1.Sweep
+	35, // 15: jiujin.v1.Command.set_class:type_name -> jiujin.v1.SetClassRequest
+	36, // 16: jiujin.v1.Command.order:type_name -> jiujin.v1.OrderMattersRequest
+	37, // 17: jiujin.v1.Command.set_negative:type_name -> jiujin.v1.SetNegativeListRequest
+	1,  // 18: jiujin.v1.Command.identity:type_name -> jiujin.v1.Identity
+	38, // 19: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	39, // 20: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	39, // 21: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	39, // 22: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	40, // 23: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	41, // 24: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	40, // 25: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	42, // 26: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	21, // 27: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -1843,6 +1921,7 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_SetClass)(nil),
 		(*Command_Order)(nil),
 		(*Command_SetNegative)(nil),
+		(*Command_Identity)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1850,7 +1929,7 @@ func file_jiujin_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_store_proto_rawDesc), len(file_jiujin_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
