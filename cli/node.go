@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +36,11 @@ type NodeStartOptions struct {
 	LogFormat  string `yaml:"log_format"`
 	// MemoryLimit is the Go runtime's soft memory limit in MiB (0: none).
 	MemoryLimit int `yaml:"memory_limit_mib"`
+	// A county group member: its raft address, and either bootstrap (the
+	// first member, first start) or the members to join through.
+	RaftListen string `yaml:"raft_listen"`
+	Bootstrap  bool   `yaml:"bootstrap"`
+	Join       string `yaml:"join"`
 }
 
 // newNodeStartCmd builds `node start`; runF replaces running the node
@@ -80,6 +84,9 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.StringVar(&o.Calendar, "calendar", "", "working-day calendar YAML (default: the built-in one)")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	fl.IntVar(&o.MemoryLimit, "memory-limit", 96, "soft memory limit in MiB for a small box; 0 for none (GOMEMLIMIT, if set, wins)")
+	fl.StringVar(&o.RaftListen, "raft-listen", "", "county group: this member's raft address, IP:port the other members reach")
+	fl.BoolVar(&o.Bootstrap, "bootstrap", false, "county group: start a new group with this member (first start of the first member)")
+	fl.StringVar(&o.Join, "join", "", "county group: URL(s) of members to join through, comma-separated")
 	return cmd
 }
 
@@ -109,6 +116,11 @@ func (o *NodeStartOptions) load(cmd *cobra.Command) error {
 	set("data", &o.Data, fromFile.Data)
 	set("calendar", &o.Calendar, fromFile.Calendar)
 	set("log-format", &o.LogFormat, fromFile.LogFormat)
+	set("raft-listen", &o.RaftListen, fromFile.RaftListen)
+	set("join", &o.Join, fromFile.Join)
+	if !cmd.Flags().Changed("bootstrap") && fromFile.Bootstrap {
+		o.Bootstrap = true
+	}
 	if !cmd.Flags().Changed("memory-limit") && fromFile.MemoryLimit != 0 {
 		o.MemoryLimit = fromFile.MemoryLimit
 	}
@@ -136,13 +148,17 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 	default:
 		return node.Config{}, fmt.Errorf("--log-format: %q 应为 text 或 json", o.LogFormat)
 	}
-	var parents []string
-	for _, p := range strings.Split(o.Parent, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			parents = append(parents, p)
+	cfg := node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parents: splitList(o.Parent), Calendar: cal, Logger: slog.New(h)}
+	switch {
+	case o.RaftListen != "":
+		if o.Bootstrap == (o.Join != "") {
+			return node.Config{}, fmt.Errorf("--bootstrap / --join: 集群成员首次启动时二者选一（首个成员 --bootstrap，其余 --join）")
 		}
+		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join)}
+	case o.Bootstrap || o.Join != "":
+		return node.Config{}, fmt.Errorf("--raft-listen: --bootstrap 和 --join 须与 --raft-listen 一起使用")
 	}
-	return node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parents: parents, Calendar: cal, Logger: slog.New(h)}, nil
+	return cfg, nil
 }
 
 func loadCalendar(path string) (*delegation.Calendar, error) {

@@ -65,6 +65,7 @@ decided where the power lies, hand the result back at the same window.`,
 		newAppCmd(f),
 		newStatusCmd(f),
 		newStatsCmd(f),
+		newClusterCmd(f),
 		newDemoCmd(f),
 		newBenchCmd(f),
 	)

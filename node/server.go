@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
@@ -42,6 +45,10 @@ type Config struct {
 	// SyncTransport, if set, carries the link's requests (tests put a
 	// fault-injecting layer here).
 	SyncTransport http.RoundTripper
+	// Raft makes a county node a member of a replicated group (nil: alone).
+	Raft *RaftConfig
+	// RaftLog receives raft's warnings (nil: discarded).
+	RaftLog io.Writer
 	// SweepEvery is how often the node withdraws, with a notice, the
 	// applications it holds whose 容缺 materials are overdue (default 10
 	// minutes; negative: never, for tests that sweep by hand).
@@ -88,6 +95,7 @@ type Node struct {
 	// stopRequests ends long polls in flight when the node shuts down.
 	stopRequests context.CancelFunc
 	syncClient   *http.Client
+	cluster      *cluster
 }
 
 // MaxMessageBytes bounds every request body.
@@ -98,7 +106,14 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(StoreConfig{Dir: cfg.DataDir, Unit: cfg.Unit, Calendar: cfg.Calendar, Clock: cfg.Clock, Logger: cfg.Logger, NoSync: cfg.NoSync})
+	sc := StoreConfig{Dir: cfg.DataDir, Unit: cfg.Unit, Calendar: cfg.Calendar, Clock: cfg.Clock, Logger: cfg.Logger, NoSync: cfg.NoSync}
+	var prop *lateProposer
+	if cfg.Raft != nil {
+		// Writes go to the group's log; the proposer exists once raft runs.
+		prop = &lateProposer{}
+		sc.Proposer = prop
+	}
+	st, err := OpenStore(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +155,14 @@ func Start(cfg Config) (*Node, error) {
 		}
 		n.done <- err
 	}()
+	if cfg.Raft != nil {
+		if err := n.startRaft(cfg.Raft); err != nil {
+			n.srv.Close()
+			st.Close()
+			return nil, err
+		}
+		prop.set(n.cluster)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopLink = cancel
 	go func() {
@@ -173,6 +196,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, opts...))
+	mux.Handle(jiujinv1connect.NewClusterServiceHandler(&clusterService{n: n}, opts...))
 	// Sync answers are compressed whatever their size: on a 4G link even a
 	// lone event's answer is smaller gzipped (measured by bench sync).
 	mux.Handle(jiujinv1connect.NewSyncServiceHandler(&syncService{store: n.Store},
@@ -202,10 +226,35 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.stopRequests()
 	err := n.srv.Shutdown(ctx)
+	if n.cluster != nil {
+		n.cluster.shutdown()
+	}
 	if cerr := n.Store.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// lateProposer hands commands to the cluster once it runs.
+type lateProposer struct {
+	mu gosync.Mutex
+	c  *cluster
+}
+
+func (p *lateProposer) set(c *cluster) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.c = c
+}
+
+func (p *lateProposer) Propose(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
+	p.mu.Lock()
+	c := p.c
+	p.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("%w: 集群尚未启动", ErrClosed)
+	}
+	return c.Propose(ctx, cmd)
 }
 
 // sweepLoop runs the 容缺 sweep now and then.
@@ -224,6 +273,9 @@ func (n *Node) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if n.cluster != nil && n.cluster.r.State() != raft.Leader {
+				continue // in a group, the leader sweeps for all
+			}
 			out, err := n.Store.Apply(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: "系统", Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
 			if err != nil {
 				n.cfg.Logger.Warn("sweep failed", "err", err)

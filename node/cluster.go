@@ -1,0 +1,329 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// RaftConfig makes a county node a member of a replicated group.
+type RaftConfig struct {
+	// Listen is the raft transport's address (host:port; port 0 picks one).
+	Listen string
+	// Bootstrap starts a new group with this member alone (first start only).
+	Bootstrap bool
+	// Join lists members' URLs to join through (any member will do).
+	Join []string
+	// Timeouts; zero takes raft's defaults.
+	HeartbeatTimeout, ElectionTimeout time.Duration
+	// SnapshotThreshold: entries between snapshots (default 8192).
+	SnapshotThreshold uint64
+}
+
+// cluster is a node's membership of a group.
+type cluster struct {
+	n     *Node
+	r     *raft.Raft
+	log   *wal.WAL
+	trans *raft.NetworkTransport
+}
+
+// startRaft opens the raft log and snapshots in the data directory and
+// joins or bootstraps the group. The raft log lives in raft-wal: an
+// append-only segment log made for raft (it is what Consul moved to), so
+// that badger holds only the state machine's data and the applied index.
+func (n *Node) startRaft(rc *RaftConfig) error {
+	if n.cfg.Unit.Tier() != tiers.County {
+		return invalid("raft", "只有县级节点可以组成集群")
+	}
+	if host, _, err := net.SplitHostPort(n.ln.Addr().String()); err != nil || net.ParseIP(host).IsUnspecified() {
+		// A member's id is its URL, which the others call: it must be reachable.
+		return invalid("listen", "集群成员须监听其他成员可达的 IP（不能是 0.0.0.0），实为 %s", n.ln.Addr())
+	}
+	dir := filepath.Join(n.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
+		return err
+	}
+	logs, err := wal.Open(filepath.Join(dir, "wal"))
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: io.Discard})
+	if n.cfg.RaftLog != nil {
+		hl = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: n.cfg.RaftLog})
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), 2, hl)
+	if err != nil {
+		logs.Close()
+		return err
+	}
+	if host, _, err := net.SplitHostPort(rc.Listen); err != nil || net.ParseIP(host) == nil || net.ParseIP(host).IsUnspecified() {
+		logs.Close()
+		return invalid("raft-listen", "%q 应为其他成员可达的 IP:端口（不能是 0.0.0.0）", rc.Listen)
+	}
+	// Advertised as bound: the address the other members reach.
+	trans, err := raft.NewTCPTransportWithLogger(rc.Listen, nil, 3, 10*time.Second, hl)
+	if err != nil {
+		logs.Close()
+		return fmt.Errorf("raft transport on %s: %w", rc.Listen, err)
+	}
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(n.URL())
+	conf.Logger = hl
+	if rc.HeartbeatTimeout > 0 {
+		conf.HeartbeatTimeout, conf.LeaderLeaseTimeout = rc.HeartbeatTimeout, rc.HeartbeatTimeout
+	}
+	if rc.ElectionTimeout > 0 {
+		conf.ElectionTimeout = rc.ElectionTimeout
+	}
+	if rc.SnapshotThreshold > 0 {
+		conf.SnapshotThreshold = rc.SnapshotThreshold
+	}
+	hasState, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		logs.Close()
+		trans.Close()
+		return err
+	}
+	r, err := raft.NewRaft(conf, NewFSM(n.Store), logs, logs, snaps, trans)
+	if err != nil {
+		logs.Close()
+		trans.Close()
+		return fmt.Errorf("start raft: %w", err)
+	}
+	n.cluster = &cluster{n: n, r: r, log: logs, trans: trans}
+	if rc.Bootstrap && !hasState {
+		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
+		if err := r.BootstrapCluster(cfg).Error(); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		// The group takes this member's identity, as its log's first entry.
+		go n.cluster.proposeIdentity()
+	}
+	if len(rc.Join) > 0 && !hasState {
+		if err := n.cluster.join(rc.Join, string(trans.LocalAddr())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *cluster) proposeIdentity() {
+	id := &pb.Identity{NodeId: c.n.Store.NodeID(), Epoch: c.n.Store.Epoch()}
+	for i := 0; i < 100; i++ {
+		if c.r.State() == raft.Leader {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := c.Propose(ctx, &pb.Command{NowMs: c.n.Store.Now().UnixMilli(), Actor: "集群", Op: &pb.Command_Identity{Identity: id}})
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.n.cfg.Logger.Error("could not record the group's identity")
+}
+
+func (c *cluster) client(url string) jiujinv1connect.ClusterServiceClient {
+	return jiujinv1connect.NewClusterServiceClient(syncHTTPClient(nil), url)
+}
+
+// join asks the members given, one after the other, to add this one.
+func (c *cluster) join(urls []string, raftAddr string) error {
+	var last error
+	for try := 0; try < 20; try++ {
+		for _, u := range urls {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := c.client(u).JoinCluster(ctx, connect.NewRequest(&pb.JoinClusterRequest{Id: c.n.URL(), Address: raftAddr}))
+			cancel()
+			if err == nil {
+				return nil
+			}
+			last = err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("join through %v: %w", urls, last)
+}
+
+// Propose puts a command in the group's log and returns its result once
+// committed and applied here: at the leader directly, from a follower by
+// handing it to the leader.
+func (c *cluster) Propose(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
+	out, _, err := c.propose(ctx, cmd)
+	return out, err
+}
+
+// propose returns the command's output and the log index it was applied at.
+func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, uint64, error) {
+	b, err := proto.Marshal(cmd)
+	if err != nil {
+		return nil, 0, err
+	}
+	for {
+		if c.r.State() == raft.Leader {
+			f := c.r.Apply(b, 10*time.Second)
+			if err := f.Error(); err != nil {
+				if errors.Is(err, raft.ErrNotLeader) {
+					continue
+				}
+				return nil, 0, fmt.Errorf("%w: %v", ErrClosed, err)
+			}
+			res := f.Response().(FSMResult)
+			return res.Out, f.Index(), res.Err
+		}
+		_, leader := c.r.LeaderWithID()
+		if leader == "" {
+			select {
+			case <-ctx.Done():
+				return nil, 0, fmt.Errorf("%w: 集群暂无主节点", ErrClosed)
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+		}
+		res, err := c.client(string(leader)).Propose(ctx, connect.NewRequest(&pb.ProposeRequest{Command: b}))
+		if err != nil {
+			var ce *connect.Error
+			if errors.As(err, &ce) && ce.Code() != connect.CodeUnavailable && ce.Code() != connect.CodeUnknown {
+				return nil, 0, ce // the command's own refusal, as the leader said it
+			}
+			select {
+			case <-ctx.Done():
+				return nil, 0, err
+			case <-time.After(50 * time.Millisecond):
+				continue // the leader changed or is going: ask again
+			}
+		}
+		// Read your own write: wait until this member has applied it.
+		for c.n.Store.Applied() < res.Msg.GetIndex() {
+			select {
+			case <-ctx.Done():
+				return nil, 0, ctx.Err()
+			case <-c.n.Store.Changed():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if res.Msg.GetResult() == nil {
+			return nil, res.Msg.GetIndex(), nil
+		}
+		out, err := res.Msg.GetResult().UnmarshalNew()
+		return out, res.Msg.GetIndex(), err
+	}
+}
+
+func (c *cluster) shutdown() {
+	c.r.Shutdown().Error()
+	c.trans.Close()
+	c.log.Close()
+}
+
+// clusterService serves ClusterService.
+type clusterService struct{ n *Node }
+
+func (h *clusterService) raft() (*cluster, error) {
+	if h.n.cluster == nil {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("本节点不在集群中"))
+	}
+	return h.n.cluster, nil
+}
+
+func (h *clusterService) GetClusterStatus(ctx context.Context, req *connect.Request[pb.GetClusterStatusRequest]) (*connect.Response[pb.GetClusterStatusResponse], error) {
+	c, err := h.raft()
+	if err != nil {
+		return nil, err
+	}
+	f := c.r.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, connectError(err)
+	}
+	_, leader := c.r.LeaderWithID()
+	res := &pb.GetClusterStatusResponse{Leader: string(leader), State: c.r.State().String(), Applied: h.n.Store.Applied(), Id: h.n.URL()}
+	for _, s := range f.Configuration().Servers {
+		suffrage := "voter"
+		if s.Suffrage != raft.Voter {
+			suffrage = "nonvoter"
+		}
+		res.Members = append(res.Members, &pb.Member{Id: string(s.ID), Address: string(s.Address), Suffrage: suffrage, Leader: s.ID == leader})
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (h *clusterService) JoinCluster(ctx context.Context, req *connect.Request[pb.JoinClusterRequest]) (*connect.Response[pb.JoinClusterResponse], error) {
+	c, err := h.raft()
+	if err != nil {
+		return nil, err
+	}
+	if c.r.State() != raft.Leader {
+		_, leader := c.r.LeaderWithID()
+		if leader == "" {
+			return nil, connect.NewError(connect.CodeUnavailable, errors.New("集群暂无主节点"))
+		}
+		return c.client(string(leader)).JoinCluster(ctx, req)
+	}
+	if err := c.r.AddVoter(raft.ServerID(req.Msg.GetId()), raft.ServerAddress(req.Msg.GetAddress()), 0, 10*time.Second).Error(); err != nil {
+		return nil, connect.NewError(connect.CodeUnavailable, err)
+	}
+	return connect.NewResponse(&pb.JoinClusterResponse{}), nil
+}
+
+func (h *clusterService) RemoveMember(ctx context.Context, req *connect.Request[pb.RemoveMemberRequest]) (*connect.Response[pb.RemoveMemberResponse], error) {
+	c, err := h.raft()
+	if err != nil {
+		return nil, err
+	}
+	if c.r.State() != raft.Leader {
+		_, leader := c.r.LeaderWithID()
+		if leader == "" {
+			return nil, connect.NewError(connect.CodeUnavailable, errors.New("集群暂无主节点"))
+		}
+		return c.client(string(leader)).RemoveMember(ctx, req)
+	}
+	if err := c.r.RemoveServer(raft.ServerID(req.Msg.GetId()), 0, 10*time.Second).Error(); err != nil {
+		return nil, connect.NewError(connect.CodeUnavailable, err)
+	}
+	return connect.NewResponse(&pb.RemoveMemberResponse{}), nil
+}
+
+func (h *clusterService) Propose(ctx context.Context, req *connect.Request[pb.ProposeRequest]) (*connect.Response[pb.ProposeResponse], error) {
+	c, err := h.raft()
+	if err != nil {
+		return nil, err
+	}
+	if c.r.State() != raft.Leader {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("不是主节点"))
+	}
+	cmd := &pb.Command{}
+	if err := proto.Unmarshal(req.Msg.GetCommand(), cmd); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("command: %w", err))
+	}
+	out, index, err := c.propose(ctx, cmd)
+	if err != nil {
+		return nil, connectError(err)
+	}
+	res := &pb.ProposeResponse{Index: index}
+	if out != nil {
+		if res.Result, err = anypb.New(out); err != nil {
+			return nil, connectError(err)
+		}
+	}
+	return connect.NewResponse(res), nil
+}

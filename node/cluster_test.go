@@ -1,0 +1,96 @@
+package node
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/sync"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+func startMember(t *testing.T, clock *testClock, bootstrap bool, join []string) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: bootstrap, Join: join,
+			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+	require.NoError(t, err)
+	return wrapTestNode(t, n, clock, dir)
+}
+
+func clusterStatus(t *testing.T, n *testNode) *pb.GetClusterStatusResponse {
+	res, err := jiujinv1connect.NewClusterServiceClient(n.hc, n.URL()).GetClusterStatus(context.Background(), req(&pb.GetClusterStatusRequest{}))
+	require.NoError(t, err)
+	return res.Msg
+}
+
+// TestCountyGroupOverTCP: three county members over raft on loopback, a
+// township that knows all three. Writes at any member are committed by the
+// group; the leader is stopped, the others go on, and the township keeps
+// syncing through another member.
+func TestCountyGroupOverTCP(t *testing.T) {
+	ctx := context.Background()
+	clock := &testClock{t: at("2026-11-23", 10)}
+	m1 := startMember(t, clock, true, nil)
+	eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
+	m2 := startMember(t, clock, false, []string{m1.URL()})
+	m3 := startMember(t, clock, false, []string{m2.URL()}) // through a follower
+	members := []*testNode{m1, m2, m3}
+	eventually(t, func() bool { return len(clusterStatus(t, m3).GetMembers()) == 3 }, "three members")
+	eventually(t, func() bool { return m3.Store.NodeID() == m1.Store.NodeID() }, "one identity for the group")
+
+	// A write at a follower is committed by the group.
+	res, err := m3.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), res.Msg.GetVersion())
+	a := m2.accept(t, acceptReq())
+	for _, m := range members {
+		eventually(t, func() bool { return appOn(m, a.GetId()) != nil }, "%s has it", m.URL())
+	}
+	// A refusal comes back from the leader as itself.
+	_, err = m2.apps.AcceptApplication(ctx, req(&pb.AcceptApplicationRequest{MatterCode: "GA-999", Applicant: &pb.Applicant{Name: "x", IdNumber: idWang}}))
+	requireCode(t, err, 5 /* not_found */, "matter_code")
+
+	// A township that knows every member.
+	town := startChild(t, "330324101", []string{m1.URL(), m2.URL(), m3.URL()}, nil, clock, "")
+	eventually(t, func() bool { _, err := town.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the township")
+	b := town.accept(t, acceptReq())
+	eventually(t, func() bool { x := appOn(m1, b.GetId()); return x != nil && x.GetState() == StateReceived }, "the group receives")
+
+	// Stop the leader.
+	var leader *testNode
+	for _, m := range members {
+		if clusterStatus(t, m).GetLeader() == m.URL() {
+			leader = m
+		}
+	}
+	require.NotNil(t, leader)
+	leader.hc.CloseIdleConnections()
+	require.NoError(t, leader.Shutdown(ctx))
+	var rest []*testNode
+	for _, m := range members {
+		if m != leader {
+			rest = append(rest, m)
+		}
+	}
+	eventually(t, func() bool {
+		l := clusterStatus(t, rest[0]).GetLeader()
+		return l != "" && l != leader.URL()
+	}, "a new leader")
+	c := rest[1].accept(t, acceptReq())
+	d := town.accept(t, acceptReq())
+	for _, m := range rest {
+		eventually(t, func() bool { x := appOn(m, d.GetId()); return x != nil && x.GetState() == StateReceived }, "the township's push lands")
+		eventually(t, func() bool { return appOn(m, c.GetId()) != nil }, "both members have it")
+	}
+	_, err = rest[0].apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: d.GetId(), Approve: true}))
+	require.NoError(t, err)
+	eventually(t, func() bool { x := appOn(town, d.GetId()); return x != nil && x.GetState() == StateApproved }, "the decision reaches the township")
+	require.True(t, sameFeeds(rest[0].Store, rest[1].Store) || waitFor(5*time.Second, func() bool { return sameFeeds(rest[0].Store, rest[1].Store) }))
+	_ = sync.Config{}
+}
