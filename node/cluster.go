@@ -327,3 +327,50 @@ func (h *clusterService) Propose(ctx context.Context, req *connect.Request[pb.Pr
 	}
 	return connect.NewResponse(res), nil
 }
+
+func (h *clusterService) ReadIndex(ctx context.Context, req *connect.Request[pb.ReadIndexRequest]) (*connect.Response[pb.ReadIndexResponse], error) {
+	c, err := h.raft()
+	if err != nil {
+		return nil, err
+	}
+	if c.r.State() != raft.Leader {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("不是主节点"))
+	}
+	if err := c.r.VerifyLeader().Error(); err != nil {
+		return nil, connect.NewError(connect.CodeUnavailable, err)
+	}
+	return connect.NewResponse(&pb.ReadIndexResponse{Index: h.n.Store.Applied()}), nil
+}
+
+// readBarrier makes a read at this member linearizable: it learns from
+// the leader how far the group has applied and waits until this member
+// has too. At the leader it only confirms the leadership.
+func (c *cluster) readBarrier(ctx context.Context) error {
+	for {
+		var index uint64
+		if c.r.State() == raft.Leader {
+			if err := c.r.VerifyLeader().Error(); err == nil {
+				return nil
+			}
+		} else if _, leader := c.r.LeaderWithID(); leader != "" {
+			res, err := c.client(string(leader)).ReadIndex(ctx, connect.NewRequest(&pb.ReadIndexRequest{}))
+			if err == nil {
+				index = res.Msg.GetIndex()
+				for c.n.Store.Applied() < index {
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("%w: %v", ErrClosed, ctx.Err())
+					case <-c.n.Store.Changed():
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: 集群暂无主节点，无法保证读到最新状态", ErrClosed)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -49,8 +49,11 @@ func TestCountyGroupOverTCP(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), res.Msg.GetVersion())
 	a := m2.accept(t, acceptReq())
+	// Linearizable reads: any member, right after the write, sees it.
 	for _, m := range members {
-		eventually(t, func() bool { return appOn(m, a.GetId()) != nil }, "%s has it", m.URL())
+		got, err := m.apps.GetApplication(ctx, req(&pb.GetApplicationRequest{Id: a.GetId()}))
+		require.NoError(t, err, "read at %s", m.URL())
+		require.Equal(t, StateAccepted, got.Msg.GetApplication().GetState())
 	}
 	// A refusal comes back from the leader as itself.
 	_, err = m2.apps.AcceptApplication(ctx, req(&pb.AcceptApplicationRequest{MatterCode: "GA-999", Applicant: &pb.Applicant{Name: "x", IdNumber: idWang}}))

@@ -186,6 +186,14 @@ func Start(cfg Config) (*Node, error) {
 // /healthz.
 func (n *Node) Handler() http.Handler {
 	svc := &service{store: n.Store, started: time.Now(), version: Version, links: n.linkStatus}
+	if n.cfg.Raft != nil {
+		svc.barrier = func(ctx context.Context) error {
+			if n.cluster == nil {
+				return fmt.Errorf("%w: 集群尚未启动", ErrClosed)
+			}
+			return n.cluster.readBarrier(ctx)
+		}
+	}
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
 		// Small answers are not worth compressing; sync batches are.

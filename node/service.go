@@ -28,6 +28,16 @@ type service struct {
 	started time.Time
 	version string
 	links   func() []*pb.LinkStatus
+	// barrier, for a member of a county group, makes reads linearizable.
+	barrier func(ctx context.Context) error
+}
+
+// read waits, at a group member, until reads see every acknowledged write.
+func (h *service) read(ctx context.Context) error {
+	if h.barrier == nil {
+		return nil
+	}
+	return connectError(h.barrier(ctx))
 }
 
 func (h *service) command(ctx context.Context, hdr interface{ Get(string) string }) *pb.Command {
@@ -153,6 +163,9 @@ func receipt(a *pb.Application, m *pb.Matter) *pb.Receipt {
 }
 
 func (h *service) ListApplications(ctx context.Context, req *connect.Request[pb.ListApplicationsRequest]) (*connect.Response[pb.ListApplicationsResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	as, total, err := h.store.ListApplications(AppFilter{
 		State: req.Msg.GetState(), MatterCode: req.Msg.GetMatterCode(), OverdueOnly: req.Msg.GetOverdueOnly(),
 		HeldOnly: req.Msg.GetHeldOnly(), Limit: int(req.Msg.GetLimit()),
@@ -174,6 +187,9 @@ func (h *service) GetApplication(ctx context.Context, req *connect.Request[pb.Ge
 		if _, err := h.apply(ctx, cmd); err != nil {
 			return nil, err
 		}
+	}
+	if err := h.read(ctx); err != nil {
+		return nil, err
 	}
 	a, hist, err := h.store.GetApplication(req.Msg.GetId())
 	if err != nil {

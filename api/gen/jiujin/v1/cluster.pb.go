@@ -22,6 +22,86 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ReadIndexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexRequest) Reset() {
+	*x = ReadIndexRequest{}
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexRequest) ProtoMessage() {}
+
+func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
+func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{0}
+}
+
+type ReadIndexResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadIndexResponse) Reset() {
+	*x = ReadIndexResponse{}
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadIndexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadIndexResponse) ProtoMessage() {}
+
+func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
+func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReadIndexResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The member's id: its HTTP URL, so the leader's address is its id.
@@ -37,7 +117,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[0]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +129,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[0]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +142,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{0}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Member) GetId() string {
@@ -101,7 +181,7 @@ type GetClusterStatusRequest struct {
 
 func (x *GetClusterStatusRequest) Reset() {
 	*x = GetClusterStatusRequest{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[1]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -113,7 +193,7 @@ func (x *GetClusterStatusRequest) String() string {
 func (*GetClusterStatusRequest) ProtoMessage() {}
 
 func (x *GetClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[1]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -126,7 +206,7 @@ func (x *GetClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{3}
 }
 
 type GetClusterStatusResponse struct {
@@ -144,7 +224,7 @@ type GetClusterStatusResponse struct {
 
 func (x *GetClusterStatusResponse) Reset() {
 	*x = GetClusterStatusResponse{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[2]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -156,7 +236,7 @@ func (x *GetClusterStatusResponse) String() string {
 func (*GetClusterStatusResponse) ProtoMessage() {}
 
 func (x *GetClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[2]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -169,7 +249,7 @@ func (x *GetClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetClusterStatusResponse) GetLeader() string {
@@ -217,7 +297,7 @@ type JoinClusterRequest struct {
 
 func (x *JoinClusterRequest) Reset() {
 	*x = JoinClusterRequest{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[3]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +309,7 @@ func (x *JoinClusterRequest) String() string {
 func (*JoinClusterRequest) ProtoMessage() {}
 
 func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[3]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +322,7 @@ func (x *JoinClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinClusterRequest.ProtoReflect.Descriptor instead.
 func (*JoinClusterRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JoinClusterRequest) GetId() string {
@@ -267,7 +347,7 @@ type JoinClusterResponse struct {
 
 func (x *JoinClusterResponse) Reset() {
 	*x = JoinClusterResponse{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[4]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +359,7 @@ func (x *JoinClusterResponse) String() string {
 func (*JoinClusterResponse) ProtoMessage() {}
 
 func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[4]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +372,7 @@ func (x *JoinClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinClusterResponse.ProtoReflect.Descriptor instead.
 func (*JoinClusterResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 type RemoveMemberRequest struct {
@@ -304,7 +384,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[5]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -316,7 +396,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[5]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -329,7 +409,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RemoveMemberRequest) GetId() string {
@@ -347,7 +427,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[6]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +439,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[6]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +452,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 type ProposeRequest struct {
@@ -384,7 +464,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[7]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +476,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[7]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +489,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProposeRequest) GetCommand() []byte {
@@ -431,7 +511,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[8]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +523,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_cluster_proto_msgTypes[8]
+	mi := &file_jiujin_v1_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +536,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProposeResponse) GetResult() *anypb.Any {
@@ -477,7 +557,10 @@ var File_jiujin_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiujin/v1/cluster.proto\x12\tjiujin.v1\x1a\x19google/protobuf/any.proto\"f\n" +
+	"\x17jiujin/v1/cluster.proto\x12\tjiujin.v1\x1a\x19google/protobuf/any.proto\"\x12\n" +
+	"\x10ReadIndexRequest\")\n" +
+	"\x11ReadIndexResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"f\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
@@ -501,12 +584,13 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\acommand\x18\x01 \x01(\fR\acommand\"U\n" +
 	"\x0fProposeResponse\x12,\n" +
 	"\x06result\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\x06result\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index2\xd6\x02\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index2\xa0\x03\n" +
 	"\x0eClusterService\x12]\n" +
 	"\x10GetClusterStatus\x12\".jiujin.v1.GetClusterStatusRequest\x1a#.jiujin.v1.GetClusterStatusResponse\"\x00\x12N\n" +
 	"\vJoinCluster\x12\x1d.jiujin.v1.JoinClusterRequest\x1a\x1e.jiujin.v1.JoinClusterResponse\"\x00\x12Q\n" +
 	"\fRemoveMember\x12\x1e.jiujin.v1.RemoveMemberRequest\x1a\x1f.jiujin.v1.RemoveMemberResponse\"\x00\x12B\n" +
-	"\aPropose\x12\x19.jiujin.v1.ProposeRequest\x1a\x1a.jiujin.v1.ProposeResponse\"\x00B\x97\x01\n" +
+	"\aPropose\x12\x19.jiujin.v1.ProposeRequest\x1a\x1a.jiujin.v1.ProposeResponse\"\x00\x12H\n" +
+	"\tReadIndex\x12\x1b.jiujin.v1.ReadIndexRequest\x1a\x1c.jiujin.v1.ReadIndexResponse\"\x00B\x97\x01\n" +
 	"\rcom.jiujin.v1B\fClusterProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -522,35 +606,39 @@ func file_jiujin_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_cluster_proto_rawDescData
 }
 
-var file_jiujin_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_jiujin_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_jiujin_v1_cluster_proto_goTypes = []any{
-	(*Member)(nil),                   // 0: jiujin.v1.Member
-	(*GetClusterStatusRequest)(nil),  // 1: jiujin.v1.GetClusterStatusRequest
-	(*GetClusterStatusResponse)(nil), // 2: jiujin.v1.GetClusterStatusResponse
-	(*JoinClusterRequest)(nil),       // 3: jiujin.v1.JoinClusterRequest
-	(*JoinClusterResponse)(nil),      // 4: jiujin.v1.JoinClusterResponse
-	(*RemoveMemberRequest)(nil),      // 5: jiujin.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),     // 6: jiujin.v1.RemoveMemberResponse
-	(*ProposeRequest)(nil),           // 7: jiujin.v1.ProposeRequest
-	(*ProposeResponse)(nil),          // 8: jiujin.v1.ProposeResponse
-	(*anypb.Any)(nil),                // 9: google.protobuf.Any
+	(*ReadIndexRequest)(nil),         // 0: jiujin.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),        // 1: jiujin.v1.ReadIndexResponse
+	(*Member)(nil),                   // 2: jiujin.v1.Member
+	(*GetClusterStatusRequest)(nil),  // 3: jiujin.v1.GetClusterStatusRequest
+	(*GetClusterStatusResponse)(nil), // 4: jiujin.v1.GetClusterStatusResponse
+	(*JoinClusterRequest)(nil),       // 5: jiujin.v1.JoinClusterRequest
+	(*JoinClusterResponse)(nil),      // 6: jiujin.v1.JoinClusterResponse
+	(*RemoveMemberRequest)(nil),      // 7: jiujin.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),     // 8: jiujin.v1.RemoveMemberResponse
+	(*ProposeRequest)(nil),           // 9: jiujin.v1.ProposeRequest
+	(*ProposeResponse)(nil),          // 10: jiujin.v1.ProposeResponse
+	(*anypb.Any)(nil),                // 11: google.protobuf.Any
 }
 var file_jiujin_v1_cluster_proto_depIdxs = []int32{
-	0, // 0: jiujin.v1.GetClusterStatusResponse.members:type_name -> jiujin.v1.Member
-	9, // 1: jiujin.v1.ProposeResponse.result:type_name -> google.protobuf.Any
-	1, // 2: jiujin.v1.ClusterService.GetClusterStatus:input_type -> jiujin.v1.GetClusterStatusRequest
-	3, // 3: jiujin.v1.ClusterService.JoinCluster:input_type -> jiujin.v1.JoinClusterRequest
-	5, // 4: jiujin.v1.ClusterService.RemoveMember:input_type -> jiujin.v1.RemoveMemberRequest
-	7, // 5: jiujin.v1.ClusterService.Propose:input_type -> jiujin.v1.ProposeRequest
-	2, // 6: jiujin.v1.ClusterService.GetClusterStatus:output_type -> jiujin.v1.GetClusterStatusResponse
-	4, // 7: jiujin.v1.ClusterService.JoinCluster:output_type -> jiujin.v1.JoinClusterResponse
-	6, // 8: jiujin.v1.ClusterService.RemoveMember:output_type -> jiujin.v1.RemoveMemberResponse
-	8, // 9: jiujin.v1.ClusterService.Propose:output_type -> jiujin.v1.ProposeResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2,  // 0: jiujin.v1.GetClusterStatusResponse.members:type_name -> jiujin.v1.Member
+	11, // 1: jiujin.v1.ProposeResponse.result:type_name -> google.protobuf.Any
+	3,  // 2: jiujin.v1.ClusterService.GetClusterStatus:input_type -> jiujin.v1.GetClusterStatusRequest
+	5,  // 3: jiujin.v1.ClusterService.JoinCluster:input_type -> jiujin.v1.JoinClusterRequest
+	7,  // 4: jiujin.v1.ClusterService.RemoveMember:input_type -> jiujin.v1.RemoveMemberRequest
+	9,  // 5: jiujin.v1.ClusterService.Propose:input_type -> jiujin.v1.ProposeRequest
+	0,  // 6: jiujin.v1.ClusterService.ReadIndex:input_type -> jiujin.v1.ReadIndexRequest
+	4,  // 7: jiujin.v1.ClusterService.GetClusterStatus:output_type -> jiujin.v1.GetClusterStatusResponse
+	6,  // 8: jiujin.v1.ClusterService.JoinCluster:output_type -> jiujin.v1.JoinClusterResponse
+	8,  // 9: jiujin.v1.ClusterService.RemoveMember:output_type -> jiujin.v1.RemoveMemberResponse
+	10, // 10: jiujin.v1.ClusterService.Propose:output_type -> jiujin.v1.ProposeResponse
+	1,  // 11: jiujin.v1.ClusterService.ReadIndex:output_type -> jiujin.v1.ReadIndexResponse
+	7,  // [7:12] is the sub-list for method output_type
+	2,  // [2:7] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_cluster_proto_init() }
@@ -564,7 +652,7 @@ func file_jiujin_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_cluster_proto_rawDesc), len(file_jiujin_v1_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

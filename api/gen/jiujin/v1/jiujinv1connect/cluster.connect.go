@@ -44,6 +44,9 @@ const (
 	ClusterServiceRemoveMemberProcedure = "/jiujin.v1.ClusterService/RemoveMember"
 	// ClusterServiceProposeProcedure is the fully-qualified name of the ClusterService's Propose RPC.
 	ClusterServiceProposeProcedure = "/jiujin.v1.ClusterService/Propose"
+	// ClusterServiceReadIndexProcedure is the fully-qualified name of the ClusterService's ReadIndex
+	// RPC.
+	ClusterServiceReadIndexProcedure = "/jiujin.v1.ClusterService/ReadIndex"
 )
 
 // ClusterServiceClient is a client for the jiujin.v1.ClusterService service.
@@ -56,6 +59,10 @@ type ClusterServiceClient interface {
 	// Propose is how a follower hands a write to the leader: a serialized
 	// Command in, its output (or its error) out, after commit.
 	Propose(context.Context, *connect.Request[v1.ProposeRequest]) (*connect.Response[v1.ProposeResponse], error)
+	// ReadIndex: the leader confirms it still leads and says how far it has
+	// applied; a member that waits until it has applied as far reads no
+	// older state than any write already acknowledged (linearizable reads).
+	ReadIndex(context.Context, *connect.Request[v1.ReadIndexRequest]) (*connect.Response[v1.ReadIndexResponse], error)
 }
 
 // NewClusterServiceClient constructs a client for the jiujin.v1.ClusterService service. By default,
@@ -93,6 +100,12 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("Propose")),
 			connect.WithClientOptions(opts...),
 		),
+		readIndex: connect.NewClient[v1.ReadIndexRequest, v1.ReadIndexResponse](
+			httpClient,
+			baseURL+ClusterServiceReadIndexProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("ReadIndex")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -102,6 +115,7 @@ type clusterServiceClient struct {
 	joinCluster      *connect.Client[v1.JoinClusterRequest, v1.JoinClusterResponse]
 	removeMember     *connect.Client[v1.RemoveMemberRequest, v1.RemoveMemberResponse]
 	propose          *connect.Client[v1.ProposeRequest, v1.ProposeResponse]
+	readIndex        *connect.Client[v1.ReadIndexRequest, v1.ReadIndexResponse]
 }
 
 // GetClusterStatus calls jiujin.v1.ClusterService.GetClusterStatus.
@@ -124,6 +138,11 @@ func (c *clusterServiceClient) Propose(ctx context.Context, req *connect.Request
 	return c.propose.CallUnary(ctx, req)
 }
 
+// ReadIndex calls jiujin.v1.ClusterService.ReadIndex.
+func (c *clusterServiceClient) ReadIndex(ctx context.Context, req *connect.Request[v1.ReadIndexRequest]) (*connect.Response[v1.ReadIndexResponse], error) {
+	return c.readIndex.CallUnary(ctx, req)
+}
+
 // ClusterServiceHandler is an implementation of the jiujin.v1.ClusterService service.
 type ClusterServiceHandler interface {
 	// Status: members, their addresses, and the leader.
@@ -134,6 +153,10 @@ type ClusterServiceHandler interface {
 	// Propose is how a follower hands a write to the leader: a serialized
 	// Command in, its output (or its error) out, after commit.
 	Propose(context.Context, *connect.Request[v1.ProposeRequest]) (*connect.Response[v1.ProposeResponse], error)
+	// ReadIndex: the leader confirms it still leads and says how far it has
+	// applied; a member that waits until it has applied as far reads no
+	// older state than any write already acknowledged (linearizable reads).
+	ReadIndex(context.Context, *connect.Request[v1.ReadIndexRequest]) (*connect.Response[v1.ReadIndexResponse], error)
 }
 
 // NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -167,6 +190,12 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("Propose")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceReadIndexHandler := connect.NewUnaryHandler(
+		ClusterServiceReadIndexProcedure,
+		svc.ReadIndex,
+		connect.WithSchema(clusterServiceMethods.ByName("ReadIndex")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ClusterServiceGetClusterStatusProcedure:
@@ -177,6 +206,8 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 			clusterServiceRemoveMemberHandler.ServeHTTP(w, r)
 		case ClusterServiceProposeProcedure:
 			clusterServiceProposeHandler.ServeHTTP(w, r)
+		case ClusterServiceReadIndexProcedure:
+			clusterServiceReadIndexHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -200,4 +231,8 @@ func (UnimplementedClusterServiceHandler) RemoveMember(context.Context, *connect
 
 func (UnimplementedClusterServiceHandler) Propose(context.Context, *connect.Request[v1.ProposeRequest]) (*connect.Response[v1.ProposeResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ClusterService.Propose is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) ReadIndex(context.Context, *connect.Request[v1.ReadIndexRequest]) (*connect.Response[v1.ReadIndexResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ClusterService.ReadIndex is not implemented"))
 }
