@@ -57,7 +57,6 @@ func TestFlagsAreCheckedBeforeAnyCall(t *testing.T) {
 		{"start needs a unit", []string{"node", "start", "--data", "/tmp/x"}, "--unit"},
 		{"start needs a good unit", []string{"node", "start", "--unit", "3303241", "--data", "/tmp/x"}, "长度"},
 		{"start needs data", []string{"node", "start", "--unit", "330324"}, "--data"},
-		{"raft needs bootstrap or join", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:0"}, "--bootstrap / --join"},
 		{"raft: not both", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:0", "--bootstrap", "--join", "http://a"}, "--bootstrap / --join"},
 		{"join needs raft", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--join", "http://a"}, "--raft-listen"},
 		{"cluster status of a lone node", []string{"cluster", "remove"}, "accepts 1 arg"},

@@ -151,8 +151,8 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 	cfg := node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parents: splitList(o.Parent), Calendar: cal, Logger: slog.New(h)}
 	switch {
 	case o.RaftListen != "":
-		if o.Bootstrap == (o.Join != "") {
-			return node.Config{}, fmt.Errorf("--bootstrap / --join: 集群成员首次启动时二者选一（首个成员 --bootstrap，其余 --join）")
+		if o.Bootstrap && o.Join != "" {
+			return node.Config{}, fmt.Errorf("--bootstrap / --join: 二者只能选一（首个成员 --bootstrap，其余 --join）")
 		}
 		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join)}
 	case o.Bootstrap || o.Join != "":

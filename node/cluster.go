@@ -104,6 +104,11 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		trans.Close()
 		return err
 	}
+	if !hasState && !rc.Bootstrap && len(rc.Join) == 0 {
+		logs.Close()
+		trans.Close()
+		return invalid("bootstrap", "集群成员首次启动须 --bootstrap（首个成员）或 --join（其余成员）")
+	}
 	r, err := raft.NewRaft(conf, NewFSM(n.Store), logs, logs, snaps, trans)
 	if err != nil {
 		logs.Close()

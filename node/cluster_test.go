@@ -9,7 +9,6 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
-	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -95,5 +94,15 @@ func TestCountyGroupOverTCP(t *testing.T) {
 	require.NoError(t, err)
 	eventually(t, func() bool { x := appOn(town, d.GetId()); return x != nil && x.GetState() == StateApproved }, "the decision reaches the township")
 	require.True(t, sameFeeds(rest[0].Store, rest[1].Store) || waitFor(5*time.Second, func() bool { return sameFeeds(rest[0].Store, rest[1].Store) }))
-	_ = sync.Config{}
+
+}
+
+func TestAMemberMustBootstrapOrJoinOnFirstStart(t *testing.T) {
+	_, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0"}})
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.ErrorContains(t, err, "bootstrap")
+	_, err = Start(Config{Unit: tiers.MustParse("330324101"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
+	require.ErrorContains(t, err, "县级")
 }
