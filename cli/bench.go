@@ -29,7 +29,7 @@ import (
 
 func newBenchCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "README 中的基准测试"}
-	cmd.AddCommand(newBenchAcceptCmd(f), newBenchSyncCmd(f))
+	cmd.AddCommand(newBenchAcceptCmd(f), newBenchSyncCmd(f), newBenchCountyCmd(f))
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -41,6 +42,7 @@ type cluster struct {
 	n     *Node
 	r     *raft.Raft
 	log   *wal.WAL
+	meta  *metadb.BoltMetaDB
 	trans *raft.NetworkTransport
 }
 
@@ -63,8 +65,13 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
 		return err
 	}
-	logs, err := wal.Open(filepath.Join(dir, "wal"))
+	// Our own handle on the WAL's metadata store: raft-wal v0.4's Close
+	// leaves it (and its file lock) open, so a member could not be
+	// restarted in the same process. We close it after the WAL.
+	meta := &metadb.BoltMetaDB{}
+	logs, err := wal.Open(filepath.Join(dir, "wal"), wal.WithMetaStore(meta))
 	if err != nil {
+		meta.Close()
 		return fmt.Errorf("open raft log: %w", err)
 	}
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: io.Discard})
@@ -89,8 +96,13 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(n.URL())
 	conf.Logger = hl
+	// A county's members share a LAN: detect a dead leader in half a
+	// second rather than raft's default second.
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 500*time.Millisecond, 500*time.Millisecond, 250*time.Millisecond
+	// Gather concurrent writes into one log append and one FSM batch.
+	conf.BatchApplyCh, conf.MaxAppendEntries = true, 256
 	if rc.HeartbeatTimeout > 0 {
-		conf.HeartbeatTimeout, conf.LeaderLeaseTimeout = rc.HeartbeatTimeout, rc.HeartbeatTimeout
+		conf.HeartbeatTimeout, conf.LeaderLeaseTimeout = rc.HeartbeatTimeout, rc.HeartbeatTimeout/2
 	}
 	if rc.ElectionTimeout > 0 {
 		conf.ElectionTimeout = rc.ElectionTimeout
@@ -115,7 +127,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		trans.Close()
 		return fmt.Errorf("start raft: %w", err)
 	}
-	n.cluster = &cluster{n: n, r: r, log: logs, trans: trans}
+	n.cluster = &cluster{n: n, r: r, log: logs, meta: meta, trans: trans}
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
@@ -236,9 +248,15 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 }
 
 func (c *cluster) shutdown() {
+	if c.r.State() == raft.Leader {
+		// A planned stop hands the leadership over first: the group does
+		// not wait out an election timeout.
+		c.r.LeadershipTransfer().Error()
+	}
 	c.r.Shutdown().Error()
 	c.trans.Close()
 	c.log.Close()
+	c.meta.Close()
 }
 
 // clusterService serves ClusterService.

@@ -112,6 +112,10 @@ func Start(cfg Config) (*Node, error) {
 		// Writes go to the group's log; the proposer exists once raft runs.
 		prop = &lateProposer{}
 		sc.Proposer = prop
+		// The raft log is the durable record: badger need not fsync, for
+		// the applied index is written with the data it covers, and a tail
+		// lost in a crash is replayed from the log.
+		sc.NoSync = true
 	}
 	st, err := OpenStore(sc)
 	if err != nil {
@@ -232,11 +236,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		// Let the parent see this connection close now, not at its idle timeout.
 		n.syncClient.CloseIdleConnections()
 	}
-	n.stopRequests()
-	err := n.srv.Shutdown(ctx)
 	if n.cluster != nil {
+		// Out of the group first: a stopping member must not lead.
 		n.cluster.shutdown()
 	}
+	n.stopRequests()
+	err := n.srv.Shutdown(ctx)
 	if cerr := n.Store.Close(); err == nil {
 		err = cerr
 	}
