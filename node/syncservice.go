@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"connectrpc.com/connect"
@@ -21,6 +22,10 @@ const (
 // syncService is the parent's side of the sync protocol.
 type syncService struct {
 	store *Store
+	// group: this node is a member of a county group, whose members share
+	// one identity and feed; one that lags behind a child's cursor waits
+	// for the group instead of looking rolled back.
+	group bool
 }
 
 func (h *syncService) PushCursor(ctx context.Context, req *connect.Request[pb.PushCursorRequest]) (*connect.Response[pb.PushCursorResponse], error) {
@@ -78,6 +83,15 @@ func (h *syncService) Pull(ctx context.Context, req *connect.Request[pb.PullRequ
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	after := m.GetAfter()
+	for h.group && h.store.FeedHead() < after {
+		select {
+		case <-h.store.Changed():
+		case <-deadline.C:
+			return nil, connect.NewError(connect.CodeUnavailable, errors.New("本成员尚未追上集群，请换一个成员"))
+		case <-ctx.Done():
+			return nil, connectError(ctx.Err())
+		}
+	}
 	for {
 		changed := h.store.Changed() // before reading: no wake-up is missed
 		events, last, err := h.store.ReadFeed(after, keep, maxEvents, maxBytes)
