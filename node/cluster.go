@@ -290,17 +290,29 @@ func (h *clusterService) GetClusterStatus(ctx context.Context, req *connect.Requ
 	return connect.NewResponse(res), nil
 }
 
+// leaderClient is the leader's ClusterService, for a member that is not
+// the leader (nil at the leader itself).
+func (c *cluster) leaderClient() (jiujinv1connect.ClusterServiceClient, error) {
+	if c.r.State() == raft.Leader {
+		return nil, nil
+	}
+	_, leader := c.r.LeaderWithID()
+	if leader == "" {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("集群暂无主节点"))
+	}
+	return c.client(string(leader)), nil
+}
+
 func (h *clusterService) JoinCluster(ctx context.Context, req *connect.Request[pb.JoinClusterRequest]) (*connect.Response[pb.JoinClusterResponse], error) {
 	c, err := h.raft()
 	if err != nil {
 		return nil, err
 	}
-	if c.r.State() != raft.Leader {
-		_, leader := c.r.LeaderWithID()
-		if leader == "" {
-			return nil, connect.NewError(connect.CodeUnavailable, errors.New("集群暂无主节点"))
+	if lc, err := c.leaderClient(); err != nil || lc != nil {
+		if err != nil {
+			return nil, err
 		}
-		return c.client(string(leader)).JoinCluster(ctx, req)
+		return lc.JoinCluster(ctx, req)
 	}
 	if err := c.r.AddVoter(raft.ServerID(req.Msg.GetId()), raft.ServerAddress(req.Msg.GetAddress()), 0, 10*time.Second).Error(); err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, err)
@@ -313,12 +325,11 @@ func (h *clusterService) RemoveMember(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
-	if c.r.State() != raft.Leader {
-		_, leader := c.r.LeaderWithID()
-		if leader == "" {
-			return nil, connect.NewError(connect.CodeUnavailable, errors.New("集群暂无主节点"))
+	if lc, err := c.leaderClient(); err != nil || lc != nil {
+		if err != nil {
+			return nil, err
 		}
-		return c.client(string(leader)).RemoveMember(ctx, req)
+		return lc.RemoveMember(ctx, req)
 	}
 	if err := c.r.RemoveServer(raft.ServerID(req.Msg.GetId()), 0, 10*time.Second).Error(); err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, err)

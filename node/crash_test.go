@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -39,27 +38,7 @@ var nodeURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
 // startProcess starts a node as a separate process and returns its URL.
 func startProcess(t *testing.T, bin, unit, dir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "node", "start", "--unit", unit, "--listen", "127.0.0.1:0", "--data", dir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u := nodeURL.FindString(sc.Text()); u != "" {
-				urls <- u
-			}
-		}
-	}()
-	select {
-	case u := <-urls:
-		return cmd, u
-	case <-time.After(30 * time.Second):
-		t.Fatal("node process did not start")
-	}
-	return nil, ""
+	return startProcessArgs(t, bin, "node", "start", "--unit", unit, "--listen", "127.0.0.1:0", "--data", dir)
 }
 
 // TestKillNineMidWrite kills a node process with SIGKILL while clients
