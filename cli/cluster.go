@@ -34,7 +34,7 @@ func newClusterCmd(f *Factory) *cobra.Command {
 			if leader == "" {
 				leader = "（暂无，正在选举）"
 			}
-			fmt.Fprintf(f.Out, "本成员 %s：%s，已应用至第 %d 条日志\n主节点：%s\n", s.GetId(), s.GetState(), s.GetApplied(), leader)
+			fmt.Fprintf(f.Out, "本成员 %s：%s，已应用至第 %d 条日志（最近快照：第 %d 条）\n主节点：%s\n", s.GetId(), s.GetState(), s.GetApplied(), s.GetSnapshotIndex(), leader)
 			t := &table{}
 			t.add("成员", "raft 地址", "投票权", "")
 			for _, m := range s.GetMembers() {

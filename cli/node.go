@@ -41,6 +41,8 @@ type NodeStartOptions struct {
 	RaftListen string `yaml:"raft_listen"`
 	Bootstrap  bool   `yaml:"bootstrap"`
 	Join       string `yaml:"join"`
+	// SnapshotThreshold: raft log entries between snapshots (0: raft's default).
+	SnapshotThreshold uint64 `yaml:"raft_snapshot_threshold"`
 }
 
 // newNodeStartCmd builds `node start`; runF replaces running the node
@@ -87,6 +89,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.StringVar(&o.RaftListen, "raft-listen", "", "county group: this member's raft address, IP:port the other members reach")
 	fl.BoolVar(&o.Bootstrap, "bootstrap", false, "county group: start a new group with this member (first start of the first member)")
 	fl.StringVar(&o.Join, "join", "", "county group: URL(s) of members to join through, comma-separated")
+	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "county group: log entries between snapshots, and kept after one (0: raft's default, 8192)")
 	return cmd
 }
 
@@ -118,6 +121,9 @@ func (o *NodeStartOptions) load(cmd *cobra.Command) error {
 	set("log-format", &o.LogFormat, fromFile.LogFormat)
 	set("raft-listen", &o.RaftListen, fromFile.RaftListen)
 	set("join", &o.Join, fromFile.Join)
+	if !cmd.Flags().Changed("raft-snapshot-threshold") && fromFile.SnapshotThreshold > 0 {
+		o.SnapshotThreshold = fromFile.SnapshotThreshold
+	}
 	if !cmd.Flags().Changed("bootstrap") && fromFile.Bootstrap {
 		o.Bootstrap = true
 	}
@@ -154,7 +160,7 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 		if o.Bootstrap && o.Join != "" {
 			return node.Config{}, fmt.Errorf("--bootstrap / --join: 二者只能选一（首个成员 --bootstrap，其余 --join）")
 		}
-		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join)}
+		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join), SnapshotThreshold: o.SnapshotThreshold}
 	case o.Bootstrap || o.Join != "":
 		return node.Config{}, fmt.Errorf("--raft-listen: --bootstrap 和 --join 须与 --raft-listen 一起使用")
 	}

@@ -41,6 +41,7 @@ type RaftConfig struct {
 type cluster struct {
 	n     *Node
 	r     *raft.Raft
+	fsm   *FSM
 	log   *wal.WAL
 	meta  *metadb.BoltMetaDB
 	trans *raft.NetworkTransport
@@ -108,7 +109,9 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		conf.ElectionTimeout = rc.ElectionTimeout
 	}
 	if rc.SnapshotThreshold > 0 {
-		conf.SnapshotThreshold = rc.SnapshotThreshold
+		// Snapshot after so many entries, keep as many behind it, and look
+		// often: a member further behind installs a snapshot.
+		conf.SnapshotThreshold, conf.TrailingLogs, conf.SnapshotInterval = rc.SnapshotThreshold, rc.SnapshotThreshold, 2*time.Second
 	}
 	hasState, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
@@ -121,13 +124,14 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		trans.Close()
 		return invalid("bootstrap", "集群成员首次启动须 --bootstrap（首个成员）或 --join（其余成员）")
 	}
-	r, err := raft.NewRaft(conf, NewFSM(n.Store), logs, logs, snaps, trans)
+	fsm := NewFSM(n.Store)
+	r, err := raft.NewRaft(conf, fsm, logs, logs, snaps, trans)
 	if err != nil {
 		logs.Close()
 		trans.Close()
 		return fmt.Errorf("start raft: %w", err)
 	}
-	n.cluster = &cluster{n: n, r: r, log: logs, meta: meta, trans: trans}
+	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, meta: meta, trans: trans}
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
@@ -280,6 +284,8 @@ func (h *clusterService) GetClusterStatus(ctx context.Context, req *connect.Requ
 	}
 	_, leader := c.r.LeaderWithID()
 	res := &pb.GetClusterStatusResponse{Leader: string(leader), State: c.r.State().String(), Applied: h.n.Store.Applied(), Id: h.n.URL()}
+	fmt.Sscan(c.r.Stats()["last_snapshot_index"], &res.SnapshotIndex)
+	res.SnapshotsInstalled = c.fsm.installed.Load()
 	for _, s := range f.Configuration().Servers {
 		suffrage := "voter"
 		if s.Suffrage != raft.Voter {

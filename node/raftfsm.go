@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
@@ -15,7 +16,8 @@ import (
 // dispatcher as a single node's writes; batches of entries share one
 // badger commit; the index of each entry is stored with its writes.
 type FSM struct {
-	store *Store
+	store     *Store
+	installed atomic.Uint64 // snapshots restored since start
 }
 
 // NewFSM returns the state machine of a store.
@@ -69,6 +71,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := f.store.Restore(rc); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	f.installed.Add(1)
 	return nil
 }
 

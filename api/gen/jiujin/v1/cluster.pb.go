@@ -215,11 +215,15 @@ type GetClusterStatusResponse struct {
 	Leader  string    `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
 	Members []*Member `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
 	// This member: its raft state, last applied index.
-	State         string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
-	Applied       uint64 `protobuf:"varint,4,opt,name=applied,proto3" json:"applied,omitempty"`
-	Id            string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	State   string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	Applied uint64 `protobuf:"varint,4,opt,name=applied,proto3" json:"applied,omitempty"`
+	Id      string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
+	// Log index of the last snapshot this member took or installed.
+	SnapshotIndex uint64 `protobuf:"varint,6,opt,name=snapshot_index,json=snapshotIndex,proto3" json:"snapshot_index,omitempty"`
+	// Snapshots this member installed since it started (it was behind).
+	SnapshotsInstalled uint64 `protobuf:"varint,7,opt,name=snapshots_installed,json=snapshotsInstalled,proto3" json:"snapshots_installed,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetClusterStatusResponse) Reset() {
@@ -285,6 +289,20 @@ func (x *GetClusterStatusResponse) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *GetClusterStatusResponse) GetSnapshotIndex() uint64 {
+	if x != nil {
+		return x.SnapshotIndex
+	}
+	return 0
+}
+
+func (x *GetClusterStatusResponse) GetSnapshotsInstalled() uint64 {
+	if x != nil {
+		return x.SnapshotsInstalled
+	}
+	return 0
 }
 
 type JoinClusterRequest struct {
@@ -566,13 +584,15 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
 	"\bsuffrage\x18\x03 \x01(\tR\bsuffrage\x12\x16\n" +
 	"\x06leader\x18\x04 \x01(\bR\x06leader\"\x19\n" +
-	"\x17GetClusterStatusRequest\"\x9f\x01\n" +
+	"\x17GetClusterStatusRequest\"\xf7\x01\n" +
 	"\x18GetClusterStatusResponse\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12+\n" +
 	"\amembers\x18\x02 \x03(\v2\x11.jiujin.v1.MemberR\amembers\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x18\n" +
 	"\aapplied\x18\x04 \x01(\x04R\aapplied\x12\x0e\n" +
-	"\x02id\x18\x05 \x01(\tR\x02id\">\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id\x12%\n" +
+	"\x0esnapshot_index\x18\x06 \x01(\x04R\rsnapshotIndex\x12/\n" +
+	"\x13snapshots_installed\x18\a \x01(\x04R\x12snapshotsInstalled\">\n" +
 	"\x12JoinClusterRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x15\n" +
