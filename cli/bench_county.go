@@ -30,6 +30,8 @@ type BenchCountyOptions struct {
 	Writers  []int
 	Duration time.Duration
 	Kills    int
+	// CPUProfile, if set, is where the throughput runs' CPU profile goes.
+	CPUProfile string
 }
 
 // BenchCountyRun is one row of `bench county`.
@@ -77,6 +79,7 @@ func newBenchCountyCmd(f *Factory) *cobra.Command {
 	cmd.Flags().IntSliceVar(&o.Writers, "writers", []int{1, 16, 64}, "concurrent writers, one run each")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 5*time.Second, "length of each run")
 	cmd.Flags().IntVar(&o.Kills, "kills", 5, "leader stops to time")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the throughput runs to this file")
 	return cmd
 }
 
@@ -153,8 +156,12 @@ func benchCounty(ctx context.Context, o *BenchCountyOptions) (*BenchCountyReport
 		return nil, err
 	}
 	rep := &BenchCountyReport{}
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProfile()
 	for _, w := range o.Writers {
-		apps := jiujinv1connect.NewApplicationServiceClient(hc, l.n.URL())
 		var mu gosync.Mutex
 		var lat []time.Duration
 		var firstErr error
@@ -165,6 +172,8 @@ func benchCounty(ctx context.Context, o *BenchCountyOptions) (*BenchCountyReport
 			wg.Add(1)
 			go func(c int) {
 				defer wg.Done()
+				// Each writer is a client of its own, on its own connection.
+				apps := jiujinv1connect.NewApplicationServiceClient(NewHTTPClient(), l.n.URL())
 				for i := 0; time.Now().Before(deadline); i++ {
 					t0 := time.Now()
 					_, err := apps.AcceptApplication(ctx, connect.NewRequest(benchAcceptCmd(c*100000+i).GetAccept()))
@@ -190,6 +199,7 @@ func benchCounty(ctx context.Context, o *BenchCountyOptions) (*BenchCountyReport
 		rep.Runs = append(rep.Runs, BenchCountyRun{Writers: w, Committed: int64(len(lat)), PerSecond: float64(len(lat)) / el,
 			P50Ms: pctMs(lat, 0.5), P99Ms: pctMs(lat, 0.99)})
 	}
+	stopProfile()
 	// Failover: stop the leader, time until a write is acknowledged by a
 	// survivor, bring the stopped member back.
 	for k := 0; k < o.Kills; k++ {

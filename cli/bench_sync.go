@@ -71,17 +71,11 @@ TCP bytes counted, and measures:
              bytes / bandwidth`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.CPUProfile != "" {
-				fh, err := os.Create(o.CPUProfile)
-				if err != nil {
-					return err
-				}
-				defer fh.Close()
-				if err := pprof.StartCPUProfile(fh); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(o.CPUProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			rep, err := benchSync(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -370,4 +364,22 @@ func backlog(ctx context.Context, b *benchNet, n int) (string, error) {
 		return "", err
 	}
 	return last, nil
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop is
+// called; an empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	var once gosync.Once
+	return func() { once.Do(func() { pprof.StopCPUProfile(); fh.Close() }) }, nil
 }

@@ -204,17 +204,25 @@ func mustMarshal(m proto.Message) []byte {
 
 var phoneRE = regexp.MustCompile(`^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$`)
 
+// matter is a matter in force, as this write sees it. It may come from
+// the hot cache and is then shared: callers must not modify it.
 func (s *Store) matter(w *wtx, code string) (*pb.Matter, error) {
-	rec, err := w.record(matterKey(code))
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return nil, notFound("matter_code", "事项 %q 不在事项清单中", code)
-	}
-	m, err := decodeRecord(rec, &pb.Matter{})
-	if err != nil {
-		return nil, err
+	_, staged := w.pending[string(recordKey(matterKey(code)))]
+	m, ok := s.hot.matter(code)
+	if staged || !ok {
+		rec, err := w.record(matterKey(code))
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			return nil, notFound("matter_code", "事项 %q 不在事项清单中", code)
+		}
+		if m, err = decodeRecord(rec, &pb.Matter{}); err != nil {
+			return nil, err
+		}
+		if !staged {
+			s.hot.setMatter(code, m)
+		}
 	}
 	if isWithdrawnMatter(m) {
 		return nil, notFound("matter_code", "事项 %q 已于清单第 %d 版撤销", code, m.GetCatalogVersion())

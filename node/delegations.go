@@ -91,7 +91,7 @@ func (s *Store) grant(w *wtx, cmd *pb.Command, req *pb.GrantDelegationRequest) (
 	if req.GetFrom() == "" {
 		req.From = delegation.FormatDate(now)
 	}
-	existing, err := delegationsOf(w.btx, req.GetMatterCode())
+	existing, err := s.delegations(w, req.GetMatterCode())
 	if err != nil {
 		return nil, err
 	}
@@ -138,9 +138,31 @@ func (s *Store) revoke(w *wtx, cmd *pb.Command, req *pb.RevokeDelegationRequest)
 	return decodeRecord(rec, &pb.Delegation{})
 }
 
+// delegations are a matter's delegations as the write transaction sees
+// them (without the current command's own staged writes, as
+// delegationsOf). They come from the hot cache when it holds them and are
+// shared: callers must not modify them.
+func (s *Store) delegations(w *wtx, matter string) ([]*pb.Delegation, error) {
+	if dels, ok := s.hot.delegations(matter); ok {
+		return dels, nil
+	}
+	all, err := delegationsOf(w.btx, "")
+	if err != nil {
+		return nil, err
+	}
+	s.hot.setDelegations(all)
+	var out []*pb.Delegation
+	for _, d := range all {
+		if d.GetMatterCode() == matter {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
 // route decides, at acceptance, who processes the application.
 func (s *Store) route(w *wtx, matter string, at time.Time) (tiers.Unit, *pb.Delegation, error) {
-	dels, err := delegationsOf(w.btx, matter)
+	dels, err := s.delegations(w, matter)
 	if err != nil {
 		return "", nil, err
 	}
@@ -161,7 +183,7 @@ func (s *Store) forward(w *wtx, cmd *pb.Command, req *pb.ForwardApplicationReque
 	if err := checkText("reason", req.GetReason(), maxReasonRunes, true); err != nil {
 		return nil, invalid("reason", "改派须说明理由（将记入办件经过）")
 	}
-	dels, err := delegationsOf(w.btx, a.GetMatterCode())
+	dels, err := s.delegations(w, a.GetMatterCode())
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +240,7 @@ func (s *Store) checkRoute(w *wtx, prev *pb.StoredRecord, ev *pb.Event) error {
 	default:
 		return nil
 	}
-	dels, err := delegationsOf(w.btx, matter)
+	dels, err := s.delegations(w, matter)
 	if err != nil {
 		return err
 	}

@@ -228,7 +228,7 @@ func (s *Store) mayAccept(w *wtx, matter string, now time.Time) error {
 	if !listed {
 		return nil
 	}
-	dels, err := delegationsOf(w.btx, matter)
+	dels, err := s.delegations(w, matter)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,6 +84,8 @@ type Store struct {
 	reqs chan *writeReq
 	stop chan struct{}
 	done chan struct{}
+
+	hot hotCache // decoded delegations and matters, for acceptance
 
 	mu      sync.Mutex // guards state, changed, closed
 	state   counters
@@ -385,6 +388,7 @@ func (s *Store) applyBatch(batch []*writeReq) {
 			btx.Discard()
 		}
 		if err != nil {
+			s.hot.reset()
 			s.cfg.Logger.Error("store commit failed", "err", err)
 			err = fmt.Errorf("commit: %w", err)
 			fail(inTxn, err)
@@ -427,6 +431,7 @@ func (s *Store) applyBatch(batch []*writeReq) {
 			// Cannot happen with the estimate above; if it does, the
 			// transaction holds part of this command: drop all of it.
 			btx.Discard()
+			s.hot.reset()
 			fail(append(inTxn, i), fmt.Errorf("stage writes: %w", err))
 			st = committed
 			btx = s.db.NewTransaction(true)
@@ -498,6 +503,8 @@ func (s *Store) ApplyLogs(entries []LogEntry) ([]proto.Message, []error) {
 // Restore replaces the store's whole content with a backup (a replicated
 // group's snapshot) and reloads identity and counters from it.
 func (s *Store) Restore(r io.Reader) error {
+	s.hot.reset()
+	defer s.hot.reset()
 	if err := s.db.DropAll(); err != nil {
 		return fmt.Errorf("drop before restore: %w", err)
 	}
@@ -596,6 +603,11 @@ func (w *wtx) estimate() (size, count int64) {
 }
 
 func (w *wtx) flush(btx *badger.Txn) error {
+	for _, k := range w.order {
+		if strings.HasPrefix(k, prefixRecord) {
+			w.s.hot.staged(k[len(prefixRecord):])
+		}
+	}
 	for _, k := range w.order {
 		var err error
 		if w.deleted[k] {
