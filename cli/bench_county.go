@@ -22,6 +22,7 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -29,8 +30,13 @@ import (
 type BenchCountyOptions struct {
 	Writers  []int
 	Duration time.Duration
-	Kills    int
-	// CPUProfile, if set, is where the throughput runs' CPU profile goes.
+	// PushTownships push PushBatches batches of BatchEvents events each.
+	PushTownships, PushBatches, BatchEvents int
+	Kills                                   int
+	// Binary is the jiujin executable the kill -9 runs start (default:
+	// this one).
+	Binary string
+	// CPUProfile, if set, is where the in-process runs' CPU profile goes.
 	CPUProfile string
 }
 
@@ -43,9 +49,20 @@ type BenchCountyRun struct {
 	P99Ms     float64 `json:"p99Ms"`
 }
 
+// BenchCountyPush is the sync push run of `bench county`.
+type BenchCountyPush struct {
+	Townships int     `json:"townships"`
+	Batches   int     `json:"batches"`
+	Events    int64   `json:"events"`
+	PerSecond float64 `json:"perSecond"`
+	P50Ms     float64 `json:"p50Ms"`
+	P99Ms     float64 `json:"p99Ms"`
+}
+
 // BenchCountyReport is the answer of `bench county`.
 type BenchCountyReport struct {
 	Runs            []BenchCountyRun `json:"runs"`
+	Push            *BenchCountyPush `json:"push,omitempty"`
 	FailoverMs      []float64        `json:"failoverMs"`
 	FailoverMedianS float64          `json:"failoverMedianSeconds"`
 }
@@ -54,8 +71,19 @@ func newBenchCountyCmd(f *Factory) *cobra.Command {
 	o := &BenchCountyOptions{}
 	cmd := &cobra.Command{
 		Use:   "county",
-		Short: "县级三成员集群：1/16/64 个并发写入者的提交吞吐与延迟，主节点宕机到下一次确认写入的时间",
-		Args:  cobra.NoArgs,
+		Short: "县级三成员集群：并发写入与乡镇批量推送的提交吞吐和延迟，主节点被 kill -9 到下一次确认写入的时间",
+		Long: `bench county measures the three-member county group on loopback, fsync on:
+  writers    1, 16, 64 concurrent clients accepting single applications at the
+             leader, each on its own connection: committed/s, p50/p99
+  push       townships pushing their backlog to the leader in batches of 500
+             events (one sync Push each, acknowledged after commit): events/s,
+             p50/p99 per batch
+  failover   three members as processes of this binary; the leader is killed
+             with SIGKILL and a write is retried at a survivor until it is
+             acknowledged: the time from the kill, per kill and the median;
+             the killed member is restarted and catches up before the next kill
+The first two run in this process (--cpuprofile profiles them).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := benchCounty(cmd.Context(), o)
 			if err != nil {
@@ -72,20 +100,106 @@ func newBenchCountyCmd(f *Factory) *cobra.Command {
 				t.add(fmt.Sprint(r.Writers), fmt.Sprint(r.Committed), fmt.Sprintf("%.0f", r.PerSecond), fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms))
 			}
 			t.print(f.Out)
-			fmt.Fprintf(f.Out, "主节点停止 → 下一次确认写入（%d 次）：%v ms，中位数 %.2f 秒\n", len(rep.FailoverMs), rep.FailoverMs, rep.FailoverMedianS)
+			if p := rep.Push; p != nil {
+				fmt.Fprintf(f.Out, "乡镇批量推送（%d 个乡镇，共 %d 批，每批 ≤%d 个事件）：%d 个事件，每秒 %.0f 个；每批 p50 %.2f ms，p99 %.2f ms\n",
+					p.Townships, p.Batches, o.BatchEvents, p.Events, p.PerSecond, p.P50Ms, p.P99Ms)
+			}
+			if len(rep.FailoverMs) > 0 {
+				fmt.Fprintf(f.Out, "主节点 kill -9 → 下一次确认写入（%d 次）：%v ms，中位数 %.2f 秒\n", len(rep.FailoverMs), rep.FailoverMs, rep.FailoverMedianS)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().IntSliceVar(&o.Writers, "writers", []int{1, 16, 64}, "concurrent writers, one run each")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 5*time.Second, "length of each run")
-	cmd.Flags().IntVar(&o.Kills, "kills", 5, "leader stops to time")
-	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the throughput runs to this file")
+	cmd.Flags().IntVar(&o.PushTownships, "push-townships", 4, "townships pushing at once (0: no push run)")
+	cmd.Flags().IntVar(&o.PushBatches, "push-batches", 5, "batches each township pushes")
+	cmd.Flags().IntVar(&o.BatchEvents, "batch-events", 500, "events per pushed batch")
+	cmd.Flags().IntVar(&o.Kills, "kills", 5, "leader kills to time (0: none)")
+	cmd.Flags().StringVar(&o.Binary, "binary", "", "jiujin executable for the member processes (default: this one)")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process runs to this file")
+	_ = cmd.Flags().MarkHidden("binary")
 	return cmd
 }
 
-type benchMember struct {
-	cfg node.Config
-	n   *node.Node
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// benchGroup is a three-member county group in this process.
+type benchGroup struct {
+	ms []*node.Node
+	hc jiujinv1connect.ClusterServiceClient
+}
+
+func startBenchGroup(dir string, cal *delegation.Calendar) (*benchGroup, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := &benchGroup{}
+	for i := 0; i < 3; i++ {
+		raftAddr, err := freeLoopback()
+		if err != nil {
+			g.close()
+			return nil, err
+		}
+		rc := &node.RaftConfig{Listen: raftAddr, Bootstrap: i == 0}
+		if i > 0 {
+			rc.Join = []string{g.ms[0].URL()}
+		}
+		n, err := node.Start(node.Config{Unit: tiers.MustParse(DemoCounty), Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, fmt.Sprint(i)),
+			Calendar: cal, Logger: quiet, Raft: rc})
+		if err != nil {
+			g.close()
+			return nil, err
+		}
+		g.ms = append(g.ms, n)
+	}
+	return g, nil
+}
+
+func (g *benchGroup) urls() []string {
+	var out []string
+	for _, n := range g.ms {
+		out = append(out, n.URL())
+	}
+	return out
+}
+
+func (g *benchGroup) close() {
+	var wg gosync.WaitGroup
+	for _, n := range g.ms {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.Shutdown(context.Background()) }()
+	}
+	wg.Wait()
+}
+
+// groupLeader waits for a member to lead a group of three and returns its
+// URL. status asks one member (by URL) for the group's status.
+func groupLeader(ctx context.Context, urls []string, timeout time.Duration) (string, error) {
+	hc := NewHTTPClient()
+	defer hc.CloseIdleConnections()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, u := range urls {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			s, err := jiujinv1connect.NewClusterServiceClient(hc, u).GetClusterStatus(cctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
+			cancel()
+			if err == nil && s.Msg.GetLeader() == u && len(s.Msg.GetMembers()) == 3 {
+				return u, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("no member leads a group of three after %s", timeout)
 }
 
 func benchCounty(ctx context.Context, o *BenchCountyOptions) (*BenchCountyReport, error) {
@@ -98,148 +212,246 @@ func benchCounty(ctx context.Context, o *BenchCountyOptions) (*BenchCountyReport
 	if err != nil {
 		return nil, err
 	}
-	free := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var ms []*benchMember
-	for i := 0; i < 3; i++ {
-		rc := &node.RaftConfig{Listen: free(), Bootstrap: i == 0}
-		cfg := node.Config{Unit: tiers.MustParse(DemoCounty), Listen: free(), DataDir: filepath.Join(dir, fmt.Sprint(i)), Calendar: cal, Logger: quiet, Raft: rc}
-		if i > 0 {
-			rc.Join = []string{"http://" + ms[0].cfg.Listen}
-		}
-		n, err := node.Start(cfg)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, &benchMember{cfg: cfg, n: n})
-	}
-	defer func() {
-		for _, m := range ms {
-			if m.n != nil {
-				m.n.Shutdown(context.Background())
-			}
-		}
-	}()
-	hc := NewHTTPClient()
-	cluster := func(m *benchMember) jiujinv1connect.ClusterServiceClient {
-		return jiujinv1connect.NewClusterServiceClient(hc, m.n.URL())
-	}
-	leader := func() (*benchMember, error) {
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			for _, m := range ms {
-				if m.n == nil {
-					continue
-				}
-				s, err := cluster(m).GetClusterStatus(ctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
-				if err == nil && s.Msg.GetLeader() == m.n.URL() && len(s.Msg.GetMembers()) == 3 {
-					return m, nil
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return nil, fmt.Errorf("no leader with three members")
-	}
-	l, err := leader()
+	catalog, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
 	if err != nil {
-		return nil, err
-	}
-	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := jiujinv1connect.NewCatalogServiceClient(hc, l.n.URL()).ImportCatalog(ctx, connect.NewRequest(req)); err != nil {
 		return nil, err
 	}
 	rep := &BenchCountyReport{}
-	stopProfile, err := startCPUProfile(o.CPUProfile)
-	if err != nil {
+	if err := benchCountyInProcess(ctx, o, filepath.Join(dir, "group"), cal, catalog, rep); err != nil {
 		return nil, err
 	}
-	defer stopProfile()
-	for _, w := range o.Writers {
-		var mu gosync.Mutex
-		var lat []time.Duration
-		var firstErr error
-		deadline := time.Now().Add(o.Duration)
-		start := time.Now()
-		var wg gosync.WaitGroup
-		for c := 0; c < w; c++ {
-			wg.Add(1)
-			go func(c int) {
-				defer wg.Done()
-				// Each writer is a client of its own, on its own connection.
-				apps := jiujinv1connect.NewApplicationServiceClient(NewHTTPClient(), l.n.URL())
-				for i := 0; time.Now().Before(deadline); i++ {
-					t0 := time.Now()
-					_, err := apps.AcceptApplication(ctx, connect.NewRequest(benchAcceptCmd(c*100000+i).GetAccept()))
-					mu.Lock()
-					if err != nil && firstErr == nil {
-						firstErr = err
-					}
-					if err == nil {
-						lat = append(lat, time.Since(t0))
-					}
-					mu.Unlock()
-					if err != nil {
-						return
-					}
-				}
-			}(c)
+	if o.Kills > 0 {
+		if rep.FailoverMs, err = benchFailover(ctx, o, filepath.Join(dir, "procs"), catalog); err != nil {
+			return nil, fmt.Errorf("failover: %w", err)
 		}
-		wg.Wait()
-		if firstErr != nil {
-			return nil, fmt.Errorf("%d writers: %w", w, firstErr)
-		}
-		el := time.Since(start).Seconds()
-		rep.Runs = append(rep.Runs, BenchCountyRun{Writers: w, Committed: int64(len(lat)), PerSecond: float64(len(lat)) / el,
-			P50Ms: pctMs(lat, 0.5), P99Ms: pctMs(lat, 0.99)})
-	}
-	stopProfile()
-	// Failover: stop the leader, time until a write is acknowledged by a
-	// survivor, bring the stopped member back.
-	for k := 0; k < o.Kills; k++ {
-		l, err := leader()
-		if err != nil {
-			return nil, err
-		}
-		var other *benchMember
-		for _, m := range ms {
-			if m != l {
-				other = m
-				break
-			}
-		}
-		apps := jiujinv1connect.NewApplicationServiceClient(hc, other.n.URL())
-		t0 := time.Now()
-		l.n.Shutdown(context.Background())
-		l.n = nil
-		for {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_, err := apps.AcceptApplication(cctx, connect.NewRequest(benchAcceptCmd(900000+k).GetAccept()))
-			cancel()
-			if err == nil {
-				break
-			}
-			if time.Since(t0) > 30*time.Second {
-				return nil, fmt.Errorf("no write acknowledged after the leader stopped: %w", err)
-			}
-		}
-		rep.FailoverMs = append(rep.FailoverMs, float64(time.Since(t0).Milliseconds()))
-		cfg := l.cfg
-		cfg.Raft = &node.RaftConfig{Listen: cfg.Raft.Listen}
-		if l.n, err = node.Start(cfg); err != nil {
-			return nil, fmt.Errorf("restart member: %w", err)
-		}
-	}
-	if len(rep.FailoverMs) > 0 {
 		s := append([]float64(nil), rep.FailoverMs...)
 		sort.Float64s(s)
 		rep.FailoverMedianS = s[len(s)/2] / 1000
 	}
 	return rep, nil
+}
+
+// benchCountyInProcess runs the writers and the pushes against a group in
+// this process.
+func benchCountyInProcess(ctx context.Context, o *BenchCountyOptions, dir string, cal *delegation.Calendar, catalog *pb.ImportCatalogRequest, rep *BenchCountyReport) error {
+	g, err := startBenchGroup(dir, cal)
+	if err != nil {
+		return err
+	}
+	defer g.close()
+	leaderURL, err := groupLeader(ctx, g.urls(), 30*time.Second)
+	if err != nil {
+		return err
+	}
+	hc := NewHTTPClient()
+	defer hc.CloseIdleConnections()
+	if _, err := jiujinv1connect.NewCatalogServiceClient(hc, leaderURL).ImportCatalog(ctx, connect.NewRequest(catalog)); err != nil {
+		return err
+	}
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	for _, w := range o.Writers {
+		run, err := benchWriters(ctx, leaderURL, w, o.Duration)
+		if err != nil {
+			return fmt.Errorf("%d writers: %w", w, err)
+		}
+		rep.Runs = append(rep.Runs, *run)
+	}
+	if o.PushTownships > 0 && o.PushBatches > 0 {
+		if rep.Push, err = benchPush(ctx, o, g, leaderURL, filepath.Join(dir, "towns"), cal); err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+	}
+	return nil
+}
+
+// benchWriters runs w clients accepting applications at url for d.
+func benchWriters(ctx context.Context, url string, w int, d time.Duration) (*BenchCountyRun, error) {
+	var mu gosync.Mutex
+	var lat []time.Duration
+	var firstErr error
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg gosync.WaitGroup
+	for c := 0; c < w; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			// Each writer is a client of its own, on its own connection.
+			hc := NewHTTPClient()
+			defer hc.CloseIdleConnections()
+			apps := jiujinv1connect.NewApplicationServiceClient(hc, url)
+			for i := 0; time.Now().Before(deadline); i++ {
+				t0 := time.Now()
+				_, err := apps.AcceptApplication(ctx, connect.NewRequest(benchAcceptCmd(c*100000+i).GetAccept()))
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					lat = append(lat, time.Since(t0))
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	el := time.Since(start).Seconds()
+	return &BenchCountyRun{Writers: w, Committed: int64(len(lat)), PerSecond: float64(len(lat)) / el,
+		P50Ms: pctMs(lat, 0.5), P99Ms: pctMs(lat, 0.99)}, nil
+}
+
+// benchPush starts townships under the group, lets the catalog reach them,
+// cuts their links, has each accept a backlog, and then pushes each
+// backlog to the leader in batches, the townships at once, timing every
+// Push: it is answered only when the batch is committed by the group.
+func benchPush(ctx context.Context, o *BenchCountyOptions, g *benchGroup, leaderURL, dir string, cal *delegation.Calendar) (*BenchCountyPush, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	type town struct {
+		n       *node.Node
+		link    *sync.FaultTransport
+		batches [][]*pb.Event
+		lasts   []uint64
+	}
+	var towns []*town
+	defer func() {
+		var wg gosync.WaitGroup
+		for _, t := range towns {
+			wg.Add(1)
+			go func() { defer wg.Done(); t.n.Shutdown(context.Background()) }()
+		}
+		wg.Wait()
+	}()
+	for i := 0; i < o.PushTownships; i++ {
+		unit := tiers.MustParse(fmt.Sprintf("%s%03d", DemoCounty, 101+i))
+		link := sync.NewFaultTransport(NewHTTPClient().Transport, uint64(i))
+		n, err := node.Start(node.Config{Unit: unit, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, string(unit)), Calendar: cal, Logger: quiet,
+			Parents: g.urls(), SyncTransport: link, NoSync: true})
+		if err != nil {
+			return nil, err
+		}
+		towns = append(towns, &town{n: n, link: link})
+	}
+	groupID := g.ms[0].Store.NodeID()
+	for _, t := range towns {
+		if err := waitUntil(ctx, t.n.Store, 30*time.Second, func() bool {
+			c, err := t.n.Store.Catalog()
+			return err == nil && c.GetVersion() > 0
+		}); err != nil {
+			return nil, fmt.Errorf("catalog to %s: %w", t.n.Store.Unit(), err)
+		}
+		t.link.Set(sync.Faults{Cut: true})
+	}
+	// The backlogs: accepted at each township while its link is cut, as
+	// many applications as make PushBatches full batches (an acceptance
+	// writes more than one event: the first one tells how many).
+	var wg gosync.WaitGroup
+	errs := make([]error, len(towns))
+	for ti, t := range towns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			head := t.n.Store.FeedHead()
+			if _, err := t.n.Store.Apply(ctx, benchAcceptCmd(ti*1000000)); err != nil {
+				errs[ti] = err
+				return
+			}
+			per := max(1, int(t.n.Store.FeedHead()-head))
+			want := (o.PushBatches*o.BatchEvents + per - 1) / per
+			var next gosync.Mutex
+			k := 1
+			var inner gosync.WaitGroup
+			for c := 0; c < 8; c++ {
+				inner.Add(1)
+				go func() {
+					defer inner.Done()
+					for {
+						next.Lock()
+						i := k
+						k++
+						next.Unlock()
+						if i >= want {
+							return
+						}
+						if _, err := t.n.Store.Apply(ctx, benchAcceptCmd(ti*1000000+i)); err != nil {
+							errs[ti] = err
+							return
+						}
+					}
+				}()
+			}
+			inner.Wait()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("backlog: %w", err)
+		}
+	}
+	for _, t := range towns {
+		unit := t.n.Store.Unit()
+		keep := func(ev *pb.Event, from string) bool { return from != groupID && sync.LeavesSubtree(ev.GetScope(), unit) }
+		for after := uint64(0); after < t.n.Store.FeedHead(); {
+			evs, last, err := t.n.Store.ReadFeed(after, keep, o.BatchEvents, node.MaxBatchBytes)
+			if err != nil {
+				return nil, err
+			}
+			if len(evs) > 0 {
+				t.batches, t.lasts = append(t.batches, evs), append(t.lasts, last)
+			}
+			after = last
+		}
+	}
+	var mu gosync.Mutex
+	var lat []time.Duration
+	var events int64
+	start := time.Now()
+	for ti, t := range towns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := NewHTTPClient()
+			defer hc.CloseIdleConnections()
+			c := jiujinv1connect.NewSyncServiceClient(hc, leaderURL)
+			self := t.n.Store.Self()
+			after := uint64(0)
+			for bi, evs := range t.batches {
+				t0 := time.Now()
+				res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: self, Events: evs, AfterPosition: after, LastPosition: t.lasts[bi]}))
+				d := time.Since(t0)
+				if err == nil && int(res.Msg.GetApplied()) != len(evs) {
+					err = fmt.Errorf("batch %d: %d of %d events applied (%d duplicates, %d held, %d quarantined)", bi, res.Msg.GetApplied(), len(evs),
+						res.Msg.GetDuplicates(), res.Msg.GetHeld(), res.Msg.GetQuarantined())
+				}
+				if err != nil {
+					errs[ti] = err
+					return
+				}
+				after = res.Msg.GetAckedPosition()
+				mu.Lock()
+				lat = append(lat, d)
+				events += int64(len(evs))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &BenchCountyPush{Townships: len(towns), Batches: len(lat), Events: events, PerSecond: float64(events) / el,
+		P50Ms: pctMs(lat, 0.5), P99Ms: pctMs(lat, 0.99)}, nil
 }
