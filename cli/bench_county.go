@@ -400,7 +400,9 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g *benchGroup, leader
 	}
 	for _, t := range towns {
 		unit := t.n.Store.Unit()
-		keep := func(ev *pb.Event, from string) bool { return from != groupID && sync.LeavesSubtree(ev.GetScope(), unit) }
+		keep := func(ev *pb.Event, from string) bool {
+			return from != groupID && sync.LeavesSubtree(ev.GetScope(), unit)
+		}
 		for after := uint64(0); after < t.n.Store.FeedHead(); {
 			evs, last, err := t.n.Store.ReadFeed(after, keep, o.BatchEvents, node.MaxBatchBytes)
 			if err != nil {
