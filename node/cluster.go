@@ -13,8 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -42,15 +41,19 @@ type cluster struct {
 	n     *Node
 	r     *raft.Raft
 	fsm   *FSM
-	log   *wal.WAL
-	meta  *metadb.BoltMetaDB
+	log   *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
 }
 
 // startRaft opens the raft log and snapshots in the data directory and
-// joins or bootstraps the group. The raft log lives in raft-wal: an
-// append-only segment log made for raft (it is what Consul moved to), so
-// that badger holds only the state machine's data and the applied index.
+// joins or bootstraps the group. The raft log and raft's own small state
+// live in raft-boltdb (bbolt, one file, fsync on every append; what Consul
+// and Nomad run on), so that badger holds only the state machine's data
+// and the applied index. (raft-wal was tried first: v0.4.0, the last
+// release, cannot reopen a log whose tail raft truncated before a crash,
+// its issue #31, which the leader-kill tests met.) Compaction deletes log
+// entries one by one, so a member that was away long enough really does
+// install a snapshot.
 func (n *Node) startRaft(rc *RaftConfig) error {
 	if n.cfg.Unit.Tier() != tiers.County {
 		return invalid("raft", "只有县级节点可以组成集群")
@@ -63,16 +66,11 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
-		return err
+	if _, err := os.Stat(filepath.Join(dir, "wal")); err == nil {
+		return precondition("data", "%s 中的集群日志是旧格式（raft-wal），本版本不再读取：请清空该成员的数据目录后用 --join 重新加入集群", dir)
 	}
-	// Our own handle on the WAL's metadata store: raft-wal v0.4's Close
-	// leaves it (and its file lock) open, so a member could not be
-	// restarted in the same process. We close it after the WAL.
-	meta := &metadb.BoltMetaDB{}
-	logs, err := wal.Open(filepath.Join(dir, "wal"), wal.WithMetaStore(meta))
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "log.db")})
 	if err != nil {
-		meta.Close()
 		return fmt.Errorf("open raft log: %w", err)
 	}
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: io.Discard})
@@ -125,13 +123,20 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		return invalid("bootstrap", "集群成员首次启动须 --bootstrap（首个成员）或 --join（其余成员）")
 	}
 	fsm := NewFSM(n.Store)
-	r, err := raft.NewRaft(conf, fsm, logs, logs, snaps, trans)
+	// Recent entries are served from memory when followers are sent them.
+	cached, err := raft.NewLogCache(1024, logs)
+	if err != nil {
+		logs.Close()
+		trans.Close()
+		return err
+	}
+	r, err := raft.NewRaft(conf, fsm, cached, logs, snaps, trans)
 	if err != nil {
 		logs.Close()
 		trans.Close()
 		return fmt.Errorf("start raft: %w", err)
 	}
-	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, meta: meta, trans: trans}
+	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans}
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
@@ -260,7 +265,6 @@ func (c *cluster) shutdown() {
 	c.r.Shutdown().Error()
 	c.trans.Close()
 	c.log.Close()
-	c.meta.Close()
 }
 
 // clusterService serves ClusterService.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -60,6 +61,8 @@ func (p *procNode) kill9() {
 func startProcessArgs(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -87,7 +90,7 @@ func startProcessArgs(t *testing.T, bin string, args ...string) (*exec.Cmd, stri
 	case u := <-urls:
 		return cmd, u
 	case <-time.After(30 * time.Second):
-		t.Fatal("node process did not start")
+		t.Fatalf("node process did not start: %v\n%s", args, logs.String())
 	}
 	return nil, ""
 }
@@ -245,4 +248,22 @@ func TestProcessesConvergeAfterKillNine(t *testing.T) {
 		require.NoError(t, st.Close())
 	}
 	t.Logf("%d acknowledged acceptances, all at the county", want)
+}
+
+// lockedBuffer collects a process's log for the failure message.
+type lockedBuffer struct {
+	mu gosync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
