@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -34,6 +36,10 @@ type RaftConfig struct {
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	// SnapshotThreshold: entries between snapshots (default 8192).
 	SnapshotThreshold uint64
+	// Transport, if set, carries this member's calls to the others
+	// (handing writes to the leader, read index, join); tests put a
+	// fault-injecting layer here.
+	Transport http.RoundTripper
 }
 
 // cluster is a node's membership of a group.
@@ -43,6 +49,10 @@ type cluster struct {
 	fsm   *FSM
 	log   *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
+	hc    *http.Client // to the other members
+	// readTerm is the last term in which this member, leading, committed
+	// a barrier for reads.
+	readTerm atomic.Uint64
 }
 
 // startRaft opens the raft log and snapshots in the data directory and
@@ -136,7 +146,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		trans.Close()
 		return fmt.Errorf("start raft: %w", err)
 	}
-	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans}
+	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, hc: syncHTTPClient(rc.Transport)}
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
@@ -170,7 +180,7 @@ func (c *cluster) proposeIdentity() {
 }
 
 func (c *cluster) client(url string) jiujinv1connect.ClusterServiceClient {
-	return jiujinv1connect.NewClusterServiceClient(syncHTTPClient(nil), url)
+	return jiujinv1connect.NewClusterServiceClient(c.hc, url)
 }
 
 // join asks the members given, one after the other, to add this one.
@@ -205,6 +215,9 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 	if err != nil {
 		return nil, 0, err
 	}
+	// What is handed to the leader carries a request id: if the answer is
+	// lost, the command is handed over again and must not apply twice.
+	var fwd []byte
 	for {
 		if c.r.State() == raft.Leader {
 			f := c.r.Apply(b, 10*time.Second)
@@ -226,7 +239,16 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 				continue
 			}
 		}
-		res, err := c.client(string(leader)).Propose(ctx, connect.NewRequest(&pb.ProposeRequest{Command: b}))
+		if fwd == nil {
+			withID := proto.CloneOf(cmd)
+			if withID.GetRequestId() == "" {
+				withID.RequestId = newRequestID()
+			}
+			if fwd, err = proto.Marshal(withID); err != nil {
+				return nil, 0, err
+			}
+		}
+		res, err := c.client(string(leader)).Propose(ctx, connect.NewRequest(&pb.ProposeRequest{Command: fwd}))
 		if err != nil {
 			var ce *connect.Error
 			if errors.As(err, &ce) && ce.Code() != connect.CodeUnavailable && ce.Code() != connect.CodeUnknown {
@@ -263,6 +285,7 @@ func (c *cluster) shutdown() {
 		c.r.LeadershipTransfer().Error()
 	}
 	c.r.Shutdown().Error()
+	c.hc.CloseIdleConnections()
 	c.trans.Close()
 	c.log.Close()
 }
@@ -377,39 +400,53 @@ func (h *clusterService) ReadIndex(ctx context.Context, req *connect.Request[pb.
 	if err != nil {
 		return nil, err
 	}
-	if c.r.State() != raft.Leader {
-		return nil, connect.NewError(connect.CodeUnavailable, errors.New("不是主节点"))
-	}
-	if err := c.r.VerifyLeader().Error(); err != nil {
+	index, err := c.leaderReadIndex()
+	if err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, err)
 	}
-	return connect.NewResponse(&pb.ReadIndexResponse{Index: h.n.Store.Applied()}), nil
+	return connect.NewResponse(&pb.ReadIndexResponse{Index: index}), nil
 }
 
-// readBarrier makes a read at this member linearizable: it learns from
-// the leader how far the group has applied and waits until this member
-// has too. At the leader it only confirms the leadership.
+// leaderReadIndex is, at the leader, how far a linearizable read must see
+// the log applied: every write any client has been told of. A write told
+// of by this leader was applied here before the answer went out. A write
+// told of by an earlier leader is older than any entry of this term, so
+// the first read of a term waits for one (a barrier) to be committed and
+// applied. Then a round of heartbeats confirms that no newer leader has
+// been answering; the store's applied index is the read index.
+func (c *cluster) leaderReadIndex() (uint64, error) {
+	if c.r.State() != raft.Leader {
+		return 0, errors.New("不是主节点")
+	}
+	if term := c.r.CurrentTerm(); c.readTerm.Load() != term {
+		if err := c.r.Barrier(5 * time.Second).Error(); err != nil {
+			return 0, err
+		}
+		c.readTerm.Store(term)
+	}
+	index := c.n.Store.Applied()
+	if err := c.r.VerifyLeader().Error(); err != nil {
+		return 0, err
+	}
+	return index, nil
+}
+
+// readBarrier makes a read at this member linearizable: it learns the
+// read index (from itself if it leads, else from the leader) and waits
+// until it has applied that far.
 func (c *cluster) readBarrier(ctx context.Context) error {
 	for {
-		var index uint64
-		if c.r.State() == raft.Leader {
-			if err := c.r.VerifyLeader().Error(); err == nil {
-				return nil
-			}
-		} else if _, leader := c.r.LeaderWithID(); leader != "" {
-			res, err := c.client(string(leader)).ReadIndex(ctx, connect.NewRequest(&pb.ReadIndexRequest{}))
-			if err == nil {
-				index = res.Msg.GetIndex()
-				for c.n.Store.Applied() < index {
-					select {
-					case <-ctx.Done():
-						return fmt.Errorf("%w: %v", ErrClosed, ctx.Err())
-					case <-c.n.Store.Changed():
-					case <-time.After(20 * time.Millisecond):
-					}
+		index, err := c.readIndex(ctx)
+		if err == nil {
+			for c.n.Store.Applied() < index {
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%w: %v", ErrClosed, ctx.Err())
+				case <-c.n.Store.Changed():
+				case <-time.After(5 * time.Millisecond):
 				}
-				return nil
 			}
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -418,3 +455,21 @@ func (c *cluster) readBarrier(ctx context.Context) error {
 		}
 	}
 }
+
+func (c *cluster) readIndex(ctx context.Context) (uint64, error) {
+	if c.r.State() == raft.Leader {
+		return c.leaderReadIndex()
+	}
+	_, leader := c.r.LeaderWithID()
+	if leader == "" {
+		return 0, errors.New("集群暂无主节点")
+	}
+	res, err := c.client(string(leader)).ReadIndex(ctx, connect.NewRequest(&pb.ReadIndexRequest{}))
+	if err != nil {
+		return 0, err
+	}
+	return res.Msg.GetIndex(), nil
+}
+
+// newRequestID is a random id for a command handed to the leader.
+func newRequestID() string { return fmt.Sprintf("%x", randomBytes(12)) }

@@ -20,6 +20,8 @@ import (
 //	p/<prev hash>/<origin>/<seq:8>  events held back for their predecessor
 //	k/pull                    cursor on the parent's feed
 //	k/push/<child node id>    a child's acknowledged push cursor
+//	d/<request id>            a command applied under a request id: its output
+//	t/<now ms:8>/<request id> the same, by time, for pruning
 const (
 	prefixMeta    = "m/"
 	prefixFeed    = "f/"
@@ -33,6 +35,8 @@ const (
 	prefixHeld    = "p/"
 	keyPullCursor = "k/pull"
 	prefixPushCur = "k/push/"
+	prefixDone    = "d/"
+	prefixDoneAt  = "t/"
 
 	metaNodeID    = "m/node_id"
 	metaEpoch     = "m/epoch"

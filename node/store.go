@@ -407,7 +407,22 @@ func (s *Store) applyBatch(batch []*writeReq) {
 			st.applied = r.index
 		}
 		w := newWtx(s, btx, st)
+		if id := r.cmd.GetRequestId(); id != "" {
+			if len(id) > 64 {
+				results[i] = writeResult{err: invalid("command.request_id", "请求标识过长（%d 字节，最多 64）", len(id))}
+				continue
+			}
+			// Applied before under this id: its output, nothing written.
+			out, seen, err := w.done(id)
+			if err != nil || seen {
+				results[i] = writeResult{out: out, err: err}
+				continue
+			}
+		}
 		out, err := s.dispatch(w, r.cmd)
+		if err == nil && r.cmd.GetRequestId() != "" {
+			err = w.remember(r.cmd, out)
+		}
 		if err != nil {
 			results[i] = writeResult{err: err}
 			continue

@@ -29,6 +29,11 @@ type Command struct {
 	// Unix milliseconds chosen by the proposer.
 	NowMs int64  `protobuf:"varint,1,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Set when the command may be proposed more than once (a county member
+	// hands it to the leader again after losing the answer): a command
+	// whose id was applied before is not applied again, its first output is
+	// returned instead.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Types that are valid to be assigned to Op:
 	//
 	//	*Command_ImportCatalog
@@ -95,6 +100,13 @@ func (x *Command) GetNowMs() int64 {
 func (x *Command) GetActor() string {
 	if x != nil {
 		return x.Actor
+	}
+	return ""
+}
+
+func (x *Command) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1687,10 +1699,12 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xca\t\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xe9\t\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
-	"\x05actor\x18\x02 \x01(\tR\x05actor\x12H\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12H\n" +
 	"\x0eimport_catalog\x18\n" +
 	" \x01(\v2\x1f.jiujin.v1.ImportCatalogRequestH\x00R\rimportCatalog\x12=\n" +
 	"\x06accept\x18\v \x01(\v2#.jiujin.v1.AcceptApplicationRequestH\x00R\x06accept\x12T\n" +

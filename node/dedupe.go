@@ -1,0 +1,98 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+)
+
+// A command carrying a request id is applied at most once. A county member
+// that hands a write to the leader and loses the answer (the leader died
+// after committing it, say) proposes it again; without this, an
+// acceptance would be made twice. The output of the first application is
+// kept with the command's writes, in the same transaction, and returned to
+// the repeat. Only successes are kept: a refused command left nothing, and
+// trying it again is a new attempt, taken at its own place in the log.
+//
+// Ids are kept for doneRetention of the commands' own clock (the
+// proposer's now_ms, the same on every member), then pruned a few at a
+// time by later commands that carry ids.
+const (
+	doneRetention = time.Hour
+	donePrunePer  = 32
+)
+
+func doneKey(id string) []byte { return []byte(prefixDone + id) }
+
+func doneAtKey(ms int64, id string) []byte {
+	return append(append([]byte(prefixDoneAt), u64(uint64(ms))...), "/"+id...)
+}
+
+// done returns the output a command with this request id had, if one was
+// applied.
+func (w *wtx) done(id string) (proto.Message, bool, error) {
+	v, err := w.get(doneKey(id))
+	if err != nil || v == nil {
+		return nil, false, err
+	}
+	if len(v) == 1 && v[0] == 0 {
+		return nil, true, nil // it had no output
+	}
+	a := &anypb.Any{}
+	if err := proto.Unmarshal(v, a); err != nil {
+		return nil, false, fmt.Errorf("%w: output of request %s: %v", ErrCorrupt, id, err)
+	}
+	out, err := a.UnmarshalNew()
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: output of request %s: %v", ErrCorrupt, id, err)
+	}
+	return out, true, nil
+}
+
+// remember stages, with a successful command's writes, its request id and
+// output, and prunes ids past their retention.
+func (w *wtx) remember(cmd *pb.Command, out proto.Message) error {
+	id := cmd.GetRequestId()
+	val := []byte{0}
+	if out != nil {
+		a, err := anypb.New(out)
+		if err != nil {
+			return err
+		}
+		if val, err = proto.Marshal(a); err != nil {
+			return err
+		}
+	}
+	w.set(doneKey(id), val)
+	w.set(doneAtKey(cmd.GetNowMs(), id), nil)
+	return w.pruneDone(cmd.GetNowMs() - doneRetention.Milliseconds())
+}
+
+func (w *wtx) pruneDone(beforeMs int64) error {
+	if beforeMs <= 0 {
+		return nil
+	}
+	limit := doneAtKey(beforeMs, "")
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix, opts.PrefetchValues = []byte(prefixDoneAt), false
+	it := w.btx.NewIterator(opts)
+	defer it.Close()
+	n := 0
+	for it.Rewind(); it.Valid() && n < donePrunePer; it.Next() {
+		k := it.Item().KeyCopy(nil)
+		if bytes.Compare(k, limit) >= 0 {
+			break
+		}
+		id := string(k[len(prefixDoneAt)+9:])
+		w.del(k)
+		w.del(doneKey(id))
+		n++
+	}
+	return nil
+}

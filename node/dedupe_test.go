@@ -1,0 +1,127 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// TestRequestIDAppliesOnce feeds the state machine the same command twice
+// under one request id: the repeat returns the first output and writes
+// nothing. A refused command is not remembered; ids are pruned after their
+// retention.
+func TestRequestIDAppliesOnce(t *testing.T) {
+	st := freshStore(t, "")
+	defer st.Close()
+	fsm := NewFSM(st)
+	withID := func(cmd *pb.Command, id string) *pb.Command {
+		c := proto.CloneOf(cmd)
+		c.RequestId = id
+		return c
+	}
+	hour := func(h int) int64 { return at("2026-11-23", h).UnixMilli() }
+	supplement := &pb.Command{NowMs: hour(11), Actor: "窗口", Op: &pb.Command_RequestSupplement{RequestSupplement: &pb.RequestSupplementRequest{
+		Id: "330324-20261123-000001", Materials: []string{"近期一寸免冠证件照"}, Reason: "照片不清晰"}}}
+	res := fsm.ApplyBatch([]*raft.Log{
+		logOf(t, 1, groupIdentity),
+		logOf(t, 2, &pb.Command{NowMs: hour(9), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}),
+		logOf(t, 3, withID(acceptCmd(10), "a1")),
+		logOf(t, 4, withID(acceptCmd(10), "a1")), // the same, in the same batch
+		logOf(t, 5, withID(supplement, "s1")),
+	})
+	first := res[2].(FSMResult)
+	require.NoError(t, first.Err)
+	require.True(t, proto.Equal(first.Out, res[3].(FSMResult).Out), "the repeat answers with the first output")
+	require.NoError(t, res[4].(FSMResult).Err)
+	head := st.FeedHead()
+
+	// A later batch: the repeat still writes nothing.
+	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 6, withID(acceptCmd(12), "a1")), logOf(t, 7, withID(supplement, "s1"))})
+	require.Equal(t, first.Out.(*pb.Application).GetId(), res[0].(FSMResult).Out.(*pb.Application).GetId())
+	require.NoError(t, res[1].(FSMResult).Err, "the supplement request is answered as it was the first time")
+	require.Equal(t, head, st.FeedHead())
+	n, _, err := st.ListApplications(AppFilter{})
+	require.NoError(t, err)
+	require.Len(t, n, 1)
+
+	// A refusal is not remembered: the same id may be tried again.
+	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 8, withID(supplement, "s2"))})
+	require.ErrorIs(t, res[0].(FSMResult).Err, ErrFailedPrecondition, "already waiting for the supplement")
+	res = fsm.ApplyBatch([]*raft.Log{
+		logOf(t, 9, &pb.Command{NowMs: hour(13), Op: &pb.Command_Supply{Supply: &pb.SupplyMaterialsRequest{Id: "330324-20261123-000001", Materials: []string{"近期一寸免冠证件照"}}}}),
+		logOf(t, 10, withID(supplement, "s2")),
+	})
+	require.NoError(t, res[1].(FSMResult).Err, "tried again after the refusal, and applied")
+
+	// Too long an id is refused, naming the field.
+	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 11, withID(acceptCmd(14), strings.Repeat("x", 65)))})
+	require.ErrorIs(t, res[0].(FSMResult).Err, ErrInvalidArgument)
+	require.ErrorContains(t, res[0].(FSMResult).Err, "request_id")
+
+	// Two hours later, a command with an id prunes the old ones: "a1" is
+	// a new request again.
+	late := withID(acceptCmd(10), "a1")
+	late.NowMs = at("2026-11-23", 16).UnixMilli()
+	prune := withID(acceptCmd(10), "p1")
+	prune.NowMs = late.NowMs
+	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 12, prune), logOf(t, 13, late)})
+	require.NoError(t, res[1].(FSMResult).Err)
+	require.NotEqual(t, first.Out.(*pb.Application).GetId(), res[1].(FSMResult).Out.(*pb.Application).GetId())
+}
+
+// loseFirstProposeAnswer lets Propose calls through but loses the answer
+// to the first one: the leader has committed the write, the member that
+// handed it over does not know.
+type loseFirstProposeAnswer struct {
+	base http.RoundTripper
+	lost atomic.Bool
+}
+
+func (l *loseFirstProposeAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := l.base.RoundTrip(r)
+	if err == nil && strings.HasSuffix(r.URL.Path, "/Propose") && l.lost.CompareAndSwap(false, true) {
+		res.Body.Close()
+		return nil, errors.New("connection reset (injected)")
+	}
+	return res, err
+}
+
+// TestForwardedWriteWithLostAnswerAppliesOnce: a follower hands an
+// acceptance to the leader, loses the answer and hands it over again: one
+// application, and the window gets it.
+func TestForwardedWriteWithLostAnswerAppliesOnce(t *testing.T) {
+	ctx := context.Background()
+	clock := &testClock{t: at("2026-11-23", 10)}
+	m1 := startMember(t, clock, true, nil)
+	eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
+	lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
+	dir := t.TempDir()
+	n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Join: []string{m1.URL()}, Transport: lossy,
+			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+	require.NoError(t, err)
+	m2 := wrapTestNode(t, n, clock, dir)
+	eventually(t, func() bool { return len(clusterStatus(t, m2).GetMembers()) == 2 }, "two members")
+	_, err = m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
+	require.NoError(t, err)
+
+	a := m2.accept(t, acceptReq())
+	require.True(t, lossy.lost.Load(), "the first answer was lost")
+	for _, m := range []*testNode{m1, m2} {
+		as, _, err := m.Store.ListApplications(AppFilter{})
+		require.NoError(t, err)
+		require.Len(t, as, 1, "one application at %s", m.URL())
+		require.Equal(t, a.GetId(), as[0].GetId())
+	}
+}
