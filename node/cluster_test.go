@@ -47,6 +47,18 @@ func TestCountyGroupOverTCP(t *testing.T) {
 	res, err := m3.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), res.Msg.GetVersion())
+	// Catalog and delegation reads too: right after a grant at one member,
+	// every member lists it and routes by it.
+	g, err := m1.deleg.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "GA-001", Unit: "330324102", Mode: "devolve"}))
+	require.NoError(t, err)
+	for _, m := range members {
+		ds, err := m.deleg.ListDelegations(ctx, req(&pb.ListDelegationsRequest{}))
+		require.NoError(t, err)
+		require.Len(t, ds.Msg.GetDelegations(), 1, "at %s", m.URL())
+		require.Equal(t, g.Msg.GetDelegation().GetId(), ds.Msg.GetDelegations()[0].GetId())
+		_, err = m.catalog.GetMatter(ctx, req(&pb.GetMatterRequest{Code: "GA-001"}))
+		require.NoError(t, err, "at %s", m.URL())
+	}
 	a := m2.accept(t, acceptReq())
 	// Linearizable reads: any member, right after the write, sees it.
 	for _, m := range members {

@@ -33,6 +33,9 @@ type service struct {
 }
 
 // read waits, at a group member, until reads see every acknowledged write.
+// Every read of the county's records goes through it; the node status does
+// not, as it describes this member (its links, its feed, its view of the
+// group) rather than the county's records.
 func (h *service) read(ctx context.Context) error {
 	if h.barrier == nil {
 		return nil
@@ -103,6 +106,9 @@ func (h *service) ImportCatalog(ctx context.Context, req *connect.Request[pb.Imp
 }
 
 func (h *service) ListMatters(ctx context.Context, req *connect.Request[pb.ListMattersRequest]) (*connect.Response[pb.ListMattersResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	cat, err := h.store.Catalog()
 	if err != nil {
 		return nil, connectError(err)
@@ -115,6 +121,9 @@ func (h *service) ListMatters(ctx context.Context, req *connect.Request[pb.ListM
 }
 
 func (h *service) GetMatter(ctx context.Context, req *connect.Request[pb.GetMatterRequest]) (*connect.Response[pb.GetMatterResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	m, err := h.store.GetMatter(req.Msg.GetCode())
 	if err != nil {
 		return nil, connectError(err)
@@ -269,6 +278,9 @@ func (h *service) ForwardApplication(ctx context.Context, req *connect.Request[p
 }
 
 func (h *service) ListFollowUps(ctx context.Context, req *connect.Request[pb.ListFollowUpsRequest]) (*connect.Response[pb.ListFollowUpsResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	fs, err := h.store.FollowUps(req.Msg.GetOpenOnly())
 	if err != nil {
 		return nil, connectError(err)
@@ -309,6 +321,9 @@ func (h *service) RevokeDelegation(ctx context.Context, req *connect.Request[pb.
 }
 
 func (h *service) ListDelegations(ctx context.Context, req *connect.Request[pb.ListDelegationsRequest]) (*connect.Response[pb.ListDelegationsResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	ds, err := h.store.Delegations(req.Msg.GetAll(), req.Msg.GetMatterCode(), req.Msg.GetUnit())
 	if err != nil {
 		return nil, connectError(err)
@@ -317,6 +332,9 @@ func (h *service) ListDelegations(ctx context.Context, req *connect.Request[pb.L
 }
 
 func (h *service) Route(ctx context.Context, req *connect.Request[pb.RouteRequest]) (*connect.Response[pb.RouteResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	acc := req.Msg.GetAcceptingUnit()
 	if acc == "" {
 		acc = string(h.store.Unit())
@@ -347,6 +365,9 @@ func (h *service) SetClass(ctx context.Context, req *connect.Request[pb.SetClass
 }
 
 func (h *service) ListClasses(ctx context.Context, req *connect.Request[pb.ListClassesRequest]) (*connect.Response[pb.ListClassesResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	res, err := h.store.Classes()
 	if err != nil {
 		return nil, connectError(err)
@@ -375,6 +396,9 @@ func (h *service) SetNegativeList(ctx context.Context, req *connect.Request[pb.S
 }
 
 func (h *service) GetNegativeList(ctx context.Context, req *connect.Request[pb.GetNegativeListRequest]) (*connect.Response[pb.GetNegativeListResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	l, err := h.store.NegativeList()
 	if err != nil {
 		return nil, connectError(err)
@@ -385,6 +409,9 @@ func (h *service) GetNegativeList(ctx context.Context, req *connect.Request[pb.G
 // --- NodeService
 
 func (h *service) GetStats(ctx context.Context, req *connect.Request[pb.GetStatsRequest]) (*connect.Response[pb.GetStatsResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
 	res, err := h.store.Stats(req.Msg)
 	if err != nil {
 		return nil, connectError(err)
