@@ -20,6 +20,8 @@ func (s *Store) Backup(w io.Writer) error {
 	if err := s.view(func(*badger.Txn) error { return nil }); err != nil {
 		return err
 	}
+	s.restoring.RLock()
+	defer s.restoring.RUnlock()
 	_, err := s.db.Backup(w, 0)
 	return err
 }

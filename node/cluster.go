@@ -220,7 +220,14 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 	var fwd []byte
 	for {
 		if c.r.State() == raft.Leader {
-			f := c.r.Apply(b, 10*time.Second)
+			data := b
+			if fwd != nil {
+				// Handed to an earlier leader already (this member has
+				// since been elected): it may be in the log, so it keeps
+				// its request id.
+				data = fwd
+			}
+			f := c.r.Apply(data, 10*time.Second)
 			if err := f.Error(); err != nil {
 				if errors.Is(err, raft.ErrNotLeader) {
 					continue

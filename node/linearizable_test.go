@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -283,7 +285,41 @@ func TestLinearizableUnderLeaderKills(t *testing.T) {
 			porcupine.Visualize(model, info, f)
 			f.Close()
 		}
-		t.Fatalf("not linearizable (seed %d); the history is drawn in %s", seed, file)
+		t.Fatalf("not linearizable (seed %d); the history is drawn in %s\n%s", seed, file, linDump(model, history))
 	}
 	require.NotEqual(t, porcupine.Unknown, res, "the check did not finish in time")
+}
+
+// linDump describes the first partition (application) whose history is not
+// linearizable: the longest prefix that is, and the operations after it,
+// in call order, times in ms from the start.
+func linDump(model porcupine.Model, history []porcupine.Operation) string {
+	var b strings.Builder
+	for _, part := range linPartition(history) {
+		m := model
+		m.Partition = nil
+		res, info := porcupine.CheckOperationsVerbose(m, part, time.Minute)
+		if res != porcupine.Illegal {
+			continue
+		}
+		longest := 0
+		for _, l := range info.PartialLinearizations() {
+			for _, seq := range l {
+				longest = max(longest, len(seq))
+			}
+		}
+		sort.Slice(part, func(i, j int) bool { return part[i].Call < part[j].Call })
+		fmt.Fprintf(&b, "application %s: %d operations, the longest linearizable prefix has %d\n", part[0].Input.(linInput).app, len(part), longest)
+		ms := func(t int64) string {
+			if t == math.MaxInt64 {
+				return "never"
+			}
+			return fmt.Sprintf("%.1f", float64(t)/1e6)
+		}
+		for _, op := range part {
+			fmt.Fprintf(&b, "  client %d  %s .. %s  %s\n", op.ClientId, ms(op.Call), ms(op.Return), model.DescribeOperation(op.Input, op.Output))
+		}
+		break
+	}
+	return b.String()
 }

@@ -86,6 +86,9 @@ type Store struct {
 	done chan struct{}
 
 	hot hotCache // decoded delegations and matters, for acceptance
+	// restoring is held while a snapshot replaces the content: no read
+	// sees the store half dropped or half loaded.
+	restoring sync.RWMutex
 
 	mu      sync.Mutex // guards state, changed, closed
 	state   counters
@@ -518,6 +521,8 @@ func (s *Store) ApplyLogs(entries []LogEntry) ([]proto.Message, []error) {
 // Restore replaces the store's whole content with a backup (a replicated
 // group's snapshot) and reloads identity and counters from it.
 func (s *Store) Restore(r io.Reader) error {
+	s.restoring.Lock()
+	defer s.restoring.Unlock()
 	s.hot.reset()
 	defer s.hot.reset()
 	if err := s.db.DropAll(); err != nil {
@@ -724,6 +729,8 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	if closed {
 		return ErrClosed
 	}
+	s.restoring.RLock()
+	defer s.restoring.RUnlock()
 	return s.db.View(fn)
 }
 
