@@ -86,12 +86,18 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 type loseFirstProposeAnswer struct {
 	base http.RoundTripper
 	lost atomic.Bool
+	// meanwhile, if set, runs after the leader answered and before the
+	// answer is lost.
+	meanwhile func()
 }
 
 func (l *loseFirstProposeAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
 	res, err := l.base.RoundTrip(r)
 	if err == nil && strings.HasSuffix(r.URL.Path, "/Propose") && l.lost.CompareAndSwap(false, true) {
 		res.Body.Close()
+		if l.meanwhile != nil {
+			l.meanwhile()
+		}
 		return nil, errors.New("connection reset (injected)")
 	}
 	return res, err
@@ -123,5 +129,41 @@ func TestForwardedWriteWithLostAnswerAppliesOnce(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, as, 1, "one application at %s", m.URL())
 		require.Equal(t, a.GetId(), as[0].GetId())
+	}
+}
+
+// TestHandedOverThenElectedAppliesOnce: a follower hands an acceptance to
+// the leader and loses the answer; meanwhile the leadership passes to the
+// follower itself. It must propose the command with the same request id:
+// one application.
+func TestHandedOverThenElectedAppliesOnce(t *testing.T) {
+	ctx := context.Background()
+	clock := &testClock{t: at("2026-11-23", 10)}
+	m1 := startMember(t, clock, true, nil)
+	eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
+	lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
+	dir := t.TempDir()
+	n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Join: []string{m1.URL()}, Transport: lossy,
+			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+	require.NoError(t, err)
+	m2 := wrapTestNode(t, n, clock, dir)
+	m3 := startMember(t, clock, false, []string{m1.URL()})
+	eventually(t, func() bool { return len(clusterStatus(t, m3).GetMembers()) == 3 }, "three members")
+	_, err = m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
+	require.NoError(t, err)
+	lossy.meanwhile = func() {
+		c := m2.cluster
+		require.NoError(t, m1.cluster.r.LeadershipTransferToServer(raft.ServerID(m2.URL()), c.trans.LocalAddr()).Error())
+		eventually(t, func() bool { return c.r.State() == raft.Leader }, "the follower is elected")
+	}
+
+	a := m2.accept(t, acceptReq())
+	require.True(t, lossy.lost.Load(), "the first answer was lost")
+	for _, m := range []*testNode{m1, m2, m3} {
+		eventually(t, func() bool { x := appOn(m, a.GetId()); return x != nil }, "the application reaches %s", m.URL())
+		as, _, err := m.Store.ListApplications(AppFilter{})
+		require.NoError(t, err)
+		require.Len(t, as, 1, "one application at %s", m.URL())
 	}
 }
