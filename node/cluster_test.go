@@ -14,10 +14,17 @@ import (
 
 func startMember(t *testing.T, clock *testClock, bootstrap bool, join []string) *testNode {
 	t.Helper()
+	return startMemberWith(t, clock, &RaftConfig{Bootstrap: bootstrap, Join: join})
+}
+
+// startMemberWith starts a county member on loopback with short raft
+// timeouts and the rest of rc.
+func startMemberWith(t *testing.T, clock *testClock, rc *RaftConfig) *testNode {
+	t.Helper()
 	dir := t.TempDir()
+	rc.Listen, rc.HeartbeatTimeout, rc.ElectionTimeout = "127.0.0.1:0", 200*time.Millisecond, 200*time.Millisecond
 	n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: bootstrap, Join: join,
-			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+		Logger: quietLogger(), Raft: rc})
 	require.NoError(t, err)
 	return wrapTestNode(t, n, clock, dir)
 }

@@ -7,14 +7,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
-	"github.com/jiujin/jiujin/tiers"
 )
 
 // TestRequestIDAppliesOnce feeds the state machine the same command twice
@@ -112,14 +110,9 @@ func TestForwardedWriteWithLostAnswerAppliesOnce(t *testing.T) {
 	m1 := startMember(t, clock, true, nil)
 	eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
 	lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
-	dir := t.TempDir()
-	n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Join: []string{m1.URL()}, Transport: lossy,
-			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
-	require.NoError(t, err)
-	m2 := wrapTestNode(t, n, clock, dir)
+	m2 := startMemberWith(t, clock, &RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
 	eventually(t, func() bool { return len(clusterStatus(t, m2).GetMembers()) == 2 }, "two members")
-	_, err = m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
+	_, err := m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
 	require.NoError(t, err)
 
 	a := m2.accept(t, acceptReq())
@@ -142,15 +135,10 @@ func TestHandedOverThenElectedAppliesOnce(t *testing.T) {
 	m1 := startMember(t, clock, true, nil)
 	eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
 	lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
-	dir := t.TempDir()
-	n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Join: []string{m1.URL()}, Transport: lossy,
-			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
-	require.NoError(t, err)
-	m2 := wrapTestNode(t, n, clock, dir)
+	m2 := startMemberWith(t, clock, &RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
 	m3 := startMember(t, clock, false, []string{m1.URL()})
 	eventually(t, func() bool { return len(clusterStatus(t, m3).GetMembers()) == 3 }, "three members")
-	_, err = m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
+	_, err := m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
 	require.NoError(t, err)
 	lossy.meanwhile = func() {
 		c := m2.cluster

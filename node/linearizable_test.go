@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
-	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 )
 
 // The linearizability check: clients read and change applications at any
@@ -121,53 +119,9 @@ func TestLinearizableUnderLeaderKills(t *testing.T) {
 	t.Logf("seed %d (replay with JIUJIN_SEED=%d), %d kills", seed, seed, kills)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	bin, err := buildBinary()
-	require.NoError(t, err)
-	protocols := new(http.Protocols)
-	protocols.SetUnencryptedHTTP2(true)
-	hc := &http.Client{Transport: &http.Transport{Protocols: protocols}, Timeout: 5 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
+	g := startProcGroup(t)
+	ms := g.ms
 	ctx := context.Background()
-
-	type member struct {
-		*procNode
-		raft string
-	}
-	var ms []*member
-	for i := 0; i < 3; i++ {
-		m := &member{procNode: &procNode{t: t, bin: bin, unit: "330324", addr: freeAddr(t), dir: t.TempDir()}, raft: freeAddr(t)}
-		m.apps = jiujinv1connect.NewApplicationServiceClient(hc, m.url())
-		m.catalog = jiujinv1connect.NewCatalogServiceClient(hc, m.url())
-		ms = append(ms, m)
-	}
-	startMember := func(m *member, extra ...string) {
-		args := append([]string{"node", "start", "--unit", "330324", "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft}, extra...)
-		m.cmd, _ = startProcessArgs(t, bin, args...)
-	}
-	status := func(m *member) *pb.GetClusterStatusResponse {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		res, err := jiujinv1connect.NewClusterServiceClient(hc, m.url()).GetClusterStatus(cctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
-		if err != nil {
-			return nil
-		}
-		return res.Msg
-	}
-	leader := func() *member {
-		for _, m := range ms {
-			if s := status(m); s != nil && s.GetLeader() == m.url() && len(s.GetMembers()) == 3 {
-				return m
-			}
-		}
-		return nil
-	}
-	startMember(ms[0], "--bootstrap")
-	eventually(t, func() bool { s := status(ms[0]); return s != nil && s.GetLeader() == ms[0].url() }, "first member leads")
-	startMember(ms[1], "--join", ms[0].url())
-	startMember(ms[2], "--join", ms[0].url())
-	eventually(t, func() bool { return leader() != nil }, "three members")
-	_, err = ms[0].catalog.ImportCatalog(ctx, connect.NewRequest(seedCatalog(t)))
-	require.NoError(t, err)
 	var ids []string
 	for i := 0; i < apps; i++ {
 		res, err := ms[i%3].apps.AcceptApplication(ctx, connect.NewRequest(acceptReq()))
@@ -241,11 +195,11 @@ func TestLinearizableUnderLeaderKills(t *testing.T) {
 	}
 	for k := 0; k < kills; k++ {
 		time.Sleep(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
-		var l *member
-		eventually(t, func() bool { l = leader(); return l != nil }, "a leader of three before kill %d", k+1)
+		var l *procMember
+		eventually(t, func() bool { l = g.leader(); return l != nil }, "a leader of three before kill %d", k+1)
 		l.kill9()
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
-		startMember(l)
+		g.start(l)
 	}
 	time.Sleep(time.Second)
 	close(stop)

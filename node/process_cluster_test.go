@@ -24,49 +24,9 @@ func TestCountyGroupSurvivesKillNine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes")
 	}
-	bin, err := buildBinary()
-	require.NoError(t, err)
-	protocols := new(http.Protocols)
-	protocols.SetUnencryptedHTTP2(true)
-	hc := &http.Client{Transport: &http.Transport{Protocols: protocols}, Timeout: 5 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
+	g := startProcGroup(t, "--raft-snapshot-threshold", "32")
+	bin, hc, ms, status := g.bin, g.hc, g.ms, g.status
 	ctx := context.Background()
-
-	type member struct {
-		*procNode
-		raft string
-	}
-	var ms []*member
-	for i := 0; i < 3; i++ {
-		m := &member{procNode: &procNode{t: t, bin: bin, unit: "330324", addr: freeAddr(t), dir: t.TempDir()}, raft: freeAddr(t)}
-		m.apps = jiujinv1connect.NewApplicationServiceClient(hc, m.url())
-		m.catalog = jiujinv1connect.NewCatalogServiceClient(hc, m.url())
-		ms = append(ms, m)
-	}
-	startMember := func(m *member, first bool) {
-		args := []string{"node", "start", "--unit", "330324", "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft,
-			"--raft-snapshot-threshold", "32"}
-		if first {
-			args = append(args, "--bootstrap")
-		} else if m != ms[0] {
-			args = append(args, "--join", ms[0].url())
-		}
-		m.cmd, _ = startProcessArgs(t, bin, args...)
-	}
-	status := func(m *member) *pb.GetClusterStatusResponse {
-		res, err := jiujinv1connect.NewClusterServiceClient(hc, m.url()).GetClusterStatus(ctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
-		if err != nil {
-			return nil
-		}
-		return res.Msg
-	}
-	startMember(ms[0], true)
-	eventually(t, func() bool { s := status(ms[0]); return s != nil && s.GetLeader() == ms[0].url() }, "first member leads")
-	startMember(ms[1], false)
-	startMember(ms[2], false)
-	eventually(t, func() bool { s := status(ms[0]); return s != nil && len(s.GetMembers()) == 3 }, "three members")
-	_, err = ms[1].catalog.ImportCatalog(ctx, connect.NewRequest(seedCatalog(t)))
-	require.NoError(t, err)
 
 	town := &procNode{t: t, bin: bin, unit: "330324101", addr: freeAddr(t), dir: t.TempDir(),
 		parents: []string{ms[0].url(), ms[1].url(), ms[2].url()}}
@@ -101,12 +61,7 @@ func TestCountyGroupSurvivesKillNine(t *testing.T) {
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	eventually(t, func() bool { return count() > 50 }, "the township accepts")
 
-	var leader *member
-	for _, m := range ms {
-		if s := status(m); s != nil && s.GetLeader() == m.url() {
-			leader = m
-		}
-	}
+	leader := g.leader()
 	require.NotNil(t, leader)
 	appliedAtKill := status(leader).GetApplied()
 	leader.kill9()
@@ -115,7 +70,7 @@ func TestCountyGroupSurvivesKillNine(t *testing.T) {
 	close(stop)
 	<-done
 
-	var alive []*member
+	var alive []*procMember
 	for _, m := range ms {
 		if m != leader {
 			alive = append(alive, m)
@@ -124,7 +79,7 @@ func TestCountyGroupSurvivesKillNine(t *testing.T) {
 	mu.Lock()
 	want := append([]string(nil), acked...)
 	mu.Unlock()
-	has := func(m *member, id string) bool {
+	has := func(m *procMember, id string) bool {
 		res, err := m.apps.GetApplication(ctx, connect.NewRequest(&pb.GetApplicationRequest{Id: id}))
 		return err == nil && res.Msg.GetApplication().GetState() == StateReceived
 	}
@@ -150,7 +105,7 @@ func TestCountyGroupSurvivesKillNine(t *testing.T) {
 		}
 		return true
 	}, "the survivors snapshot past what the killed member had (%d)", appliedAtKill)
-	startMember(leader, false)
+	g.start(leader)
 	eventually(t, func() bool { return has(leader, want[len(want)-1]) }, "the killed member catches up")
 	// The entries it missed are gone from the others' logs: it caught up
 	// by installing a snapshot.
@@ -159,4 +114,75 @@ func TestCountyGroupSurvivesKillNine(t *testing.T) {
 		require.True(t, has(leader, id), "%s lost at the returning member", id)
 	}
 	t.Logf("%d acknowledged acceptances, all on the group after the leader's kill -9", len(want))
+}
+
+// procMember is a county member run as a process of the built binary.
+type procMember struct {
+	*procNode
+	raft string
+}
+
+// procGroup is three county members as processes, talked to over h2c.
+type procGroup struct {
+	t    *testing.T
+	bin  string
+	hc   *http.Client
+	ms   []*procMember
+	args []string // on every member's command line
+}
+
+// startProcGroup starts three members (the first bootstraps, the others
+// join through it), waits until they form a group and imports the seed
+// catalog. args go on every member's command line.
+func startProcGroup(t *testing.T, args ...string) *procGroup {
+	t.Helper()
+	bin, err := buildBinary()
+	require.NoError(t, err)
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	g := &procGroup{t: t, bin: bin, args: args,
+		hc: &http.Client{Transport: &http.Transport{Protocols: protocols}, Timeout: 5 * time.Second}}
+	t.Cleanup(g.hc.CloseIdleConnections)
+	for i := 0; i < 3; i++ {
+		m := &procMember{procNode: &procNode{t: t, bin: bin, unit: "330324", addr: freeAddr(t), dir: t.TempDir()}, raft: freeAddr(t)}
+		m.apps = jiujinv1connect.NewApplicationServiceClient(g.hc, m.url())
+		m.catalog = jiujinv1connect.NewCatalogServiceClient(g.hc, m.url())
+		g.ms = append(g.ms, m)
+	}
+	g.start(g.ms[0], "--bootstrap")
+	eventually(t, func() bool { s := g.status(g.ms[0]); return s != nil && s.GetLeader() == g.ms[0].url() }, "first member leads")
+	g.start(g.ms[1], "--join", g.ms[0].url())
+	g.start(g.ms[2], "--join", g.ms[0].url())
+	eventually(t, func() bool { return g.leader() != nil }, "three members")
+	_, err = g.ms[1].catalog.ImportCatalog(context.Background(), connect.NewRequest(seedCatalog(t)))
+	require.NoError(t, err)
+	return g
+}
+
+// start starts (or restarts) a member; extra is --bootstrap or --join on
+// its first start.
+func (g *procGroup) start(m *procMember, extra ...string) {
+	args := append([]string{"node", "start", "--unit", "330324", "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft}, g.args...)
+	m.cmd, _ = startProcessArgs(g.t, g.bin, append(args, extra...)...)
+}
+
+// status is the member's view of the group, nil if it does not answer.
+func (g *procGroup) status(m *procMember) *pb.GetClusterStatusResponse {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	res, err := jiujinv1connect.NewClusterServiceClient(g.hc, m.url()).GetClusterStatus(ctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
+	if err != nil {
+		return nil
+	}
+	return res.Msg
+}
+
+// leader is the member leading a group of three, or nil.
+func (g *procGroup) leader() *procMember {
+	for _, m := range g.ms {
+		if s := g.status(m); s != nil && s.GetLeader() == m.url() && len(s.GetMembers()) == 3 {
+			return m
+		}
+	}
+	return nil
 }
