@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -23,6 +25,10 @@ type Factory struct {
 	Actor   string
 	Out     io.Writer
 	Err     io.Writer
+	// Retries of a call the node answers Unavailable, RetryWait apart
+	// (the defaults when zero: 3 and one second).
+	Retries   int
+	RetryWait time.Duration
 
 	httpClient *http.Client
 }
@@ -56,7 +62,14 @@ func NewHTTPClient() *http.Client {
 func (f *Factory) baseURL() string { return strings.TrimRight(f.NodeURL, "/") }
 
 func (f *Factory) clientOptions() []connect.ClientOption {
-	return []connect.ClientOption{connect.WithInterceptors(actorInterceptor(f.Actor))}
+	tries, wait := f.Retries, f.RetryWait
+	if tries == 0 {
+		tries = 3
+	}
+	if wait == 0 {
+		wait = time.Second
+	}
+	return []connect.ClientOption{connect.WithInterceptors(actorInterceptor(f.Actor), retryInterceptor(tries, wait))}
 }
 
 // Apps is the application service of the node.
@@ -89,4 +102,37 @@ func actorInterceptor(actor string) connect.UnaryInterceptorFunc {
 			return next(ctx, req)
 		}
 	}
+}
+
+// retryInterceptor gives every call an idempotency key and, when the node
+// answers Unavailable (a county group electing its leader, a node
+// restarting), calls again with the same key, up to tries more times: a
+// write whose first answer was lost is still applied once.
+func retryInterceptor(tries int, wait time.Duration) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if req.Header().Get(node.IdempotencyHeader) == "" {
+				req.Header().Set(node.IdempotencyHeader, randomKey())
+			}
+			for i := 0; ; i++ {
+				res, err := next(ctx, req)
+				if connect.CodeOf(err) != connect.CodeUnavailable || i >= tries {
+					return res, err
+				}
+				select {
+				case <-ctx.Done():
+					return res, err
+				case <-time.After(wait):
+				}
+			}
+		}
+	}
+}
+
+func randomKey() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }

@@ -478,5 +478,6 @@ func (c *cluster) readIndex(ctx context.Context) (uint64, error) {
 	return res.Msg.GetIndex(), nil
 }
 
-// newRequestID is a random id for a command handed to the leader.
-func newRequestID() string { return fmt.Sprintf("%x", randomBytes(12)) }
+// newRequestID is a random id for a command handed to the leader (a
+// client's key is "c:" and its own).
+func newRequestID() string { return fmt.Sprintf("m:%x", randomBytes(12)) }

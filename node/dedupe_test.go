@@ -155,3 +155,30 @@ func TestHandedOverThenElectedAppliesOnce(t *testing.T) {
 		require.Len(t, as, 1, "one application at %s", m.URL())
 	}
 }
+
+// TestIdempotencyKeyAtANode: a client's write repeated with the same key is
+// answered as the first time; another key is another write.
+func TestIdempotencyKeyAtANode(t *testing.T) {
+	ctx := context.Background()
+	n := startTestNode(t, "330324", "", nil)
+	_, err := n.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
+	require.NoError(t, err)
+	call := func(key string) *pb.Application {
+		r := req(acceptReq())
+		r.Header().Set(IdempotencyHeader, key)
+		res, err := n.apps.AcceptApplication(ctx, r)
+		require.NoError(t, err)
+		return res.Msg.GetApplication()
+	}
+	a, b, c := call("k1"), call("k1"), call("k2")
+	require.Equal(t, a.GetId(), b.GetId())
+	require.NotEqual(t, a.GetId(), c.GetId())
+	as, _, err := n.Store.ListApplications(AppFilter{})
+	require.NoError(t, err)
+	require.Len(t, as, 2)
+
+	r := req(acceptReq())
+	r.Header().Set(IdempotencyHeader, strings.Repeat("k", 70))
+	_, err = n.apps.AcceptApplication(ctx, r)
+	requireCode(t, err, 3 /* invalid_argument */, "request_id")
+}

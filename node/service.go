@@ -20,6 +20,13 @@ import (
 // the event's actor.)
 const ActorHeader = "Jiujin-Actor"
 
+// IdempotencyHeader carries a client's key for one write. A write repeated
+// with the same key within an hour (a retry after a lost answer, perhaps
+// at another member of a county group) is applied once and answered as
+// the first time. Keys are the client's to make unique (random, at most
+// 60 characters).
+const IdempotencyHeader = "Idempotency-Key"
+
 // service implements the connect handlers over a Store. Handlers turn
 // requests into commands, apply them, and present the records: identity
 // numbers masked, deadlines computed.
@@ -52,7 +59,12 @@ func (h *service) command(ctx context.Context, hdr interface{ Get(string) string
 	if actor == "" {
 		actor = "未署名"
 	}
-	return &pb.Command{NowMs: h.store.Now().UnixMilli(), Actor: actor}
+	cmd := &pb.Command{NowMs: h.store.Now().UnixMilli(), Actor: actor}
+	if key := strings.TrimSpace(hdr.Get(IdempotencyHeader)); key != "" {
+		// Apart from the ids members give the commands they hand over.
+		cmd.RequestId = "c:" + key
+	}
+	return cmd
 }
 
 func (h *service) apply(ctx context.Context, cmd *pb.Command) (proto.Message, error) {

@@ -412,7 +412,7 @@ func (s *Store) applyBatch(batch []*writeReq) {
 		w := newWtx(s, btx, st)
 		if id := r.cmd.GetRequestId(); id != "" {
 			if len(id) > 64 {
-				results[i] = writeResult{err: invalid("command.request_id", "请求标识过长（%d 字节，最多 64）", len(id))}
+				results[i] = writeResult{err: invalid("command.request_id", "请求标识（Idempotency-Key）过长（%d 字节，最多 64）", len(id))}
 				continue
 			}
 			// Applied before under this id: its output, nothing written.
