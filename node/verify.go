@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -24,8 +25,19 @@ type VerifyReport struct {
 // when it reopens.
 func (s *Store) Verify() (VerifyReport, error) {
 	var rep VerifyReport
-	head := s.FeedHead()
 	err := s.view(func(txn *badger.Txn) error {
+		// The head as of this snapshot (it is written with the feed), not
+		// the live one: the node may be writing while it is verified.
+		var head uint64
+		if item, err := txn.Get([]byte(metaFeedHead)); err == nil {
+			v, err := item.ValueCopy(nil)
+			if err != nil || len(v) != 8 {
+				return fmt.Errorf("%w: feed head unreadable", ErrCorrupt)
+			}
+			head = binary.BigEndian.Uint64(v)
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
 		records := map[string]*pb.StoredRecord{}
 		history := map[string][]uint64{}
 		opts := badger.DefaultIteratorOptions
