@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -124,4 +126,17 @@ func TestAMemberMustBootstrapOrJoinOnFirstStart(t *testing.T) {
 	_, err = Start(Config{Unit: tiers.MustParse("330324101"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
 		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
 	require.ErrorContains(t, err, "县级")
+}
+
+// TestAnOldRaftLogIsRefused: a member whose data directory still holds the
+// earlier raft-wal log does not start as if it were new (it would lose its
+// place in the group); it says what to do.
+func TestAnOldRaftLogIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "raft", "wal"), 0o755))
+	_, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t),
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
+	require.ErrorIs(t, err, ErrFailedPrecondition)
+	require.ErrorContains(t, err, "raft-wal")
+	require.ErrorContains(t, err, "--join")
 }
