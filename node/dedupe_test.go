@@ -101,58 +101,50 @@ func (l *loseFirstProposeAnswer) RoundTrip(r *http.Request) (*http.Response, err
 	return res, err
 }
 
-// TestForwardedWriteWithLostAnswerAppliesOnce: a follower hands an
-// acceptance to the leader, loses the answer and hands it over again: one
-// application, and the window gets it.
-func TestForwardedWriteWithLostAnswerAppliesOnce(t *testing.T) {
-	ctx := context.Background()
-	clock := &testClock{t: at("2026-11-23", 10)}
-	m1 := startMember(t, clock, true, nil)
-	eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
-	lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
-	m2 := startMemberWith(t, clock, &RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
-	eventually(t, func() bool { return len(clusterStatus(t, m2).GetMembers()) == 2 }, "two members")
-	_, err := m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
-	require.NoError(t, err)
+// TestHandedOverWriteAppliesOnce: a follower hands an acceptance to the
+// leader and loses the answer, so it hands it over again; and the same
+// when, meanwhile, the leadership passes to the follower itself, which
+// must then propose the command under the same request id. Either way:
+// one application, and the window gets it.
+func TestHandedOverWriteAppliesOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		elected bool
+	}{
+		{"the answer is lost", false},
+		{"the answer is lost and the follower is elected", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			clock := &testClock{t: at("2026-11-23", 10)}
+			m1 := startMember(t, clock, true, nil)
+			eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
+			lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
+			m2 := startMemberWith(t, clock, &RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
+			members := []*testNode{m1, m2}
+			if tc.elected {
+				members = append(members, startMember(t, clock, false, []string{m1.URL()}))
+			}
+			eventually(t, func() bool { return len(clusterStatus(t, m2).GetMembers()) == len(members) }, "all members")
+			_, err := m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
+			require.NoError(t, err)
+			if tc.elected {
+				lossy.meanwhile = func() {
+					c := m2.cluster
+					require.NoError(t, m1.cluster.r.LeadershipTransferToServer(raft.ServerID(m2.URL()), c.trans.LocalAddr()).Error())
+					eventually(t, func() bool { return c.r.State() == raft.Leader }, "the follower is elected")
+				}
+			}
 
-	a := m2.accept(t, acceptReq())
-	require.True(t, lossy.lost.Load(), "the first answer was lost")
-	for _, m := range []*testNode{m1, m2} {
-		as, _, err := m.Store.ListApplications(AppFilter{})
-		require.NoError(t, err)
-		require.Len(t, as, 1, "one application at %s", m.URL())
-		require.Equal(t, a.GetId(), as[0].GetId())
-	}
-}
-
-// TestHandedOverThenElectedAppliesOnce: a follower hands an acceptance to
-// the leader and loses the answer; meanwhile the leadership passes to the
-// follower itself. It must propose the command with the same request id:
-// one application.
-func TestHandedOverThenElectedAppliesOnce(t *testing.T) {
-	ctx := context.Background()
-	clock := &testClock{t: at("2026-11-23", 10)}
-	m1 := startMember(t, clock, true, nil)
-	eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
-	lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
-	m2 := startMemberWith(t, clock, &RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
-	m3 := startMember(t, clock, false, []string{m1.URL()})
-	eventually(t, func() bool { return len(clusterStatus(t, m3).GetMembers()) == 3 }, "three members")
-	_, err := m1.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
-	require.NoError(t, err)
-	lossy.meanwhile = func() {
-		c := m2.cluster
-		require.NoError(t, m1.cluster.r.LeadershipTransferToServer(raft.ServerID(m2.URL()), c.trans.LocalAddr()).Error())
-		eventually(t, func() bool { return c.r.State() == raft.Leader }, "the follower is elected")
-	}
-
-	a := m2.accept(t, acceptReq())
-	require.True(t, lossy.lost.Load(), "the first answer was lost")
-	for _, m := range []*testNode{m1, m2, m3} {
-		eventually(t, func() bool { x := appOn(m, a.GetId()); return x != nil }, "the application reaches %s", m.URL())
-		as, _, err := m.Store.ListApplications(AppFilter{})
-		require.NoError(t, err)
-		require.Len(t, as, 1, "one application at %s", m.URL())
+			a := m2.accept(t, acceptReq())
+			require.True(t, lossy.lost.Load(), "the first answer was lost")
+			for _, m := range members {
+				eventually(t, func() bool { return appOn(m, a.GetId()) != nil }, "the application reaches %s", m.URL())
+				as, _, err := m.Store.ListApplications(AppFilter{})
+				require.NoError(t, err)
+				require.Len(t, as, 1, "one application at %s", m.URL())
+			}
+		})
 	}
 }
 
