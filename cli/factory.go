@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -42,6 +44,9 @@ func NewFactory(out, errOut io.Writer) *Factory {
 func (f *Factory) HTTPClient() *http.Client {
 	if f.httpClient == nil {
 		f.httpClient = NewHTTPClient()
+		if urls, err := parseNodeURLs(f.NodeURL); err == nil && len(urls) > 1 {
+			f.httpClient.Transport = &memberFailover{base: f.httpClient.Transport, urls: urls}
+		}
 	}
 	return f.httpClient
 }
@@ -59,7 +64,56 @@ func NewHTTPClient() *http.Client {
 	}
 }
 
-func (f *Factory) baseURL() string { return strings.TrimRight(f.NodeURL, "/") }
+func (f *Factory) baseURL() string {
+	urls, err := parseNodeURLs(f.NodeURL)
+	if err != nil || len(urls) == 0 {
+		return strings.TrimRight(f.NodeURL, "/")
+	}
+	return urls[0].String()
+}
+
+// parseNodeURLs reads --node: one URL, or a county group's members
+// separated by commas.
+func parseNodeURLs(s string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimRight(strings.TrimSpace(part), "/")
+		if part == "" {
+			continue
+		}
+		u, err := url.Parse(part)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--node: %q 不是节点地址（应形如 http://10.0.0.1:8080）", part)
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--node: 未指定节点地址")
+	}
+	return out, nil
+}
+
+// memberFailover sends each request to the current member of a county
+// group and moves on to the next when one cannot be reached or answers
+// Unavailable (503); the retry interceptor then asks again there, under
+// the same idempotency key.
+type memberFailover struct {
+	base http.RoundTripper
+	urls []*url.URL
+	cur  atomic.Uint64
+}
+
+func (t *memberFailover) RoundTrip(r *http.Request) (*http.Response, error) {
+	i := t.cur.Load()
+	u := t.urls[i%uint64(len(t.urls))]
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, u.Host
+	res, err := t.base.RoundTrip(r)
+	if err != nil || res.StatusCode == http.StatusServiceUnavailable {
+		t.cur.CompareAndSwap(i, i+1)
+	}
+	return res, err
+}
 
 func (f *Factory) clientOptions() []connect.ClientOption {
 	tries, wait := f.Retries, f.RetryWait

@@ -82,3 +82,48 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 	require.Len(t, as, 1, "one application")
 	require.Contains(t, out.String(), as[0].GetId())
 }
+
+// TestNodeListsTheGroupsMembers: with --node naming every member of a
+// county group, the command line goes on at another member when the one
+// it was using is down.
+func TestNodeListsTheGroupsMembers(t *testing.T) {
+	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
+	require.NoError(t, err)
+	g, err := startBenchGroup(t.TempDir(), cal)
+	require.NoError(t, err)
+	t.Cleanup(g.close)
+	ctx := context.Background()
+	leader, err := groupLeader(ctx, g.urls(), 30*time.Second)
+	require.NoError(t, err)
+	catalog, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
+	require.NoError(t, err)
+	for _, m := range g.ms {
+		if m.URL() == leader {
+			_, err = m.Store.Apply(ctx, &pb.Command{NowMs: time.Now().UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: catalog}})
+			require.NoError(t, err)
+		}
+	}
+	// The first member listed is gone.
+	down := g.ms[0]
+	require.NoError(t, down.Shutdown(ctx))
+	g.ms = g.ms[1:]
+	nodes := strings.Join([]string{down.URL(), g.ms[0].URL(), g.ms[1].URL()}, ",")
+
+	var out, errOut bytes.Buffer
+	f := NewFactory(&out, &errOut)
+	f.RetryWait = 10 * time.Millisecond
+	code := Execute(ctx, f, []string{"--node", nodes, "-o", "json", "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
+		"--applicant-id", node.MakeIDNumber("33032419490817242"), "--material", "居民身份证", "--material", "近期一寸免冠证件照"})
+	require.Equal(t, 0, code, errOut.String())
+	for _, m := range g.ms {
+		require.Eventually(t, func() bool {
+			as, _, err := m.Store.ListApplications(node.AppFilter{})
+			return err == nil && len(as) == 1
+		}, 10*time.Second, 20*time.Millisecond, "one application at %s", m.URL())
+	}
+
+	code, _, stderr := run(t, "", "--node", "http://x:1,ftp://y", "status")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "--node")
+	require.Contains(t, stderr, "ftp://y")
+}
