@@ -419,6 +419,11 @@ func (s *Store) applyBatch(batch []*writeReq) {
 			out, seen, err := w.done(id)
 			if err != nil || seen {
 				results[i] = writeResult{out: out, err: err}
+				if seen {
+					// The first may be in this very transaction: the
+					// repeat stands or falls with its commit.
+					inTxn = append(inTxn, i)
+				}
 				continue
 			}
 		}
