@@ -66,15 +66,16 @@ func (n *testNet) start(u string) {
 	n.nodes[u] = startChildNoCleanup(n.t, u, nil, nil, n.clock, n.dirs[u])
 }
 
-// restart stops a node gracefully and starts it again on its data; its
-// children are re-pointed at its new address.
+// restart stops a node gracefully and starts it again on its data, on a
+// new port; its children are restarted to point at the new address, and
+// theirs in turn (a village whose township came back behind a restarted
+// county would otherwise call the township's old port for ever).
 func (n *testNet) restart(u string) {
 	n.stop(u)
 	n.start(u)
-	for c, p := range n.parent {
-		if p == u {
-			n.stop(c)
-			n.start(c)
+	for _, c := range n.order {
+		if n.parent[c] == u {
+			n.restart(c)
 		}
 	}
 }
