@@ -46,16 +46,39 @@ func Route(dels []*pb.Delegation, accepting tiers.Unit, t time.Time) (tiers.Unit
 	return accepting.County(), nil
 }
 
-// Entitled reports whether unit may be the deciding unit of an application
-// for the matter accepted at accepting at time t (what a receiver checks
-// of a routing it did not make): the county always may; a township only
-// under a deciding delegation in force then that covers the accepting unit.
+// Entitled reports whether unit may be made the deciding unit of an
+// application for the matter accepted at accepting, by a routing made here
+// at time t: the county always may; a township only under a deciding
+// delegation in force then that covers the accepting unit.
 func Entitled(dels []*pb.Delegation, unit, accepting tiers.Unit, t time.Time) (*pb.Delegation, bool) {
+	return entitled(dels, unit, accepting, t, true)
+}
+
+// Admits is what a receiver checks of a routing another node made at time
+// t: as Entitled, except that a revocation does not count against it. The
+// router acted on the delegations it knew, and a revocation may not have
+// reached it yet: a village accepting for hours behind a broken link, or
+// one whose clock runs fast. Refusing such a routing would strand the
+// application, which revoking never does; it finishes where it was routed,
+// or is re-routed by an explicit event. The days a delegation covers are
+// known to every node from the grant, so those still count.
+func Admits(dels []*pb.Delegation, unit, accepting tiers.Unit, t time.Time) (*pb.Delegation, bool) {
+	return entitled(dels, unit, accepting, t, false)
+}
+
+func entitled(dels []*pb.Delegation, unit, accepting tiers.Unit, t time.Time, revocations bool) (*pb.Delegation, bool) {
 	if unit == accepting.County() {
 		return nil, true
 	}
 	for _, d := range dels {
-		if tiers.Unit(d.GetUnit()) == unit && Decides(d.GetMode()) && unit.Contains(accepting) && InForce(d, t) {
+		if tiers.Unit(d.GetUnit()) != unit || !Decides(d.GetMode()) || !unit.Contains(accepting) {
+			continue
+		}
+		check := d
+		if !revocations && d.GetRevokedAt() != nil {
+			check = &pb.Delegation{From: d.GetFrom(), Until: d.GetUntil()} // its days only
+		}
+		if InForce(check, t) {
 			return d, true
 		}
 	}

@@ -59,6 +59,44 @@ func TestRoute(t *testing.T) {
 	require.False(t, ok, "a village never decides")
 }
 
+// TestAdmits: a receiver admits a routing another node made under a
+// delegation revoked since, which that node may not have heard of yet, but
+// not one outside the delegation's days or its township.
+func TestAdmits(t *testing.T) {
+	dels := []*pb.Delegation{
+		{Id: "D-000003", MatterCode: "MZ-005", Unit: "330324102", Mode: ModeEntrust, From: "2026-11-01", Until: "2026-11-30",
+			RevokedAt: timestamppb.New(day(t, "2026-11-20", 12))},
+		{Id: "D-000004", MatterCode: "MZ-005", Unit: "330324103", Mode: ModeProxy, From: "2026-11-01"},
+	}
+	tests := []struct {
+		name      string
+		unit      tiers.Unit
+		accepting tiers.Unit
+		at        time.Time
+		admits    bool
+		entitled  bool
+	}{
+		{"before the revocation", "330324102", "330324102201", day(t, "2026-11-20", 11), true, true},
+		{"after the revocation", "330324102", "330324102201", day(t, "2026-11-25", 9), true, false},
+		{"after the end day", "330324102", "330324102201", day(t, "2026-12-01", 9), false, false},
+		{"before the first day", "330324102", "330324102201", day(t, "2026-10-31", 9), false, false},
+		{"another township's village", "330324102", "330324101201", day(t, "2026-11-20", 11), false, false},
+		{"a proxy never decides", "330324103", "330324103201", day(t, "2026-11-20", 11), false, false},
+		{"the county always", "330324", "330324101201", day(t, "2026-11-25", 9), true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, ok := Admits(dels, tt.unit, tt.accepting, tt.at)
+			require.Equal(t, tt.admits, ok)
+			if ok && tt.unit != "330324" {
+				require.Equal(t, "D-000003", d.GetId(), "the delegation itself, not a copy")
+			}
+			_, ok = Entitled(dels, tt.unit, tt.accepting, tt.at)
+			require.Equal(t, tt.entitled, ok)
+		})
+	}
+}
+
 func TestValidateGrant(t *testing.T) {
 	today := day(t, "2026-11-23", 10)
 	existing := []*pb.Delegation{{Id: "D-000001", MatterCode: "MZ-005", Unit: "330324101", Mode: ModeDevolve, From: "2026-11-23", Until: "2026-12-31"}}

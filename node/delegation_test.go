@@ -2,13 +2,16 @@ package node
 
 import (
 	"context"
+	"net/http"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/sync"
 )
 
 func delegationClient(n *testNode) jiujinv1connect.DelegationServiceClient { return n.deleg }
@@ -152,4 +155,47 @@ func TestUnentitledRoutingIsQuarantined(t *testing.T) {
 	require.Contains(t, list[0].GetReason(), "processing_unit")
 	require.Nil(t, appOn(county, fakeTown+"-20261123-000001"))
 
+}
+
+// TestRevocationNeverStrandsAnApplication: a village accepts under a
+// devolution while its township is cut off from the county, and on a clock
+// running fast; the county revokes the devolution before the application
+// reaches it. The county still takes the application in, where it was
+// routed, and the township finishes it.
+func TestRevocationNeverStrandsAnApplication(t *testing.T) {
+	ctx := context.Background()
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	up := sync.NewFaultTransport(&http.Transport{Protocols: protocols}, 5)
+	town := startChild(t, "330324101", []string{county.URL()}, up, county.clock, "")
+	fast := &testClock{t: county.clock.Now().Add(10 * time.Minute)}
+	vill := startChild(t, "330324101201", []string{town.URL()}, nil, fast, "")
+
+	g, err := county.deleg.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: "devolve"}))
+	require.NoError(t, err)
+	eventually(t, func() bool { ds, _ := vill.Store.Delegations(false, "MZ-005", ""); return len(ds) == 1 }, "the devolution reaches the village")
+
+	up.Set(sync.Faults{Cut: true})
+	a := vill.accept(t, acceptReq())
+	require.Equal(t, "330324101", a.GetProcessingUnit())
+	eventually(t, func() bool { x := appOn(town, a.GetId()); return x != nil && x.GetState() == StateReceived }, "the township receives it")
+	_, err = county.deleg.RevokeDelegation(ctx, req(&pb.RevokeDelegationRequest{Id: g.Msg.GetDelegation().GetId(), Reason: "乡镇人员调整"}))
+	require.NoError(t, err)
+	up.Heal()
+
+	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateReceived }, "the county takes it in")
+	require.Equal(t, "330324101", appOn(county, a.GetId()).GetHolder())
+	eventually(t, func() bool { ds, _ := town.Store.Delegations(false, "MZ-005", ""); return len(ds) == 0 }, "the revocation reaches the township")
+	_, err = town.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: a.GetId(), Approve: true, Reason: "符合条件"}))
+	require.NoError(t, err, "it finishes where it was routed")
+	for _, n := range []*testNode{county, vill} {
+		eventually(t, func() bool { x := appOn(n, a.GetId()); return x != nil && x.GetState() == StateApproved }, "the decision reaches %s", n.Store.Unit())
+	}
+	for _, n := range []*testNode{county, town, vill} {
+		q, held := n.Store.SyncCounts()
+		require.Zero(t, q, "nothing quarantined at %s", n.Store.Unit())
+		require.Zero(t, held, "nothing held back at %s", n.Store.Unit())
+	}
 }

@@ -208,7 +208,8 @@ func (s *Store) forward(w *wtx, cmd *pb.Command, req *pb.ForwardApplicationReque
 
 // checkRoute is what a receiver verifies of a routing it did not make: the
 // deciding unit named by an acceptance or a re-route must hold the power
-// at the time the event was written.
+// on the day the event was written. A revocation the router may not have
+// heard of does not count (delegation.Admits).
 func (s *Store) checkRoute(w *wtx, prev *pb.StoredRecord, ev *pb.Event) error {
 	var matter, accepting, to string
 	switch ev.GetKind() {
@@ -244,7 +245,7 @@ func (s *Store) checkRoute(w *wtx, prev *pb.StoredRecord, ev *pb.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := delegation.Entitled(dels, tiers.Unit(to), tiers.Unit(accepting), hlcTime(ev.GetHlc())); !ok {
+	if _, ok := delegation.Admits(dels, tiers.Unit(to), tiers.Unit(accepting), hlcTime(ev.GetHlc())); !ok {
 		return precondition("processing_unit", "%s 在 %s 无权办理事项 %s（没有生效的下放或委托）", to,
 			hlcTime(ev.GetHlc()).In(delegation.China).Format("2006-01-02 15:04"), matter)
 	}
