@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	gosync "sync"
 	"time"
@@ -38,6 +39,10 @@ type BenchCountyOptions struct {
 	Binary string
 	// CPUProfile, if set, is where the in-process runs' CPU profile goes.
 	CPUProfile string
+	// Members, if set, are the URLs of a running group, started for the
+	// measurement, to measure instead of one in this process (members on
+	// machines of their own, as deployed). Failover is not measured then.
+	Members []string
 }
 
 // BenchCountyRun is one row of `bench county`.
@@ -69,6 +74,7 @@ type BenchCountyReport struct {
 
 func newBenchCountyCmd(f *Factory) *cobra.Command {
 	o := &BenchCountyOptions{}
+	var members string
 	cmd := &cobra.Command{
 		Use:   "county",
 		Short: "县级三成员集群：并发写入与乡镇批量推送的提交吞吐和延迟，主节点被 kill -9 到下一次确认写入的时间",
@@ -82,9 +88,27 @@ func newBenchCountyCmd(f *Factory) *cobra.Command {
              with SIGKILL and a write is retried at a survivor until it is
              acknowledged: the time from the kill, per kill and the median;
              the killed member is restarted and catches up before the next kill
-The first two run in this process (--cpuprofile profiles them).`,
+The first two run in this process (--cpuprofile profiles them).
+
+With --members URL,URL,URL they measure a running group instead, one started
+for the measurement (fresh members on machines of their own, as deployed): the
+writers and the townships run here, the group is left running, and failover is
+not measured. A group that already holds applications is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if members != "" {
+				urls, err := parseURLList("--members", members)
+				if err != nil {
+					return err
+				}
+				for _, u := range urls {
+					o.Members = append(o.Members, u.String())
+				}
+				if cmd.Flags().Changed("kills") && o.Kills > 0 {
+					return fmt.Errorf("--kills: 不能用 --members 测量主节点切换（本命令不会杀死外部成员的进程）")
+				}
+				o.Kills = 0
+			}
 			rep, err := benchCounty(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -118,6 +142,7 @@ The first two run in this process (--cpuprofile profiles them).`,
 	cmd.Flags().IntVar(&o.Kills, "kills", 5, "leader kills to time (0: none)")
 	cmd.Flags().StringVar(&o.Binary, "binary", "", "jiujin executable for the member processes (default: this one)")
 	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process runs to this file")
+	cmd.Flags().StringVar(&members, "members", "", "measure this running group (its members' URLs, comma-separated) instead of one in this process")
 	_ = cmd.Flags().MarkHidden("binary")
 	return cmd
 }
@@ -178,8 +203,8 @@ func (g *benchGroup) close() {
 	wg.Wait()
 }
 
-// groupLeader waits for a member to lead a group of three and returns its
-// URL. status asks one member (by URL) for the group's status.
+// groupLeader waits for one of urls to lead a group of exactly those
+// members and returns its URL.
 func groupLeader(ctx context.Context, urls []string, timeout time.Duration) (string, error) {
 	hc := NewHTTPClient()
 	defer hc.CloseIdleConnections()
@@ -189,7 +214,7 @@ func groupLeader(ctx context.Context, urls []string, timeout time.Duration) (str
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
 			s, err := jiujinv1connect.NewClusterServiceClient(hc, u).GetClusterStatus(cctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
 			cancel()
-			if err == nil && s.Msg.GetLeader() == u && len(s.Msg.GetMembers()) == 3 {
+			if err == nil && s.Msg.GetLeader() == u && len(s.Msg.GetMembers()) == len(urls) {
 				return u, nil
 			}
 		}
@@ -199,7 +224,7 @@ func groupLeader(ctx context.Context, urls []string, timeout time.Duration) (str
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("no member leads a group of three after %s", timeout)
+	return "", fmt.Errorf("no member leads a group of the %d members %v after %s", len(urls), urls, timeout)
 }
 
 func benchCounty(ctx context.Context, o *BenchCountyOptions) (*BenchCountyReport, error) {
@@ -217,7 +242,12 @@ func benchCounty(ctx context.Context, o *BenchCountyOptions) (*BenchCountyReport
 		return nil, err
 	}
 	rep := &BenchCountyReport{}
-	if err := benchCountyInProcess(ctx, o, filepath.Join(dir, "group"), cal, catalog, rep); err != nil {
+	if len(o.Members) > 0 {
+		err = benchCountyMembers(ctx, o, dir, cal, catalog, rep)
+	} else {
+		err = benchCountyInProcess(ctx, o, filepath.Join(dir, "group"), cal, catalog, rep)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if o.Kills > 0 {
@@ -243,10 +273,59 @@ func benchCountyInProcess(ctx context.Context, o *BenchCountyOptions, dir string
 	if err != nil {
 		return err
 	}
+	target := benchTarget{urls: g.urls(), leader: leaderURL, county: DemoCounty, groupID: g.ms[0].Store.NodeID()}
+	return benchRuns(ctx, o, target, filepath.Join(dir, "towns"), cal, catalog, rep)
+}
+
+// benchCountyMembers runs the writers and the pushes against a running
+// group, which must hold no applications: the measurement writes its own.
+func benchCountyMembers(ctx context.Context, o *BenchCountyOptions, dir string, cal *delegation.Calendar, catalog *pb.ImportCatalogRequest, rep *BenchCountyReport) error {
 	hc := NewHTTPClient()
 	defer hc.CloseIdleConnections()
-	if _, err := jiujinv1connect.NewCatalogServiceClient(hc, leaderURL).ImportCatalog(ctx, connect.NewRequest(catalog)); err != nil {
-		return err
+	cs, err := jiujinv1connect.NewClusterServiceClient(hc, o.Members[0]).GetClusterStatus(ctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
+	if err != nil {
+		return fmt.Errorf("--members: group status at %s: %w", o.Members[0], err)
+	}
+	var have []string
+	for _, m := range cs.Msg.GetMembers() {
+		have = append(have, m.GetId())
+	}
+	want := append([]string(nil), o.Members...)
+	sort.Strings(have)
+	sort.Strings(want)
+	if !slices.Equal(have, want) {
+		return fmt.Errorf("--members: 应列出集群的全部成员 %v，实为 %v", have, o.Members)
+	}
+	leaderURL, err := groupLeader(ctx, o.Members, 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("--members: %w", err)
+	}
+	st, err := jiujinv1connect.NewNodeServiceClient(hc, leaderURL).GetStatus(ctx, connect.NewRequest(&pb.GetStatusRequest{}))
+	if err != nil {
+		return fmt.Errorf("--members: status of %s: %w", leaderURL, err)
+	}
+	if n := st.Msg.GetApplications(); n > 0 {
+		return fmt.Errorf("--members: 集群已有 %d 件办件：基准测试会写入大量测试办件，只能在为测量而新建的集群上运行", n)
+	}
+	target := benchTarget{urls: o.Members, leader: leaderURL, county: st.Msg.GetUnit(), groupID: st.Msg.GetNodeId()}
+	return benchRuns(ctx, o, target, filepath.Join(dir, "towns"), cal, catalog, rep)
+}
+
+// benchTarget is the group measured.
+type benchTarget struct {
+	urls    []string // every member
+	leader  string
+	county  string // the group's unit
+	groupID string // the group's node id
+}
+
+// benchRuns imports the seed catalog at the group, then runs the writers
+// and the pushes.
+func benchRuns(ctx context.Context, o *BenchCountyOptions, g benchTarget, townDir string, cal *delegation.Calendar, catalog *pb.ImportCatalogRequest, rep *BenchCountyReport) error {
+	hc := NewHTTPClient()
+	defer hc.CloseIdleConnections()
+	if _, err := jiujinv1connect.NewCatalogServiceClient(hc, g.leader).ImportCatalog(ctx, connect.NewRequest(catalog)); err != nil {
+		return fmt.Errorf("import the seed catalog: %w", err)
 	}
 	stopProfile, err := startCPUProfile(o.CPUProfile)
 	if err != nil {
@@ -254,14 +333,14 @@ func benchCountyInProcess(ctx context.Context, o *BenchCountyOptions, dir string
 	}
 	defer stopProfile()
 	for _, w := range o.Writers {
-		run, err := benchWriters(ctx, leaderURL, w, o.Duration)
+		run, err := benchWriters(ctx, g.leader, w, o.Duration)
 		if err != nil {
 			return fmt.Errorf("%d writers: %w", w, err)
 		}
 		rep.Runs = append(rep.Runs, *run)
 	}
 	if o.PushTownships > 0 && o.PushBatches > 0 {
-		if rep.Push, err = benchPush(ctx, o, g, leaderURL, filepath.Join(dir, "towns"), cal); err != nil {
+		if rep.Push, err = benchPush(ctx, o, g, townDir, cal); err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
 	}
@@ -314,7 +393,7 @@ func benchWriters(ctx context.Context, url string, w int, d time.Duration) (*Ben
 // cuts their links, has each accept a backlog, and then pushes each
 // backlog to the leader in batches, the townships at once, timing every
 // Push: it is answered only when the batch is committed by the group.
-func benchPush(ctx context.Context, o *BenchCountyOptions, g *benchGroup, leaderURL, dir string, cal *delegation.Calendar) (*BenchCountyPush, error) {
+func benchPush(ctx context.Context, o *BenchCountyOptions, g benchTarget, dir string, cal *delegation.Calendar) (*BenchCountyPush, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	type town struct {
 		n       *node.Node
@@ -332,16 +411,18 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g *benchGroup, leader
 		wg.Wait()
 	}()
 	for i := 0; i < o.PushTownships; i++ {
-		unit := tiers.MustParse(fmt.Sprintf("%s%03d", DemoCounty, 101+i))
+		unit, err := tiers.Parse(fmt.Sprintf("%s%03d", g.county, 101+i))
+		if err != nil {
+			return nil, fmt.Errorf("township under %s: %w", g.county, err)
+		}
 		link := sync.NewFaultTransport(NewHTTPClient().Transport, uint64(i))
 		n, err := node.Start(node.Config{Unit: unit, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, string(unit)), Calendar: cal, Logger: quiet,
-			Parents: g.urls(), SyncTransport: link, NoSync: true})
+			Parents: g.urls, SyncTransport: link, NoSync: true})
 		if err != nil {
 			return nil, err
 		}
 		towns = append(towns, &town{n: n, link: link})
 	}
-	groupID := g.ms[0].Store.NodeID()
 	for _, t := range towns {
 		if err := waitUntil(ctx, t.n.Store, 30*time.Second, func() bool {
 			c, err := t.n.Store.Catalog()
@@ -401,7 +482,7 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g *benchGroup, leader
 	for _, t := range towns {
 		unit := t.n.Store.Unit()
 		keep := func(ev *pb.Event, from string) bool {
-			return from != groupID && sync.LeavesSubtree(ev.GetScope(), unit)
+			return from != g.groupID && sync.LeavesSubtree(ev.GetScope(), unit)
 		}
 		for after := uint64(0); after < t.n.Store.FeedHead(); {
 			evs, last, err := t.n.Store.ReadFeed(after, keep, o.BatchEvents, node.MaxBatchBytes)
@@ -424,7 +505,7 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g *benchGroup, leader
 			defer wg.Done()
 			hc := NewHTTPClient()
 			defer hc.CloseIdleConnections()
-			c := jiujinv1connect.NewSyncServiceClient(hc, leaderURL)
+			c := jiujinv1connect.NewSyncServiceClient(hc, g.leader)
 			self := t.n.Store.Self()
 			after := uint64(0)
 			for bi, evs := range t.batches {

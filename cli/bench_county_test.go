@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/deploy/seed"
 )
 
 // TestBenchCountySmall runs every part of `bench county` at a small size:
@@ -37,4 +41,36 @@ func TestBenchCountySmall(t *testing.T) {
 		require.Positive(t, ms)
 	}
 	require.Positive(t, rep.FailoverMedianS)
+}
+
+// TestBenchCountyMembers measures a running group given by its members'
+// URLs, leaves it running, and refuses it once it holds applications.
+func TestBenchCountyMembers(t *testing.T) {
+	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
+	require.NoError(t, err)
+	g, err := startBenchGroup(t.TempDir(), cal)
+	require.NoError(t, err)
+	defer g.close()
+	o := &BenchCountyOptions{Writers: []int{2}, Duration: 200 * time.Millisecond, PushTownships: 1, PushBatches: 2, BatchEvents: 20,
+		Members: g.urls()}
+	rep, err := benchCounty(context.Background(), o)
+	require.NoError(t, err)
+	require.Len(t, rep.Runs, 1)
+	require.Positive(t, rep.Runs[0].Committed)
+	require.NotNil(t, rep.Push)
+	require.GreaterOrEqual(t, rep.Push.Events, int64(2*20))
+	require.Empty(t, rep.FailoverMs, "outside members are never killed")
+
+	var apps uint64
+	for _, m := range g.ms {
+		c, err := m.Store.Counts()
+		require.NoError(t, err)
+		apps = max(apps, c.Applications)
+	}
+	require.Positive(t, apps, "the group measured is the one given")
+	_, err = benchCounty(context.Background(), o)
+	require.ErrorContains(t, err, "已有")
+
+	_, err = benchCounty(context.Background(), &BenchCountyOptions{Writers: []int{1}, Duration: time.Millisecond, Members: g.urls()[:2]})
+	require.ErrorContains(t, err, "--members", "every member must be listed")
 }

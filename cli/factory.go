@@ -74,7 +74,10 @@ func (f *Factory) baseURL() string {
 
 // parseNodeURLs reads --node: one URL, or a county group's members
 // separated by commas.
-func parseNodeURLs(s string) ([]*url.URL, error) {
+func parseNodeURLs(s string) ([]*url.URL, error) { return parseURLList("--node", s) }
+
+// parseURLList reads node URLs separated by commas, given to flag.
+func parseURLList(flag, s string) ([]*url.URL, error) {
 	var out []*url.URL
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimRight(strings.TrimSpace(part), "/")
@@ -83,12 +86,12 @@ func parseNodeURLs(s string) ([]*url.URL, error) {
 		}
 		u, err := url.Parse(part)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--node: %q 不是节点地址（应形如 http://10.0.0.1:8080）", part)
+			return nil, fmt.Errorf("%s: %q 不是节点地址（应形如 http://10.0.0.1:8080）", flag, part)
 		}
 		out = append(out, u)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--node: 未指定节点地址")
+		return nil, fmt.Errorf("%s: 未指定节点地址", flag)
 	}
 	return out, nil
 }
