@@ -60,6 +60,7 @@ func TestFlagsAreCheckedBeforeAnyCall(t *testing.T) {
 		{"raft: not both", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:0", "--bootstrap", "--join", "http://a"}, "--bootstrap / --join"},
 		{"join needs raft", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--join", "http://a"}, "--raft-listen"},
 		{"cluster status of a lone node", []string{"cluster", "remove"}, "accepts 1 arg"},
+		{"profile where it can be written", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--cpuprofile", "/nonexistent/dir/cpu.prof"}, "cpu profile"},
 		{"bench members are URLs", []string{"bench", "county", "--members", "http://127.0.0.1:1,10.0.0.2:8080"}, "--members"},
 		{"bench kills no outside member", []string{"bench", "county", "--members", "http://127.0.0.1:1", "--kills", "3"}, "--kills"},
 	}

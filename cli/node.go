@@ -43,6 +43,9 @@ type NodeStartOptions struct {
 	Join       string `yaml:"join"`
 	// SnapshotThreshold: raft log entries between snapshots (0: raft's default).
 	SnapshotThreshold uint64 `yaml:"raft_snapshot_threshold"`
+	// CPUProfile, if set, profiles the node until it stops (hidden: for
+	// measuring one member of a group under `bench county --members`).
+	CPUProfile string `yaml:"-"`
 }
 
 // newNodeStartCmd builds `node start`; runF replaces running the node
@@ -74,6 +77,11 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 				// memtables and caches cannot crowd a small box.
 				debug.SetMemoryLimit(int64(o.MemoryLimit) << 20)
 			}
+			stop, err := startCPUProfile(o.CPUProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return runNode(cmd.Context(), f, cfg)
 		},
 	}
@@ -90,6 +98,8 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.BoolVar(&o.Bootstrap, "bootstrap", false, "county group: start a new group with this member (first start of the first member)")
 	fl.StringVar(&o.Join, "join", "", "county group: URL(s) of members to join through, comma-separated")
 	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "county group: log entries between snapshots, and kept after one (0: raft's default, 8192)")
+	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops")
+	_ = fl.MarkHidden("cpuprofile")
 	return cmd
 }
 
