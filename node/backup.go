@@ -1,6 +1,8 @@
 package node
 
 import (
+	"bufio"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -8,22 +10,65 @@ import (
 	"os"
 
 	badger "github.com/dgraph-io/badger/v4"
+	bpb "github.com/dgraph-io/badger/v4/pb"
+	"google.golang.org/protobuf/proto"
 )
 
 // metaRestored marks a store restored from a backup that has not yet caught
 // up with its parent; it accepts nothing new until it has.
 const metaRestored = "m/restored"
 
-// Backup writes a full, consistent copy of the store (badger's backup
-// format) while the node runs.
+// Backup writes a full copy of the store as of one instant, in badger's
+// backup format (which Restore, RestoreStore and badger's Load read), while
+// the node runs. It reads everything in one transaction: badger's own
+// DB.Backup splits the keys into ranges and reads each in a transaction of
+// its own, so a copy taken while commands apply could pair the counters
+// (the applied index, the feed head) of one moment with the records and
+// feed of an earlier one, and a member restoring such a snapshot would skip
+// entries it never applied.
 func (s *Store) Backup(w io.Writer) error {
-	if err := s.view(func(*badger.Txn) error { return nil }); err != nil {
-		return err
-	}
-	s.restoring.RLock()
-	defer s.restoring.RUnlock()
-	_, err := s.db.Backup(w, 0)
-	return err
+	return s.view(func(txn *badger.Txn) error {
+		bw := bufio.NewWriterSize(w, 256<<10)
+		list := &bpb.KVList{}
+		size := 0
+		flush := func() error {
+			if len(list.Kv) == 0 {
+				return nil
+			}
+			b, err := proto.Marshal(list)
+			if err != nil {
+				return err
+			}
+			if err := binary.Write(bw, binary.LittleEndian, uint64(len(b))); err != nil {
+				return err
+			}
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			list.Kv, size = list.Kv[:0], 0
+			return nil
+		}
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("backup %q: %w", item.Key(), err)
+			}
+			list.Kv = append(list.Kv, &bpb.KV{Key: item.KeyCopy(nil), Value: v, UserMeta: []byte{item.UserMeta()},
+				Version: item.Version(), ExpiresAt: item.ExpiresAt()})
+			if size += len(v) + len(item.Key()); size >= 1<<20 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
 
 // RestoreStore loads a backup into an empty directory and gives the node a

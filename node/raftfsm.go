@@ -61,8 +61,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
-// Snapshot captures the store; Persist streams a consistent backup of it
-// (badger reads at one timestamp), which includes the applied index.
+// Snapshot captures the store; Persist streams a backup of it as of one
+// instant (Store.Backup), which includes the applied index. Persist runs
+// while entries go on applying, so the copy may hold entries past the
+// index raft files it under; a member restoring it skips those when raft
+// replays them (ApplyLogs), as after a restart.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) { return &fsmSnapshot{store: f.store}, nil }
 
 // Restore replaces the store with a snapshot.
