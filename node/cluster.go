@@ -133,6 +133,18 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		return invalid("bootstrap", "集群成员首次启动须 --bootstrap（首个成员）或 --join（其余成员）")
 	}
 	fsm := NewFSM(n.Store)
+	// A restart does not reload the whole store from the last snapshot, as
+	// raft would by itself: the store keeps its applied index with its
+	// data, and raft replays the log from the snapshot on, which the store
+	// skips up to that index. Only a store behind the snapshot (badger does
+	// not fsync in a group, so a power cut may take its last writes, and
+	// the log before the snapshot may be gone) is loaded from it first.
+	conf.NoSnapshotRestoreOnStart = true
+	if err := restoreIfBehind(fsm, snaps); err != nil {
+		logs.Close()
+		trans.Close()
+		return err
+	}
 	// Recent entries are served from memory when followers are sent them.
 	cached, err := raft.NewLogCache(1024, logs)
 	if err != nil {
@@ -161,6 +173,23 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		}
 	}
 	return nil
+}
+
+// restoreIfBehind loads the newest snapshot into the store if the store
+// has not applied the entries it covers.
+func restoreIfBehind(fsm *FSM, snaps raft.SnapshotStore) error {
+	metas, err := snaps.List()
+	if err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(metas) == 0 || fsm.store.Applied() >= metas[0].Index {
+		return nil
+	}
+	_, rc, err := snaps.Open(metas[0].ID)
+	if err != nil {
+		return fmt.Errorf("open snapshot %s: %w", metas[0].ID, err)
+	}
+	return fsm.Restore(rc)
 }
 
 func (c *cluster) proposeIdentity() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,4 +140,96 @@ func TestAnOldRaftLogIsRefused(t *testing.T) {
 	require.ErrorIs(t, err, ErrFailedPrecondition)
 	require.ErrorContains(t, err, "raft-wal")
 	require.ErrorContains(t, err, "--join")
+}
+
+// TestARestartLoadsTheSnapshotOnlyWhenBehind: a member restarting with its
+// store intact does not reload it from the last snapshot (raft would, on
+// every start: for a county's years of records, minutes); one whose store
+// lost writes the snapshot covers (badger does not fsync in a group) is
+// loaded from the snapshot first, then raft replays the rest.
+func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
+	clock := &testClock{t: at("2026-11-23", 10)}
+	dir := t.TempDir()
+	start := func(listen, raftListen string, bootstrap bool) *Node {
+		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16,
+				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+		require.NoError(t, err)
+		return n
+	}
+	n := start("127.0.0.1:0", "127.0.0.1:0", true)
+	m := wrapTestNode(t, n, clock, dir)
+	eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads")
+	listen, raftListen := strings.TrimPrefix(m.URL(), "http://"), clusterStatus(t, m).GetMembers()[0].GetAddress()
+	m.importSeed(t)
+	for i := 0; i < 5; i++ {
+		m.accept(t, acceptReq())
+	}
+	restart := func() *testNode {
+		require.NoError(t, m.Shutdown(context.Background()))
+		return wrapTestNode(t, start(listen, raftListen, false), clock, dir)
+	}
+
+	// The store as it was before the snapshot, kept aside.
+	m = restart()
+	require.NoError(t, m.Shutdown(context.Background()))
+	old := t.TempDir()
+	copyStoreFiles(t, dir, old)
+	m = wrapTestNode(t, start(listen, raftListen, false), clock, dir)
+	eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads again")
+	for i := 0; i < 30; i++ {
+		m.accept(t, acceptReq())
+	}
+	eventually(t, func() bool { return clusterStatus(t, m).GetSnapshotIndex() > 20 }, "a snapshot past the store kept aside")
+	applied := m.Store.Applied()
+
+	// Intact: nothing reloaded.
+	m = restart()
+	require.Equal(t, applied, m.Store.Applied())
+	eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads after a restart")
+	require.Zero(t, clusterStatus(t, m).GetSnapshotsInstalled(), "an intact store is not reloaded")
+	c, err := m.Store.Counts()
+	require.NoError(t, err)
+	require.Equal(t, uint64(35), c.Applications)
+
+	// Behind the snapshot: loaded from it, then the log replayed.
+	require.NoError(t, m.Shutdown(context.Background()))
+	removeStoreFiles(t, dir)
+	copyStoreFiles(t, old, dir)
+	m = wrapTestNode(t, start(listen, raftListen, false), clock, dir)
+	require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), "a store behind the snapshot is loaded from it")
+	eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
+	c, err = m.Store.Counts()
+	require.NoError(t, err)
+	require.Equal(t, uint64(35), c.Applications)
+	_, err = m.Store.Verify()
+	require.NoError(t, err)
+	m.accept(t, acceptReq())
+}
+
+// copyStoreFiles copies a data directory's badger files (not its raft
+// directory) from one directory to another.
+func copyStoreFiles(t *testing.T, from, to string) {
+	t.Helper()
+	entries, err := os.ReadDir(from)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(to, e.Name()), b, 0o644))
+	}
+}
+
+func removeStoreFiles(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		if !e.IsDir() {
+			require.NoError(t, os.Remove(filepath.Join(dir, e.Name())))
+		}
+	}
 }
