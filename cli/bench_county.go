@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -432,21 +433,45 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g benchTarget, dir st
 		}
 		t.link.Set(sync.Faults{Cut: true})
 	}
+	// What a township pushes up: its own events that leave its subtree
+	// (not those it pulled from the group).
+	keepFor := func(unit tiers.Unit) func(ev *pb.Event, from string) bool {
+		return func(ev *pb.Event, from string) bool {
+			return from != g.groupID && sync.LeavesSubtree(ev.GetScope(), unit)
+		}
+	}
+	backlog := func(t *town) (int, error) {
+		n, keep := 0, keepFor(t.n.Store.Unit())
+		for after := uint64(0); after < t.n.Store.FeedHead(); {
+			evs, last, err := t.n.Store.ReadFeed(after, keep, o.BatchEvents, node.MaxBatchBytes)
+			if err != nil {
+				return 0, err
+			}
+			n, after = n+len(evs), last
+		}
+		return n, nil
+	}
 	// The backlogs: accepted at each township while its link is cut, as
 	// many applications as make PushBatches full batches (an acceptance
-	// writes more than one event: the first one tells how many).
+	// may write more than one event: the first one tells how many; a pull
+	// answered after the cut may still add the group's events to the
+	// feed, which is why the backlog is counted, not the feed head).
 	var wg gosync.WaitGroup
 	errs := make([]error, len(towns))
 	for ti, t := range towns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			head := t.n.Store.FeedHead()
-			if _, err := t.n.Store.Apply(ctx, benchAcceptCmd(ti*1000000)); err != nil {
+			before, err := backlog(t)
+			if err == nil {
+				_, err = t.n.Store.Apply(ctx, benchAcceptCmd(ti*1000000))
+			}
+			after, err2 := backlog(t)
+			if err = errors.Join(err, err2); err != nil {
 				errs[ti] = err
 				return
 			}
-			per := max(1, int(t.n.Store.FeedHead()-head))
+			per := max(1, after-before)
 			want := (o.PushBatches*o.BatchEvents + per - 1) / per
 			var next gosync.Mutex
 			k := 1
@@ -480,10 +505,7 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g benchTarget, dir st
 		}
 	}
 	for _, t := range towns {
-		unit := t.n.Store.Unit()
-		keep := func(ev *pb.Event, from string) bool {
-			return from != g.groupID && sync.LeavesSubtree(ev.GetScope(), unit)
-		}
+		keep := keepFor(t.n.Store.Unit())
 		for after := uint64(0); after < t.n.Store.FeedHead(); {
 			evs, last, err := t.n.Store.ReadFeed(after, keep, o.BatchEvents, node.MaxBatchBytes)
 			if err != nil {
