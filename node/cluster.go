@@ -15,7 +15,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -47,7 +46,7 @@ type cluster struct {
 	n     *Node
 	r     *raft.Raft
 	fsm   *FSM
-	log   *raftboltdb.BoltStore
+	log   raftLog
 	trans *raft.NetworkTransport
 	hc    *http.Client // to the other members
 	// readTerm is the last term in which this member, leading, committed
@@ -56,14 +55,9 @@ type cluster struct {
 }
 
 // startRaft opens the raft log and snapshots in the data directory and
-// joins or bootstraps the group. The raft log and raft's own small state
-// live in raft-boltdb (bbolt, one file, fsync on every append; what Consul
-// and Nomad run on), so that badger holds only the state machine's data
-// and the applied index. (raft-wal was tried first: v0.4.0, the last
-// release, cannot reopen a log whose tail raft truncated before a crash,
-// its issue #31, which the leader-kill tests met.) Compaction deletes log
-// entries one by one, so a member that was away long enough really does
-// install a snapshot.
+// joins or bootstraps the group. The raft log (openRaftLog) is kept apart
+// from badger, which holds only the state machine's data and the applied
+// index.
 func (n *Node) startRaft(rc *RaftConfig) error {
 	if n.cfg.Unit.Tier() != tiers.County {
 		return invalid("raft", "只有县级节点可以组成集群")
@@ -76,16 +70,13 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "wal")); err == nil {
-		return precondition("data", "%s 中的集群日志是旧格式（raft-wal），本版本不再读取：请清空该成员的数据目录后用 --join 重新加入集群", dir)
-	}
-	logs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "log.db")})
-	if err != nil {
-		return fmt.Errorf("open raft log: %w", err)
-	}
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: io.Discard})
 	if n.cfg.RaftLog != nil {
 		hl = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: n.cfg.RaftLog})
+	}
+	logs, err := openRaftLog(dir, hl)
+	if err != nil {
+		return err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), 2, hl)
 	if err != nil {

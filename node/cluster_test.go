@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/migrate"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
@@ -129,17 +132,74 @@ func TestAMemberMustBootstrapOrJoinOnFirstStart(t *testing.T) {
 	require.ErrorContains(t, err, "县级")
 }
 
-// TestAnOldRaftLogIsRefused: a member whose data directory still holds the
-// earlier raft-wal log does not start as if it were new (it would lose its
-// place in the group); it says what to do.
-func TestAnOldRaftLogIsRefused(t *testing.T) {
+// TestAnEarlierRaftLogIsMoved: a member whose raft log is still the
+// raft-boltdb file of earlier releases starts with it moved into raft-wal,
+// its place in the group, its term and its records kept; a move a crash
+// interrupted is started again.
+func TestAnEarlierRaftLogIsMoved(t *testing.T) {
+	clock := &testClock{t: at("2026-11-23", 10)}
 	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "raft", "wal"), 0o755))
-	_, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t),
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
-	require.ErrorIs(t, err, ErrFailedPrecondition)
-	require.ErrorContains(t, err, "raft-wal")
-	require.ErrorContains(t, err, "--join")
+	start := func(listen, raftListen string, bootstrap bool) *testNode {
+		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap,
+				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+		require.NoError(t, err)
+		return wrapTestNode(t, n, clock, dir)
+	}
+	m := start("127.0.0.1:0", "127.0.0.1:0", true)
+	eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads")
+	listen, raftListen := strings.TrimPrefix(m.URL(), "http://"), clusterStatus(t, m).GetMembers()[0].GetAddress()
+	m.importSeed(t)
+	for i := 0; i < 5; i++ {
+		m.accept(t, acceptReq())
+	}
+	applied := m.Store.Applied()
+	require.NoError(t, m.Shutdown(context.Background()))
+
+	// Turn the log back into what an earlier release left: log.db only,
+	// and a move cut short beside it.
+	raftDir := filepath.Join(dir, "raft")
+	w, err := wal.Open(filepath.Join(raftDir, raftWALDir))
+	require.NoError(t, err)
+	term, err := w.GetUint64([]byte("CurrentTerm"))
+	require.NoError(t, err)
+	require.NotZero(t, term)
+	last, err := w.LastIndex()
+	require.NoError(t, err)
+	b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, raftBoltFile)})
+	require.NoError(t, err)
+	require.NoError(t, migrate.CopyLogs(context.Background(), b, w, 1<<20, nil))
+	require.NoError(t, migrate.CopyStable(context.Background(), b, w, nil, nil, nil))
+	require.NoError(t, b.Close())
+	require.NoError(t, w.Close())
+	require.NoError(t, os.RemoveAll(filepath.Join(raftDir, raftWALDir)))
+	require.NoError(t, os.MkdirAll(filepath.Join(raftDir, raftMigratedDir), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(raftDir, raftMigratedDir, "00000000000000000001-0000000000000001.wal"), []byte("half"), 0o644))
+
+	m = start(listen, raftListen, false)
+	require.NoFileExists(t, filepath.Join(raftDir, raftBoltFile))
+	require.NoDirExists(t, filepath.Join(raftDir, raftMigratedDir))
+	eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads after the move")
+	require.GreaterOrEqual(t, m.Store.Applied(), applied)
+	require.Zero(t, clusterStatus(t, m).GetSnapshotsInstalled())
+	m.accept(t, acceptReq())
+	c, err := m.Store.Counts()
+	require.NoError(t, err)
+	require.Equal(t, uint64(6), c.Applications)
+	require.NoError(t, m.Shutdown(context.Background()))
+
+	w, err = wal.Open(filepath.Join(raftDir, raftWALDir))
+	require.NoError(t, err)
+	defer w.Close()
+	after, err := w.GetUint64([]byte("CurrentTerm"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, after, term, "the term is kept, not started again")
+	first, err := w.FirstIndex()
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), first, "every entry is kept")
+	now, err := w.LastIndex()
+	require.NoError(t, err)
+	require.Greater(t, now, last)
 }
 
 // TestARestartLoadsTheSnapshotOnlyWhenBehind: a member restarting with its
