@@ -329,6 +329,7 @@ func (s *Store) accept(w *wtx, cmd *pb.Command, req *pb.AcceptApplicationRequest
 		Parts:             m.GetParts(),
 		DelegationId:      del.GetId(),
 		RouteMode:         del.GetMode(),
+		Visits:            proto.Uint32(m.GetVisits()),
 	}
 	scope := appScope(s.cfg.Unit, processing)
 	rec, err := w.emit(cmd, &pb.Event{Kind: KindAppAccepted, RecordKey: appKey(appID),

@@ -396,3 +396,40 @@ func TestRestartKeepsIdentityCountersAndRecords(t *testing.T) {
 	require.ErrorIs(t, err, ErrFailedPrecondition)
 	require.ErrorContains(t, err, "unit:")
 }
+
+// TestTheReceiptKeepsTheVisitsPromised: the receipt's 最多跑几次 is the one
+// the matter promised at acceptance, kept with the application; a catalog
+// that later withdraws the matter changes neither, nor turns a committed
+// acceptance into an error.
+func TestTheReceiptKeepsTheVisitsPromised(t *testing.T) {
+	ctx := context.Background()
+	n := startTestNode(t, "330324", "", nil)
+	n.importSeed(t)
+	m, err := n.Store.GetMatter("GA-002")
+	require.NoError(t, err)
+	require.NotZero(t, m.GetVisits())
+	res, err := n.apps.AcceptApplication(ctx, req(&pb.AcceptApplicationRequest{
+		MatterCode: "GA-002",
+		Applicant:  &pb.Applicant{Name: "王秀英", IdNumber: idWang},
+		Materials:  []string{"原居民身份证", "居民户口簿"},
+	}))
+	require.NoError(t, err)
+	require.Equal(t, m.GetVisits(), res.Msg.GetReceipt().GetVisits())
+	require.NotNil(t, res.Msg.GetApplication().Visits)
+	require.Equal(t, m.GetVisits(), res.Msg.GetApplication().GetVisits())
+
+	without := seedCatalog(t)
+	for i, mm := range without.Matters {
+		if mm.GetCode() == "GA-002" {
+			without.Matters = append(without.Matters[:i], without.Matters[i+1:]...)
+			break
+		}
+	}
+	_, err = n.catalog.ImportCatalog(ctx, req(without))
+	require.NoError(t, err)
+	_, err = n.Store.GetMatter("GA-002")
+	require.ErrorIs(t, err, ErrNotFound)
+	a, _, err := n.Store.GetApplication(res.Msg.GetApplication().GetId())
+	require.NoError(t, err)
+	require.Equal(t, m.GetVisits(), a.GetVisits(), "the promise stays with the application")
+}

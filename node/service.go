@@ -156,15 +156,22 @@ func (h *service) AcceptApplication(ctx context.Context, req *connect.Request[pb
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.store.GetMatter(a.GetMatterCode())
-	if err != nil {
-		return nil, connectError(err)
+	// The acceptance is committed: nothing from here on may answer with an
+	// error (the window would take the application as not accepted). The
+	// receipt's promise comes from the application itself, not from the
+	// catalog, which may have changed since.
+	visits := a.GetVisits()
+	if a.Visits == nil {
+		// Accepted by a member of an earlier release.
+		if m, err := h.store.GetMatter(a.GetMatterCode()); err == nil {
+			visits = m.GetVisits()
+		}
 	}
-	return connect.NewResponse(&pb.AcceptApplicationResponse{Application: a, Receipt: receipt(a, m)}), nil
+	return connect.NewResponse(&pb.AcceptApplicationResponse{Application: a, Receipt: receipt(a, visits)}), nil
 }
 
 // receipt is the 受理回执 of an accepted application.
-func receipt(a *pb.Application, m *pb.Matter) *pb.Receipt {
+func receipt(a *pb.Application, visits uint32) *pb.Receipt {
 	return &pb.Receipt{
 		ApplicationId:     a.GetId(),
 		MatterCode:        a.GetMatterCode(),
@@ -179,7 +186,7 @@ func receipt(a *pb.Application, m *pb.Matter) *pb.Receipt {
 		SupplementDue:     a.GetDeadline().GetSupplementDue(),
 		PromisedDue:       a.GetDeadline().GetPromisedDue(),
 		StatutoryDue:      a.GetDeadline().GetStatutoryDue(),
-		Visits:            m.GetVisits(),
+		Visits:            visits,
 	}
 }
 

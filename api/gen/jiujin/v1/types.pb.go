@@ -897,7 +897,10 @@ type Application struct {
 	RouteMode    string `protobuf:"bytes,30,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
 	// For a composite matter: its sub-tasks, one per part (filled in when the
 	// application is read; each task is a record of its own).
-	Tasks         []*Task `protobuf:"bytes,31,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Tasks []*Task `protobuf:"bytes,31,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// 最多跑几次 as the matter promised at acceptance, for the receipt
+	// (absent on applications accepted before it was recorded).
+	Visits        *uint32 `protobuf:"varint,32,opt,name=visits,proto3,oneof" json:"visits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1147,6 +1150,13 @@ func (x *Application) GetTasks() []*Task {
 		return x.Tasks
 	}
 	return nil
+}
+
+func (x *Application) GetVisits() uint32 {
+	if x != nil && x.Visits != nil {
+		return *x.Visits
+	}
+	return 0
 }
 
 // One department's part of a composite application (并联办理), decided on
@@ -2055,7 +2065,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x06paused\x18\b \x01(\bR\x06paused\x12%\n" +
 	"\x0esupplement_due\x18\t \x01(\tR\rsupplementDue\x12-\n" +
 	"\x12supplement_overdue\x18\n" +
-	" \x01(\bR\x11supplementOverdue\"\xae\t\n" +
+	" \x01(\bR\x11supplementOverdue\"\xd6\t\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -2098,7 +2108,9 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\rdelegation_id\x18\x1d \x01(\tR\fdelegationId\x12\x1d\n" +
 	"\n" +
 	"route_mode\x18\x1e \x01(\tR\trouteMode\x12%\n" +
-	"\x05tasks\x18\x1f \x03(\v2\x0f.jiujin.v1.TaskR\x05tasks\"\xd3\x02\n" +
+	"\x05tasks\x18\x1f \x03(\v2\x0f.jiujin.v1.TaskR\x05tasks\x12\x1b\n" +
+	"\x06visits\x18  \x01(\rH\x00R\x06visits\x88\x01\x01B\t\n" +
+	"\a_visits\"\xd3\x02\n" +
 	"\x04Task\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1b\n" +
 	"\tpart_code\x18\x02 \x01(\tR\bpartCode\x12\x1b\n" +
@@ -2266,6 +2278,7 @@ func file_jiujin_v1_types_proto_init() {
 	if File_jiujin_v1_types_proto != nil {
 		return
 	}
+	file_jiujin_v1_types_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
