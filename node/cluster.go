@@ -48,6 +48,7 @@ type cluster struct {
 	fsm   *FSM
 	log   raftLog
 	trans *raft.NetworkTransport
+	b     *batcher     // what this member proposes while leading
 	hc    *http.Client // to the other members
 	// readTerm is the last term in which this member, leading, committed
 	// a barrier for reads.
@@ -149,7 +150,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		trans.Close()
 		return fmt.Errorf("start raft: %w", err)
 	}
-	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, hc: syncHTTPClient(rc.Transport)}
+	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, b: newBatcher(r), hc: syncHTTPClient(rc.Transport)}
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
@@ -231,6 +232,10 @@ func (c *cluster) Propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 
 // propose returns the command's output and the log index it was applied at.
 func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, uint64, error) {
+	if _, ok := cmd.GetOp().(*pb.Command_Batch); ok {
+		// Only the batcher makes batches, of commands proposed one by one.
+		return nil, 0, invalid("command.batch", "成批命令只能由主节点把各自提交的命令合成，不能直接提交")
+	}
 	b, err := proto.Marshal(cmd)
 	if err != nil {
 		return nil, 0, err
@@ -247,15 +252,14 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 				// its request id.
 				data = fwd
 			}
-			f := c.r.Apply(data, 10*time.Second)
-			if err := f.Error(); err != nil {
+			res := c.b.propose(data)
+			if err := res.err; err != nil {
 				if errors.Is(err, raft.ErrNotLeader) {
 					continue
 				}
 				return nil, 0, fmt.Errorf("%w: %v", ErrClosed, err)
 			}
-			res := f.Response().(FSMResult)
-			return res.Out, f.Index(), res.Err
+			return res.Out, res.index, res.Err
 		}
 		_, leader := c.r.LeaderWithID()
 		if leader == "" {
@@ -311,6 +315,7 @@ func (c *cluster) shutdown() {
 		// not wait out an election timeout.
 		c.r.LeadershipTransfer().Error()
 	}
+	c.b.close()
 	c.r.Shutdown().Error()
 	c.hc.CloseIdleConnections()
 	c.trans.Close()

@@ -79,6 +79,8 @@ func (s *Store) dispatch(w *wtx, cmd *pb.Command) (proto.Message, error) {
 		return s.setNegative(w, cmd, op.SetNegative)
 	case *pb.Command_Identity:
 		return s.identity(w, op.Identity)
+	case *pb.Command_Batch:
+		return nil, invalid("command.batch", "成批命令只能是集群日志的一个条目，其中每条命令各自执行，不能嵌套")
 	}
 	return nil, invalid("command.op", "未知的命令")
 }

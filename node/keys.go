@@ -48,6 +48,9 @@ const (
 	metaHeld      = "m/held"
 	metaFeedBytes = "m/feed_bytes"
 	metaApplied   = "m/applied"
+	// metaAppliedPart: the entry past m/applied partly applied, and how
+	// many of its batch's commands are (two big-endian uint64s).
+	metaAppliedPart = "m/applied_part"
 )
 
 func u64(v uint64) []byte {

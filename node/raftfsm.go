@@ -13,8 +13,9 @@ import (
 
 // FSM is the county group's state machine: a thin layer over the Store.
 // Every committed log entry is a *pb.Command, applied through the same
-// dispatcher as a single node's writes; batches of entries share one
-// badger commit; the index of each entry is stored with its writes.
+// dispatcher as a single node's writes (an entry may hold a CommandBatch
+// of several, see batcher); batches of entries share one badger commit;
+// the index of each entry is stored with its writes.
 type FSM struct {
 	store     *Store
 	installed atomic.Uint64 // snapshots restored since start
@@ -30,16 +31,23 @@ type FSMResult struct {
 	Err error
 }
 
+// BatchResult is what Apply returns for an entry holding a CommandBatch:
+// each command's result, in the batch's order.
+type BatchResult []FSMResult
+
 var _ raft.BatchingFSM = (*FSM)(nil)
 
 // Apply applies one entry.
 func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// ApplyBatch applies committed entries together.
+// ApplyBatch applies committed entries together. An entry holding a
+// CommandBatch is applied as its commands, in order, each with a result
+// of its own.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	var entries []LogEntry
-	var at []int
+	type place struct{ log, part int } // part -1: the entry itself
+	var at []place
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			out[i] = FSMResult{}
@@ -51,12 +59,33 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = FSMResult{Err: invalid("log", "第 %d 条日志无法解析: %v", l.Index, err)}
 			continue
 		}
-		entries = append(entries, LogEntry{Index: l.Index, Cmd: cmd})
-		at = append(at, i)
+		b, ok := cmd.GetOp().(*pb.Command_Batch)
+		if !ok {
+			entries = append(entries, LogEntry{Index: l.Index, Cmd: cmd})
+			at = append(at, place{i, -1})
+			continue
+		}
+		parts := b.Batch.GetCommands()
+		out[i] = make(BatchResult, len(parts))
+		for j, data := range parts {
+			e := LogEntry{Index: l.Index, Part: j + 1, Parts: len(parts), Cmd: &pb.Command{}}
+			if err := proto.Unmarshal(data, e.Cmd); err != nil {
+				e.Refused = invalid("log", "第 %d 条日志的第 %d 条命令无法解析: %v", l.Index, j+1, err)
+			} else if _, nested := e.Cmd.GetOp().(*pb.Command_Batch); nested {
+				e.Refused = invalid("command.batch", "第 %d 条日志的第 %d 条命令又是成批命令：不能嵌套", l.Index, j+1)
+			}
+			entries = append(entries, e)
+			at = append(at, place{i, j})
+		}
 	}
 	outs, errs := f.store.ApplyLogs(entries)
-	for j, i := range at {
-		out[i] = FSMResult{Out: outs[j], Err: errs[j]}
+	for k, p := range at {
+		r := FSMResult{Out: outs[k], Err: errs[k]}
+		if p.part < 0 {
+			out[p.log] = r
+		} else {
+			out[p.log].(BatchResult)[p.part] = r
+		}
 	}
 	return out
 }

@@ -106,14 +106,24 @@ type counters struct {
 	restored    bool   // restored from a backup, not yet caught up
 	feedBytes   uint64 // bytes of all events in the feed
 	applied     uint64 // last replicated-log index applied (raft groups)
-	nodeID      string // identity: the origin of this node's events
-	epoch       uint64
+	// partOf is the entry past applied whose first partsDone commands (a
+	// CommandBatch's) are applied, their writes committed without the
+	// rest: the store splits a batch too large for one badger commit.
+	partOf, partsDone uint64
+	nodeID            string // identity: the origin of this node's events
+	epoch             uint64
 }
 
 type writeReq struct {
 	cmd   *pb.Command
 	res   chan writeResult
 	index uint64 // replicated-log index, 0 for a local write
+	// part of parts: the command's place in its entry's CommandBatch
+	// (parts 0: the entry is this command alone).
+	part, parts int
+	// refused: the command could not be read from its entry; it counts as
+	// applied, with this as its result.
+	refused error
 }
 
 type writeResult struct {
@@ -240,6 +250,13 @@ func (s *Store) loadMeta() error {
 			if len(v) == 8 {
 				*c.dst = binary.BigEndian.Uint64(v)
 			}
+		}
+		part, err := get(metaAppliedPart)
+		if err != nil {
+			return err
+		}
+		if len(part) == 16 {
+			s.state.partOf, s.state.partsDone = binary.BigEndian.Uint64(part), binary.BigEndian.Uint64(part[8:])
 		}
 		return nil
 	})
@@ -406,8 +423,18 @@ func (s *Store) applyBatch(batch []*writeReq) {
 	for i, r := range batch {
 		if r.index > st.applied {
 			// Applied, whether it succeeds or is refused: recorded with
-			// the writes of this entry or a later one of the batch.
-			st.applied = r.index
+			// the writes of this entry or a later one of the batch. A
+			// batch entry counts as applied with its last command; until
+			// then, how many of its commands are.
+			if r.parts == 0 || r.part >= r.parts {
+				st.applied, st.partOf, st.partsDone = r.index, 0, 0
+			} else {
+				st.partOf, st.partsDone = r.index, uint64(r.part)
+			}
+		}
+		if r.refused != nil {
+			results[i] = writeResult{err: r.refused}
+			continue
 		}
 		w := newWtx(s, btx, st)
 		if id := r.cmd.GetRequestId(); id != "" {
@@ -485,6 +512,12 @@ func (s *Store) applyBatch(batch []*writeReq) {
 type LogEntry struct {
 	Index uint64
 	Cmd   *pb.Command
+	// Part of Parts: the command's place (from 1) in the entry's
+	// CommandBatch; Parts is 0 for an entry of one command.
+	Part, Parts int
+	// Refused, if set, is the command's result without applying it: it
+	// could not be read from the entry.
+	Refused error
 }
 
 // Applied is the last replicated-log index whose writes are in the store.
@@ -495,21 +528,25 @@ func (s *Store) Applied() uint64 {
 }
 
 // ApplyLogs applies committed log entries in order, as one batch, through
-// the same dispatcher as local writes; the index of each entry is stored
-// with its writes, so after a restart the entries already applied are
-// skipped and replay is exact. It returns each entry's output and error
+// the same dispatcher as local writes; the index of each entry (and of a
+// batch entry split over commits, how many of its commands) is stored
+// with its writes, so after a restart what is already applied is skipped
+// and replay is exact. It returns each entry's output and error
 // (both nil for an entry skipped).
 func (s *Store) ApplyLogs(entries []LogEntry) ([]proto.Message, []error) {
-	applied := s.Applied()
+	s.mu.Lock()
+	applied, partOf, partsDone := s.state.applied, s.state.partOf, s.state.partsDone
+	s.mu.Unlock()
 	outs := make([]proto.Message, len(entries))
 	errs := make([]error, len(entries))
 	var batch []*writeReq
 	var at []int
 	for i, e := range entries {
-		if e.Index <= applied {
+		if e.Index <= applied || (e.Parts > 0 && e.Index == partOf && uint64(e.Part) <= partsDone) {
 			continue
 		}
-		batch = append(batch, &writeReq{cmd: e.Cmd, res: make(chan writeResult, 1), index: e.Index})
+		batch = append(batch, &writeReq{cmd: e.Cmd, res: make(chan writeResult, 1), index: e.Index,
+			part: e.Part, parts: e.Parts, refused: e.Refused})
 		at = append(at, i)
 	}
 	if len(batch) == 0 {
@@ -559,6 +596,9 @@ func (s *Store) writeCounters(btx *badger.Txn, st counters) error {
 		if err := btx.Set([]byte(kv.k), u64(kv.v)); err != nil {
 			return err
 		}
+	}
+	if st.partOf != 0 || st.applied != 0 {
+		return btx.Set([]byte(metaAppliedPart), append(u64(st.partOf), u64(st.partsDone)...))
 	}
 	return nil
 }

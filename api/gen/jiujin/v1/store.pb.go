@@ -55,6 +55,7 @@ type Command struct {
 	//	*Command_Order
 	//	*Command_SetNegative
 	//	*Command_Identity
+	//	*Command_Batch
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -289,6 +290,15 @@ func (x *Command) GetIdentity() *Identity {
 	return nil
 }
 
+func (x *Command) GetBatch() *CommandBatch {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -369,6 +379,10 @@ type Command_Identity struct {
 	Identity *Identity `protobuf:"bytes,28,opt,name=identity,proto3,oneof"`
 }
 
+type Command_Batch struct {
+	Batch *CommandBatch `protobuf:"bytes,29,opt,name=batch,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -407,6 +421,58 @@ func (*Command_SetNegative) isCommand_Op() {}
 
 func (*Command_Identity) isCommand_Op() {}
 
+func (*Command_Batch) isCommand_Op() {}
+
+// Commands proposed at once by different callers, put in one entry of a
+// replicated group's log so that they share one log append, one fsync on
+// each member and one store commit. Each is a marshaled Command (never a
+// batch itself), applied in order with a result of its own, as if each
+// had its own entry; the batch's own now_ms, actor and request_id are
+// unused.
+type CommandBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Commands      [][]byte               `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandBatch) Reset() {
+	*x = CommandBatch{}
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandBatch) ProtoMessage() {}
+
+func (x *CommandBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
+func (*CommandBatch) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CommandBatch) GetCommands() [][]byte {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
 // The identity of a replicated group of nodes (a county run by three
 // members): one node id and epoch for all, so that the events they write
 // are the same events whichever member applies them. The first entry of
@@ -421,7 +487,7 @@ type Identity struct {
 
 func (x *Identity) Reset() {
 	*x = Identity{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +499,7 @@ func (x *Identity) String() string {
 func (*Identity) ProtoMessage() {}
 
 func (x *Identity) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[1]
+	mi := &file_jiujin_v1_store_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +512,7 @@ func (x *Identity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identity.ProtoReflect.Descriptor instead.
 func (*Identity) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Identity) GetNodeId() string {
@@ -473,7 +539,7 @@ type Sweep struct {
 
 func (x *Sweep) Reset() {
 	*x = Sweep{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +551,7 @@ func (x *Sweep) String() string {
 func (*Sweep) ProtoMessage() {}
 
 func (x *Sweep) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[2]
+	mi := &file_jiujin_v1_store_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +564,7 @@ func (x *Sweep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sweep.ProtoReflect.Descriptor instead.
 func (*Sweep) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
 }
 
 // Payload of "app.rerouted": the holder sends the application to another
@@ -515,7 +581,7 @@ type AppRerouted struct {
 
 func (x *AppRerouted) Reset() {
 	*x = AppRerouted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +593,7 @@ func (x *AppRerouted) String() string {
 func (*AppRerouted) ProtoMessage() {}
 
 func (x *AppRerouted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[3]
+	mi := &file_jiujin_v1_store_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +606,7 @@ func (x *AppRerouted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRerouted.ProtoReflect.Descriptor instead.
 func (*AppRerouted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AppRerouted) GetToUnit() string {
@@ -592,7 +658,7 @@ type Ingest struct {
 
 func (x *Ingest) Reset() {
 	*x = Ingest{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +670,7 @@ func (x *Ingest) String() string {
 func (*Ingest) ProtoMessage() {}
 
 func (x *Ingest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[4]
+	mi := &file_jiujin_v1_store_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +683,7 @@ func (x *Ingest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ingest.ProtoReflect.Descriptor instead.
 func (*Ingest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Ingest) GetFrom() *Peer {
@@ -670,7 +736,7 @@ type FeedEntry struct {
 
 func (x *FeedEntry) Reset() {
 	*x = FeedEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +748,7 @@ func (x *FeedEntry) String() string {
 func (*FeedEntry) ProtoMessage() {}
 
 func (x *FeedEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[5]
+	mi := &file_jiujin_v1_store_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +761,7 @@ func (x *FeedEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeedEntry.ProtoReflect.Descriptor instead.
 func (*FeedEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FeedEntry) GetEvent() *Event {
@@ -733,7 +799,7 @@ type Cursor struct {
 
 func (x *Cursor) Reset() {
 	*x = Cursor{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +811,7 @@ func (x *Cursor) String() string {
 func (*Cursor) ProtoMessage() {}
 
 func (x *Cursor) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[6]
+	mi := &file_jiujin_v1_store_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +824,7 @@ func (x *Cursor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cursor.ProtoReflect.Descriptor instead.
 func (*Cursor) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Cursor) GetNodeId() string {
@@ -803,7 +869,7 @@ type QuarantineEntry struct {
 
 func (x *QuarantineEntry) Reset() {
 	*x = QuarantineEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +881,7 @@ func (x *QuarantineEntry) String() string {
 func (*QuarantineEntry) ProtoMessage() {}
 
 func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[7]
+	mi := &file_jiujin_v1_store_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +894,7 @@ func (x *QuarantineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantineEntry.ProtoReflect.Descriptor instead.
 func (*QuarantineEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *QuarantineEntry) GetEvent() *Event {
@@ -877,7 +943,7 @@ type AppRouted struct {
 
 func (x *AppRouted) Reset() {
 	*x = AppRouted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +955,7 @@ func (x *AppRouted) String() string {
 func (*AppRouted) ProtoMessage() {}
 
 func (x *AppRouted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[8]
+	mi := &file_jiujin_v1_store_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +968,7 @@ func (x *AppRouted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRouted.ProtoReflect.Descriptor instead.
 func (*AppRouted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppRouted) GetToUnit() string {
@@ -923,7 +989,7 @@ type RevealAudit struct {
 
 func (x *RevealAudit) Reset() {
 	*x = RevealAudit{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1001,7 @@ func (x *RevealAudit) String() string {
 func (*RevealAudit) ProtoMessage() {}
 
 func (x *RevealAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[9]
+	mi := &file_jiujin_v1_store_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1014,7 @@ func (x *RevealAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevealAudit.ProtoReflect.Descriptor instead.
 func (*RevealAudit) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{9}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RevealAudit) GetApplicationId() string {
@@ -980,7 +1046,7 @@ type CatalogPublished struct {
 
 func (x *CatalogPublished) Reset() {
 	*x = CatalogPublished{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1058,7 @@ func (x *CatalogPublished) String() string {
 func (*CatalogPublished) ProtoMessage() {}
 
 func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[10]
+	mi := &file_jiujin_v1_store_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1071,7 @@ func (x *CatalogPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogPublished.ProtoReflect.Descriptor instead.
 func (*CatalogPublished) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{10}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CatalogPublished) GetVersion() uint64 {
@@ -1061,7 +1127,7 @@ type MatterChanged struct {
 
 func (x *MatterChanged) Reset() {
 	*x = MatterChanged{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1139,7 @@ func (x *MatterChanged) String() string {
 func (*MatterChanged) ProtoMessage() {}
 
 func (x *MatterChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[11]
+	mi := &file_jiujin_v1_store_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1152,7 @@ func (x *MatterChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatterChanged.ProtoReflect.Descriptor instead.
 func (*MatterChanged) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MatterChanged) GetMatter() *Matter {
@@ -1108,7 +1174,7 @@ type CatalogRecord struct {
 
 func (x *CatalogRecord) Reset() {
 	*x = CatalogRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1186,7 @@ func (x *CatalogRecord) String() string {
 func (*CatalogRecord) ProtoMessage() {}
 
 func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[12]
+	mi := &file_jiujin_v1_store_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1199,7 @@ func (x *CatalogRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogRecord.ProtoReflect.Descriptor instead.
 func (*CatalogRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{12}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CatalogRecord) GetVersion() uint64 {
@@ -1168,7 +1234,7 @@ type AppAccepted struct {
 
 func (x *AppAccepted) Reset() {
 	*x = AppAccepted{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1246,7 @@ func (x *AppAccepted) String() string {
 func (*AppAccepted) ProtoMessage() {}
 
 func (x *AppAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[13]
+	mi := &file_jiujin_v1_store_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1259,7 @@ func (x *AppAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppAccepted.ProtoReflect.Descriptor instead.
 func (*AppAccepted) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{13}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AppAccepted) GetApplication() *Application {
@@ -1214,7 +1280,7 @@ type AppSupplementRequested struct {
 
 func (x *AppSupplementRequested) Reset() {
 	*x = AppSupplementRequested{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1292,7 @@ func (x *AppSupplementRequested) String() string {
 func (*AppSupplementRequested) ProtoMessage() {}
 
 func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[14]
+	mi := &file_jiujin_v1_store_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1305,7 @@ func (x *AppSupplementRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplementRequested.ProtoReflect.Descriptor instead.
 func (*AppSupplementRequested) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{14}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AppSupplementRequested) GetMaterials() []string {
@@ -1266,7 +1332,7 @@ type AppSupplied struct {
 
 func (x *AppSupplied) Reset() {
 	*x = AppSupplied{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1344,7 @@ func (x *AppSupplied) String() string {
 func (*AppSupplied) ProtoMessage() {}
 
 func (x *AppSupplied) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[15]
+	mi := &file_jiujin_v1_store_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1357,7 @@ func (x *AppSupplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSupplied.ProtoReflect.Descriptor instead.
 func (*AppSupplied) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{15}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AppSupplied) GetMaterials() []string {
@@ -1312,7 +1378,7 @@ type AppDecided struct {
 
 func (x *AppDecided) Reset() {
 	*x = AppDecided{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1390,7 @@ func (x *AppDecided) String() string {
 func (*AppDecided) ProtoMessage() {}
 
 func (x *AppDecided) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[16]
+	mi := &file_jiujin_v1_store_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1403,7 @@ func (x *AppDecided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDecided.ProtoReflect.Descriptor instead.
 func (*AppDecided) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{16}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AppDecided) GetApproved() bool {
@@ -1365,7 +1431,7 @@ type AppDelivered struct {
 
 func (x *AppDelivered) Reset() {
 	*x = AppDelivered{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1443,7 @@ func (x *AppDelivered) String() string {
 func (*AppDelivered) ProtoMessage() {}
 
 func (x *AppDelivered) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[17]
+	mi := &file_jiujin_v1_store_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1456,7 @@ func (x *AppDelivered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppDelivered.ProtoReflect.Descriptor instead.
 func (*AppDelivered) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{17}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AppDelivered) GetMethod() string {
@@ -1418,7 +1484,7 @@ type AppRated struct {
 
 func (x *AppRated) Reset() {
 	*x = AppRated{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1496,7 @@ func (x *AppRated) String() string {
 func (*AppRated) ProtoMessage() {}
 
 func (x *AppRated) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[18]
+	mi := &file_jiujin_v1_store_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1509,7 @@ func (x *AppRated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppRated.ProtoReflect.Descriptor instead.
 func (*AppRated) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{18}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AppRated) GetScore() uint32 {
@@ -1470,7 +1536,7 @@ type AppWithdrawn struct {
 
 func (x *AppWithdrawn) Reset() {
 	*x = AppWithdrawn{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1548,7 @@ func (x *AppWithdrawn) String() string {
 func (*AppWithdrawn) ProtoMessage() {}
 
 func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[19]
+	mi := &file_jiujin_v1_store_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1561,7 @@ func (x *AppWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppWithdrawn.ProtoReflect.Descriptor instead.
 func (*AppWithdrawn) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{19}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AppWithdrawn) GetReason() string {
@@ -1516,7 +1582,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[20]
+	mi := &file_jiujin_v1_store_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1594,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[20]
+	mi := &file_jiujin_v1_store_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1607,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{20}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AuditRecord) GetApplicationId() string {
@@ -1570,7 +1636,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[21]
+	mi := &file_jiujin_v1_store_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1648,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[21]
+	mi := &file_jiujin_v1_store_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1661,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{21}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AuditEntry) GetActor() string {
@@ -1639,7 +1705,7 @@ type StoredRecord struct {
 
 func (x *StoredRecord) Reset() {
 	*x = StoredRecord{}
-	mi := &file_jiujin_v1_store_proto_msgTypes[22]
+	mi := &file_jiujin_v1_store_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1717,7 @@ func (x *StoredRecord) String() string {
 func (*StoredRecord) ProtoMessage() {}
 
 func (x *StoredRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_store_proto_msgTypes[22]
+	mi := &file_jiujin_v1_store_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1730,7 @@ func (x *StoredRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredRecord.ProtoReflect.Descriptor instead.
 func (*StoredRecord) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{22}
+	return file_jiujin_v1_store_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StoredRecord) GetKind() string {
@@ -1699,7 +1765,8 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xe9\t\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\x9a\n" +
+	"\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
@@ -1724,8 +1791,11 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\tset_class\x18\x19 \x01(\v2\x1a.jiujin.v1.SetClassRequestH\x00R\bsetClass\x126\n" +
 	"\x05order\x18\x1a \x01(\v2\x1e.jiujin.v1.OrderMattersRequestH\x00R\x05order\x12F\n" +
 	"\fset_negative\x18\x1b \x01(\v2!.jiujin.v1.SetNegativeListRequestH\x00R\vsetNegative\x121\n" +
-	"\bidentity\x18\x1c \x01(\v2\x13.jiujin.v1.IdentityH\x00R\bidentityB\x04\n" +
-	"\x02op\"9\n" +
+	"\bidentity\x18\x1c \x01(\v2\x13.jiujin.v1.IdentityH\x00R\bidentity\x12/\n" +
+	"\x05batch\x18\x1d \x01(\v2\x17.jiujin.v1.CommandBatchH\x00R\x05batchB\x04\n" +
+	"\x02op\"*\n" +
+	"\fCommandBatch\x12\x1a\n" +
+	"\bcommands\x18\x01 \x03(\fR\bcommands\"9\n" +
 	"\bIdentity\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\a\n" +
@@ -1824,86 +1894,88 @@ func file_jiujin_v1_store_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_store_proto_rawDescData
 }
 
-var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_jiujin_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_jiujin_v1_store_proto_goTypes = []any{
 	(*Command)(nil),                    // 0: jiujin.v1.Command
-	(*Identity)(nil),                   // 1: jiujin.v1.Identity
-	(*Sweep)(nil),                      // 2: jiujin.v1.Sweep
-	(*AppRerouted)(nil),                // 3: jiujin.v1.AppRerouted
-	(*Ingest)(nil),                     // 4: jiujin.v1.Ingest
-	(*FeedEntry)(nil),                  // 5: jiujin.v1.FeedEntry
-	(*Cursor)(nil),                     // 6: jiujin.v1.Cursor
-	(*QuarantineEntry)(nil),            // 7: jiujin.v1.QuarantineEntry
-	(*AppRouted)(nil),                  // 8: jiujin.v1.AppRouted
-	(*RevealAudit)(nil),                // 9: jiujin.v1.RevealAudit
-	(*CatalogPublished)(nil),           // 10: jiujin.v1.CatalogPublished
-	(*MatterChanged)(nil),              // 11: jiujin.v1.MatterChanged
-	(*CatalogRecord)(nil),              // 12: jiujin.v1.CatalogRecord
-	(*AppAccepted)(nil),                // 13: jiujin.v1.AppAccepted
-	(*AppSupplementRequested)(nil),     // 14: jiujin.v1.AppSupplementRequested
-	(*AppSupplied)(nil),                // 15: jiujin.v1.AppSupplied
-	(*AppDecided)(nil),                 // 16: jiujin.v1.AppDecided
-	(*AppDelivered)(nil),               // 17: jiujin.v1.AppDelivered
-	(*AppRated)(nil),                   // 18: jiujin.v1.AppRated
-	(*AppWithdrawn)(nil),               // 19: jiujin.v1.AppWithdrawn
-	(*AuditRecord)(nil),                // 20: jiujin.v1.AuditRecord
-	(*AuditEntry)(nil),                 // 21: jiujin.v1.AuditEntry
-	(*StoredRecord)(nil),               // 22: jiujin.v1.StoredRecord
-	(*ImportCatalogRequest)(nil),       // 23: jiujin.v1.ImportCatalogRequest
-	(*AcceptApplicationRequest)(nil),   // 24: jiujin.v1.AcceptApplicationRequest
-	(*RequestSupplementRequest)(nil),   // 25: jiujin.v1.RequestSupplementRequest
-	(*SupplyMaterialsRequest)(nil),     // 26: jiujin.v1.SupplyMaterialsRequest
-	(*DecideApplicationRequest)(nil),   // 27: jiujin.v1.DecideApplicationRequest
-	(*DeliverApplicationRequest)(nil),  // 28: jiujin.v1.DeliverApplicationRequest
-	(*RateApplicationRequest)(nil),     // 29: jiujin.v1.RateApplicationRequest
-	(*WithdrawApplicationRequest)(nil), // 30: jiujin.v1.WithdrawApplicationRequest
-	(*GrantDelegationRequest)(nil),     // 31: jiujin.v1.GrantDelegationRequest
-	(*RevokeDelegationRequest)(nil),    // 32: jiujin.v1.RevokeDelegationRequest
-	(*ForwardApplicationRequest)(nil),  // 33: jiujin.v1.ForwardApplicationRequest
-	(*UpdateFollowUpRequest)(nil),      // 34: jiujin.v1.UpdateFollowUpRequest
-	(*SetClassRequest)(nil),            // 35: jiujin.v1.SetClassRequest
-	(*OrderMattersRequest)(nil),        // 36: jiujin.v1.OrderMattersRequest
-	(*SetNegativeListRequest)(nil),     // 37: jiujin.v1.SetNegativeListRequest
-	(*Peer)(nil),                       // 38: jiujin.v1.Peer
-	(*Event)(nil),                      // 39: jiujin.v1.Event
-	(*Department)(nil),                 // 40: jiujin.v1.Department
-	(*Matter)(nil),                     // 41: jiujin.v1.Matter
-	(*Application)(nil),                // 42: jiujin.v1.Application
+	(*CommandBatch)(nil),               // 1: jiujin.v1.CommandBatch
+	(*Identity)(nil),                   // 2: jiujin.v1.Identity
+	(*Sweep)(nil),                      // 3: jiujin.v1.Sweep
+	(*AppRerouted)(nil),                // 4: jiujin.v1.AppRerouted
+	(*Ingest)(nil),                     // 5: jiujin.v1.Ingest
+	(*FeedEntry)(nil),                  // 6: jiujin.v1.FeedEntry
+	(*Cursor)(nil),                     // 7: jiujin.v1.Cursor
+	(*QuarantineEntry)(nil),            // 8: jiujin.v1.QuarantineEntry
+	(*AppRouted)(nil),                  // 9: jiujin.v1.AppRouted
+	(*RevealAudit)(nil),                // 10: jiujin.v1.RevealAudit
+	(*CatalogPublished)(nil),           // 11: jiujin.v1.CatalogPublished
+	(*MatterChanged)(nil),              // 12: jiujin.v1.MatterChanged
+	(*CatalogRecord)(nil),              // 13: jiujin.v1.CatalogRecord
+	(*AppAccepted)(nil),                // 14: jiujin.v1.AppAccepted
+	(*AppSupplementRequested)(nil),     // 15: jiujin.v1.AppSupplementRequested
+	(*AppSupplied)(nil),                // 16: jiujin.v1.AppSupplied
+	(*AppDecided)(nil),                 // 17: jiujin.v1.AppDecided
+	(*AppDelivered)(nil),               // 18: jiujin.v1.AppDelivered
+	(*AppRated)(nil),                   // 19: jiujin.v1.AppRated
+	(*AppWithdrawn)(nil),               // 20: jiujin.v1.AppWithdrawn
+	(*AuditRecord)(nil),                // 21: jiujin.v1.AuditRecord
+	(*AuditEntry)(nil),                 // 22: jiujin.v1.AuditEntry
+	(*StoredRecord)(nil),               // 23: jiujin.v1.StoredRecord
+	(*ImportCatalogRequest)(nil),       // 24: jiujin.v1.ImportCatalogRequest
+	(*AcceptApplicationRequest)(nil),   // 25: jiujin.v1.AcceptApplicationRequest
+	(*RequestSupplementRequest)(nil),   // 26: jiujin.v1.RequestSupplementRequest
+	(*SupplyMaterialsRequest)(nil),     // 27: jiujin.v1.SupplyMaterialsRequest
+	(*DecideApplicationRequest)(nil),   // 28: jiujin.v1.DecideApplicationRequest
+	(*DeliverApplicationRequest)(nil),  // 29: jiujin.v1.DeliverApplicationRequest
+	(*RateApplicationRequest)(nil),     // 30: jiujin.v1.RateApplicationRequest
+	(*WithdrawApplicationRequest)(nil), // 31: jiujin.v1.WithdrawApplicationRequest
+	(*GrantDelegationRequest)(nil),     // 32: jiujin.v1.GrantDelegationRequest
+	(*RevokeDelegationRequest)(nil),    // 33: jiujin.v1.RevokeDelegationRequest
+	(*ForwardApplicationRequest)(nil),  // 34: jiujin.v1.ForwardApplicationRequest
+	(*UpdateFollowUpRequest)(nil),      // 35: jiujin.v1.UpdateFollowUpRequest
+	(*SetClassRequest)(nil),            // 36: jiujin.v1.SetClassRequest
+	(*OrderMattersRequest)(nil),        // 37: jiujin.v1.OrderMattersRequest
+	(*SetNegativeListRequest)(nil),     // 38: jiujin.v1.SetNegativeListRequest
+	(*Peer)(nil),                       // 39: jiujin.v1.Peer
+	(*Event)(nil),                      // 40: jiujin.v1.Event
+	(*Department)(nil),                 // 41: jiujin.v1.Department
+	(*Matter)(nil),                     // 42: jiujin.v1.Matter
+	(*Application)(nil),                // 43: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
-	23, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
-	24, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
-	25, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
-	26, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
-	27, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
-	28, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
-	29, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
-	30, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
-	9,  // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
-	4,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
-	31, // 10: jiujin.v1.Command.grant:type_name -> jiujin.v1.GrantDelegationRequest
-	32, // 11: jiujin.v1.Command.revoke:type_name -> jiujin.v1.RevokeDelegationRequest
-	33, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
-	34, // 13: jiujin.v1.Command.follow_up:type_name -> jiujin.v1.UpdateFollowUpRequest
-	2,  // 14: jiujin.v1.Command.sweep:type_name -> jiujin.v1.Sweep
-	35, // 15: jiujin.v1.Command.set_class:type_name -> jiujin.v1.SetClassRequest
-	36, // 16: jiujin.v1.Command.order:type_name -> jiujin.v1.OrderMattersRequest
-	37, // 17: jiujin.v1.Command.set_negative:type_name -> jiujin.v1.SetNegativeListRequest
-	1,  // 18: jiujin.v1.Command.identity:type_name -> jiujin.v1.Identity
-	38, // 19: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	39, // 20: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	39, // 21: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	39, // 22: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	40, // 23: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	41, // 24: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	40, // 25: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	42, // 26: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	21, // 27: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	24, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
+	25, // 1: jiujin.v1.Command.accept:type_name -> jiujin.v1.AcceptApplicationRequest
+	26, // 2: jiujin.v1.Command.request_supplement:type_name -> jiujin.v1.RequestSupplementRequest
+	27, // 3: jiujin.v1.Command.supply:type_name -> jiujin.v1.SupplyMaterialsRequest
+	28, // 4: jiujin.v1.Command.decide:type_name -> jiujin.v1.DecideApplicationRequest
+	29, // 5: jiujin.v1.Command.deliver:type_name -> jiujin.v1.DeliverApplicationRequest
+	30, // 6: jiujin.v1.Command.rate:type_name -> jiujin.v1.RateApplicationRequest
+	31, // 7: jiujin.v1.Command.withdraw:type_name -> jiujin.v1.WithdrawApplicationRequest
+	10, // 8: jiujin.v1.Command.reveal:type_name -> jiujin.v1.RevealAudit
+	5,  // 9: jiujin.v1.Command.ingest:type_name -> jiujin.v1.Ingest
+	32, // 10: jiujin.v1.Command.grant:type_name -> jiujin.v1.GrantDelegationRequest
+	33, // 11: jiujin.v1.Command.revoke:type_name -> jiujin.v1.RevokeDelegationRequest
+	34, // 12: jiujin.v1.Command.forward:type_name -> jiujin.v1.ForwardApplicationRequest
+	35, // 13: jiujin.v1.Command.follow_up:type_name -> jiujin.v1.UpdateFollowUpRequest
+	3,  // 14: jiujin.v1.Command.sweep:type_name -> jiujin.v1.Sweep
+	36, // 15: jiujin.v1.Command.set_class:type_name -> jiujin.v1.SetClassRequest
+	37, // 16: jiujin.v1.Command.order:type_name -> jiujin.v1.OrderMattersRequest
+	38, // 17: jiujin.v1.Command.set_negative:type_name -> jiujin.v1.SetNegativeListRequest
+	2,  // 18: jiujin.v1.Command.identity:type_name -> jiujin.v1.Identity
+	1,  // 19: jiujin.v1.Command.batch:type_name -> jiujin.v1.CommandBatch
+	39, // 20: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	40, // 21: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	40, // 22: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	40, // 23: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	41, // 24: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	42, // 25: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	41, // 26: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	43, // 27: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	22, // 28: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -1936,6 +2008,7 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_Order)(nil),
 		(*Command_SetNegative)(nil),
 		(*Command_Identity)(nil),
+		(*Command_Batch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1943,7 +2016,7 @@ func file_jiujin_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_store_proto_rawDesc), len(file_jiujin_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

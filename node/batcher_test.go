@@ -1,0 +1,285 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+)
+
+func cmdBytes(t testing.TB, cmd *pb.Command) []byte {
+	b, err := proto.Marshal(cmd)
+	require.NoError(t, err)
+	return b
+}
+
+// batchOf is a log entry holding the given commands as one CommandBatch.
+func batchOf(t testing.TB, index uint64, parts ...[]byte) *raft.Log {
+	return logOf(t, index, &pb.Command{Op: &pb.Command_Batch{Batch: &pb.CommandBatch{Commands: parts}}})
+}
+
+func unknownMatterCmd(hour int) *pb.Command {
+	cmd := acceptCmd(hour)
+	cmd.GetAccept().MatterCode = "GA-999"
+	return cmd
+}
+
+var groupSetup = func(t testing.TB) []*raft.Log {
+	return []*raft.Log{logOf(t, 1, groupIdentity),
+		logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}})}
+}
+
+// TestABatchEntryAppliesEachCommand: the commands of a batch entry are
+// applied in order, each with its own result; a refused or unreadable one
+// refuses only itself; the events are those the same commands make in
+// entries of their own.
+func TestABatchEntryAppliesEachCommand(t *testing.T) {
+	st := freshStore(t, "")
+	defer st.Close()
+	fsm := NewFSM(st)
+	fsm.ApplyBatch(groupSetup(t))
+	nested := cmdBytes(t, &pb.Command{Op: &pb.Command_Batch{Batch: &pb.CommandBatch{Commands: [][]byte{cmdBytes(t, acceptCmd(10))}}}})
+	logs := []*raft.Log{
+		batchOf(t, 3, cmdBytes(t, acceptCmd(10)), cmdBytes(t, unknownMatterCmd(10)), []byte{0xff, 0x01}, nested, cmdBytes(t, acceptCmd(11))),
+		logOf(t, 4, acceptCmd(12)),
+	}
+	res := fsm.ApplyBatch(logs)
+	br, ok := res[0].(BatchResult)
+	require.True(t, ok, "a batch entry answers a BatchResult, got %T", res[0])
+	require.Len(t, br, 5)
+	require.NoError(t, br[0].Err)
+	require.Equal(t, "330324-20261123-000001", br[0].Out.(*pb.Application).GetId())
+	require.ErrorIs(t, br[1].Err, ErrNotFound, "an unknown matter refuses only its own command")
+	require.ErrorIs(t, br[2].Err, ErrInvalidArgument, "an unreadable command is refused, alike on every member")
+	require.ErrorIs(t, br[3].Err, ErrInvalidArgument)
+	require.Contains(t, br[3].Err.Error(), "command.batch", "a batch inside a batch is refused")
+	require.Equal(t, "330324-20261123-000002", br[4].Out.(*pb.Application).GetId())
+	require.Equal(t, "330324-20261123-000003", res[1].(FSMResult).Out.(*pb.Application).GetId())
+	require.Equal(t, uint64(4), st.Applied())
+
+	// Replayed: nothing applied twice.
+	head := st.FeedHead()
+	res = fsm.ApplyBatch(logs)
+	require.Equal(t, head, st.FeedHead())
+	require.Len(t, res[0].(BatchResult), 5)
+
+	// The same commands, an entry each: the same events.
+	one := freshStore(t, "")
+	defer one.Close()
+	NewFSM(one).ApplyBatch(append(groupSetup(t), logOf(t, 3, acceptCmd(10)), logOf(t, 4, unknownMatterCmd(10)),
+		logOf(t, 5, acceptCmd(11)), logOf(t, 6, acceptCmd(12))))
+	require.True(t, sameFeeds(st, one))
+	_, err := st.Verify()
+	require.NoError(t, err)
+}
+
+// TestABatchEntryCutBetweenCommitsReplaysExactly: a member that committed
+// only the first commands of a batch entry when it stopped (the store
+// splits a batch too large for one commit) applies exactly the rest when
+// the entry is replayed after its restart.
+func TestABatchEntryCutBetweenCommitsReplaysExactly(t *testing.T) {
+	dir := t.TempDir()
+	st := freshStore(t, dir)
+	NewFSM(st).ApplyBatch(groupSetup(t))
+	cmds := []*pb.Command{acceptCmd(10), acceptCmd(11), acceptCmd(12), acceptCmd(13)}
+	var parts [][]byte
+	var first []LogEntry
+	for i, c := range cmds {
+		parts = append(parts, cmdBytes(t, c))
+		if i < 2 {
+			first = append(first, LogEntry{Index: 3, Part: i + 1, Parts: len(cmds), Cmd: c})
+		}
+	}
+	_, errs := st.ApplyLogs(first)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.Equal(t, uint64(2), st.Applied(), "the entry counts as applied only with its last command")
+	require.NoError(t, st.Close())
+
+	st = freshStore(t, dir)
+	defer st.Close()
+	res := NewFSM(st).ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})[0].(BatchResult)
+	require.Nil(t, res[0].Out, "applied before the restart: skipped")
+	require.Nil(t, res[1].Out)
+	require.Equal(t, "330324-20261123-000003", res[2].Out.(*pb.Application).GetId())
+	require.Equal(t, "330324-20261123-000004", res[3].Out.(*pb.Application).GetId())
+	require.Equal(t, uint64(3), st.Applied())
+
+	whole := freshStore(t, "")
+	defer whole.Close()
+	NewFSM(whole).ApplyBatch(append(groupSetup(t), batchOf(t, 3, parts...)))
+	require.True(t, sameFeeds(st, whole), "cut and replayed, the same events as applied at once")
+}
+
+// TestABatchLargerThanOneCommitIsAppliedWhole: a batch entry whose writes
+// exceed one badger transaction is committed in parts and still applied
+// completely, once.
+func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
+	st := freshStore(t, "")
+	defer st.Close()
+	fsm := NewFSM(st)
+	fsm.ApplyBatch(groupSetup(t))
+	const n = 6000
+	require.Greater(t, n*5, int(st.db.MaxBatchCount()), "the batch needs more than one commit")
+	parts := make([][]byte, n)
+	for i := range parts {
+		parts[i] = cmdBytes(t, acceptCmd(10))
+	}
+	head := st.FeedHead()
+	res := fsm.ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})[0].(BatchResult)
+	for i, r := range res {
+		require.NoError(t, r.Err, "command %d", i+1)
+	}
+	require.Equal(t, head+n, st.FeedHead())
+	require.Equal(t, uint64(3), st.Applied())
+	st.mu.Lock()
+	require.Zero(t, st.state.partOf, "no entry left partly applied")
+	st.mu.Unlock()
+	fsm.ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})
+	require.Equal(t, head+n, st.FeedHead())
+	_, err := st.Verify()
+	require.NoError(t, err)
+}
+
+// TestTheBatcherGathersWaitingCommands: commands proposed while an entry
+// is in flight go into the next entry together, each answered with its
+// own result; past the byte limit they go in entries of their own.
+func TestTheBatcherGathersWaitingCommands(t *testing.T) {
+	ms := makeCluster(t, 3)
+	l := leaderOf(t, ms, nil)
+	for _, e := range groupSetup(t) {
+		var cmd pb.Command
+		require.NoError(t, proto.Unmarshal(e.Data, &cmd))
+		require.NoError(t, propose(t, ms, nil, &cmd).Err)
+	}
+	b := newBatcher(l.r)
+	defer b.close()
+
+	// An entry in flight: what comes meanwhile waits.
+	b.slots <- struct{}{}
+	before := l.r.LastIndex()
+	const n = 64
+	results := make([]proposalResult, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		cmd := acceptCmd(10)
+		if i%8 == 3 {
+			cmd = unknownMatterCmd(10)
+		}
+		data := cmdBytes(t, cmd)
+		wg.Go(func() { results[i] = b.propose(data) })
+	}
+	require.Eventually(t, func() bool { return b.pending() == n }, 10*time.Second, time.Millisecond)
+	<-b.slots
+	wg.Wait()
+	require.Equal(t, before+1, l.r.LastIndex(), "the waiting commands went in one entry")
+	ids := map[string]bool{}
+	for i, r := range results {
+		require.NoError(t, r.err)
+		require.Equal(t, before+1, r.index)
+		if i%8 == 3 {
+			require.ErrorIs(t, r.Err, ErrNotFound)
+			continue
+		}
+		require.NoError(t, r.Err)
+		ids[r.Out.(*pb.Application).GetId()] = true
+	}
+	require.Len(t, ids, n-n/8, "each accepted command its own application")
+	for _, m := range ms {
+		require.Eventually(t, func() bool { return sameFeeds(m.st, l.st) }, 10*time.Second, 10*time.Millisecond)
+	}
+
+	// Three commands of 300 KiB: no two fit one entry.
+	b.slots <- struct{}{}
+	before = l.r.LastIndex()
+	big := bytes.Repeat([]byte{0xff}, 300<<10)
+	for i := 0; i < 3; i++ {
+		wg.Go(func() {
+			r := b.propose(big)
+			require.NoError(t, r.err)
+			require.ErrorIs(t, r.Err, ErrInvalidArgument)
+		})
+	}
+	require.Eventually(t, func() bool { return b.pending() == 3 }, 10*time.Second, time.Millisecond)
+	<-b.slots
+	wg.Wait()
+	require.Equal(t, before+3, l.r.LastIndex())
+
+	// Closed: what waits is refused, nothing hangs.
+	b.slots <- struct{}{}
+	var refused error
+	wg.Go(func() { refused = b.propose(cmdBytes(t, acceptCmd(10))).err })
+	require.Eventually(t, func() bool { return b.pending() == 1 }, 10*time.Second, time.Millisecond)
+	go func() { time.Sleep(10 * time.Millisecond); <-b.slots }()
+	b.close()
+	wg.Wait()
+	if refused != nil {
+		require.ErrorIs(t, refused, raft.ErrRaftShutdown)
+	}
+	require.ErrorIs(t, b.propose(cmdBytes(t, acceptCmd(10))).err, raft.ErrRaftShutdown)
+}
+
+// TestABatchCannotBeProposed: only the leader's batcher makes batches; a
+// client's batch is refused at a member and at a single node alike.
+func TestABatchCannotBeProposed(t *testing.T) {
+	clock := &testClock{}
+	clock.Set(at("2026-11-23", 9))
+	m := startMember(t, clock, true, nil)
+	batch := &pb.Command{NowMs: clock.Now().UnixMilli(), Op: &pb.Command_Batch{Batch: &pb.CommandBatch{Commands: [][]byte{cmdBytes(t, acceptCmd(10))}}}}
+	cs := jiujinv1connect.NewClusterServiceClient(m.hc, m.URL())
+	require.Eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, 10*time.Second, 10*time.Millisecond)
+	_, err := cs.Propose(context.Background(), connect.NewRequest(&pb.ProposeRequest{Command: cmdBytes(t, batch)}))
+	requireCode(t, err, connect.CodeInvalidArgument, "command.batch")
+
+	st := freshStore(t, "")
+	defer st.Close()
+	_, err = st.Apply(context.Background(), batch)
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.Contains(t, err.Error(), "command.batch")
+}
+
+// FuzzFSMEntry feeds the state machine entries of arbitrary bytes, alone
+// or as the two commands of a batch: it answers each command, counts a
+// batch entry applied whatever its commands hold, and the store stays
+// consistent with its events.
+func FuzzFSMEntry(f *testing.F) {
+	st := freshStore(f, "")
+	f.Cleanup(func() { st.Close() })
+	NewFSM(st).ApplyBatch(groupSetup(f))
+	f.Add(cmdBytes(f, acceptCmd(10)), cmdBytes(f, unknownMatterCmd(10)), true)
+	f.Add([]byte{0xff, 0x01}, []byte{}, false)
+	f.Add(batchOf(f, 0, cmdBytes(f, acceptCmd(10))).Data, cmdBytes(f, acceptCmd(11)), true)
+	f.Add(batchOf(f, 0, cmdBytes(f, acceptCmd(10)), []byte{0x0a}).Data, []byte(nil), false)
+	index := st.Applied()
+	f.Fuzz(func(t *testing.T, a, b []byte, batch bool) {
+		index++
+		l := &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: a}
+		if batch {
+			l = batchOf(t, index, a, b)
+		}
+		res := NewFSM(st).ApplyBatch([]*raft.Log{l})
+		require.Len(t, res, 1)
+		switch r := res[0].(type) {
+		case BatchResult:
+			if batch {
+				require.Len(t, r, 2)
+				require.Equal(t, index, st.Applied(), "a batch entry is applied with its last command")
+			}
+		case FSMResult:
+			require.False(t, batch)
+		default:
+			t.Fatalf("result %T", r)
+		}
+		_, err := st.Verify()
+		require.NoError(t, err)
+	})
+}
