@@ -37,6 +37,7 @@ const (
 // entry of its own. Each command keeps its own result.
 type batcher struct {
 	r     *raft.Raft
+	may   func() bool   // every member reads batch entries
 	slots chan struct{} // entries in flight
 	wake  chan struct{} // a command is waiting (capacity 1)
 	stop  chan struct{}
@@ -59,8 +60,10 @@ type proposalResult struct {
 	err   error // the log's: not leader, shut down, timed out
 }
 
-func newBatcher(r *raft.Raft) *batcher {
-	b := &batcher{r: r, slots: make(chan struct{}, batchInFlight), wake: make(chan struct{}, 1),
+// newBatcher returns the batcher of a leader; may says whether every
+// member reads batch entries (if not, each command goes alone).
+func newBatcher(r *raft.Raft, may func() bool) *batcher {
+	b := &batcher{r: r, may: may, slots: make(chan struct{}, batchInFlight), wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run()
 	return b
@@ -119,12 +122,16 @@ func (b *batcher) run() {
 
 // take removes the next batch from the waiting commands: in order, up to
 // batchMaxCmds of them and batchMaxBytes (a command larger than that goes
-// alone).
+// alone), or only the first while a member may not read batches.
 func (b *batcher) take() []*proposal {
+	limit := batchMaxCmds
+	if !b.may() {
+		limit = 1
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n, size := 0, 0
-	for n < len(b.waiting) && n < batchMaxCmds {
+	for n < len(b.waiting) && n < limit {
 		d := len(b.waiting[n].data)
 		if n > 0 && size+d > batchMaxBytes {
 			break

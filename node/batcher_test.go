@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -161,7 +163,7 @@ func TestTheBatcherGathersWaitingCommands(t *testing.T) {
 		require.NoError(t, proto.Unmarshal(e.Data, &cmd))
 		require.NoError(t, propose(t, ms, nil, &cmd).Err)
 	}
-	b := newBatcher(l.r)
+	b := newBatcher(l.r, func() bool { return true })
 	defer b.close()
 
 	// An entry in flight: what comes meanwhile waits.
@@ -282,4 +284,74 @@ func FuzzFSMEntry(f *testing.F) {
 		_, err := st.Verify()
 		require.NoError(t, err)
 	})
+}
+
+// TestTheBatcherSendsOneByOneUntilMembersReadBatches: while a member may
+// not read batch entries, the commands waiting go in entries of their own.
+func TestTheBatcherSendsOneByOneUntilMembersReadBatches(t *testing.T) {
+	ms := makeCluster(t, 3)
+	l := leaderOf(t, ms, nil)
+	for _, e := range groupSetup(t) {
+		var cmd pb.Command
+		require.NoError(t, proto.Unmarshal(e.Data, &cmd))
+		require.NoError(t, propose(t, ms, nil, &cmd).Err)
+	}
+	b := newBatcher(l.r, func() bool { return false })
+	defer b.close()
+	b.slots <- struct{}{}
+	before := l.r.LastIndex()
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		data := cmdBytes(t, acceptCmd(10))
+		wg.Go(func() {
+			r := b.propose(data)
+			require.NoError(t, r.err)
+			require.NoError(t, r.Err)
+		})
+	}
+	require.Eventually(t, func() bool { return b.pending() == 5 }, 10*time.Second, time.Millisecond)
+	<-b.slots
+	wg.Wait()
+	require.Equal(t, before+5, l.r.LastIndex())
+}
+
+// oldRelease answers cluster status as a member of an earlier release:
+// it does not say it reads batch entries.
+type oldRelease struct {
+	jiujinv1connect.UnimplementedClusterServiceHandler
+}
+
+func (oldRelease) GetClusterStatus(context.Context, *connect.Request[pb.GetClusterStatusRequest]) (*connect.Response[pb.GetClusterStatusResponse], error) {
+	return connect.NewResponse(&pb.GetClusterStatusResponse{State: "Follower"}), nil
+}
+
+// TestALeaderBatchesOnlyOnceEveryMemberReadsBatches: a member of an
+// earlier release, or one never heard from, keeps the leader from
+// batching; a member that said it reads batches and is down for a while
+// does not.
+func TestALeaderBatchesOnlyOnceEveryMemberReadsBatches(t *testing.T) {
+	clock := &testClock{}
+	clock.Set(at("2026-11-23", 9))
+	a := startMember(t, clock, true, nil)
+	b := startMember(t, clock, false, []string{a.URL()})
+	require.Eventually(t, func() bool { return a.cluster.batching.Load() }, 20*time.Second, 20*time.Millisecond,
+		"both members read batches: the leader batches")
+	require.Eventually(t, func() bool { return b.cluster.batching.Load() }, 20*time.Second, 20*time.Millisecond,
+		"the follower knows it too, should it be elected while the other is down")
+
+	mux := http.NewServeMux()
+	mux.Handle(jiujinv1connect.NewClusterServiceHandler(oldRelease{}))
+	old := httptest.NewUnstartedServer(mux)
+	old.Config.Protocols = new(http.Protocols)
+	old.Config.Protocols.SetHTTP1(true)
+	old.Config.Protocols.SetUnencryptedHTTP2(true)
+	old.Start()
+	defer old.Close()
+	ctx := context.Background()
+	c := a.cluster
+	require.False(t, c.checkReaders(ctx, []string{b.URL(), old.URL}), "a member of an earlier release")
+	require.True(t, c.checkReaders(ctx, []string{b.URL()}))
+	require.False(t, c.checkReaders(ctx, []string{b.URL(), "http://127.0.0.1:1"}), "a member never heard from")
+	require.NoError(t, b.Shutdown(ctx))
+	require.True(t, c.checkReaders(ctx, []string{b.URL()}), "a member away counts as it last said")
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +55,13 @@ type cluster struct {
 	// readTerm is the last term in which this member, leading, committed
 	// a barrier for reads.
 	readTerm atomic.Uint64
+	// readers: whether each member has said it reads batch entries;
+	// batching: every member of the configuration has.
+	readersMu sync.Mutex
+	readers   map[string]bool
+	batching  atomic.Bool
+	stop      chan struct{}
+	stopOnce  sync.Once
 }
 
 // startRaft opens the raft log and snapshots in the data directory and
@@ -150,7 +159,10 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		trans.Close()
 		return fmt.Errorf("start raft: %w", err)
 	}
-	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, b: newBatcher(r), hc: syncHTTPClient(rc.Transport)}
+	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, hc: syncHTTPClient(rc.Transport),
+		readers: map[string]bool{}, stop: make(chan struct{})}
+	n.cluster.b = newBatcher(r, n.cluster.batching.Load)
+	go n.cluster.watchReaders()
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
@@ -315,6 +327,7 @@ func (c *cluster) shutdown() {
 		// not wait out an election timeout.
 		c.r.LeadershipTransfer().Error()
 	}
+	c.stopOnce.Do(func() { close(c.stop) })
 	c.b.close()
 	c.r.Shutdown().Error()
 	c.hc.CloseIdleConnections()
@@ -345,6 +358,7 @@ func (h *clusterService) GetClusterStatus(ctx context.Context, req *connect.Requ
 	res := &pb.GetClusterStatusResponse{Leader: string(leader), State: c.r.State().String(), Applied: h.n.Store.Applied(), Id: h.n.URL()}
 	fmt.Sscan(c.r.Stats()["last_snapshot_index"], &res.SnapshotIndex)
 	res.SnapshotsInstalled = c.fsm.installed.Load()
+	res.Reads = []string{logReadsBatch}
 	for _, s := range f.Configuration().Servers {
 		suffrage := "voter"
 		if s.Suffrage != raft.Voter {
@@ -506,3 +520,63 @@ func (c *cluster) readIndex(ctx context.Context) (uint64, error) {
 // newRequestID is a random id for a command handed to the leader (a
 // client's key is "c:" and its own).
 func newRequestID() string { return fmt.Sprintf("m:%x", randomBytes(12)) }
+
+// logReadsBatch is what a member says, in its cluster status, when its
+// state machine reads entries holding a CommandBatch.
+const logReadsBatch = "batch"
+
+// watchReaders keeps asking the other members which entries they read: a member of an earlier release cannot read a
+// batch entry and would refuse it, parting from the others, so the
+// batcher batches only once every member has said it reads them.
+func (c *cluster) watchReaders() {
+	for {
+		// Every member asks, so that one elected while another is down
+		// knows what that one said before.
+		if f := c.r.GetConfiguration(); f.Error() == nil {
+			var ids []string
+			for _, s := range f.Configuration().Servers {
+				if string(s.ID) != c.n.URL() {
+					ids = append(ids, string(s.ID))
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			c.batching.Store(c.checkReaders(ctx, ids))
+			cancel()
+		}
+		wait := 2 * time.Second
+		if c.r.State() == raft.Leader && !c.batching.Load() {
+			wait = 200 * time.Millisecond // a member not heard from yet
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// checkReaders asks each member (by its id, its URL) which entries it
+// reads and reports whether all read batch entries. A member that does
+// not answer counts as it last did; one never heard from, as not.
+func (c *cluster) checkReaders(ctx context.Context, ids []string) bool {
+	answers := make([]*pb.GetClusterStatusResponse, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			if res, err := c.client(id).GetClusterStatus(ctx, connect.NewRequest(&pb.GetClusterStatusRequest{})); err == nil {
+				answers[i] = res.Msg
+			}
+		})
+	}
+	wg.Wait()
+	c.readersMu.Lock()
+	defer c.readersMu.Unlock()
+	all := true
+	for i, id := range ids {
+		if a := answers[i]; a != nil {
+			c.readers[id] = slices.Contains(a.GetReads(), logReadsBatch)
+		}
+		all = all && c.readers[id]
+	}
+	return all
+}

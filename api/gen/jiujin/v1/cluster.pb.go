@@ -222,8 +222,12 @@ type GetClusterStatusResponse struct {
 	SnapshotIndex uint64 `protobuf:"varint,6,opt,name=snapshot_index,json=snapshotIndex,proto3" json:"snapshot_index,omitempty"`
 	// Snapshots this member installed since it started (it was behind).
 	SnapshotsInstalled uint64 `protobuf:"varint,7,opt,name=snapshots_installed,json=snapshotsInstalled,proto3" json:"snapshots_installed,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Log entry formats this member reads besides an entry of one command:
+	// "batch" (an entry holding a CommandBatch). The leader puts several
+	// commands in one entry only once every member has said it reads them.
+	Reads         []string `protobuf:"bytes,8,rep,name=reads,proto3" json:"reads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetClusterStatusResponse) Reset() {
@@ -303,6 +307,13 @@ func (x *GetClusterStatusResponse) GetSnapshotsInstalled() uint64 {
 		return x.SnapshotsInstalled
 	}
 	return 0
+}
+
+func (x *GetClusterStatusResponse) GetReads() []string {
+	if x != nil {
+		return x.Reads
+	}
+	return nil
 }
 
 type JoinClusterRequest struct {
@@ -584,7 +595,7 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
 	"\bsuffrage\x18\x03 \x01(\tR\bsuffrage\x12\x16\n" +
 	"\x06leader\x18\x04 \x01(\bR\x06leader\"\x19\n" +
-	"\x17GetClusterStatusRequest\"\xf7\x01\n" +
+	"\x17GetClusterStatusRequest\"\x8d\x02\n" +
 	"\x18GetClusterStatusResponse\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12+\n" +
 	"\amembers\x18\x02 \x03(\v2\x11.jiujin.v1.MemberR\amembers\x12\x14\n" +
@@ -592,7 +603,8 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\aapplied\x18\x04 \x01(\x04R\aapplied\x12\x0e\n" +
 	"\x02id\x18\x05 \x01(\tR\x02id\x12%\n" +
 	"\x0esnapshot_index\x18\x06 \x01(\x04R\rsnapshotIndex\x12/\n" +
-	"\x13snapshots_installed\x18\a \x01(\x04R\x12snapshotsInstalled\">\n" +
+	"\x13snapshots_installed\x18\a \x01(\x04R\x12snapshotsInstalled\x12\x14\n" +
+	"\x05reads\x18\b \x03(\tR\x05reads\">\n" +
 	"\x12JoinClusterRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x15\n" +
