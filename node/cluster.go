@@ -162,6 +162,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, hc: syncHTTPClient(rc.Transport),
 		readers: map[string]bool{}, stop: make(chan struct{})}
 	n.cluster.b = newBatcher(r, n.cluster.batching.Load)
+	n.live.Store(n.cluster)
 	go n.cluster.watchReaders()
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
@@ -339,10 +340,16 @@ func (c *cluster) shutdown() {
 type clusterService struct{ n *Node }
 
 func (h *clusterService) raft() (*cluster, error) {
-	if h.n.cluster == nil {
+	c := h.n.live.Load()
+	switch {
+	case c == nil && h.n.cfg.Raft != nil:
+		// Still opening its raft log after a restart: a member forwarding
+		// a write here must try again, not take this for a refusal.
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("本成员正在启动，尚未加入集群"))
+	case c == nil:
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("本节点不在集群中"))
 	}
-	return h.n.cluster, nil
+	return c, nil
 }
 
 func (h *clusterService) GetClusterStatus(ctx context.Context, req *connect.Request[pb.GetClusterStatusRequest]) (*connect.Response[pb.GetClusterStatusResponse], error) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/migrate"
@@ -292,4 +293,20 @@ func removeStoreFiles(t *testing.T, dir string) {
 			require.NoError(t, os.Remove(filepath.Join(dir, e.Name())))
 		}
 	}
+}
+
+// TestAMemberStillStartingAsksForARetry: a restarted member serves HTTP
+// while it opens its raft log; a member that still takes it for the leader
+// and hands it a write must be told to try again (Unavailable), not be
+// given a refusal it would pass on as the command's own.
+func TestAMemberStillStartingAsksForARetry(t *testing.T) {
+	h := &clusterService{n: &Node{cfg: Config{Raft: &RaftConfig{}}}}
+	_, err := h.Propose(context.Background(), req(&pb.ProposeRequest{}))
+	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(err), "error: %v", err)
+	_, err = h.ReadIndex(context.Background(), req(&pb.ReadIndexRequest{}))
+	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(err), "error: %v", err)
+
+	lone := &clusterService{n: &Node{}}
+	_, err = lone.GetClusterStatus(context.Background(), req(&pb.GetClusterStatusRequest{}))
+	require.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err), "a node that is no member at all")
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -96,6 +97,9 @@ type Node struct {
 	stopRequests context.CancelFunc
 	syncClient   *http.Client
 	cluster      *cluster
+	// live is the cluster once built, for the handlers: they serve while
+	// the member is still opening its raft log.
+	live atomic.Pointer[cluster]
 }
 
 // MaxMessageBytes bounds every request body.
@@ -192,10 +196,11 @@ func (n *Node) Handler() http.Handler {
 	svc := &service{store: n.Store, started: time.Now(), version: Version, links: n.linkStatus}
 	if n.cfg.Raft != nil {
 		svc.barrier = func(ctx context.Context) error {
-			if n.cluster == nil {
+			c := n.live.Load()
+			if c == nil {
 				return fmt.Errorf("%w: 集群尚未启动", ErrClosed)
 			}
-			return n.cluster.readBarrier(ctx)
+			return c.readBarrier(ctx)
 		}
 	}
 	opts := []connect.HandlerOption{
@@ -286,7 +291,7 @@ func (n *Node) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n.cluster != nil && n.cluster.r.State() != raft.Leader {
+			if c := n.live.Load(); c != nil && c.r.State() != raft.Leader {
 				continue // in a group, the leader sweeps for all
 			}
 			out, err := n.Store.Apply(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: "系统", Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
