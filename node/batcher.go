@@ -14,7 +14,7 @@ import (
 
 // Limits of the batcher. One entry in flight at a time: a second one
 // would overlap the leader's apply with the next round of replication,
-// but halves the entries; measured with 64 writers (`jiujin bench county`,
+// but halves the commands each entry carries; measured with 64 writers (`jiujin bench county`,
 // three runs each, alternating): 1 in flight 4,500–5,200 committed/s at
 // p99 33–39 ms; 2 in flight 3,900–4,400/s; 4 in flight 3,700–4,500/s;
 // no batcher (an entry per command) 3,300–3,700/s at p99 55–92 ms. A
