@@ -152,10 +152,9 @@ func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestTheBatcherGathersWaitingCommands: commands proposed while an entry
-// is in flight go into the next entry together, each answered with its
-// own result; past the byte limit they go in entries of their own.
-func TestTheBatcherGathersWaitingCommands(t *testing.T) {
+// batcherAtLeader is a batcher at the leader of an in-memory group that
+// holds the catalog.
+func batcherAtLeader(t *testing.T, may func() bool) ([]*member, *member, *batcher) {
 	ms := makeCluster(t, 3)
 	l := leaderOf(t, ms, nil)
 	for _, e := range groupSetup(t) {
@@ -163,8 +162,16 @@ func TestTheBatcherGathersWaitingCommands(t *testing.T) {
 		require.NoError(t, proto.Unmarshal(e.Data, &cmd))
 		require.NoError(t, propose(t, ms, nil, &cmd).Err)
 	}
-	b := newBatcher(l.r, func() bool { return true })
-	defer b.close()
+	b := newBatcher(l.r, may)
+	t.Cleanup(b.close)
+	return ms, l, b
+}
+
+// TestTheBatcherGathersWaitingCommands: commands proposed while an entry
+// is in flight go into the next entry together, each answered with its
+// own result; past the byte limit they go in entries of their own.
+func TestTheBatcherGathersWaitingCommands(t *testing.T) {
+	ms, l, b := batcherAtLeader(t, func() bool { return true })
 
 	// An entry in flight: what comes meanwhile waits.
 	b.slots <- struct{}{}
@@ -289,15 +296,7 @@ func FuzzFSMEntry(f *testing.F) {
 // TestTheBatcherSendsOneByOneUntilMembersReadBatches: while a member may
 // not read batch entries, the commands waiting go in entries of their own.
 func TestTheBatcherSendsOneByOneUntilMembersReadBatches(t *testing.T) {
-	ms := makeCluster(t, 3)
-	l := leaderOf(t, ms, nil)
-	for _, e := range groupSetup(t) {
-		var cmd pb.Command
-		require.NoError(t, proto.Unmarshal(e.Data, &cmd))
-		require.NoError(t, propose(t, ms, nil, &cmd).Err)
-	}
-	b := newBatcher(l.r, func() bool { return false })
-	defer b.close()
+	_, l, b := batcherAtLeader(t, func() bool { return false })
 	b.slots <- struct{}{}
 	before := l.r.LastIndex()
 	var wg sync.WaitGroup
