@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,7 +156,13 @@ func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
 // batcherAtLeader is a batcher at the leader of an in-memory group that
 // holds the catalog.
 func batcherAtLeader(t *testing.T, may func() bool) ([]*member, *member, *batcher) {
-	ms := makeCluster(t, 3)
+	return batcherAtLeaderWrapped(t, may, nil)
+}
+
+// batcherAtLeaderWrapped is batcherAtLeader with the members' state
+// machines wrapped (see makeClusterWrapped).
+func batcherAtLeaderWrapped(t *testing.T, may func() bool, wrap func(*FSM) raft.FSM) ([]*member, *member, *batcher) {
+	ms := makeClusterWrapped(t, 3, wrap)
 	l := leaderOf(t, ms, nil)
 	for _, e := range groupSetup(t) {
 		var cmd pb.Command
@@ -163,6 +170,7 @@ func batcherAtLeader(t *testing.T, may func() bool) ([]*member, *member, *batche
 		require.NoError(t, propose(t, ms, nil, &cmd).Err)
 	}
 	b := newBatcher(l.r, may)
+	l.fsm.onReach(b.reached)
 	t.Cleanup(b.close)
 	return ms, l, b
 }
@@ -235,6 +243,70 @@ func TestTheBatcherGathersWaitingCommands(t *testing.T) {
 		require.ErrorIs(t, refused, raft.ErrRaftShutdown)
 	}
 	require.ErrorIs(t, b.propose(cmdBytes(t, acceptCmd(10))).err, raft.ErrRaftShutdown)
+}
+
+// heldFSM holds its answer for the entries it is given while hold is set,
+// until released: applied, but not yet answered to raft.
+type heldFSM struct {
+	*FSM
+	hold    atomic.Bool
+	holding chan struct{}
+	release chan struct{}
+}
+
+func (h *heldFSM) ApplyBatch(logs []*raft.Log) []any {
+	out := h.FSM.ApplyBatch(logs)
+	if h.hold.CompareAndSwap(true, false) {
+		h.holding <- struct{}{}
+		<-h.release
+	}
+	return out
+}
+
+// TestTheNextEntryGoesWhileOneIsApplied: an entry counts as in flight
+// only until it reaches the leader's state machine; the next one is put
+// into the log while the first is still being applied.
+func TestTheNextEntryGoesWhileOneIsApplied(t *testing.T) {
+	held := map[*FSM]*heldFSM{}
+	var mu sync.Mutex
+	ms, l, b := batcherAtLeaderWrapped(t, func() bool { return true }, func(f *FSM) raft.FSM {
+		h := &heldFSM{FSM: f, holding: make(chan struct{}), release: make(chan struct{})}
+		mu.Lock()
+		held[f] = h
+		mu.Unlock()
+		return h
+	})
+	h := held[l.fsm]
+	var released sync.Once
+	release := func() { released.Do(func() { close(h.release) }) }
+	t.Cleanup(release) // before the group shuts down, should the test fail
+	h.hold.Store(true)
+	first := l.r.LastIndex() + 1
+	var wg sync.WaitGroup
+	results := make([]proposalResult, 2)
+	wg.Go(func() { results[0] = b.propose(cmdBytes(t, acceptCmd(10))) })
+	<-h.holding // the first entry is applied here, its answer held
+	wg.Go(func() { results[1] = b.propose(cmdBytes(t, acceptCmd(10))) })
+	require.Eventually(t, func() bool { return l.r.LastIndex() == first+1 }, 10*time.Second, time.Millisecond,
+		"the second entry is put into the log while the first is held")
+	for _, m := range ms {
+		if m != l {
+			require.Eventually(t, func() bool { return m.st.Applied() == first+1 }, 10*time.Second, time.Millisecond,
+				"and committed: a follower applies it")
+		}
+	}
+	release()
+	wg.Wait()
+	for i, r := range results {
+		require.NoError(t, r.err)
+		require.NoError(t, r.Err)
+		require.Equal(t, first+uint64(i), r.index)
+	}
+	require.Eventually(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.flying) == 0
+	}, 10*time.Second, time.Millisecond, "nothing is left in flight")
 }
 
 // TestABatchCannotBeProposed: only the leader's batcher makes batches; a

@@ -162,6 +162,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, hc: syncHTTPClient(rc.Transport),
 		readers: map[string]bool{}, stop: make(chan struct{})}
 	n.cluster.b = newBatcher(r, n.cluster.batching.Load)
+	fsm.onReach(n.cluster.b.reached)
 	n.live.Store(n.cluster)
 	go n.cluster.watchReaders()
 	if rc.Bootstrap && !hasState {

@@ -94,12 +94,17 @@ func TestFSMFedRawLogs(t *testing.T) {
 // member is one county store under raft, on an in-memory transport.
 type member struct {
 	st    *Store
+	fsm   *FSM
 	r     *raft.Raft
 	trans *raft.InmemTransport
 	addr  raft.ServerAddress
 }
 
-func makeCluster(t *testing.T, n int) []*member {
+func makeCluster(t *testing.T, n int) []*member { return makeClusterWrapped(t, n, nil) }
+
+// makeClusterWrapped is makeCluster with each member's state machine
+// wrapped by wrap (nil: none).
+func makeClusterWrapped(t *testing.T, n int, wrap func(*FSM) raft.FSM) []*member {
 	var ms []*member
 	var servers []raft.Server
 	for i := 0; i < n; i++ {
@@ -126,7 +131,12 @@ func makeCluster(t *testing.T, n int) []*member {
 		// lets a snapshot be read while it is still being written.
 		snaps, err := raft.NewFileSnapshotStoreWithLogger(t.TempDir(), 2, conf.Logger)
 		require.NoError(t, err)
-		r, err := raft.NewRaft(conf, NewFSM(m.st), logs, logs, snaps, m.trans)
+		m.fsm = NewFSM(m.st)
+		var fsm raft.FSM = m.fsm
+		if wrap != nil {
+			fsm = wrap(m.fsm)
+		}
+		r, err := raft.NewRaft(conf, fsm, logs, logs, snaps, m.trans)
 		require.NoError(t, err)
 		m.r = r
 	}

@@ -19,7 +19,15 @@ import (
 type FSM struct {
 	store     *Store
 	installed atomic.Uint64 // snapshots restored since start
+	// reached is told of each entry as it reaches the state machine,
+	// before it is applied: the leader's batcher then sends the next
+	// entry while this one is applied (see batcher.reached).
+	reached atomic.Pointer[func(data []byte)]
 }
+
+// onReach has fn told of each entry's data as it reaches the state
+// machine, before it is applied.
+func (f *FSM) onReach(fn func(data []byte)) { f.reached.Store(&fn) }
 
 // NewFSM returns the state machine of a store.
 func NewFSM(s *Store) *FSM { return &FSM{store: s} }
@@ -44,6 +52,11 @@ func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // CommandBatch is applied as its commands, in order, each with a result
 // of its own.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	if r := f.reached.Load(); r != nil {
+		for _, l := range logs {
+			(*r)(l.Data)
+		}
+	}
 	out := make([]any, len(logs))
 	var entries []LogEntry
 	type place struct{ log, part int } // part -1: the entry itself
