@@ -40,6 +40,9 @@ type BenchCountyOptions struct {
 	Binary string
 	// CPUProfile, if set, is where the in-process runs' CPU profile goes.
 	CPUProfile string
+	// H2C: the writers speak HTTP/2 without TLS, not the command line's
+	// HTTP/1.1.
+	H2C bool
 	// Members, if set, are the URLs of a running group, started for the
 	// measurement, to measure instead of one in this process (members on
 	// machines of their own, as deployed). Failover is not measured then.
@@ -143,6 +146,7 @@ not measured. A group that already holds applications is refused.`,
 	cmd.Flags().IntVar(&o.Kills, "kills", 5, "leader kills to time (0: none)")
 	cmd.Flags().StringVar(&o.Binary, "binary", "", "jiujin executable for the member processes (default: this one)")
 	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process runs to this file")
+	cmd.Flags().BoolVar(&o.H2C, "h2c", false, "writers speak HTTP/2 without TLS (h2c), as nodes do to one another, instead of the command line's HTTP/1.1")
 	cmd.Flags().StringVar(&members, "members", "", "measure this running group (its members' URLs, comma-separated) instead of one in this process")
 	_ = cmd.Flags().MarkHidden("binary")
 	return cmd
@@ -334,7 +338,7 @@ func benchRuns(ctx context.Context, o *BenchCountyOptions, g benchTarget, townDi
 	}
 	defer stopProfile()
 	for _, w := range o.Writers {
-		run, err := benchWriters(ctx, g.leader, w, o.Duration)
+		run, err := benchWriters(ctx, g.leader, w, o.Duration, o.H2C)
 		if err != nil {
 			return fmt.Errorf("%d writers: %w", w, err)
 		}
@@ -348,8 +352,9 @@ func benchRuns(ctx context.Context, o *BenchCountyOptions, g benchTarget, townDi
 	return nil
 }
 
-// benchWriters runs w clients accepting applications at url for d.
-func benchWriters(ctx context.Context, url string, w int, d time.Duration) (*BenchCountyRun, error) {
+// benchWriters runs w clients accepting applications at url for d, each
+// speaking HTTP/1.1 as the command line does, or h2c.
+func benchWriters(ctx context.Context, url string, w int, d time.Duration, h2c bool) (*BenchCountyRun, error) {
 	var mu gosync.Mutex
 	var lat []time.Duration
 	var firstErr error
@@ -362,6 +367,9 @@ func benchWriters(ctx context.Context, url string, w int, d time.Duration) (*Ben
 			defer wg.Done()
 			// Each writer is a client of its own, on its own connection.
 			hc := NewHTTPClient()
+			if h2c {
+				hc = newH2CClient()
+			}
 			defer hc.CloseIdleConnections()
 			apps := jiujinv1connect.NewApplicationServiceClient(hc, url)
 			for i := 0; time.Now().Before(deadline); i++ {
@@ -416,7 +424,7 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g benchTarget, dir st
 		if err != nil {
 			return nil, fmt.Errorf("township under %s: %w", g.county, err)
 		}
-		link := sync.NewFaultTransport(NewHTTPClient().Transport, uint64(i))
+		link := sync.NewFaultTransport(newH2CClient().Transport, uint64(i))
 		n, err := node.Start(node.Config{Unit: unit, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, string(unit)), Calendar: cal, Logger: quiet,
 			Parents: g.urls, SyncTransport: link, NoSync: true})
 		if err != nil {
@@ -525,7 +533,7 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g benchTarget, dir st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hc := NewHTTPClient()
+			hc := newH2CClient() // a township's pushes, as nodes speak
 			defer hc.CloseIdleConnections()
 			c := jiujinv1connect.NewSyncServiceClient(hc, g.leader)
 			self := t.n.Store.Self()

@@ -51,7 +51,7 @@ func TestBenchCountyMembers(t *testing.T) {
 	g, err := startBenchGroup(t.TempDir(), cal)
 	require.NoError(t, err)
 	defer g.close()
-	o := &BenchCountyOptions{Writers: []int{2}, Duration: 200 * time.Millisecond, PushTownships: 1, PushBatches: 2, BatchEvents: 20,
+	o := &BenchCountyOptions{Writers: []int{2}, Duration: 200 * time.Millisecond, PushTownships: 1, PushBatches: 2, BatchEvents: 20, H2C: true,
 		Members: g.urls()}
 	rep, err := benchCounty(context.Background(), o)
 	require.NoError(t, err)
