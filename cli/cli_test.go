@@ -97,6 +97,39 @@ func TestNodeStartReadsConfigFileUnderFlags(t *testing.T) {
 	require.Contains(t, stderr, "lisen")
 }
 
+// TestNodeStartMemoryLimit: a small box's node is bounded by default, a
+// county group member is not unless asked, by flag or file.
+func TestNodeStartMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	withLimit := filepath.Join(dir, "limit.yaml")
+	require.NoError(t, os.WriteFile(withLimit, []byte("memory_limit_mib: 128\nraft_listen: 127.0.0.1:0\n"), 0o644))
+	member := []string{"--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:0"}
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"village", []string{"--unit", "330324101201", "--data", "/tmp/x"}, 96},
+		{"lone county", []string{"--unit", "330324", "--data", "/tmp/x"}, 96},
+		{"group member", member, 0},
+		{"group member asks by flag", append(append([]string{}, member...), "--memory-limit", "200"), 200},
+		{"group member asks in its file", []string{"--unit", "330324", "--data", "/tmp/x", "--config", withLimit}, 128},
+		{"the flag wins over the file", []string{"--unit", "330324", "--data", "/tmp/x", "--config", withLimit, "--memory-limit", "0"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *NodeStartOptions
+			cmd := newNodeStartCmd(NewFactory(&bytes.Buffer{}, &bytes.Buffer{}), func(_ context.Context, o *NodeStartOptions) error {
+				got = o
+				return nil
+			})
+			cmd.SetArgs(tt.args)
+			require.NoError(t, cmd.Execute())
+			require.Equal(t, tt.want, got.MemoryLimit)
+		})
+	}
+}
+
 // TestDemoThroughTheCommandLine starts the demo county and drives it the
 // way the README shows.
 func TestDemoThroughTheCommandLine(t *testing.T) {
