@@ -163,6 +163,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		readers: map[string]bool{}, stop: make(chan struct{})}
 	n.cluster.b = newBatcher(r, n.cluster.batching.Load)
 	fsm.onReach(n.cluster.b.reached)
+	fsm.onHalt(n.halt)
 	n.live.Store(n.cluster)
 	go n.cluster.watchReaders()
 	if rc.Bootstrap && !hasState {
@@ -249,6 +250,14 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 	if _, ok := cmd.GetOp().(*pb.Command_Batch); ok {
 		// Only the batcher makes batches, of commands proposed one by one.
 		return nil, 0, invalid("command.batch", "成批命令只能由主节点把各自提交的命令合成，不能直接提交")
+	}
+	if fromLaterRelease(cmd) {
+		// Handed over by a member of a later release: in the log, this
+		// release's members would halt at it (FSM.ApplyBatch).
+		return nil, 0, precondition("command.op", "本成员的版本读不懂这条命令（来自更新的版本），未写入日志：请先把集群各成员升级到同一版本")
+	}
+	if cmd.GetOp() == nil {
+		return nil, 0, invalid("command.op", "命令为空")
 	}
 	b, err := proto.Marshal(cmd)
 	if err != nil {

@@ -29,6 +29,10 @@ var (
 	// ErrBatchTooLarge: one command would write more than a transaction
 	// holds (a sync batch too big for this node); send less at a time.
 	ErrBatchTooLarge = errors.New("batch too large for one transaction")
+	// ErrLaterRelease: a county member met a command of a later release
+	// in the group's log and stopped applying it (see FSM.ApplyBatch);
+	// the write is in the log, and members of that release apply it.
+	ErrLaterRelease = errors.New("log entry of a later release")
 )
 
 // FieldError is an error about one field of a request or record. Its text is
@@ -78,7 +82,7 @@ func connectError(err error) error {
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, ErrBatchTooLarge):
 		code = connect.CodeResourceExhausted
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrLaterRelease):
 		code = connect.CodeUnavailable
 	case errors.Is(err, context.Canceled):
 		code = connect.CodeCanceled

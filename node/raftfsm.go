@@ -23,6 +23,10 @@ type FSM struct {
 	// before it is applied: the leader's batcher then sends the next
 	// entry while this one is applied (see batcher.reached).
 	reached atomic.Pointer[func(data []byte)]
+	// halted is why the state machine stopped applying (see ApplyBatch),
+	// onHalted who is told.
+	halted   atomic.Pointer[error]
+	onHalted atomic.Pointer[func(error)]
 }
 
 // onReach has fn told of each entry's data as it reaches the state
@@ -51,6 +55,14 @@ func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // ApplyBatch applies committed entries together. An entry holding a
 // CommandBatch is applied as its commands, in order, each with a result
 // of its own.
+//
+// A command of a later release (an op this one cannot read, see
+// fromLaterRelease) halts the state machine before it: the commands
+// before it are applied, it and everything after are not, and each is
+// answered ErrLaterRelease. Refusing it instead would part this member's
+// store from those of members that apply it. The store keeps the index
+// it reached, so after a restart the member halts at the same command
+// until it runs the later release.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if r := f.reached.Load(); r != nil {
 		for _, l := range logs {
@@ -58,9 +70,18 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	out := make([]any, len(logs))
+	if err := f.halted.Load(); err != nil {
+		for i := range logs {
+			out[i] = FSMResult{Err: *err}
+		}
+		return out
+	}
 	var entries []LogEntry
 	type place struct{ log, part int } // part -1: the entry itself
 	var at []place
+	var halt error
+	stop := place{len(logs), 0} // the first command not applied
+entries:
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			out[i] = FSMResult{}
@@ -71,6 +92,10 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			// A malformed entry is refused on every member alike.
 			out[i] = FSMResult{Err: invalid("log", "第 %d 条日志无法解析: %v", l.Index, err)}
 			continue
+		}
+		if fromLaterRelease(cmd) {
+			halt, stop = laterRelease(l.Index, 0), place{i, -1}
+			break
 		}
 		b, ok := cmd.GetOp().(*pb.Command_Batch)
 		if !ok {
@@ -86,22 +111,72 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 				e.Refused = invalid("log", "第 %d 条日志的第 %d 条命令无法解析: %v", l.Index, j+1, err)
 			} else if _, nested := e.Cmd.GetOp().(*pb.Command_Batch); nested {
 				e.Refused = invalid("command.batch", "第 %d 条日志的第 %d 条命令又是成批命令：不能嵌套", l.Index, j+1)
+			} else if fromLaterRelease(e.Cmd) {
+				halt, stop = laterRelease(l.Index, j+1), place{i, j}
+				break entries
 			}
 			entries = append(entries, e)
 			at = append(at, place{i, j})
 		}
 	}
-	outs, errs := f.store.ApplyLogs(entries)
-	for k, p := range at {
-		r := FSMResult{Out: outs[k], Err: errs[k]}
-		if p.part < 0 {
-			out[p.log] = r
-		} else {
-			out[p.log].(BatchResult)[p.part] = r
+	if len(entries) > 0 {
+		outs, errs := f.store.ApplyLogs(entries)
+		for k, p := range at {
+			r := FSMResult{Out: outs[k], Err: errs[k]}
+			if p.part < 0 {
+				out[p.log] = r
+			} else {
+				out[p.log].(BatchResult)[p.part] = r
+			}
+		}
+	}
+	if halt == nil {
+		return out
+	}
+	if stop.part >= 0 {
+		for j := stop.part; j < len(out[stop.log].(BatchResult)); j++ {
+			out[stop.log].(BatchResult)[j] = FSMResult{Err: halt}
+		}
+	} else {
+		out[stop.log] = FSMResult{Err: halt}
+	}
+	for i := stop.log + 1; i < len(logs); i++ {
+		out[i] = FSMResult{Err: halt}
+	}
+	if f.halted.CompareAndSwap(nil, &halt) {
+		if fn := f.onHalted.Load(); fn != nil {
+			(*fn)(halt)
 		}
 	}
 	return out
 }
+
+// fromLaterRelease says whether cmd is of a kind a later release added:
+// its op is a field this release does not know (kept as unknown bytes).
+// This release never puts such a command into the log (cluster.propose
+// refuses it), so one there came from a member of a later release.
+func fromLaterRelease(cmd *pb.Command) bool {
+	return cmd.GetOp() == nil && len(cmd.ProtoReflect().GetUnknown()) > 0
+}
+
+func laterRelease(index uint64, part int) error {
+	where := fmt.Sprintf("第 %d 条日志", index)
+	if part > 0 {
+		where += fmt.Sprintf("的第 %d 条命令", part)
+	}
+	return fmt.Errorf("%w: %s是更新版本的命令，本成员读不懂，已停止应用日志：请把本成员升级到与其他成员相同的版本后再启动", ErrLaterRelease, where)
+}
+
+// Halted is the error that halted the state machine, or nil.
+func (f *FSM) Halted() error {
+	if err := f.halted.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// onHalt has fn told, once, of the error that halts the state machine.
+func (f *FSM) onHalt(fn func(error)) { f.onHalted.Store(&fn) }
 
 // Snapshot captures the store; Persist streams a backup of it as of one
 // instant (Store.Backup), which includes the applied index. Persist runs

@@ -90,6 +90,8 @@ type Node struct {
 	ln    net.Listener
 	srv   *http.Server
 	done  chan error
+	// halted: why the node stopped serving by itself (see halt).
+	halted atomic.Pointer[error]
 
 	stopLink context.CancelFunc
 	linkDone chan struct{}
@@ -160,6 +162,9 @@ func Start(cfg Config) (*Node, error) {
 		err := n.srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
+			if h := n.halted.Load(); h != nil {
+				err = *h
+			}
 		}
 		n.done <- err
 	}()
@@ -325,5 +330,15 @@ func syncHTTPClient(rt http.RoundTripper) *http.Client {
 	return &http.Client{Transport: rt}
 }
 
-// Done reports the end of serving (nil after a clean shutdown).
+// halt stops serving because the node cannot go on (a county member met
+// a command of a later release in its log): Done reports err.
+func (n *Node) halt(err error) {
+	n.cfg.Logger.Error("本节点已停止", "err", err)
+	if n.halted.CompareAndSwap(nil, &err) {
+		go n.srv.Close()
+	}
+}
+
+// Done reports the end of serving (nil after a clean shutdown, the error
+// if the node had to stop).
 func (n *Node) Done() <-chan error { return n.done }

@@ -1,0 +1,129 @@
+package node
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+)
+
+// laterCmd is a command of a later release: its op is a field (999) this
+// release does not know.
+func laterCmd(t testing.TB) []byte {
+	b := cmdBytes(t, &pb.Command{NowMs: at("2026-11-23", 10).UnixMilli(), Actor: "窗口"})
+	b = protowire.AppendTag(b, 999, protowire.BytesType)
+	return protowire.AppendBytes(b, []byte("新的命令"))
+}
+
+// TestAMemberHaltsAtACommandOfALaterRelease: the state machine applies
+// what comes before a command it cannot read, then nothing, and says so
+// once; after a restart it stops at the same command, applying nothing
+// twice.
+func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
+	dir := t.TempDir()
+	st := freshStore(t, dir)
+	fsm := NewFSM(st)
+	var told []error
+	fsm.onHalt(func(err error) { told = append(told, err) })
+	setup := groupSetup(t)
+	fsm.ApplyBatch(setup)
+	logs := []*raft.Log{
+		logOf(t, 3, acceptCmd(10)),
+		batchOf(t, 4, cmdBytes(t, acceptCmd(10)), laterCmd(t), cmdBytes(t, acceptCmd(11))),
+		logOf(t, 5, acceptCmd(11)),
+	}
+	check := func(res []any) {
+		t.Helper()
+		require.Len(t, res, 3)
+		require.NoError(t, res[0].(FSMResult).Err)
+		br := res[1].(BatchResult)
+		require.Len(t, br, 3)
+		require.NoError(t, br[0].Err)
+		require.ErrorIs(t, br[1].Err, ErrLaterRelease)
+		require.Contains(t, br[1].Err.Error(), "第 4 条日志的第 2 条命令")
+		require.ErrorIs(t, br[2].Err, ErrLaterRelease)
+		require.ErrorIs(t, res[2].(FSMResult).Err, ErrLaterRelease)
+	}
+	check(fsm.ApplyBatch(logs))
+	require.Len(t, told, 1)
+	require.ErrorIs(t, fsm.Halted(), ErrLaterRelease)
+	require.Equal(t, uint64(3), st.Applied(), "entry 4 is not applied: it stops at its second command")
+	head := st.FeedHead()
+
+	// Halted: what comes later is not applied either.
+	res := fsm.ApplyBatch([]*raft.Log{logOf(t, 6, acceptCmd(12))})
+	require.ErrorIs(t, res[0].(FSMResult).Err, ErrLaterRelease)
+	require.Equal(t, uint64(3), st.Applied())
+	require.Equal(t, head, st.FeedHead())
+	require.Len(t, told, 1, "told once")
+
+	// Restarted, the log replayed from its start: the same stop, nothing
+	// applied twice.
+	require.NoError(t, st.Close())
+	st = freshStore(t, dir)
+	defer st.Close()
+	again := NewFSM(st)
+	res = again.ApplyBatch(append(append([]*raft.Log{}, setup...), logs...))
+	check(res[len(setup):])
+	require.ErrorIs(t, again.Halted(), ErrLaterRelease)
+	require.Equal(t, uint64(3), st.Applied())
+	require.Equal(t, head, st.FeedHead(), "the commands before the stop were not applied again")
+	_, err := st.Verify()
+	require.NoError(t, err)
+
+	// An entry that is the later command itself.
+	other := freshStore(t, "")
+	defer other.Close()
+	NewFSM(other).ApplyBatch(setup)
+	res = NewFSM(other).ApplyBatch([]*raft.Log{{Index: 3, Term: 1, Type: raft.LogCommand, Data: laterCmd(t)}})
+	require.ErrorIs(t, res[0].(FSMResult).Err, ErrLaterRelease)
+	require.Contains(t, res[0].(FSMResult).Err.Error(), "第 3 条日志是更新版本的命令")
+	require.Equal(t, uint64(2), other.Applied())
+}
+
+// TestALaterCommandIsNotProposed: a command this release cannot read, or
+// an empty one, is refused before the log, naming the field.
+func TestALaterCommandIsNotProposed(t *testing.T) {
+	clock := &testClock{}
+	clock.Set(at("2026-11-23", 9))
+	m := startMember(t, clock, true, nil)
+	require.Eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, 10*time.Second, 10*time.Millisecond)
+	c := m.live.Load()
+	cs := jiujinv1connect.NewClusterServiceClient(m.hc, m.URL())
+	before := c.r.LastIndex()
+	_, err := cs.Propose(context.Background(), connect.NewRequest(&pb.ProposeRequest{Command: laterCmd(t)}))
+	requireCode(t, err, connect.CodeFailedPrecondition, "command.op")
+	_, err = cs.Propose(context.Background(), connect.NewRequest(&pb.ProposeRequest{Command: cmdBytes(t, &pb.Command{NowMs: 1})}))
+	requireCode(t, err, connect.CodeInvalidArgument, "command.op")
+	require.Equal(t, before, c.r.LastIndex(), "nothing went into the log")
+}
+
+// TestAMemberMeetingALaterCommandStops: a member whose log holds a
+// command of a later release stops serving, and says why.
+func TestAMemberMeetingALaterCommandStops(t *testing.T) {
+	clock := &testClock{}
+	clock.Set(at("2026-11-23", 9))
+	m := startMember(t, clock, true, nil)
+	require.Eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, 10*time.Second, 10*time.Millisecond)
+	c := m.live.Load()
+	// Put there as a leader of the later release would.
+	f := c.r.Apply(laterCmd(t), 5*time.Second)
+	require.NoError(t, f.Error())
+	require.ErrorIs(t, f.Response().(FSMResult).Err, ErrLaterRelease)
+	select {
+	case err := <-m.Done():
+		require.ErrorIs(t, err, ErrLaterRelease)
+		require.Contains(t, err.Error(), "请把本成员升级")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the member goes on serving")
+	}
+	_, err := jiujinv1connect.NewClusterServiceClient(m.hc, m.URL()).GetClusterStatus(context.Background(), req(&pb.GetClusterStatusRequest{}))
+	require.Error(t, err, "no longer served")
+}
