@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,44 @@ import (
 	"github.com/jiujin/jiujin/tiers"
 )
 
-// Version is the node's software version, shown by `jiujin status`.
+// Version is the node's release; `-ldflags "-X
+// github.com/jiujin/jiujin/node.Version=..."` sets it at build time.
+// `jiujin status` shows it with the commit the binary was built from (see
+// fullVersion).
 var Version = "0.1.0"
+
+// fullVersion is Version and, when the build recorded it, the commit the
+// binary was built from ("0.1.0+0123456789ab", ".modified" if the tree had
+// uncommitted changes): members of a group that all say "0.1.0" may still
+// run different code.
+func fullVersion(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return Version
+	}
+	var rev string
+	var modified bool
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			rev = st.Value
+		case "vcs.modified":
+			modified = st.Value == "true"
+		}
+	}
+	if rev == "" {
+		return Version
+	}
+	v := Version + "+" + rev[:min(12, len(rev))]
+	if modified {
+		v += ".modified"
+	}
+	return v
+}
+
+func buildVersion() string {
+	bi, _ := debug.ReadBuildInfo()
+	return fullVersion(bi)
+}
 
 // Config configures a Node.
 type Config struct {
@@ -198,7 +235,7 @@ func Start(cfg Config) (*Node, error) {
 // Handler is the node's HTTP handler: the connect services, /metrics and
 // /healthz.
 func (n *Node) Handler() http.Handler {
-	svc := &service{store: n.Store, started: time.Now(), version: Version, links: n.linkStatus}
+	svc := &service{store: n.Store, started: time.Now(), version: buildVersion(), links: n.linkStatus}
 	if n.cfg.Raft != nil {
 		svc.barrier = func(ctx context.Context) error {
 			c := n.live.Load()
