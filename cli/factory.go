@@ -60,14 +60,7 @@ func (f *Factory) HTTPClient() *http.Client {
 func NewHTTPClient() *http.Client {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	return &http.Client{
-		Timeout: 60 * time.Second,
-		Transport: &http.Transport{
-			Protocols:           protocols,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 64, // concurrent calls keep their connections
-		},
-	}
+	return nodeClient(protocols)
 }
 
 // newH2CClient returns a client of nodes speaking HTTP/2 without TLS, as
@@ -75,11 +68,16 @@ func NewHTTPClient() *http.Client {
 func newH2CClient() *http.Client {
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true)
+	return nodeClient(protocols)
+}
+
+func nodeClient(protocols *http.Protocols) *http.Client {
 	return &http.Client{
 		Timeout: 60 * time.Second,
 		Transport: &http.Transport{
-			Protocols:   protocols,
-			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			Protocols:           protocols,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 64, // HTTP/1.1: concurrent calls keep their connections
 		},
 	}
 }
