@@ -62,6 +62,7 @@ type cluster struct {
 	batching  atomic.Bool
 	stop      chan struct{}
 	stopOnce  sync.Once
+	downOnce  sync.Once // shutdown: at a stop, or a halt (Node.halt)
 }
 
 // startRaft opens the raft log and snapshots in the data directory and
@@ -333,17 +334,19 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 }
 
 func (c *cluster) shutdown() {
-	if c.r.State() == raft.Leader {
-		// A planned stop hands the leadership over first: the group does
-		// not wait out an election timeout.
-		c.r.LeadershipTransfer().Error()
-	}
-	c.stopOnce.Do(func() { close(c.stop) })
-	c.b.close()
-	c.r.Shutdown().Error()
-	c.hc.CloseIdleConnections()
-	c.trans.Close()
-	c.log.Close()
+	c.downOnce.Do(func() {
+		if c.r.State() == raft.Leader {
+			// A planned stop hands the leadership over first: the group
+			// does not wait out an election timeout.
+			c.r.LeadershipTransfer().Error()
+		}
+		c.stopOnce.Do(func() { close(c.stop) })
+		c.b.close()
+		c.r.Shutdown().Error()
+		c.hc.CloseIdleConnections()
+		c.trans.Close()
+		c.log.Close()
+	})
 }
 
 // clusterService serves ClusterService.

@@ -126,4 +126,5 @@ func TestAMemberMeetingALaterCommandStops(t *testing.T) {
 	}
 	_, err := jiujinv1connect.NewClusterServiceClient(m.hc, m.URL()).GetClusterStatus(context.Background(), req(&pb.GetClusterStatusRequest{}))
 	require.Error(t, err, "no longer served")
+	require.Equal(t, raft.Shutdown, c.r.State(), "out of the group")
 }

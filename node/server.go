@@ -372,7 +372,14 @@ func syncHTTPClient(rt http.RoundTripper) *http.Client {
 func (n *Node) halt(err error) {
 	n.cfg.Logger.Error("本节点已停止", "err", err)
 	if n.halted.CompareAndSwap(nil, &err) {
-		go n.srv.Close()
+		go func() { // not on the state machine's goroutine: raft waits for it
+			if n.cluster != nil {
+				// Out of the group: a member that applies nothing must not
+				// lead, nor count towards a quorum that leads.
+				n.cluster.shutdown()
+			}
+			n.srv.Close()
+		}()
 	}
 }
 
