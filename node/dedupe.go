@@ -2,7 +2,9 @@ package node
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -71,11 +73,29 @@ func (w *wtx) remember(cmd *pb.Command, out proto.Message) error {
 	}
 	w.set(doneKey(id), val)
 	w.set(doneAtKey(cmd.GetNowMs(), id), nil)
+	w.keptDone(uint64(cmd.GetNowMs()))
 	return w.pruneDone(cmd.GetNowMs() - doneRetention.Milliseconds())
 }
 
+// keptDone notes a request id kept from time at.
+func (w *wtx) keptDone(at uint64) {
+	if w.st.doneKnown && (w.st.doneNone || at < w.st.oldestDone) {
+		w.st.oldestDone, w.st.doneNone = at, false
+	}
+}
+
+// pruneDone deletes up to donePrunePer request ids kept from before
+// beforeMs, oldest first. Every member of a county group must delete the
+// same ones at the same command, so what it deletes depends on the store
+// alone: the oldest time kept, once known, only spares a look into the
+// store when nothing is old enough (a badger iterator per write cost a
+// fifth of a busy member's CPU), and the look starts there, past the
+// tombstones of ids already pruned.
 func (w *wtx) pruneDone(beforeMs int64) error {
 	if beforeMs <= 0 {
+		return nil
+	}
+	if w.st.doneKnown && (w.st.doneNone || w.st.oldestDone >= uint64(beforeMs)) {
 		return nil
 	}
 	limit := doneAtKey(beforeMs, "")
@@ -83,8 +103,13 @@ func (w *wtx) pruneDone(beforeMs int64) error {
 	opts.Prefix, opts.PrefetchValues = []byte(prefixDoneAt), false
 	it := w.btx.NewIterator(opts)
 	defer it.Close()
+	if w.st.doneKnown {
+		it.Seek(doneAtKey(int64(w.st.oldestDone), ""))
+	} else {
+		it.Rewind()
+	}
 	n := 0
-	for it.Rewind(); it.Valid() && n < donePrunePer; it.Next() {
+	for ; it.Valid() && n < donePrunePer; it.Next() {
 		k := it.Item().KeyCopy(nil)
 		if bytes.Compare(k, limit) >= 0 {
 			break
@@ -93,6 +118,17 @@ func (w *wtx) pruneDone(beforeMs int64) error {
 		w.del(k)
 		w.del(doneKey(id))
 		n++
+	}
+	// The oldest left: the first not pruned, or this command's own (staged
+	// here, not yet in the transaction the iterator reads).
+	w.st.doneKnown, w.st.doneNone = true, true
+	if it.Valid() {
+		w.st.oldestDone, w.st.doneNone = binary.BigEndian.Uint64(it.Item().Key()[len(prefixDoneAt):]), false
+	}
+	for k := range w.pending {
+		if strings.HasPrefix(k, prefixDoneAt) && !w.deleted[k] {
+			w.keptDone(binary.BigEndian.Uint64([]byte(k[len(prefixDoneAt):])))
+		}
 	}
 	return nil
 }

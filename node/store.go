@@ -112,6 +112,12 @@ type counters struct {
 	partOf, partsDone uint64
 	nodeID            string // identity: the origin of this node's events
 	epoch             uint64
+	// oldestDone is the time (the key's) of the oldest request id kept,
+	// when doneKnown; learned from the store by the first prune after
+	// opening, then kept up to date (see pruneDone). Not persisted.
+	oldestDone uint64
+	doneKnown  bool
+	doneNone   bool // known: no request id is kept
 }
 
 type writeReq struct {
