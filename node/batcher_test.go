@@ -433,3 +433,28 @@ func TestALeaderBatchesOnlyOnceEveryMemberReadsBatches(t *testing.T) {
 	require.NoError(t, b.Shutdown(ctx))
 	require.True(t, c.checkReaders(ctx, []string{b.URL()}), "a member away counts as it last said")
 }
+
+// TestALeaderCutOffMidWriteSaysRetryUnderTheSameKey: a leader cut off
+// from the others while a write is on its way steps down; the write may
+// or may not be committed by the next leader, and its client is told to
+// ask again under the same idempotency key (Unavailable), not that the
+// store closed.
+func TestALeaderCutOffMidWriteSaysRetryUnderTheSameKey(t *testing.T) {
+	ms, l, b := batcherAtLeader(t, func() bool { return true })
+	l.trans.DisconnectAll()
+	res := b.propose(cmdBytes(t, acceptCmd(10)))
+	require.ErrorIs(t, res.err, raft.ErrLeadershipLost, "appended here, not committed")
+
+	err := connectError(raftWriteError(res.err))
+	require.ErrorIs(t, err, ErrLeaderChanged)
+	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(err))
+	require.Contains(t, err.Error(), "同一幂等键")
+	require.NotErrorIs(t, err, ErrClosed)
+
+	leaderOf(t, ms, l) // the others go on without it
+
+	// A member shutting down is another matter: the write never went in.
+	err = connectError(raftWriteError(raft.ErrRaftShutdown))
+	require.ErrorIs(t, err, ErrClosed)
+	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(err))
+}

@@ -108,12 +108,17 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	conf.LocalID = raft.ServerID(n.URL())
 	conf.Logger = hl
 	// A county's members share a LAN: detect a dead leader in half a
-	// second rather than raft's default second.
-	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 500*time.Millisecond, 500*time.Millisecond, 250*time.Millisecond
+	// second rather than raft's default second. The leader's lease (how
+	// long it leads without hearing from a majority) is as long: reads are
+	// confirmed by a round of heartbeats, not by the lease, so a longer
+	// lease costs nothing there, and a quarter second stepped a busy
+	// leader down (a member's store flushing its memtable on a loaded box
+	// kept heartbeats unanswered for 250–262 ms in `bench county`).
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
 	// Gather concurrent writes into one log append and one FSM batch.
 	conf.BatchApplyCh, conf.MaxAppendEntries = true, 256
 	if rc.HeartbeatTimeout > 0 {
-		conf.HeartbeatTimeout, conf.LeaderLeaseTimeout = rc.HeartbeatTimeout, rc.HeartbeatTimeout/2
+		conf.HeartbeatTimeout, conf.LeaderLeaseTimeout = rc.HeartbeatTimeout, rc.HeartbeatTimeout
 	}
 	if rc.ElectionTimeout > 0 {
 		conf.ElectionTimeout = rc.ElectionTimeout
@@ -246,6 +251,17 @@ func (c *cluster) Propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 	return out, err
 }
 
+// raftWriteError says what a write refused by raft means to its client.
+// Not-leader is not among them: propose hands the command on instead.
+func raftWriteError(err error) error {
+	if errors.Is(err, raft.ErrLeadershipLost) {
+		// Appended, perhaps replicated: the next leader may commit it.
+		return fmt.Errorf("%w: 主节点在这次写入提交途中换了，写入可能已生效也可能没有：请用同一幂等键（Idempotency-Key）再提交一次，同一键只生效一次", ErrLeaderChanged)
+	}
+	// Shutting down (ErrRaftShutdown), or anything raft adds later.
+	return fmt.Errorf("%w: 这次写入未能提交（%v）：请稍后用同一幂等键再提交一次", ErrClosed, err)
+}
+
 // propose returns the command's output and the log index it was applied at.
 func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, uint64, error) {
 	if _, ok := cmd.GetOp().(*pb.Command_Batch); ok {
@@ -281,7 +297,7 @@ func (c *cluster) propose(ctx context.Context, cmd *pb.Command) (proto.Message, 
 				if errors.Is(err, raft.ErrNotLeader) {
 					continue
 				}
-				return nil, 0, fmt.Errorf("%w: %v", ErrClosed, err)
+				return nil, 0, raftWriteError(err)
 			}
 			return res.Out, res.index, res.Err
 		}

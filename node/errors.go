@@ -22,8 +22,14 @@ var (
 	// ErrFailedPrecondition: well-formed, but not allowed in the record's
 	// current state (invalid transition, not the holder, materials missing).
 	ErrFailedPrecondition = errors.New("failed precondition")
-	// ErrClosed: the store is shutting down.
+	// ErrClosed: the store is shutting down, or (at a county group
+	// member) the group has no leader to take a write or confirm a read.
 	ErrClosed = errors.New("store closed")
+	// ErrLeaderChanged: a county group's leader lost its leadership while
+	// a write was on its way to commit. The write may yet be committed by
+	// the next leader, or may be lost: a client asks again under the same
+	// idempotency key, which applies it at most once.
+	ErrLeaderChanged = errors.New("leader changed during the write")
 	// ErrCorrupt: the store's data does not agree with itself.
 	ErrCorrupt = errors.New("store corrupt")
 	// ErrBatchTooLarge: one command would write more than a transaction
@@ -82,7 +88,7 @@ func connectError(err error) error {
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, ErrBatchTooLarge):
 		code = connect.CodeResourceExhausted
-	case errors.Is(err, ErrClosed), errors.Is(err, ErrLaterRelease):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrLeaderChanged), errors.Is(err, ErrLaterRelease):
 		code = connect.CodeUnavailable
 	case errors.Is(err, context.Canceled):
 		code = connect.CodeCanceled
