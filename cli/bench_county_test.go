@@ -3,12 +3,21 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	gosync "sync"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node"
 
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
@@ -73,4 +82,49 @@ func TestBenchCountyMembers(t *testing.T) {
 
 	_, err = benchCounty(context.Background(), &BenchCountyOptions{Writers: []int{1}, Duration: time.Millisecond, Members: g.urls()[:2]})
 	require.ErrorContains(t, err, "--members", "every member must be listed")
+}
+
+// flakyLeader answers the first tries of every write Unavailable, as a
+// group whose leader is changing would, and remembers the idempotency keys
+// it was asked under.
+type flakyLeader struct {
+	jiujinv1connect.UnimplementedApplicationServiceHandler
+	fail int
+	mu   gosync.Mutex
+	seen map[string]int
+}
+
+func (f *flakyLeader) AcceptApplication(_ context.Context, req *connect.Request[pb.AcceptApplicationRequest]) (*connect.Response[pb.AcceptApplicationResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := req.Header().Get(node.IdempotencyHeader)
+	f.seen[key]++
+	if f.seen[key] <= f.fail {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("leader changed during the write"))
+	}
+	return connect.NewResponse(&pb.AcceptApplicationResponse{}), nil
+}
+
+// TestBenchWritersAskAgainUnderTheSameKey: a bench writer answered
+// Unavailable asks again under the same idempotency key, as the command
+// line does; the write counts once and the answers are reported.
+func TestBenchWritersAskAgainUnderTheSameKey(t *testing.T) {
+	h := &flakyLeader{fail: 2, seen: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(h))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	run, err := benchWriters(context.Background(), srv.URL, 2, 300*time.Millisecond, false)
+	require.NoError(t, err)
+	require.Positive(t, run.Committed)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Len(t, h.seen, int(run.Committed), "one key per write")
+	for key, n := range h.seen {
+		require.NotEmpty(t, key)
+		require.Equal(t, 3, n, "two Unavailable answers, then the write")
+	}
+	require.Equal(t, 2*run.Committed, run.Unavailable)
+	require.GreaterOrEqual(t, run.P50Ms, float64(2*benchRetryWait.Milliseconds()), "latency from the first try")
 }
