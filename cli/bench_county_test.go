@@ -3,11 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -127,4 +129,41 @@ func TestBenchWritersAskAgainUnderTheSameKey(t *testing.T) {
 	}
 	require.Equal(t, 2*run.Committed, run.Unavailable)
 	require.GreaterOrEqual(t, run.P50Ms, float64(2*benchRetryWait.Milliseconds()), "latency from the first try")
+}
+
+// TestClusterStatusListsEachMembersVersion: `cluster status` shows, for
+// every member, the release it runs, its raft state and how far it has
+// applied the log, as that member said when last asked.
+func TestClusterStatusListsEachMembersVersion(t *testing.T) {
+	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
+	require.NoError(t, err)
+	g, err := startBenchGroup(t.TempDir(), cal)
+	require.NoError(t, err)
+	defer g.close()
+	leader := g.urls()[0]
+	var out string
+	require.Eventually(t, func() bool {
+		code, o, _ := run(t, leader, "cluster", "status")
+		out = o
+		return code == 0 && strings.Count(o, node.Version) >= 3 && strings.Count(o, "Follower") == 2 && !strings.Contains(o, "未曾应答")
+	}, 10*time.Second, 100*time.Millisecond, "every member's version and state: %s", out)
+	require.Contains(t, out, "版本")
+	require.NotContains(t, out, "版本不一致")
+
+	code, o, _ := run(t, leader, "cluster", "status", "-o", "json")
+	require.Equal(t, 0, code)
+	var st struct {
+		Members []struct {
+			Version  string `json:"version"`
+			State    string `json:"state"`
+			Answered bool   `json:"answered"`
+		} `json:"members"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(o), &st))
+	require.Len(t, st.Members, 3)
+	for _, m := range st.Members {
+		require.Equal(t, node.Version, m.Version)
+		require.NotEmpty(t, m.State)
+		require.True(t, m.Answered)
+	}
 }

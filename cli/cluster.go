@@ -36,15 +36,28 @@ func newClusterCmd(f *Factory) *cobra.Command {
 			}
 			fmt.Fprintf(f.Out, "本成员 %s：%s，已应用至第 %d 条日志（最近快照：第 %d 条）\n主节点：%s\n", s.GetId(), s.GetState(), s.GetApplied(), s.GetSnapshotIndex(), leader)
 			t := &table{}
-			t.add("成员", "raft 地址", "投票权", "")
+			t.add("成员", "raft 地址", "投票权", "", "版本", "状态", "已应用")
+			versions := map[string]bool{}
 			for _, m := range s.GetMembers() {
 				mark := ""
 				if m.GetLeader() {
 					mark = "主"
 				}
-				t.add(m.GetId(), m.GetAddress(), m.GetSuffrage(), mark)
+				version, state, applied := m.GetVersion(), m.GetState(), fmt.Sprint(m.GetApplied())
+				if version == "" {
+					version, state, applied = "?", "未曾应答", "?"
+				} else {
+					versions[version] = true
+					if !m.GetAnswered() {
+						state = "未应答（上次：" + state + "）"
+					}
+				}
+				t.add(m.GetId(), m.GetAddress(), m.GetSuffrage(), mark, version, state, applied)
 			}
 			t.print(f.Out)
+			if len(versions) > 1 {
+				fmt.Fprintln(f.Out, "注意：成员的版本不一致。升级时逐个成员进行，完成后各成员应为同一版本。")
+			}
 			return nil
 		},
 	}, &cobra.Command{

@@ -59,10 +59,14 @@ type cluster struct {
 	// batching: every member of the configuration has.
 	readersMu sync.Mutex
 	readers   map[string]bool
-	batching  atomic.Bool
-	stop      chan struct{}
-	stopOnce  sync.Once
-	downOnce  sync.Once // shutdown: at a stop, or a halt (Node.halt)
+	// heard: what each member said of itself when last asked, and
+	// whether it answered then (for the cluster status).
+	heard    map[string]*pb.GetClusterStatusResponse
+	answered map[string]bool
+	batching atomic.Bool
+	stop     chan struct{}
+	stopOnce sync.Once
+	downOnce sync.Once // shutdown: at a stop, or a halt (Node.halt)
 }
 
 // startRaft opens the raft log and snapshots in the data directory and
@@ -166,7 +170,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.cluster = &cluster{n: n, r: r, fsm: fsm, log: logs, trans: trans, hc: syncHTTPClient(rc.Transport),
-		readers: map[string]bool{}, stop: make(chan struct{})}
+		readers: map[string]bool{}, heard: map[string]*pb.GetClusterStatusResponse{}, answered: map[string]bool{}, stop: make(chan struct{})}
 	n.cluster.b = newBatcher(r, n.cluster.batching.Load)
 	fsm.onReach(n.cluster.b.reached)
 	fsm.onHalt(n.halt)
@@ -394,13 +398,15 @@ func (h *clusterService) GetClusterStatus(ctx context.Context, req *connect.Requ
 	res := &pb.GetClusterStatusResponse{Leader: string(leader), State: c.r.State().String(), Applied: h.n.Store.Applied(), Id: h.n.URL()}
 	fmt.Sscan(c.r.Stats()["last_snapshot_index"], &res.SnapshotIndex)
 	res.SnapshotsInstalled = c.fsm.installed.Load()
-	res.Reads = []string{logReadsBatch}
+	res.Reads, res.Version = []string{logReadsBatch}, buildVersion()
 	for _, s := range f.Configuration().Servers {
 		suffrage := "voter"
 		if s.Suffrage != raft.Voter {
 			suffrage = "nonvoter"
 		}
-		res.Members = append(res.Members, &pb.Member{Id: string(s.ID), Address: string(s.Address), Suffrage: suffrage, Leader: s.ID == leader})
+		m := &pb.Member{Id: string(s.ID), Address: string(s.Address), Suffrage: suffrage, Leader: s.ID == leader}
+		c.describe(m)
+		res.Members = append(res.Members, m)
 	}
 	return connect.NewResponse(res), nil
 }
@@ -609,10 +615,28 @@ func (c *cluster) checkReaders(ctx context.Context, ids []string) bool {
 	defer c.readersMu.Unlock()
 	all := true
 	for i, id := range ids {
-		if a := answers[i]; a != nil {
+		a := answers[i]
+		if a != nil {
 			c.readers[id] = slices.Contains(a.GetReads(), logReadsBatch)
+			c.heard[id] = &pb.GetClusterStatusResponse{Version: a.GetVersion(), State: a.GetState(), Applied: a.GetApplied()}
 		}
+		c.answered[id] = a != nil
 		all = all && c.readers[id]
 	}
 	return all
+}
+
+// describe fills in a member of the status with what it said of itself
+// when last asked (this member: itself, now).
+func (c *cluster) describe(m *pb.Member) {
+	if m.GetId() == c.n.URL() {
+		m.Version, m.State, m.Applied, m.Answered = buildVersion(), c.r.State().String(), c.n.Store.Applied(), true
+		return
+	}
+	c.readersMu.Lock()
+	defer c.readersMu.Unlock()
+	if h := c.heard[m.GetId()]; h != nil {
+		m.Version, m.State, m.Applied = h.GetVersion(), h.GetState(), h.GetApplied()
+	}
+	m.Answered = c.answered[m.GetId()]
 }

@@ -56,6 +56,22 @@ func TestCountyGroupOverTCP(t *testing.T) {
 	members := []*testNode{m1, m2, m3}
 	eventually(t, func() bool { return len(clusterStatus(t, m3).GetMembers()) == 3 }, "three members")
 	eventually(t, func() bool { return m3.Store.NodeID() == m1.Store.NodeID() }, "one identity for the group")
+	// Each member's status says what every member said of itself.
+	for _, m := range members {
+		eventually(t, func() bool {
+			s := clusterStatus(t, m)
+			for _, x := range s.GetMembers() {
+				want := "Follower"
+				if x.GetId() == m1.URL() {
+					want = "Leader"
+				}
+				if !x.GetAnswered() || x.GetVersion() != buildVersion() || x.GetState() != want {
+					return false
+				}
+			}
+			return s.GetVersion() == buildVersion() && len(s.GetMembers()) == 3
+		}, "versions and states of all three")
+	}
 
 	// A write at a follower is committed by the group.
 	res, err := m3.catalog.ImportCatalog(ctx, req(seedCatalog(t)))
@@ -110,6 +126,14 @@ func TestCountyGroupOverTCP(t *testing.T) {
 		l := clusterStatus(t, rest[0]).GetLeader()
 		return l != "" && l != leader.URL()
 	}, "a new leader")
+	eventually(t, func() bool {
+		for _, x := range clusterStatus(t, rest[0]).GetMembers() {
+			if x.GetId() == leader.URL() {
+				return !x.GetAnswered() && x.GetVersion() == buildVersion() && x.GetState() == "Leader"
+			}
+		}
+		return false
+	}, "the stopped member: not answering, as it last said")
 	c := rest[1].accept(t, acceptReq())
 	d := town.accept(t, acceptReq())
 	for _, m := range rest {

@@ -109,8 +109,16 @@ type Member struct {
 	// Its raft address (host:port).
 	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
 	// "voter" or "nonvoter".
-	Suffrage      string `protobuf:"bytes,3,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
-	Leader        bool   `protobuf:"varint,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	Suffrage string `protobuf:"bytes,3,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
+	Leader   bool   `protobuf:"varint,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	// What the member said of itself when the answering member last asked
+	// (every two seconds; for the answering member itself, now): its
+	// release, raft state and last applied index. answered is false when
+	// the last ask went unanswered (what it said before stays).
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	State         string `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	Applied       uint64 `protobuf:"varint,7,opt,name=applied,proto3" json:"applied,omitempty"`
+	Answered      bool   `protobuf:"varint,8,opt,name=answered,proto3" json:"answered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -173,6 +181,34 @@ func (x *Member) GetLeader() bool {
 	return false
 }
 
+func (x *Member) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Member) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Member) GetApplied() uint64 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+func (x *Member) GetAnswered() bool {
+	if x != nil {
+		return x.Answered
+	}
+	return false
+}
+
 type GetClusterStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -225,7 +261,9 @@ type GetClusterStatusResponse struct {
 	// Log entry formats this member reads besides an entry of one command:
 	// "batch" (an entry holding a CommandBatch). The leader puts several
 	// commands in one entry only once every member has said it reads them.
-	Reads         []string `protobuf:"bytes,8,rep,name=reads,proto3" json:"reads,omitempty"`
+	Reads []string `protobuf:"bytes,8,rep,name=reads,proto3" json:"reads,omitempty"`
+	// This member's release, as the node status gives it.
+	Version       string `protobuf:"bytes,9,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -314,6 +352,13 @@ func (x *GetClusterStatusResponse) GetReads() []string {
 		return x.Reads
 	}
 	return nil
+}
+
+func (x *GetClusterStatusResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 type JoinClusterRequest struct {
@@ -589,13 +634,17 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\x17jiujin/v1/cluster.proto\x12\tjiujin.v1\x1a\x19google/protobuf/any.proto\"\x12\n" +
 	"\x10ReadIndexRequest\")\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"f\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"\xcc\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
 	"\bsuffrage\x18\x03 \x01(\tR\bsuffrage\x12\x16\n" +
-	"\x06leader\x18\x04 \x01(\bR\x06leader\"\x19\n" +
-	"\x17GetClusterStatusRequest\"\x8d\x02\n" +
+	"\x06leader\x18\x04 \x01(\bR\x06leader\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\x12\x14\n" +
+	"\x05state\x18\x06 \x01(\tR\x05state\x12\x18\n" +
+	"\aapplied\x18\a \x01(\x04R\aapplied\x12\x1a\n" +
+	"\banswered\x18\b \x01(\bR\banswered\"\x19\n" +
+	"\x17GetClusterStatusRequest\"\xa7\x02\n" +
 	"\x18GetClusterStatusResponse\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12+\n" +
 	"\amembers\x18\x02 \x03(\v2\x11.jiujin.v1.MemberR\amembers\x12\x14\n" +
@@ -604,7 +653,8 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\x02id\x18\x05 \x01(\tR\x02id\x12%\n" +
 	"\x0esnapshot_index\x18\x06 \x01(\x04R\rsnapshotIndex\x12/\n" +
 	"\x13snapshots_installed\x18\a \x01(\x04R\x12snapshotsInstalled\x12\x14\n" +
-	"\x05reads\x18\b \x03(\tR\x05reads\">\n" +
+	"\x05reads\x18\b \x03(\tR\x05reads\x12\x18\n" +
+	"\aversion\x18\t \x01(\tR\aversion\">\n" +
 	"\x12JoinClusterRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x15\n" +
