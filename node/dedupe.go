@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -73,8 +72,12 @@ func (w *wtx) remember(cmd *pb.Command, out proto.Message) error {
 	}
 	w.set(doneKey(id), val)
 	w.set(doneAtKey(cmd.GetNowMs(), id), nil)
+	if err := w.pruneDone(cmd.GetNowMs() - doneRetention.Milliseconds()); err != nil {
+		return err
+	}
+	// Staged here, not yet in the transaction the prune looked into.
 	w.keptDone(uint64(cmd.GetNowMs()))
-	return w.pruneDone(cmd.GetNowMs() - doneRetention.Milliseconds())
+	return nil
 }
 
 // keptDone notes a request id kept from time at.
@@ -119,16 +122,10 @@ func (w *wtx) pruneDone(beforeMs int64) error {
 		w.del(doneKey(id))
 		n++
 	}
-	// The oldest left: the first not pruned, or this command's own (staged
-	// here, not yet in the transaction the iterator reads).
+	// The oldest left in the store: the first not pruned.
 	w.st.doneKnown, w.st.doneNone = true, true
 	if it.Valid() {
 		w.st.oldestDone, w.st.doneNone = binary.BigEndian.Uint64(it.Item().Key()[len(prefixDoneAt):]), false
-	}
-	for k := range w.pending {
-		if strings.HasPrefix(k, prefixDoneAt) && !w.deleted[k] {
-			w.keptDone(binary.BigEndian.Uint64([]byte(k[len(prefixDoneAt):])))
-		}
 	}
 	return nil
 }
