@@ -157,8 +157,9 @@ func Start(cfg Config) (*Node, error) {
 		sc.Proposer = prop
 		// The raft log is the durable record: badger need not fsync, for
 		// the applied index is written with the data it covers, and a tail
-		// lost in a crash is replayed from the log.
-		sc.NoSync = true
+		// lost in a crash is replayed from the log. Without fsync, the
+		// longer values go to badger's value log (valuelog.go).
+		sc.NoSync, sc.ValueLog = true, true
 	}
 	st, err := OpenStore(sc)
 	if err != nil {

@@ -47,11 +47,22 @@ type StoreConfig struct {
 	NoSync bool
 	// MaxBatch caps how many commands share one commit (default 256).
 	MaxBatch int
+	// ValueLog keeps values longer than valueThreshold bytes (records,
+	// feed entries, kept answers) in badger's value log, the LSM tree
+	// holding pointers to them, and collects the log's garbage every
+	// ValueLogGCInterval. For a county group's members, whose stores do not
+	// fsync (see valuelog.go): with fsync on, a commit would sync two files.
+	ValueLog bool
+	// ValueLogGCInterval is how often the value log's garbage is looked
+	// for, when ValueLog is set (default 10 minutes).
+	ValueLogGCInterval time.Duration
 	// Proposer, if set, takes every command instead of the local writer:
 	// a replicated group proposes it to its log, and the log's entries
 	// come back through ApplyLogs on every member.
 	Proposer Proposer
 	Logger   *slog.Logger
+
+	tune func(badger.Options) badger.Options // tests: smaller files
 }
 
 func (c *StoreConfig) validate() error {
@@ -70,6 +81,9 @@ func (c *StoreConfig) validate() error {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 256
 	}
+	if c.ValueLogGCInterval <= 0 {
+		c.ValueLogGCInterval = valueLogGCInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -84,6 +98,7 @@ type Store struct {
 	reqs chan *writeReq
 	stop chan struct{}
 	done chan struct{}
+	bg   sync.WaitGroup // the value log's collector
 
 	hot hotCache // decoded delegations and matters, for acceptance
 	// restoring is held while a snapshot replaces the content: no read
@@ -140,8 +155,13 @@ type writeResult struct {
 // badgerOptions tunes badger for a small box: two 16 MiB memtables, an
 // 8 MiB block cache and a 4 MiB index cache, 64 MiB value-log files. With
 // the Go runtime the node stays within a budget of about 64 MiB resident
-// when idle (measured by `jiujin bench accept`, see README).
-func badgerOptions(dir string, sync bool) badger.Options {
+// when idle (measured by `jiujin bench accept`, see README). Values stay
+// in the LSM tree unless valueLog (see valuelog.go).
+func badgerOptions(dir string, sync, valueLog bool) badger.Options {
+	threshold := int64(1 << 20) // badger's largest: everything in the tree
+	if valueLog {
+		threshold = valueThreshold
+	}
 	return badger.DefaultOptions(dir).
 		WithLogger(nil).
 		WithSyncWrites(sync).
@@ -155,7 +175,8 @@ func badgerOptions(dir string, sync bool) badger.Options {
 		WithIndexCacheSize(4 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithCompression(options.Snappy).
-		WithNumCompactors(2)
+		WithNumCompactors(2).
+		WithValueThreshold(threshold)
 }
 
 // OpenStore opens (or creates) a node's store.
@@ -163,7 +184,11 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	db, err := badger.Open(badgerOptions(cfg.Dir, !cfg.NoSync))
+	opts := badgerOptions(cfg.Dir, !cfg.NoSync, cfg.ValueLog)
+	if cfg.tune != nil {
+		opts = cfg.tune(opts)
+	}
+	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %s: %w", cfg.Dir, err)
 	}
@@ -180,6 +205,10 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	go s.run()
+	if cfg.ValueLog {
+		s.bg.Add(1)
+		go s.collectValueLog()
+	}
 	return s, nil
 }
 
@@ -317,6 +346,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
+	s.bg.Wait()
 	return s.db.Close()
 }
 
