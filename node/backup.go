@@ -84,7 +84,7 @@ func RestoreStore(cfg StoreConfig, r io.Reader) error {
 	if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
 		return precondition("data", "数据目录 %s 不为空，请恢复到一个新目录", cfg.Dir)
 	}
-	db, err := badger.Open(badgerOptions(cfg.Dir, true, cfg.ValueLog))
+	db, err := badger.Open(badgerOptions(cfg.Dir, true, cfg.Member))
 	if err != nil {
 		return fmt.Errorf("open badger at %s: %w", cfg.Dir, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -128,7 +129,11 @@ func TestABatchEntryCutBetweenCommitsReplaysExactly(t *testing.T) {
 // exceed one badger transaction is committed in parts and still applied
 // completely, once.
 func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
-	st := freshStore(t, "")
+	// 16 MiB memtables, a quarter of a member's: badger's limit on one
+	// commit, a share of the memtable, falls within 6,000 commands.
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), Member: true,
+		tune: func(o badger.Options) badger.Options { return o.WithMemTableSize(16 << 20) }})
+	require.NoError(t, err)
 	defer st.Close()
 	fsm := NewFSM(st)
 	fsm.ApplyBatch(groupSetup(t))
@@ -150,7 +155,7 @@ func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
 	st.mu.Unlock()
 	fsm.ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})
 	require.Equal(t, head+n, st.FeedHead())
-	_, err := st.Verify()
+	_, err = st.Verify()
 	require.NoError(t, err)
 }
 

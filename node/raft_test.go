@@ -24,7 +24,7 @@ func freshStore(t testing.TB, dir string) *Store {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), NoSync: true, ValueLog: true})
+	st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), Member: true})
 	require.NoError(t, err)
 	return st
 }

@@ -155,11 +155,9 @@ func Start(cfg Config) (*Node, error) {
 		// Writes go to the group's log; the proposer exists once raft runs.
 		prop = &lateProposer{}
 		sc.Proposer = prop
-		// The raft log is the durable record: badger need not fsync, for
-		// the applied index is written with the data it covers, and a tail
-		// lost in a crash is replayed from the log. Without fsync, the
-		// longer values go to badger's value log (valuelog.go).
-		sc.NoSync, sc.ValueLog = true, true
+		// The raft log is the durable record: the store is tuned for that
+		// (no fsync, values in the value log; member.go).
+		sc.Member = true
 	}
 	st, err := OpenStore(sc)
 	if err != nil {

@@ -47,14 +47,16 @@ type StoreConfig struct {
 	NoSync bool
 	// MaxBatch caps how many commands share one commit (default 256).
 	MaxBatch int
-	// ValueLog keeps values longer than valueThreshold bytes (records,
-	// feed entries, kept answers) in badger's value log, the LSM tree
-	// holding pointers to them, and collects the log's garbage every
-	// ValueLogGCInterval. For a county group's members, whose stores do not
-	// fsync (see valuelog.go): with fsync on, a commit would sync two files.
-	ValueLog bool
+	// Member marks the store of a county group's member, on a county
+	// server, its group's raft log the durable record: it does not fsync
+	// (the applied index is written with the data it covers, and a tail
+	// lost in a crash is replayed from the log), keeps values longer than
+	// valueThreshold bytes (records, feed entries, kept answers) in
+	// badger's value log, collected every ValueLogGCInterval, and has
+	// 64 MiB memtables. See member.go.
+	Member bool
 	// ValueLogGCInterval is how often the value log's garbage is looked
-	// for, when ValueLog is set (default 10 minutes).
+	// for in a member's store (default 10 minutes).
 	ValueLogGCInterval time.Duration
 	// Proposer, if set, takes every command instead of the local writer:
 	// a replicated group proposes it to its log, and the log's entries
@@ -155,18 +157,18 @@ type writeResult struct {
 // badgerOptions tunes badger for a small box: two 16 MiB memtables, an
 // 8 MiB block cache and a 4 MiB index cache, 64 MiB value-log files. With
 // the Go runtime the node stays within a budget of about 64 MiB resident
-// when idle (measured by `jiujin bench accept`, see README). Values stay
-// in the LSM tree unless valueLog (see valuelog.go).
-func badgerOptions(dir string, sync, valueLog bool) badger.Options {
-	threshold := int64(1 << 20) // badger's largest: everything in the tree
-	if valueLog {
-		threshold = valueThreshold
+// when idle (measured by `jiujin bench accept`, see README). A county
+// group member's store is tuned for a server instead (member.go).
+func badgerOptions(dir string, sync, member bool) badger.Options {
+	threshold, memtable := int64(1<<20), int64(16<<20) // badger's largest threshold: every value in the tree
+	if member {
+		sync, threshold, memtable = false, valueThreshold, memberMemTable
 	}
 	return badger.DefaultOptions(dir).
 		WithLogger(nil).
 		WithSyncWrites(sync).
 		WithDetectConflicts(false). // one writer goroutine: nothing to detect
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(memtable).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
@@ -184,7 +186,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	opts := badgerOptions(cfg.Dir, !cfg.NoSync, cfg.ValueLog)
+	opts := badgerOptions(cfg.Dir, !cfg.NoSync, cfg.Member)
 	if cfg.tune != nil {
 		opts = cfg.tune(opts)
 	}
@@ -205,7 +207,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	go s.run()
-	if cfg.ValueLog {
+	if cfg.Member {
 		s.bg.Add(1)
 		go s.collectValueLog()
 	}

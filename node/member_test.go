@@ -24,7 +24,7 @@ import (
 func valueLogStore(t *testing.T, dir string, gcEvery time.Duration) *Store {
 	t.Helper()
 	st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), NoSync: true,
-		ValueLog: true, ValueLogGCInterval: gcEvery, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Member: true, ValueLogGCInterval: gcEvery, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		tune: func(o badger.Options) badger.Options {
 			return o.WithValueLogFileSize(1 << 20).WithMemTableSize(1 << 20)
 		}})

@@ -8,22 +8,30 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// A county group member's store keeps its longer values in badger's value
-// log (StoreConfig.ValueLog): records, feed entries and kept answers, 250
-// to 400 bytes each, are written once, to the end of a value-log file, and
-// the LSM tree holds a pointer of a dozen bytes to each; counters and
-// indexes (8 bytes or none) stay in the tree. With every value in the tree,
-// the three stores of a group on one box filled their 16 MiB memtables
-// every few seconds, and flushing and compacting those bytes on the cores
-// the writes need stalled the group for about a second each time: 64
-// writers for 20 s, alternating runs, committed 3,656–4,110/s at p99
-// 178–209 ms, and with the value log 4,481–4,975/s at p99 37–49 ms, with a
-// fifth less CPU per write (see README, *County group*).
+// The store of a county group's member (StoreConfig.Member) runs on a
+// county server, and its group's raft log is the durable record; three
+// choices differ from a township's or a village's store:
 //
-// A store that fsyncs each commit (a township's, a village's) keeps its
-// values in the tree: with the value log a commit would sync two files.
-// A group member's store does not fsync, the raft log being the durable
-// record.
+//   - No fsync: the applied index is written with the data it covers, and
+//     a tail lost in a crash is replayed from the log.
+//   - Values longer than valueThreshold go to badger's value log: records,
+//     feed entries and kept answers, 250 to 400 bytes each, are written
+//     once, to the end of a value-log file, and the LSM tree holds a
+//     pointer of a dozen bytes to each; counters and indexes (8 bytes or
+//     none) stay in the tree. With every value in the tree, the three
+//     stores of a group on one box filled their memtables every few
+//     seconds, and flushing and compacting those bytes on the cores the
+//     writes need stalled the group for about a second each time: 64
+//     writers for 20 s, alternating runs, committed 3,656–4,110/s at p99
+//     178–209 ms, and with the value log 4,481–4,975/s at p99 37–49 ms,
+//     with a fifth less CPU per write. A store that fsyncs keeps its
+//     values in the tree: with the value log a commit would sync two
+//     files.
+//   - Memtables of memberMemTable (64 MiB, against 16 MiB on a small box):
+//     with keys and pointers only, a 16 MiB memtable still filled every
+//     few seconds at full load; 64 writers for 60 s made 4,238/s at p99
+//     128 ms with 16 MiB and 4,499–4,532/s at p99 45–53 ms with 64 MiB.
+//     Two of them cost a member 128 MiB more memory at most.
 //
 // What the tree no longer points to (a record's older versions, answers
 // pruned after their retention, events released from the held list) is
@@ -34,6 +42,7 @@ import (
 // live in it.
 const (
 	valueThreshold     = 64
+	memberMemTable     = 64 << 20
 	valueLogGCInterval = 10 * time.Minute
 	valueLogDiscard    = 0.5
 )
