@@ -231,7 +231,8 @@ func TestAnEarlierRaftLogIsMoved(t *testing.T) {
 // store intact does not reload it from the last snapshot (raft would, on
 // every start: for a county's years of records, minutes); one whose store
 // lost writes the snapshot covers (badger does not fsync in a group) is
-// loaded from the snapshot first, then raft replays the rest.
+// loaded from the snapshot first, then raft replays the rest; and so is
+// one whose machine stopped while it was open.
 func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	clock := &testClock{t: at("2026-11-23", 10)}
 	dir := t.TempDir()
@@ -290,6 +291,29 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	_, err = m.Store.Verify()
 	require.NoError(t, err)
 	m.accept(t, acceptReq())
+	applied = m.Store.Applied()
+
+	// The machine stopped while the store was open (its open mark is from
+	// another boot): the store, perhaps torn, is cleared and rebuilt from
+	// the snapshot and the log.
+	require.NoError(t, m.Shutdown(context.Background()))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, openMark), []byte("an-earlier-boot"), 0o644))
+	n, err = Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, SnapshotThreshold: 16,
+			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond},
+		bootID: func() string { return "this-boot" }})
+	require.NoError(t, err)
+	m = wrapTestNode(t, n, clock, dir)
+	require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), "a cleared store is loaded from the snapshot")
+	eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
+	c, err = m.Store.Counts()
+	require.NoError(t, err)
+	require.Equal(t, uint64(36), c.Applications)
+	_, err = m.Store.Verify()
+	require.NoError(t, err)
+	mark, err := os.ReadFile(filepath.Join(dir, openMark))
+	require.NoError(t, err)
+	require.Equal(t, "this-boot", string(mark), "marked open in this boot")
 }
 
 // copyStoreFiles copies a data directory's badger files (not its raft

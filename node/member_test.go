@@ -175,3 +175,55 @@ func TestValueLogIsCollectedAtItsInterval(t *testing.T) {
 	require.Equal(t, want, contents(t, st))
 	require.NoError(t, st.Close())
 }
+
+// TestAMemberStoreIsClearedOnlyAfterItsMachineStopped: a store found marked
+// open in the boot it is opened in was left by a killed process, whose
+// writes the kernel kept: it is kept. Marked in another boot, the machine
+// stopped under it: it is cleared, for its group to rebuild. Closed, it
+// leaves no mark.
+func TestAMemberStoreIsClearedOnlyAfterItsMachineStopped(t *testing.T) {
+	dir := t.TempDir()
+	open := func(boot string) *Store {
+		st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), Member: true,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), bootID: func() string { return boot }})
+		require.NoError(t, err)
+		return st
+	}
+	st := open("boot-1")
+	applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
+	applyAll(t, st, []*pb.Command{acceptCmd(10)})
+	head := st.FeedHead()
+	require.Positive(t, head)
+	mark, err := os.ReadFile(filepath.Join(dir, openMark))
+	require.NoError(t, err)
+	require.Equal(t, "boot-1", string(mark))
+	require.NoError(t, st.Close())
+	require.NoFileExists(t, filepath.Join(dir, openMark), "a clean close leaves no mark")
+
+	// Killed: the mark stays, from this boot.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, openMark), []byte("boot-1"), 0o644))
+	st = open("boot-1")
+	require.Equal(t, head, st.FeedHead(), "a killed process's store is kept")
+	require.NoError(t, st.Close())
+
+	// The machine stopped: the mark is from an earlier boot.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, openMark), []byte("boot-1"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "raft"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "raft", "keep"), []byte("log"), 0o644))
+	st = open("boot-2")
+	require.Zero(t, st.FeedHead(), "cleared")
+	require.Zero(t, st.Applied())
+	require.FileExists(t, filepath.Join(dir, "raft", "keep"), "the raft log's directory is not the store's")
+	require.NoError(t, st.Close())
+
+	// Where the system names no boot, any mark counts as a stop.
+	st = open("")
+	applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
+	applyAll(t, st, []*pb.Command{acceptCmd(10)})
+	require.Positive(t, st.FeedHead())
+	require.NoError(t, st.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, openMark), []byte(""), 0o644))
+	st = open("")
+	require.Zero(t, st.FeedHead())
+	require.NoError(t, st.Close())
+}

@@ -91,6 +91,8 @@ type Config struct {
 	// applications it holds whose 容缺 materials are overdue (default 10
 	// minutes; negative: never, for tests that sweep by hand).
 	SweepEvery time.Duration
+
+	bootID func() string // tests: a member restarted in another boot
 }
 
 // Validate checks the configuration and fills defaults.
@@ -157,7 +159,7 @@ func Start(cfg Config) (*Node, error) {
 		sc.Proposer = prop
 		// The raft log is the durable record: the store is tuned for that
 		// (no fsync, values in the value log; member.go).
-		sc.Member = true
+		sc.Member, sc.bootID = true, cfg.bootID
 	}
 	st, err := OpenStore(sc)
 	if err != nil {

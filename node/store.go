@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +65,8 @@ type StoreConfig struct {
 	Proposer Proposer
 	Logger   *slog.Logger
 
-	tune func(badger.Options) badger.Options // tests: smaller files
+	tune   func(badger.Options) badger.Options // tests: smaller files
+	bootID func() string                       // tests: another boot
 }
 
 func (c *StoreConfig) validate() error {
@@ -186,6 +188,22 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	boot := bootID()
+	if cfg.bootID != nil {
+		boot = cfg.bootID()
+	}
+	if cfg.Member {
+		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+			return nil, err
+		}
+		cleared, err := clearIfMachineStopped(cfg.Dir, boot)
+		if err != nil {
+			return nil, err
+		}
+		if cleared {
+			cfg.Logger.Warn("store cleared: the machine stopped while it was open, and its unsynced files may be torn; it is rebuilt from the last snapshot and the log", "dir", cfg.Dir)
+		}
+	}
 	opts := badgerOptions(cfg.Dir, !cfg.NoSync, cfg.Member)
 	if cfg.tune != nil {
 		opts = cfg.tune(opts)
@@ -205,6 +223,12 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	if err := s.loadMeta(); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if cfg.Member {
+		if err := markOpen(cfg.Dir, boot); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	go s.run()
 	if cfg.Member {
@@ -349,7 +373,13 @@ func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
 	s.bg.Wait()
-	return s.db.Close()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if s.cfg.Member {
+		return markClosed(s.cfg.Dir)
+	}
+	return nil
 }
 
 // Proposer puts a command into a replicated log and returns its result
