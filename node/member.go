@@ -6,9 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 )
 
 // The store of a county group's member (StoreConfig.Member) runs on a
@@ -48,66 +45,21 @@ import (
 // the log, which raft fsynced, as a new member would.
 //
 // What the tree no longer points to (a record's older versions, answers
-// pruned after their retention, events released from the held list) is
-// garbage in the value log; badger learns how much each file holds as its
-// compactions drop those pointers, and a file at least half garbage is
-// rewritten, its live values moved to the end of the log, and deleted.
-// The feed is never deleted, so the log stays within about twice what is
-// live in it.
+// pruned after their retention, events released from the held list) stays
+// in the value log as garbage: nothing collects it. Badger's collector
+// (RunValueLogGC) moves live values to the end of the log under their old
+// versions; a key deleted after its value was moved can come back when a
+// compaction drops the tombstone but not the moved value. Measured: 2,000
+// kept answers pruned while the collector ran every 20 ms, 37 of them back
+// (under the race detector's timing; 1 in 3 runs), even with no write
+// during a rewrite. A member whose store brought back a pruned answer
+// would answer a repeated key differently from the others. The garbage is
+// what a county overwrites and prunes, some 600 bytes per keyed write:
+// about 0.6 GB a year at a million writes.
 const (
-	valueThreshold     = 64
-	memberMemTable     = 64 << 20
-	valueLogGCInterval = 10 * time.Minute
-	valueLogDiscard    = 0.5
+	valueThreshold = 64
+	memberMemTable = 64 << 20
 )
-
-// collectValueLog looks for value-log garbage every ValueLogGCInterval
-// until the store closes.
-func (s *Store) collectValueLog() {
-	defer s.bg.Done()
-	t := time.NewTicker(s.cfg.ValueLogGCInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		n, err := s.CollectValueLog()
-		if err != nil {
-			s.cfg.Logger.Warn("value log collection failed", "err", err)
-		} else if n > 0 {
-			s.cfg.Logger.Info("value log collected", "files_rewritten", n)
-		}
-	}
-}
-
-// CollectValueLog rewrites the value-log files that are at least half
-// garbage, one after another, and says how many it rewrote. Values are
-// moved, never changed: reads and writes go on meanwhile. A snapshot being
-// restored waits for it, and it stops between files when the store closes.
-func (s *Store) CollectValueLog() (int, error) {
-	n := 0
-	for {
-		select {
-		case <-s.stop:
-			return n, nil
-		default:
-		}
-		s.restoring.RLock()
-		err := s.db.RunValueLogGC(valueLogDiscard)
-		s.restoring.RUnlock()
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
-			// Nothing (more) worth rewriting, or a collection already runs.
-			return n, nil
-		default:
-			return n, fmt.Errorf("collect value log: %w", err)
-		}
-	}
-}
 
 // openMark is the file a member's store keeps in its directory while
 // open, holding the boot id of the machine it was opened under.

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
@@ -18,18 +17,46 @@ import (
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 )
 
-// valueLogStore opens a store that keeps its longer values in the value
-// log, in files of 1 MiB so that a test fills several, its memtables
-// flushed at 1 MiB so that its tree has levels to compact.
-func valueLogStore(t *testing.T, dir string, gcEvery time.Duration) *Store {
+// valueLogStore opens a store, a member's or not, in files of 1 MiB.
+func valueLogStore(t *testing.T, dir string, member bool) *Store {
 	t.Helper()
-	st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), NoSync: true,
-		Member: true, ValueLogGCInterval: gcEvery, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		tune: func(o badger.Options) badger.Options {
-			return o.WithValueLogFileSize(1 << 20).WithMemTableSize(1 << 20)
-		}})
+	st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), NoSync: true, Member: member,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		tune:   func(o badger.Options) badger.Options { return o.WithValueLogFileSize(1 << 20) }})
 	require.NoError(t, err)
 	return st
+}
+
+// TestAMemberStoreKeepsItsValuesInTheValueLog: a member's records, feed
+// entries and kept answers go to the value log, a small box's stay in the
+// tree; both read back the same.
+func TestAMemberStoreKeepsItsValuesInTheValueLog(t *testing.T) {
+	var held [2]int64
+	var got [2]map[string]string
+	for i, member := range []bool{false, true} {
+		dir := t.TempDir()
+		st := valueLogStore(t, dir, member)
+		applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
+		var cmds []*pb.Command
+		for j := range 200 {
+			cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("accept-%d", j),
+				Op: &pb.Command_Accept{Accept: acceptReq()}})
+		}
+		applyAll(t, st, cmds)
+		require.NoError(t, st.Close())
+		held[i] = total(valueLogFiles(t, dir))
+		st = valueLogStore(t, dir, member)
+		got[i] = contents(t, st)
+		require.NoError(t, st.Close())
+	}
+	require.Less(t, held[0], int64(4<<10), "a small box's value log holds next to nothing")
+	require.Greater(t, held[1], int64(200*800), "a member's holds each write's record, feed entry and answer")
+	require.Equal(t, len(got[0]), len(got[1]))
+	for k, v := range got[1] {
+		if strings.HasPrefix(k, prefixRecord) || strings.HasPrefix(k, prefixDone) {
+			require.Equal(t, len(got[0][k]), len(v), "key %q reads back whole", k)
+		}
+	}
 }
 
 // applyAll applies the commands, 16 at a time, and requires each to succeed.
@@ -95,85 +122,6 @@ func total(files map[string]int64) (n int64) {
 		n += s
 	}
 	return n
-}
-
-// garbageWorkload accepts 2,000 applications under request ids, then two
-// hours on decides each: every decision overwrites a record, and prunes up
-// to 32 of the morning's kept answers. It returns the value-log files the
-// acceptances filled.
-func garbageWorkload(t *testing.T, st *Store, dir string) map[string]int64 {
-	morning, later := at("2026-11-23", 8).UnixMilli(), at("2026-11-23", 10).UnixMilli()
-	applyAll(t, st, []*pb.Command{{NowMs: morning, Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
-	const apps = 2000
-	var cmds []*pb.Command
-	for i := range apps {
-		cmds = append(cmds, &pb.Command{NowMs: morning, Actor: "窗口", RequestId: fmt.Sprintf("accept-%d", i),
-			Op: &pb.Command_Accept{Accept: acceptReq()}})
-	}
-	applyAll(t, st, cmds)
-	accepted := valueLogFiles(t, dir)
-	cmds = cmds[:0]
-	for i := range apps {
-		cmds = append(cmds, &pb.Command{NowMs: later, Actor: "审批", RequestId: fmt.Sprintf("decide-%d", i),
-			Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{Id: fmt.Sprintf("330324-20261123-%06d", i+1), Approve: true}}})
-	}
-	applyAll(t, st, cmds)
-	require.NotContains(t, contents(t, st), string(doneKey("accept-0")), "the morning's answers were pruned")
-	return accepted
-}
-
-// TestValueLogGarbageIsCollected checks that the collector rewrites the
-// value-log files whose values were overwritten or deleted, gives the
-// space back and changes nothing anyone reads, before and after a restart.
-func TestValueLogGarbageIsCollected(t *testing.T) {
-	dir := t.TempDir()
-	st := valueLogStore(t, dir, time.Hour)
-	garbageWorkload(t, st, dir)
-	want := contents(t, st)
-	require.NoError(t, st.Close())
-	before := valueLogFiles(t, dir)
-	require.Greater(t, len(before), 3, "the values fill several files")
-
-	// Compacting the whole tree drops every pointer to an older value and
-	// counts what each file holds of them.
-	st = valueLogStore(t, dir, time.Hour)
-	require.NoError(t, st.db.Flatten(1))
-	n, err := st.CollectValueLog()
-	require.NoError(t, err)
-	require.Positive(t, n)
-	require.Equal(t, want, contents(t, st), "collecting moves values, it changes none")
-	n, err = st.CollectValueLog()
-	require.NoError(t, err)
-	require.Zero(t, n, "what is left is not worth rewriting")
-	require.NoError(t, st.Close())
-	after := valueLogFiles(t, dir)
-	require.Less(t, total(after), total(before)*3/4, "space given back: %d bytes before, %d after", total(before), total(after))
-
-	st = valueLogStore(t, dir, time.Hour)
-	require.Equal(t, want, contents(t, st), "and none after a restart")
-	require.NoError(t, st.Close())
-}
-
-// TestValueLogIsCollectedAtItsInterval: a store collects by itself, its
-// compactions having counted the garbage as the writes went on.
-func TestValueLogIsCollectedAtItsInterval(t *testing.T) {
-	dir := t.TempDir()
-	st := valueLogStore(t, dir, 20*time.Millisecond)
-	accepted := garbageWorkload(t, st, dir)
-	require.Eventually(t, func() bool {
-		now := valueLogFiles(t, dir)
-		for name := range accepted {
-			if _, ok := now[name]; !ok {
-				return true
-			}
-		}
-		return false
-	}, 10*time.Second, 20*time.Millisecond, "a file the acceptances filled is rewritten and deleted")
-	want := contents(t, st)
-	require.NoError(t, st.Close())
-	st = valueLogStore(t, dir, time.Hour)
-	require.Equal(t, want, contents(t, st))
-	require.NoError(t, st.Close())
 }
 
 // TestAMemberStoreIsClearedOnlyAfterItsMachineStopped: a store found marked

@@ -53,12 +53,8 @@ type StoreConfig struct {
 	// (the applied index is written with the data it covers, and a tail
 	// lost in a crash is replayed from the log), keeps values longer than
 	// valueThreshold bytes (records, feed entries, kept answers) in
-	// badger's value log, collected every ValueLogGCInterval, and has
-	// 64 MiB memtables. See member.go.
+	// badger's value log, and has 64 MiB memtables. See member.go.
 	Member bool
-	// ValueLogGCInterval is how often the value log's garbage is looked
-	// for in a member's store (default 10 minutes).
-	ValueLogGCInterval time.Duration
 	// Proposer, if set, takes every command instead of the local writer:
 	// a replicated group proposes it to its log, and the log's entries
 	// come back through ApplyLogs on every member.
@@ -85,9 +81,6 @@ func (c *StoreConfig) validate() error {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 256
 	}
-	if c.ValueLogGCInterval <= 0 {
-		c.ValueLogGCInterval = valueLogGCInterval
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -102,7 +95,6 @@ type Store struct {
 	reqs chan *writeReq
 	stop chan struct{}
 	done chan struct{}
-	bg   sync.WaitGroup // the value log's collector
 
 	hot hotCache // decoded delegations and matters, for acceptance
 	// restoring is held while a snapshot replaces the content: no read
@@ -231,10 +223,6 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		}
 	}
 	go s.run()
-	if cfg.Member {
-		s.bg.Add(1)
-		go s.collectValueLog()
-	}
 	return s, nil
 }
 
@@ -372,7 +360,6 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
-	s.bg.Wait()
 	if err := s.db.Close(); err != nil {
 		return err
 	}
