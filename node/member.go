@@ -31,7 +31,7 @@ import (
 //     with keys and pointers only, a 16 MiB memtable still filled every
 //     few seconds at full load; 64 writers for 60 s made 4,238/s at p99
 //     128 ms with 16 MiB and 4,499–4,532/s at p99 45–53 ms with 64 MiB.
-//     Two of them cost a member 128 MiB more memory at most.
+//     Two of them cost a member 96 MiB more memory at most.
 //
 // Without fsync, a member's store relies on the machine's page cache: a
 // process killed (kill -9, a crash) loses nothing, for the kernel still
