@@ -236,10 +236,11 @@ func TestAnEarlierRaftLogIsMoved(t *testing.T) {
 func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	clock := &testClock{t: at("2026-11-23", 10)}
 	dir := t.TempDir()
+	var boot func() string // the machine's boot id, as the member reads it
 	start := func(listen, raftListen string, bootstrap bool) *Node {
 		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
 			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16,
-				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, bootID: boot})
 		require.NoError(t, err)
 		return n
 	}
@@ -282,14 +283,18 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	require.NoError(t, m.Shutdown(context.Background()))
 	removeStoreFiles(t, dir)
 	copyStoreFiles(t, old, dir)
-	m = wrapTestNode(t, start(listen, raftListen, false), clock, dir)
-	require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), "a store behind the snapshot is loaded from it")
-	eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
-	c, err = m.Store.Counts()
-	require.NoError(t, err)
-	require.Equal(t, uint64(35), c.Applications)
-	_, err = m.Store.Verify()
-	require.NoError(t, err)
+	rebuilt := func(why string, apps uint64) {
+		t.Helper()
+		m = wrapTestNode(t, start(listen, raftListen, false), clock, dir)
+		require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), why)
+		eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
+		c, err := m.Store.Counts()
+		require.NoError(t, err)
+		require.Equal(t, apps, c.Applications)
+		_, err = m.Store.Verify()
+		require.NoError(t, err)
+	}
+	rebuilt("a store behind the snapshot is loaded from it", 35)
 	m.accept(t, acceptReq())
 	applied = m.Store.Applied()
 
@@ -298,19 +303,8 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	// the snapshot and the log.
 	require.NoError(t, m.Shutdown(context.Background()))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, openMark), []byte("an-earlier-boot"), 0o644))
-	n, err = Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, SnapshotThreshold: 16,
-			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond},
-		bootID: func() string { return "this-boot" }})
-	require.NoError(t, err)
-	m = wrapTestNode(t, n, clock, dir)
-	require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), "a cleared store is loaded from the snapshot")
-	eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
-	c, err = m.Store.Counts()
-	require.NoError(t, err)
-	require.Equal(t, uint64(36), c.Applications)
-	_, err = m.Store.Verify()
-	require.NoError(t, err)
+	boot = func() string { return "this-boot" }
+	rebuilt("a cleared store is loaded from the snapshot", 36)
 	mark, err := os.ReadFile(filepath.Join(dir, openMark))
 	require.NoError(t, err)
 	require.Equal(t, "this-boot", string(mark), "marked open in this boot")
