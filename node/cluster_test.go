@@ -308,6 +308,13 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	mark, err := os.ReadFile(filepath.Join(dir, openMark))
 	require.NoError(t, err)
 	require.Equal(t, "this-boot", string(mark), "marked open in this boot")
+
+	// The process stopped while a snapshot was being loaded (the mark a
+	// load leaves until it is whole): cleared and loaded again.
+	require.NoError(t, m.Shutdown(context.Background()))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, restoreMark), nil, 0o644))
+	rebuilt("a store left half loaded is loaded again", 36)
+	require.NoFileExists(t, filepath.Join(dir, restoreMark))
 }
 
 // copyStoreFiles copies a data directory's badger files (not its raft

@@ -39,6 +39,10 @@ var (
 	// in the group's log and stopped applying it (see FSM.ApplyBatch);
 	// the write is in the log, and members of that release apply it.
 	ErrLaterRelease = errors.New("log entry of a later release")
+	// ErrHalfRestored: a county member could not load a snapshot whole
+	// and stopped (see FSM.Restore); restarted, it clears its store and
+	// loads the snapshot again.
+	ErrHalfRestored = errors.New("snapshot loaded part way")
 )
 
 // FieldError is an error about one field of a request or record. Its text is
@@ -88,7 +92,8 @@ func connectError(err error) error {
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, ErrBatchTooLarge):
 		code = connect.CodeResourceExhausted
-	case errors.Is(err, ErrClosed), errors.Is(err, ErrLeaderChanged), errors.Is(err, ErrLaterRelease):
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrLeaderChanged), errors.Is(err, ErrLaterRelease),
+		errors.Is(err, ErrHalfRestored):
 		code = connect.CodeUnavailable
 	case errors.Is(err, context.Canceled):
 		code = connect.CodeCanceled

@@ -89,46 +89,97 @@ func clearIfMachineStopped(dir, boot string) (bool, error) {
 	if boot != "" && string(was) == boot {
 		return false, nil // the process stopped, the machine did not
 	}
+	if err := clearStoreFiles(dir); err != nil {
+		return false, fmt.Errorf("clear store after the machine stopped: %w", err)
+	}
+	return true, nil
+}
+
+// restoreMark is the file a store keeps in its directory while a snapshot
+// replaces its content (Store.Restore). Badger loads a snapshot in many
+// commits, and the store's counters, the applied index among them, may be
+// loaded before the records and the feed they count: a process stopped
+// part way (killed, or the load failed) would leave a store that claims
+// entries it does not hold, and skip them when the log is replayed. Found
+// on opening, the mark says the load did not finish, and the store's files
+// are removed: the member loads its last snapshot again, which raft kept,
+// and replays the log after it.
+const restoreMark = "RESTORING"
+
+// clearIfHalfRestored removes the store's files from dir (not the raft
+// log's directory) if a snapshot was being loaded into it when its process
+// last stopped, and says whether it did.
+func clearIfHalfRestored(dir string) (bool, error) {
+	if _, err := os.Stat(filepath.Join(dir, restoreMark)); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("look for %s: %w", restoreMark, err)
+	}
+	if err := clearStoreFiles(dir); err != nil {
+		return false, fmt.Errorf("clear a store left half restored: %w", err)
+	}
+	return true, nil
+}
+
+// clearStoreFiles removes the regular files of a data directory (badger's
+// and the marks), not its subdirectories (the raft log's), and syncs it.
+func clearStoreFiles(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return false, err
+		return err
 	}
 	for _, e := range entries {
 		if e.IsDir() {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			return false, fmt.Errorf("clear store after the machine stopped: %w", err)
+			return err
 		}
 	}
-	return true, syncDir(dir)
+	return syncDir(dir)
 }
 
 // markOpen writes the open mark, synced.
 func markOpen(dir, boot string) error {
-	f, err := os.Create(filepath.Join(dir, openMark))
-	if err != nil {
+	if err := writeMark(dir, openMark, boot); err != nil {
 		return fmt.Errorf("mark store open: %w", err)
 	}
-	if _, err := f.WriteString(boot); err != nil {
-		f.Close()
-		return fmt.Errorf("mark store open: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("mark store open: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("mark store open: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // markClosed removes the open mark once badger has closed (and synced)
 // the store.
 func markClosed(dir string) error {
-	if err := os.Remove(filepath.Join(dir, openMark)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeMark(dir, openMark); err != nil {
 		return fmt.Errorf("mark store closed: %w", err)
+	}
+	return nil
+}
+
+// writeMark writes a mark file into dir, synced with the directory.
+func writeMark(dir, name, content string) error {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// removeMark removes a mark file from dir (if there) and syncs dir.
+func removeMark(dir, name string) error {
+	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	return syncDir(dir)
 }

@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -267,4 +271,42 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// TestAFailedSnapshotLoadHaltsTheMember: a snapshot that cannot be loaded
+// whole leaves the store half loaded (and marked so): the state machine
+// stops applying and tells the node, which stops the member, for its
+// restart to clear the store and load the snapshot again.
+func TestAFailedSnapshotLoadHaltsTheMember(t *testing.T) {
+	src := freshStore(t, "")
+	NewFSM(src).ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity),
+		logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}),
+		logOf(t, 3, acceptCmd(10))})
+	var snap bytes.Buffer
+	require.NoError(t, src.Backup(&snap))
+	require.NoError(t, src.Close())
+
+	dir := t.TempDir()
+	st := freshStore(t, dir)
+	fsm := NewFSM(st)
+	var told error
+	fsm.onHalt(func(err error) { told = err })
+	err := fsm.Restore(io.NopCloser(io.MultiReader(bytes.NewReader(snap.Bytes()[:snap.Len()-1]), iotest.ErrReader(io.ErrUnexpectedEOF))))
+	require.ErrorIs(t, err, ErrHalfRestored)
+	require.ErrorIs(t, told, ErrHalfRestored, "the node is told")
+	require.ErrorIs(t, fsm.Halted(), ErrHalfRestored)
+	out := fsm.ApplyBatch([]*raft.Log{logOf(t, 4, acceptCmd(11))})
+	require.ErrorIs(t, out[0].(FSMResult).Err, ErrHalfRestored, "nothing more is applied")
+	require.FileExists(t, filepath.Join(dir, restoreMark))
+	require.NoError(t, st.Close())
+
+	// Restarted: cleared, and the snapshot loads whole.
+	st = freshStore(t, dir)
+	require.Zero(t, st.Applied())
+	fsm = NewFSM(st)
+	require.NoError(t, fsm.Restore(io.NopCloser(bytes.NewReader(snap.Bytes()))))
+	require.NoError(t, fsm.Halted())
+	require.Equal(t, uint64(3), st.Applied())
+	require.NoFileExists(t, filepath.Join(dir, restoreMark))
+	require.NoError(t, st.Close())
 }

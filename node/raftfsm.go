@@ -143,12 +143,18 @@ entries:
 	for i := stop.log + 1; i < len(logs); i++ {
 		out[i] = FSMResult{Err: halt}
 	}
-	if f.halted.CompareAndSwap(nil, &halt) {
+	f.halt(halt)
+	return out
+}
+
+// halt stops the state machine for good (until a restart), and tells
+// onHalt's function, once.
+func (f *FSM) halt(err error) {
+	if f.halted.CompareAndSwap(nil, &err) {
 		if fn := f.onHalted.Load(); fn != nil {
-			(*fn)(halt)
+			(*fn)(err)
 		}
 	}
-	return out
 }
 
 // fromLaterRelease says whether cmd is of a kind a later release added:
@@ -185,11 +191,16 @@ func (f *FSM) onHalt(fn func(error)) { f.onHalted.Store(&fn) }
 // replays them (ApplyLogs), as after a restart.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) { return &fsmSnapshot{store: f.store}, nil }
 
-// Restore replaces the store with a snapshot.
+// Restore replaces the store with a snapshot. One that fails part way
+// halts the member: the store holds part of the snapshot (and badger,
+// after a failed load, blocks every later read), and the restart clears
+// it (restoreMark) and loads the snapshot again.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	if err := f.store.Restore(rc); err != nil {
-		return fmt.Errorf("restore snapshot: %w", err)
+		err = fmt.Errorf("%w: 快照未能完整载入（%v），本成员已停止：重启后会清空本地数据，重新载入快照并重放日志", ErrHalfRestored, err)
+		f.halt(err)
+		return err
 	}
 	f.installed.Add(1)
 	return nil

@@ -184,10 +184,17 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	if cfg.bootID != nil {
 		boot = cfg.bootID()
 	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	halfRestored, err := clearIfHalfRestored(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if halfRestored {
+		cfg.Logger.Warn("store cleared: a snapshot was being loaded into it when its process stopped; it is loaded again from the last snapshot, and the log replayed", "dir", cfg.Dir)
+	}
 	if cfg.Member {
-		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-			return nil, err
-		}
 		cleared, err := clearIfMachineStopped(cfg.Dir, boot)
 		if err != nil {
 			return nil, err
@@ -622,6 +629,11 @@ func (s *Store) Restore(r io.Reader) error {
 	defer s.restoring.Unlock()
 	s.hot.reset()
 	defer s.hot.reset()
+	// Marked until loaded whole (restoreMark): a store left half loaded
+	// is cleared when next opened.
+	if err := writeMark(s.cfg.Dir, restoreMark, ""); err != nil {
+		return fmt.Errorf("mark store restoring: %w", err)
+	}
 	if err := s.db.DropAll(); err != nil {
 		return fmt.Errorf("drop before restore: %w", err)
 	}
@@ -634,7 +646,21 @@ func (s *Store) Restore(r io.Reader) error {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
-	return err
+	if err != nil {
+		return err
+	}
+	if !s.cfg.NoSync && !s.cfg.Member {
+		// What Load wrote is in the memtable's WAL: synced before the
+		// mark goes. (A member syncs nothing; a machine stopping under
+		// it is told by its open mark.)
+		if err := s.db.Sync(); err != nil {
+			return fmt.Errorf("sync restored store: %w", err)
+		}
+	}
+	if err := removeMark(s.cfg.Dir, restoreMark); err != nil {
+		return fmt.Errorf("mark store restored: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) writeCounters(btx *badger.Txn, st counters) error {
