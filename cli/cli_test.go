@@ -330,3 +330,46 @@ func eventuallyOut(t *testing.T, out func() string, want string) {
 	t.Helper()
 	require.Eventually(t, func() bool { return strings.Contains(out(), want) }, 10*time.Second, 20*time.Millisecond, "want %q", want)
 }
+
+// TestNodeStartValueLogGarbage: a member's limit of value-log garbage, by
+// default, flag or file, in bytes for the node; -1 for never; nonsense
+// refused, naming the flag.
+func TestNodeStartValueLogGarbage(t *testing.T) {
+	dir := t.TempDir()
+	withLimit := filepath.Join(dir, "garbage.yaml")
+	require.NoError(t, os.WriteFile(withLimit, []byte("value_log_garbage_mib: 256\n"), 0o644))
+	member := []string{"--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:8300", "--bootstrap"}
+	tests := []struct {
+		name string
+		args []string
+		want int64
+		err  string
+	}{
+		{"default", member, node.DefaultValueLogGarbage, ""},
+		{"by flag", append(append([]string{}, member...), "--value-log-garbage", "64"), 64 << 20, ""},
+		{"in the file", append(append([]string{}, member...), "--config", withLimit), 256 << 20, ""},
+		{"the flag wins over the file", append(append([]string{}, member...), "--config", withLimit, "--value-log-garbage", "-1"), -1, ""},
+		{"never", append(append([]string{}, member...), "--value-log-garbage", "-1"), -1, ""},
+		{"zero", append(append([]string{}, member...), "--value-log-garbage", "0"), 0, "--value-log-garbage"},
+		{"negative", append(append([]string{}, member...), "--value-log-garbage", "-5"), 0, "--value-log-garbage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFactory(&bytes.Buffer{}, &bytes.Buffer{})
+			var cfg node.Config
+			var cerr error
+			cmd := newNodeStartCmd(f, func(_ context.Context, o *NodeStartOptions) error {
+				cfg, cerr = o.config(f)
+				return nil
+			})
+			cmd.SetArgs(tt.args)
+			require.NoError(t, cmd.Execute())
+			if tt.err != "" {
+				require.ErrorContains(t, cerr, tt.err)
+				return
+			}
+			require.NoError(t, cerr)
+			require.Equal(t, tt.want, cfg.Raft.ValueLogGarbage)
+		})
+	}
+}

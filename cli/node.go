@@ -43,6 +43,10 @@ type NodeStartOptions struct {
 	Join       string `yaml:"join"`
 	// SnapshotThreshold: raft log entries between snapshots (0: raft's default).
 	SnapshotThreshold uint64 `yaml:"raft_snapshot_threshold"`
+	// ValueLogGarbage: MiB of its store's value log a member no longer
+	// reads above which its start reloads the store from the last
+	// snapshot (-1: never).
+	ValueLogGarbage int `yaml:"value_log_garbage_mib"`
 	// CPUProfile, if set, profiles the node until it stops (hidden: for
 	// measuring one member of a group under `bench county --members`).
 	CPUProfile string `yaml:"-"`
@@ -86,7 +90,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, calendar, log_format, memory_limit_mib)")
+	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, calendar, log_format, memory_limit_mib, raft_listen, bootstrap, join, raft_snapshot_threshold, value_log_garbage_mib)")
 	fl.StringVar(&o.Unit, "unit", "", "unit code: 6 digits county, 9 township, 12 village")
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node; for a county group, every member: URL1,URL2,URL3")
@@ -98,6 +102,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.BoolVar(&o.Bootstrap, "bootstrap", false, "county group: start a new group with this member (first start of the first member)")
 	fl.StringVar(&o.Join, "join", "", "county group: URL(s) of members to join through, comma-separated")
 	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "county group: log entries between snapshots, and kept after one (0: raft's default, 8192)")
+	fl.IntVar(&o.ValueLogGarbage, "value-log-garbage", node.DefaultValueLogGarbage>>20, "county group: MiB of its value log the store no longer reads above which a start reloads the store from the last snapshot, dropping them (-1: never)")
 	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops")
 	_ = fl.MarkHidden("cpuprofile")
 	return cmd
@@ -154,6 +159,9 @@ func (o *NodeStartOptions) loadFile(cmd *cobra.Command) (bool, error) {
 	if !cmd.Flags().Changed("raft-snapshot-threshold") && fromFile.SnapshotThreshold > 0 {
 		o.SnapshotThreshold = fromFile.SnapshotThreshold
 	}
+	if !cmd.Flags().Changed("value-log-garbage") && fromFile.ValueLogGarbage != 0 {
+		o.ValueLogGarbage = fromFile.ValueLogGarbage
+	}
 	if !cmd.Flags().Changed("bootstrap") && fromFile.Bootstrap {
 		o.Bootstrap = true
 	}
@@ -190,7 +198,15 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 		if o.Bootstrap && o.Join != "" {
 			return node.Config{}, fmt.Errorf("--bootstrap / --join: 二者只能选一（首个成员 --bootstrap，其余 --join）")
 		}
-		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join), SnapshotThreshold: o.SnapshotThreshold}
+		garbage := int64(o.ValueLogGarbage) << 20
+		switch {
+		case o.ValueLogGarbage == -1:
+			garbage = -1
+		case o.ValueLogGarbage < 1:
+			return node.Config{}, fmt.Errorf("--value-log-garbage: %d 无效：应为正的 MiB 数，或 -1（从不因此重新载入）", o.ValueLogGarbage)
+		}
+		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join), SnapshotThreshold: o.SnapshotThreshold,
+			ValueLogGarbage: garbage}
 	case o.Bootstrap || o.Join != "":
 		return node.Config{}, fmt.Errorf("--raft-listen: --bootstrap 和 --join 须与 --raft-listen 一起使用")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -37,6 +38,10 @@ type RaftConfig struct {
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	// SnapshotThreshold: entries between snapshots (default 8192).
 	SnapshotThreshold uint64
+	// ValueLogGarbage: bytes of the store's value log it no longer reads
+	// above which a start loads the store from the last snapshot, dropping
+	// them (member.go); 0 takes DefaultValueLogGarbage, negative never.
+	ValueLogGarbage int64
 	// Transport, if set, carries this member's calls to the others
 	// (handing writes to the leader, read index, join); tests put a
 	// fault-injecting layer here.
@@ -151,7 +156,11 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	// not fsync in a group, so a power cut may take its last writes, and
 	// the log before the snapshot may be gone) is loaded from it first.
 	conf.NoSnapshotRestoreOnStart = true
-	if err := restoreIfBehind(fsm, snaps); err != nil {
+	garbage := rc.ValueLogGarbage
+	if garbage == 0 {
+		garbage = DefaultValueLogGarbage
+	}
+	if err := restoreAtStart(fsm, snaps, garbage, n.cfg.Logger); err != nil {
 		logs.Close()
 		trans.Close()
 		return err
@@ -192,15 +201,34 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	return nil
 }
 
-// restoreIfBehind loads the newest snapshot into the store if the store
-// has not applied the entries it covers.
-func restoreIfBehind(fsm *FSM, snaps raft.SnapshotStore) error {
+// DefaultValueLogGarbage is RaftConfig.ValueLogGarbage's default.
+const DefaultValueLogGarbage = 1 << 30
+
+// restoreAtStart loads the newest snapshot into the store if the store has
+// not applied the entries it covers, or if the store's value log holds more
+// than garbage bytes it no longer reads (garbage < 0: never): loading a
+// snapshot drops the value log and writes only what is live.
+func restoreAtStart(fsm *FSM, snaps raft.SnapshotStore, garbage int64, logger *slog.Logger) error {
 	metas, err := snaps.List()
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
 	}
-	if len(metas) == 0 || fsm.store.Applied() >= metas[0].Index {
+	if len(metas) == 0 {
 		return nil
+	}
+	if fsm.store.Applied() >= metas[0].Index {
+		if garbage < 0 {
+			return nil
+		}
+		files, live, err := fsm.store.valueLogUse(garbage)
+		if err != nil {
+			return fmt.Errorf("measure value log: %w", err)
+		}
+		if files-live <= garbage {
+			return nil
+		}
+		logger.Warn("store reloaded from its last snapshot, to drop what its value log holds and no longer reads",
+			"value_log_mib", files>>20, "live_mib", live>>20, "snapshot_index", metas[0].Index)
 	}
 	_, rc, err := snaps.Open(metas[0].ID)
 	if err != nil {

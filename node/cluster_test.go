@@ -2,9 +2,11 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,4 +360,81 @@ func TestAMemberStillStartingAsksForARetry(t *testing.T) {
 	lone := &clusterService{n: &Node{}}
 	_, err = lone.GetClusterStatus(context.Background(), req(&pb.GetClusterStatusRequest{}))
 	require.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err), "a node that is no member at all")
+}
+
+// TestARestartDropsValueLogGarbage: a member whose store's value log holds
+// more than its limit of what the store no longer reads (answers pruned
+// after their retention) loads its store from its last snapshot when it
+// starts, which leaves only what is live; below the limit, a restart
+// keeps the store.
+func TestARestartDropsValueLogGarbage(t *testing.T) {
+	clock := &testClock{t: at("2026-11-23", 10)}
+	dir := t.TempDir()
+	start := func(listen, raftListen string, bootstrap bool) *testNode {
+		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16, ValueLogGarbage: 48 << 10,
+				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
+		require.NoError(t, err)
+		m := wrapTestNode(t, n, clock, dir)
+		eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads")
+		return m
+	}
+	m := start("127.0.0.1:0", "127.0.0.1:0", true)
+	listen, raftListen := strings.TrimPrefix(m.URL(), "http://"), clusterStatus(t, m).GetMembers()[0].GetAddress()
+	m.importSeed(t)
+	keyed := func(round, n int) {
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for j := w; j < n; j += 8 {
+					req := connect.NewRequest(acceptReq())
+					req.Header().Set(IdempotencyHeader, fmt.Sprintf("round-%d-%d", round, j))
+					_, err := m.apps.AcceptApplication(context.Background(), req)
+					require.NoError(t, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	restart := func() *testNode {
+		require.NoError(t, m.Shutdown(context.Background()))
+		return start(listen, raftListen, false)
+	}
+	unread := func() int64 {
+		files, live, err := m.Store.valueLogUse(0)
+		require.NoError(t, err)
+		return files - live
+	}
+
+	keyed(1, 200)
+	m = restart()
+	require.Less(t, unread(), int64(48<<10))
+	require.Zero(t, clusterStatus(t, m).GetSnapshotsInstalled(), "under the limit: kept")
+
+	// Two hours on, the next keyed writes prune the first ones' answers.
+	clock.Set(at("2026-11-23", 12))
+	keyed(2, 200)
+	eventually(t, func() bool { return clusterStatus(t, m).GetSnapshotIndex() > 0 }, "a snapshot")
+	applied := m.Store.Applied()
+	over := unread()
+	require.Greater(t, over, int64(48<<10))
+
+	m = restart()
+	require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), "over the limit: loaded from the snapshot")
+	eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
+	require.Less(t, unread(), over/4, "what was no longer read is gone")
+	c, err := m.Store.Counts()
+	require.NoError(t, err)
+	require.Equal(t, uint64(400), c.Applications)
+	_, err = m.Store.Verify()
+	require.NoError(t, err)
+
+	// A key still kept answers as the first time, from the reloaded store.
+	req := connect.NewRequest(acceptReq())
+	req.Header().Set(IdempotencyHeader, "round-2-7")
+	res, err := m.apps.AcceptApplication(context.Background(), req)
+	require.NoError(t, err)
+	c, err = m.Store.Counts()
+	require.NoError(t, err)
+	require.Equal(t, uint64(400), c.Applications, "a kept key is not applied twice (%s)", res.Msg.GetApplication().GetId())
 }

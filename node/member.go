@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // The store of a county group's member (StoreConfig.Member) runs on a
@@ -55,7 +57,12 @@ import (
 // during a rewrite. A member whose store brought back a pruned answer
 // would answer a repeated key differently from the others. The garbage is
 // what a county overwrites and prunes, some 600 bytes per keyed write:
-// about 0.6 GB a year at a million writes.
+// about 0.6 GB a year at a million writes. It is dropped when the member
+// starts with more than its limit of it (RaftConfig.ValueLogGarbage, 1 GiB
+// by default): the store is loaded from the member's last snapshot, which
+// drops every value-log file (badger's DropAll) and writes what is live
+// once, as a snapshot install does; the log after the snapshot is then
+// replayed.
 const (
 	valueThreshold = 64
 	memberMemTable = 64 << 20
@@ -182,4 +189,44 @@ func removeMark(dir, name string) error {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// valueLogUse is the disk the store's value-log files take and, if that is
+// over floor, how much of it the store still reads: the latest version of
+// each key whose value is in the value log, as badger sizes its entry
+// there (header, key, value and checksum). The rest is garbage. Counting
+// walks every key (not the values): it is only done above floor.
+func (s *Store) valueLogUse(floor int64) (files, live int64, err error) {
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".vlog") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return 0, 0, err
+		}
+		files += diskUse(fi)
+	}
+	if files <= floor {
+		return files, 0, nil
+	}
+	err = s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			// A value below the threshold is in the tree (its estimate is
+			// key and value); at or above, in the value log.
+			if item := it.Item(); item.ValueSize() >= valueThreshold {
+				live += item.EstimatedSize()
+			}
+		}
+		return nil
+	})
+	return files, live, err
 }

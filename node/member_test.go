@@ -251,3 +251,47 @@ func count(kv map[string]string, prefix string) (n int) {
 	}
 	return n
 }
+
+// TestValueLogUseCountsWhatIsNoLongerRead: a member's value log holds what
+// its store reads and, once answers are pruned (or records rewritten), what
+// it no longer reads; valueLogUse tells the two apart.
+func TestValueLogUseCountsWhatIsNoLongerRead(t *testing.T) {
+	dir := t.TempDir()
+	st := valueLogStore(t, dir, true)
+	applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
+	keyed := func(hour, n int) []*pb.Command {
+		var cmds []*pb.Command
+		for j := range n {
+			cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", hour).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("accept-%d-%d", hour, j),
+				Op: &pb.Command_Accept{Accept: acceptReq()}})
+		}
+		return cmds
+	}
+	applyAll(t, st, keyed(9, 300))
+	files, live, err := st.valueLogUse(0)
+	require.NoError(t, err)
+	require.Greater(t, live, int64(300*800), "each write's record, feed entry and answer")
+	require.Less(t, files-live, int64(16<<10), "next to nothing unread (%d of %d)", files-live, files)
+	before := files - live
+
+	// Two hours on, the next keyed writes prune the first ones' answers.
+	answers := 0
+	for k, v := range contents(t, st) {
+		if strings.HasPrefix(k, prefixDone) {
+			answers += len(v)
+		}
+	}
+	applyAll(t, st, keyed(11, 300))
+	files, live, err = st.valueLogUse(0)
+	require.NoError(t, err)
+	t.Logf("value log %d bytes, %d read, %d unread before the prune; answers pruned: %d bytes", files, live, before, answers)
+	require.InDelta(t, float64(answers), float64(files-live-before), float64(answers)/4,
+		"the pruned answers are unread (%d bytes of answers, %d more unread)", answers, files-live-before)
+
+	// Under the floor, the keys are not walked.
+	files2, live2, err := st.valueLogUse(files)
+	require.NoError(t, err)
+	require.Equal(t, files, files2)
+	require.Zero(t, live2)
+	require.NoError(t, st.Close())
+}
