@@ -84,13 +84,38 @@ func RestoreStore(cfg StoreConfig, r io.Reader) error {
 	if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
 		return precondition("data", "数据目录 %s 不为空，请恢复到一个新目录", cfg.Dir)
 	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return err
+	}
+	// Marked until whole (restoreMark): a node is never started on a
+	// directory a restore left half written. One that fails here is
+	// emptied again.
+	if err := writeMark(cfg.Dir, restoreMark, ""); err != nil {
+		return fmt.Errorf("mark data directory restoring: %w", err)
+	}
+	err := loadBackup(cfg, r)
+	if err != nil {
+		if cerr := clearStoreFiles(cfg.Dir); cerr != nil {
+			return fmt.Errorf("%w (and emptying %s again: %v)", err, cfg.Dir, cerr)
+		}
+		return err
+	}
+	if err := removeMark(cfg.Dir, restoreMark); err != nil {
+		return fmt.Errorf("mark data directory restored: %w", err)
+	}
+	return nil
+}
+
+// loadBackup loads a backup into an empty directory and gives the data a
+// new identity.
+func loadBackup(cfg StoreConfig, r io.Reader) error {
 	db, err := badger.Open(badgerOptions(cfg.Dir, true, cfg.Member))
 	if err != nil {
 		return fmt.Errorf("open badger at %s: %w", cfg.Dir, err)
 	}
 	defer db.Close()
 	if err := db.Load(r, 64); err != nil {
-		return fmt.Errorf("load backup: %w", err)
+		return invalid("backup", "备份文件不完整或已损坏，未能载入（%v）：请用完整的备份再恢复", err)
 	}
 	return db.Update(func(txn *badger.Txn) error {
 		it, err := txn.Get([]byte(metaUnit))

@@ -113,14 +113,20 @@ func clearIfMachineStopped(dir, boot string) (bool, error) {
 // and replays the log after it.
 const restoreMark = "RESTORING"
 
-// clearIfHalfRestored removes the store's files from dir (not the raft
-// log's directory) if a snapshot was being loaded into it when its process
-// last stopped, and says whether it did.
-func clearIfHalfRestored(dir string) (bool, error) {
+// clearIfHalfRestored removes a member's store's files from dir (not the
+// raft log's directory) if a snapshot was being loaded into it when its
+// process last stopped, and says whether it did. Any other store so marked
+// was left by a `node restore` that did not finish (killed, or the machine
+// stopped): it is refused, for the restore to be done again, since it may
+// hold the old identity without the rest.
+func clearIfHalfRestored(dir string, member bool) (bool, error) {
 	if _, err := os.Stat(filepath.Join(dir, restoreMark)); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	} else if err != nil {
 		return false, fmt.Errorf("look for %s: %w", restoreMark, err)
+	}
+	if !member {
+		return false, precondition("data", "数据目录 %s 的恢复没有完成（中途被打断）：请删除该目录，再用备份重新恢复（jiujin node restore）", dir)
 	}
 	if err := clearStoreFiles(dir); err != nil {
 		return false, fmt.Errorf("clear a store left half restored: %w", err)

@@ -186,8 +186,9 @@ func TestAMemberStoreIsClearedOnlyAfterItsMachineStopped(t *testing.T) {
 
 // TestAStoreLeftHalfRestoredIsCleared: a snapshot loaded part way (the
 // stream broke, or the process stopped) leaves a store holding some of the
-// snapshot's keys; it stays marked, and is cleared when next opened, for
-// its group to load the snapshot again. A whole load leaves no mark.
+// snapshot's keys, its counters among them; it stays marked, and a
+// member's is cleared when next opened, for its group to load the snapshot
+// again (another store is refused). A whole load leaves no mark.
 func TestAStoreLeftHalfRestoredIsCleared(t *testing.T) {
 	src := valueLogStore(t, t.TempDir(), true)
 	applyAll(t, src, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
@@ -228,8 +229,15 @@ func TestAStoreLeftHalfRestoredIsCleared(t *testing.T) {
 		require.Contains(t, got, metaApplied, "its counters among them")
 		require.Less(t, count(got, prefixRecord), count(want, prefixRecord), "and not all the records they count")
 
+		if !member {
+			// Not a member's: refused, for the restore to be done again.
+			_, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			require.ErrorIs(t, err, ErrFailedPrecondition)
+			require.ErrorContains(t, err, "data: ")
+			continue
+		}
 		st = valueLogStore(t, dir, member, 8<<20)
-		require.Equal(t, 3, len(contents(t, st)), "cleared when opened (member %v): a new store's identity only", member)
+		require.Equal(t, 3, len(contents(t, st)), "cleared when opened: a new store's identity only")
 		require.NoFileExists(t, filepath.Join(dir, restoreMark))
 
 		// Loaded whole: kept, unmarked.

@@ -169,3 +169,45 @@ func TestBackupIsOneInstant(t *testing.T) {
 	require.Greater(t, k, 5, "backups taken while entries applied")
 	require.Equal(t, uint64(2+entries), dst.Applied(), "the last one has everything")
 }
+
+// TestARestoreThatDoesNotFinishLeavesNoNode: a truncated backup is refused,
+// naming it, and leaves the new directory empty; a directory a restore was
+// writing when it was killed is refused when a node is opened on it, not
+// taken for a node (it may hold the old identity without the rest).
+func TestARestoreThatDoesNotFinishLeavesNoNode(t *testing.T) {
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: "330324", Calendar: seedCalendar(t)})
+	require.NoError(t, err)
+	applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
+	var cmds []*pb.Command
+	for range 200 {
+		cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Actor: "窗口", Op: &pb.Command_Accept{Accept: acceptReq()}})
+	}
+	applyAll(t, st, cmds)
+	var backup bytes.Buffer
+	require.NoError(t, st.Backup(&backup))
+	require.NoError(t, st.Close())
+
+	dir := t.TempDir()
+	cfg := StoreConfig{Dir: dir, Unit: "330324", Calendar: seedCalendar(t)}
+	err = RestoreStore(cfg, bytes.NewReader(backup.Bytes()[:backup.Len()-100]))
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.ErrorContains(t, err, "backup: ")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "emptied again")
+
+	// Whole, it restores (into the same, empty, directory).
+	require.NoError(t, RestoreStore(cfg, bytes.NewReader(backup.Bytes())))
+	require.NoFileExists(t, filepath.Join(dir, restoreMark))
+	st, err = OpenStore(cfg)
+	require.NoError(t, err)
+	require.True(t, st.Restored())
+	require.NoError(t, st.Close())
+
+	// Killed mid-restore: the mark is left with what was written.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, restoreMark), nil, 0o644))
+	_, err = OpenStore(cfg)
+	require.ErrorIs(t, err, ErrFailedPrecondition)
+	require.ErrorContains(t, err, "data: ")
+	require.ErrorContains(t, err, "node restore")
+}

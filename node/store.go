@@ -187,7 +187,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	halfRestored, err := clearIfHalfRestored(cfg.Dir)
+	halfRestored, err := clearIfHalfRestored(cfg.Dir, cfg.Member)
 	if err != nil {
 		return nil, err
 	}
