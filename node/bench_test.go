@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/stretchr/testify/require"
+
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 )
 
@@ -57,4 +60,40 @@ func BenchmarkDeadline(b *testing.B) {
 		sink.Add(computeDeadline(a, cal, now).GetStatutoryDaysLeft())
 	}
 	_ = fmt.Sprint(sink.Load())
+}
+
+// BenchmarkValueLogUse: what a member's start costs to count its value
+// log's garbage (a walk of every key, no value read), per key, in a store
+// of 50,000 keyed acceptances.
+func BenchmarkValueLogUse(b *testing.B) {
+	st := valueLogStore(b, b.TempDir(), true)
+	defer st.Close()
+	applyAll(b, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(b)}}})
+	for i := 0; i < 50_000; i += 5_000 {
+		var cmds []*pb.Command
+		for j := i; j < i+5_000; j++ {
+			cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("accept-%d", j),
+				Op: &pb.Command_Accept{Accept: acceptReq()}})
+		}
+		applyAll(b, st, cmds)
+	}
+	keys := 0
+	require.NoError(b, st.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys++
+		}
+		return nil
+	}))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := st.valueLogUse(0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+	b.ReportMetric(float64(keys), "keys")
 }

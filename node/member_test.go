@@ -21,7 +21,7 @@ import (
 
 // valueLogStore opens a store, a member's or not, in files of 1 MiB
 // (and, if memtable is given, memtables of that size).
-func valueLogStore(t *testing.T, dir string, member bool, memtable ...int64) *Store {
+func valueLogStore(t testing.TB, dir string, member bool, memtable ...int64) *Store {
 	t.Helper()
 	st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), NoSync: true, Member: member,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -68,7 +68,7 @@ func TestAMemberStoreKeepsItsValuesInTheValueLog(t *testing.T) {
 }
 
 // applyAll applies the commands, 16 at a time, and requires each to succeed.
-func applyAll(t *testing.T, st *Store, cmds []*pb.Command) {
+func applyAll(t testing.TB, st *Store, cmds []*pb.Command) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(cmds))
