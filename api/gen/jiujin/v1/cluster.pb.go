@@ -256,7 +256,9 @@ type GetClusterStatusResponse struct {
 	Id      string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
 	// Log index of the last snapshot this member took or installed.
 	SnapshotIndex uint64 `protobuf:"varint,6,opt,name=snapshot_index,json=snapshotIndex,proto3" json:"snapshot_index,omitempty"`
-	// Snapshots this member installed since it started (it was behind).
+	// Snapshots this member installed since it started: it was behind them,
+	// its store was cleared (its machine stopped, or a load did not finish),
+	// or the load dropped its value log's garbage.
 	SnapshotsInstalled uint64 `protobuf:"varint,7,opt,name=snapshots_installed,json=snapshotsInstalled,proto3" json:"snapshots_installed,omitempty"`
 	// Log entry formats this member reads besides an entry of one command:
 	// "batch" (an entry holding a CommandBatch). The leader puts several
