@@ -69,13 +69,8 @@ func BenchmarkValueLogUse(b *testing.B) {
 	st := valueLogStore(b, b.TempDir(), true)
 	defer st.Close()
 	applyAll(b, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(b)}}})
-	for i := 0; i < 50_000; i += 5_000 {
-		var cmds []*pb.Command
-		for j := i; j < i+5_000; j++ {
-			cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("accept-%d", j),
-				Op: &pb.Command_Accept{Accept: acceptReq()}})
-		}
-		applyAll(b, st, cmds)
+	for i := range 10 {
+		applyAll(b, st, keyedAccepts(9, 5_000, fmt.Sprintf("accept-%d-", i)))
 	}
 	keys := 0
 	require.NoError(b, st.view(func(txn *badger.Txn) error {

@@ -45,12 +45,7 @@ func TestAMemberStoreKeepsItsValuesInTheValueLog(t *testing.T) {
 		dir := t.TempDir()
 		st := valueLogStore(t, dir, member)
 		applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
-		var cmds []*pb.Command
-		for j := range 200 {
-			cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("accept-%d", j),
-				Op: &pb.Command_Accept{Accept: acceptReq()}})
-		}
-		applyAll(t, st, cmds)
+		applyAll(t, st, keyedAccepts(9, 200, "accept-"))
 		require.NoError(t, st.Close())
 		held[i] = total(valueLogFiles(t, dir))
 		st = valueLogStore(t, dir, member)
@@ -65,6 +60,17 @@ func TestAMemberStoreKeepsItsValuesInTheValueLog(t *testing.T) {
 			require.Equal(t, len(got[0][k]), len(v), "key %q reads back whole", k)
 		}
 	}
+}
+
+// keyedAccepts are n acceptances at the hour on 2026-11-23, each under a
+// request id of its own (prefix and its number).
+func keyedAccepts(hour, n int, prefix string) []*pb.Command {
+	cmds := make([]*pb.Command, n)
+	for j := range cmds {
+		cmds[j] = &pb.Command{NowMs: at("2026-11-23", hour).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("%s%d", prefix, j),
+			Op: &pb.Command_Accept{Accept: acceptReq()}}
+	}
+	return cmds
 }
 
 // applyAll applies the commands, 16 at a time, and requires each to succeed.
@@ -192,12 +198,7 @@ func TestAMemberStoreIsClearedOnlyAfterItsMachineStopped(t *testing.T) {
 func TestAStoreLeftHalfRestoredIsCleared(t *testing.T) {
 	src := valueLogStore(t, t.TempDir(), true)
 	applyAll(t, src, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
-	var cmds []*pb.Command
-	for j := range 6000 {
-		cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("accept-%d", j),
-			Op: &pb.Command_Accept{Accept: acceptReq()}})
-	}
-	applyAll(t, src, cmds)
+	applyAll(t, src, keyedAccepts(9, 6000, "accept-"))
 	var snap bytes.Buffer
 	require.NoError(t, src.Backup(&snap))
 	want := contents(t, src)
@@ -267,15 +268,7 @@ func TestValueLogUseCountsWhatIsNoLongerRead(t *testing.T) {
 	dir := t.TempDir()
 	st := valueLogStore(t, dir, true)
 	applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
-	keyed := func(hour, n int) []*pb.Command {
-		var cmds []*pb.Command
-		for j := range n {
-			cmds = append(cmds, &pb.Command{NowMs: at("2026-11-23", hour).UnixMilli(), Actor: "窗口", RequestId: fmt.Sprintf("accept-%d-%d", hour, j),
-				Op: &pb.Command_Accept{Accept: acceptReq()}})
-		}
-		return cmds
-	}
-	applyAll(t, st, keyed(9, 300))
+	applyAll(t, st, keyedAccepts(9, 300, "accept-9-"))
 	files, live, err := st.valueLogUse(0)
 	require.NoError(t, err)
 	require.Greater(t, live, int64(300*800), "each write's record, feed entry and answer")
@@ -289,7 +282,7 @@ func TestValueLogUseCountsWhatIsNoLongerRead(t *testing.T) {
 			answers += len(v)
 		}
 	}
-	applyAll(t, st, keyed(11, 300))
+	applyAll(t, st, keyedAccepts(11, 300, "accept-11-"))
 	files, live, err = st.valueLogUse(0)
 	require.NoError(t, err)
 	t.Logf("value log %d bytes, %d read, %d unread before the prune; answers pruned: %d bytes", files, live, before, answers)
