@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
+	"github.com/jiujin/jiujin/internal/freeport"
 	"github.com/jiujin/jiujin/node"
 	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
@@ -156,15 +156,6 @@ not measured. A group that already holds applications is refused.`,
 	return cmd
 }
 
-func freeLoopback() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // benchGroup is a three-member county group in this process.
 type benchGroup struct {
 	ms []*node.Node
@@ -175,7 +166,7 @@ func startBenchGroup(dir string, cal *delegation.Calendar) (*benchGroup, error) 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	g := &benchGroup{}
 	for i := 0; i < 3; i++ {
-		raftAddr, err := freeLoopback()
+		raftAddr, err := freeport.Loopback()
 		if err != nil {
 			g.close()
 			return nil, err

@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/internal/freeport"
 )
 
 // procMember is a county member running as a process of the binary.
@@ -99,11 +100,11 @@ func benchFailover(ctx context.Context, o *BenchCountyOptions, dir string, catal
 		}
 	}()
 	for i := 0; i < 3; i++ {
-		addr, err := freeLoopback()
+		addr, err := freeport.Loopback()
 		if err != nil {
 			return nil, err
 		}
-		raftAddr, err := freeLoopback()
+		raftAddr, err := freeport.Loopback()
 		if err != nil {
 			return nil, err
 		}

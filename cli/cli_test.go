@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jiujin/jiujin/internal/freeport"
 	"github.com/jiujin/jiujin/node"
 )
 
@@ -303,26 +303,9 @@ func mustAtoi(s string) int {
 
 // freePortRun finds n consecutive free ports and returns the first.
 func freePortRun(t *testing.T, n int) int {
-	for try := 0; try < 50; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		base := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		ok := true
-		for i := 1; i < n && ok; i++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no run of free ports")
-	return 0
+	base, err := freeport.Run(n)
+	require.NoError(t, err)
+	return base
 }
 
 // eventuallyOut waits until a command's output contains want.

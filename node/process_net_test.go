@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/internal/freeport"
 )
 
 // procNode is a node running as its own process on a fixed port, so it can
@@ -35,10 +35,9 @@ type procNode struct {
 }
 
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Loopback()
 	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func (p *procNode) url() string { return "http://" + p.addr }
