@@ -95,9 +95,6 @@ type Store struct {
 	reqs chan *writeReq
 	stop chan struct{}
 	done chan struct{}
-	// trickling is the goroutine writing a member's value log out as it
-	// grows (writeback.go).
-	trickling sync.WaitGroup
 
 	hot hotCache // decoded delegations and matters, for acceptance
 	// restoring is held while a snapshot replaces the content: no read
@@ -233,9 +230,6 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		}
 	}
 	go s.run()
-	if cfg.Member {
-		s.trickling.Go(func() { trickleValueLog(cfg.Dir, valueLogWriteback, startWriteback, s.stop) })
-	}
 	return s, nil
 }
 
@@ -373,7 +367,6 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
-	s.trickling.Wait()
 	if err := s.db.Close(); err != nil {
 		return err
 	}
