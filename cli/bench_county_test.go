@@ -42,6 +42,7 @@ func TestBenchCountySmall(t *testing.T) {
 	for _, r := range rep.Runs {
 		require.Positive(t, r.Committed, "%d writers", r.Writers)
 		require.LessOrEqual(t, r.P50Ms, r.P99Ms)
+		require.LessOrEqual(t, r.P99Ms, r.MaxMs)
 	}
 	require.NotNil(t, rep.Push)
 	require.Equal(t, 2, rep.Push.Townships)
