@@ -103,6 +103,10 @@ func TestNodeStartMemoryLimit(t *testing.T) {
 	dir := t.TempDir()
 	withLimit := filepath.Join(dir, "limit.yaml")
 	require.NoError(t, os.WriteFile(withLimit, []byte("memory_limit_mib: 128\nraft_listen: 127.0.0.1:0\n"), 0o644))
+	noLimit := filepath.Join(dir, "none.yaml")
+	require.NoError(t, os.WriteFile(noLimit, []byte("memory_limit_mib: 0\n"), 0o644))
+	noKey := filepath.Join(dir, "nokey.yaml")
+	require.NoError(t, os.WriteFile(noKey, []byte("log_format: json\n"), 0o644))
 	member := []string{"--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:0"}
 	tests := []struct {
 		name string
@@ -115,6 +119,8 @@ func TestNodeStartMemoryLimit(t *testing.T) {
 		{"group member asks by flag", append(append([]string{}, member...), "--memory-limit", "200"), 200},
 		{"group member asks in its file", []string{"--unit", "330324", "--data", "/tmp/x", "--config", withLimit}, 128},
 		{"the flag wins over the file", []string{"--unit", "330324", "--data", "/tmp/x", "--config", withLimit, "--memory-limit", "0"}, 0},
+		{"a small box's file says none", []string{"--unit", "330324101201", "--data", "/tmp/x", "--config", noLimit}, 0},
+		{"a file without the key keeps the default", []string{"--unit", "330324101201", "--data", "/tmp/x", "--config", noKey}, 96},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,6 +327,8 @@ func TestNodeStartValueLogGarbage(t *testing.T) {
 	dir := t.TempDir()
 	withLimit := filepath.Join(dir, "garbage.yaml")
 	require.NoError(t, os.WriteFile(withLimit, []byte("value_log_garbage_mib: 256\n"), 0o644))
+	zeroInFile := filepath.Join(dir, "zero.yaml")
+	require.NoError(t, os.WriteFile(zeroInFile, []byte("value_log_garbage_mib: 0\n"), 0o644))
 	member := []string{"--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:8300", "--bootstrap"}
 	tests := []struct {
 		name string
@@ -335,6 +343,7 @@ func TestNodeStartValueLogGarbage(t *testing.T) {
 		{"never", append(append([]string{}, member...), "--value-log-garbage", "-1"), -1, ""},
 		{"zero", append(append([]string{}, member...), "--value-log-garbage", "0"), 0, "--value-log-garbage"},
 		{"negative", append(append([]string{}, member...), "--value-log-garbage", "-5"), 0, "--value-log-garbage"},
+		{"zero in the file", append(append([]string{}, member...), "--config", zeroInFile), 0, "--value-log-garbage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

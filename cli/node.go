@@ -143,6 +143,14 @@ func (o *NodeStartOptions) loadFile(cmd *cobra.Command) (bool, error) {
 	if err := dec.Decode(&fromFile); err != nil {
 		return false, fmt.Errorf("--config %s: %w", o.ConfigFile, err)
 	}
+	// A number key written in the file counts even when it is 0
+	// (memory_limit_mib: 0 is "no limit" on a small box; a
+	// value_log_garbage_mib of 0 is refused, as on the command line).
+	var written map[string]any
+	if err := yaml.Unmarshal(b, &written); err != nil {
+		return false, fmt.Errorf("--config %s: %w", o.ConfigFile, err)
+	}
+	inFile := func(key string) bool { _, ok := written[key]; return ok }
 	set := func(flag string, dst *string, v string) {
 		if !cmd.Flags().Changed(flag) && v != "" {
 			*dst = v
@@ -159,16 +167,16 @@ func (o *NodeStartOptions) loadFile(cmd *cobra.Command) (bool, error) {
 	if !cmd.Flags().Changed("raft-snapshot-threshold") && fromFile.SnapshotThreshold > 0 {
 		o.SnapshotThreshold = fromFile.SnapshotThreshold
 	}
-	if !cmd.Flags().Changed("value-log-garbage") && fromFile.ValueLogGarbage != 0 {
+	if !cmd.Flags().Changed("value-log-garbage") && inFile("value_log_garbage_mib") {
 		o.ValueLogGarbage = fromFile.ValueLogGarbage
 	}
 	if !cmd.Flags().Changed("bootstrap") && fromFile.Bootstrap {
 		o.Bootstrap = true
 	}
-	if !cmd.Flags().Changed("memory-limit") && fromFile.MemoryLimit != 0 {
+	if !cmd.Flags().Changed("memory-limit") && inFile("memory_limit_mib") {
 		o.MemoryLimit = fromFile.MemoryLimit
 	}
-	return fromFile.MemoryLimit != 0, nil
+	return inFile("memory_limit_mib"), nil
 }
 
 func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
@@ -203,7 +211,7 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 		case o.ValueLogGarbage == -1:
 			garbage = -1
 		case o.ValueLogGarbage < 1:
-			return node.Config{}, fmt.Errorf("--value-log-garbage: %d 无效：应为正的 MiB 数，或 -1（从不因此重新载入）", o.ValueLogGarbage)
+			return node.Config{}, fmt.Errorf("--value-log-garbage（配置文件中 value_log_garbage_mib）: %d 无效：应为正的 MiB 数，或 -1（从不因此重新载入）", o.ValueLogGarbage)
 		}
 		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join), SnapshotThreshold: o.SnapshotThreshold,
 			ValueLogGarbage: garbage}
