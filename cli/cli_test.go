@@ -100,6 +100,7 @@ func TestNodeStartReadsConfigFileUnderFlags(t *testing.T) {
 // TestNodeStartMemoryLimit: a small box's node is bounded by default, a
 // county group member is not unless asked, by flag or file.
 func TestNodeStartMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "") // it would win over the flag, and silence the warning
 	dir := t.TempDir()
 	withLimit := filepath.Join(dir, "limit.yaml")
 	require.NoError(t, os.WriteFile(withLimit, []byte("memory_limit_mib: 128\nraft_listen: 127.0.0.1:0\n"), 0o644))
@@ -132,6 +133,9 @@ func TestNodeStartMemoryLimit(t *testing.T) {
 			cmd.SetArgs(tt.args)
 			require.NoError(t, cmd.Execute())
 			require.Equal(t, tt.want, got.MemoryLimit)
+			// A member asked for less than its store needs is warned.
+			low := got.RaftListen != "" && tt.want > 0 && tt.want < memberMemoryFloor
+			require.Equal(t, low, got.memoryWarning() != "", "warning for %d MiB", tt.want)
 		})
 	}
 }

@@ -81,6 +81,9 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 				// memtables and caches cannot crowd a small box.
 				debug.SetMemoryLimit(int64(o.MemoryLimit) << 20)
 			}
+			if w := o.memoryWarning(); w != "" {
+				cfg.Logger.Warn(w, "memory_limit_mib", o.MemoryLimit, "at_least_mib", memberMemoryFloor)
+			}
 			stop, err := startCPUProfile(o.CPUProfile)
 			if err != nil {
 				return err
@@ -128,6 +131,20 @@ func (o *NodeStartOptions) load(cmd *cobra.Command) error {
 		o.MemoryLimit = 0
 	}
 	return nil
+}
+
+// memberMemoryFloor is the least memory limit (MiB) a county group
+// member should be given: its store's two 64 MiB memtables, its caches,
+// raft's log cache and the requests in flight, with room for the collector.
+const memberMemoryFloor = 512
+
+// memoryWarning says why a county group member's memory limit is too low,
+// or "" if it is not.
+func (o *NodeStartOptions) memoryWarning() string {
+	if o.RaftListen == "" || o.MemoryLimit <= 0 || o.MemoryLimit >= memberMemoryFloor || os.Getenv("GOMEMLIMIT") != "" {
+		return ""
+	}
+	return "memory limit low for a county group member: its store alone keeps two 64 MiB memtables, and under load the collector will run all the time and slow every write; give it none (the default) or at least 512 MiB"
 }
 
 // loadFile merges the config file under the flags that were set; it says
