@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -150,11 +151,13 @@ func TestClusterStatusListsEachMembersVersion(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond, "every member's version and state: %s", out)
 	require.Contains(t, out, "版本")
 	require.NotContains(t, out, "版本不一致")
+	require.Contains(t, out, "值日志占用磁盘")
 
 	code, o, _ := run(t, leader, "cluster", "status", "-o", "json")
 	require.Equal(t, 0, code)
 	var st struct {
-		Members []struct {
+		ValueLogBytes string `json:"valueLogBytes"` // int64: a string in JSON
+		Members       []struct {
 			Version  string `json:"version"`
 			State    string `json:"state"`
 			Answered bool   `json:"answered"`
@@ -162,6 +165,9 @@ func TestClusterStatusListsEachMembersVersion(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(o), &st))
 	require.Len(t, st.Members, 3)
+	vl, err := strconv.ParseInt(st.ValueLogBytes, 10, 64)
+	require.NoError(t, err, "valueLogBytes %q", st.ValueLogBytes)
+	require.Positive(t, vl, "the catalog's records are in the value log")
 	for _, m := range st.Members {
 		require.Equal(t, node.Version, m.Version)
 		require.NotEmpty(t, m.State)

@@ -34,7 +34,8 @@ func newClusterCmd(f *Factory) *cobra.Command {
 			if leader == "" {
 				leader = "（暂无，正在选举）"
 			}
-			fmt.Fprintf(f.Out, "本成员 %s：%s，已应用至第 %d 条日志（最近快照：第 %d 条）\n主节点：%s\n", s.GetId(), s.GetState(), s.GetApplied(), s.GetSnapshotIndex(), leader)
+			fmt.Fprintf(f.Out, "本成员 %s：%s，已应用至第 %d 条日志（最近快照：第 %d 条），值日志占用磁盘 %s\n主节点：%s\n",
+				s.GetId(), s.GetState(), s.GetApplied(), s.GetSnapshotIndex(), mib(s.GetValueLogBytes()), leader)
 			t := &table{}
 			t.add("成员", "raft 地址", "投票权", "", "版本", "状态", "已应用")
 			versions := map[string]bool{}
@@ -74,4 +75,9 @@ func newClusterCmd(f *Factory) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// mib is a size in MiB, as people read it.
+func mib(b int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
 }

@@ -427,6 +427,9 @@ func (h *clusterService) GetClusterStatus(ctx context.Context, req *connect.Requ
 	fmt.Sscan(c.r.Stats()["last_snapshot_index"], &res.SnapshotIndex)
 	res.SnapshotsInstalled = c.fsm.installed.Load()
 	res.Reads, res.Version = []string{logReadsBatch}, buildVersion()
+	if res.ValueLogBytes, err = h.n.Store.ValueLogBytes(); err != nil {
+		return nil, connectError(fmt.Errorf("value log of the store: %w", err))
+	}
 	for _, s := range f.Configuration().Servers {
 		suffrage := "voter"
 		if s.Suffrage != raft.Voter {

@@ -419,8 +419,12 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 	over := unread()
 	require.Greater(t, over, int64(48<<10))
 
+	held := clusterStatus(t, m).GetValueLogBytes()
+	require.GreaterOrEqual(t, held, over, "status shows the disk the value log takes")
+
 	m = restart()
 	require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), "over the limit: loaded from the snapshot")
+	require.Less(t, clusterStatus(t, m).GetValueLogBytes(), held, "and what it takes after the reload")
 	eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
 	require.Less(t, unread(), over/4, "what was no longer read is gone")
 	c, err := m.Store.Counts()

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,25 +198,38 @@ func removeMark(dir, name string) error {
 	return syncDir(dir)
 }
 
+// ValueLogBytes is the disk the store's value-log files take (their
+// allocated blocks: the file badger writes to is sparse to twice its size).
+func (s *Store) ValueLogBytes() (int64, error) {
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return 0, err
+	}
+	var files int64
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".vlog") {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // dropped by a reload while we looked
+		}
+		if err != nil {
+			return 0, err
+		}
+		files += diskUse(fi)
+	}
+	return files, nil
+}
+
 // valueLogUse is the disk the store's value-log files take and, if that is
 // over floor, how much of it the store still reads: the latest version of
 // each key whose value is in the value log, as badger sizes its entry
 // there (header, key, value and checksum). The rest is garbage. Counting
 // walks every key (not the values): it is only done above floor.
 func (s *Store) valueLogUse(floor int64) (files, live int64, err error) {
-	entries, err := os.ReadDir(s.cfg.Dir)
-	if err != nil {
+	if files, err = s.ValueLogBytes(); err != nil {
 		return 0, 0, err
-	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".vlog") {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil {
-			return 0, 0, err
-		}
-		files += diskUse(fi)
 	}
 	if files <= floor {
 		return files, 0, nil

@@ -265,7 +265,11 @@ type GetClusterStatusResponse struct {
 	// commands in one entry only once every member has said it reads them.
 	Reads []string `protobuf:"bytes,8,rep,name=reads,proto3" json:"reads,omitempty"`
 	// This member's release, as the node status gives it.
-	Version       string `protobuf:"bytes,9,opt,name=version,proto3" json:"version,omitempty"`
+	Version string `protobuf:"bytes,9,opt,name=version,proto3" json:"version,omitempty"`
+	// Disk this member's store's value-log files take. Older record versions
+	// and pruned answers stay in them until a start finds more unread than
+	// the member's --value-log-garbage and reloads the store (see README).
+	ValueLogBytes int64 `protobuf:"varint,10,opt,name=value_log_bytes,json=valueLogBytes,proto3" json:"value_log_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -361,6 +365,13 @@ func (x *GetClusterStatusResponse) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *GetClusterStatusResponse) GetValueLogBytes() int64 {
+	if x != nil {
+		return x.ValueLogBytes
+	}
+	return 0
 }
 
 type JoinClusterRequest struct {
@@ -646,7 +657,7 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\tR\x05state\x12\x18\n" +
 	"\aapplied\x18\a \x01(\x04R\aapplied\x12\x1a\n" +
 	"\banswered\x18\b \x01(\bR\banswered\"\x19\n" +
-	"\x17GetClusterStatusRequest\"\xa7\x02\n" +
+	"\x17GetClusterStatusRequest\"\xcf\x02\n" +
 	"\x18GetClusterStatusResponse\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12+\n" +
 	"\amembers\x18\x02 \x03(\v2\x11.jiujin.v1.MemberR\amembers\x12\x14\n" +
@@ -656,7 +667,9 @@ const file_jiujin_v1_cluster_proto_rawDesc = "" +
 	"\x0esnapshot_index\x18\x06 \x01(\x04R\rsnapshotIndex\x12/\n" +
 	"\x13snapshots_installed\x18\a \x01(\x04R\x12snapshotsInstalled\x12\x14\n" +
 	"\x05reads\x18\b \x03(\tR\x05reads\x12\x18\n" +
-	"\aversion\x18\t \x01(\tR\aversion\">\n" +
+	"\aversion\x18\t \x01(\tR\aversion\x12&\n" +
+	"\x0fvalue_log_bytes\x18\n" +
+	" \x01(\x03R\rvalueLogBytes\">\n" +
 	"\x12JoinClusterRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x15\n" +
