@@ -53,6 +53,7 @@ type BenchCountyOptions struct {
 // BenchCountyRun is one row of `bench county`.
 type BenchCountyRun struct {
 	Writers   int     `json:"writers"`
+	Seconds   float64 `json:"seconds"` // the run's length
 	Committed int64   `json:"committed"`
 	PerSecond float64 `json:"perSecond"`
 	P50Ms     float64 `json:"p50Ms"`
@@ -63,6 +64,13 @@ type BenchCountyRun struct {
 	// Unavailable answers the writers were given (a leader changing) and
 	// asked again after, under the same idempotency key.
 	Unavailable int64 `json:"unavailable"`
+	// CPUMicrosPerWrite is the CPU this process used in the run, user and
+	// system, per committed write, and Cores that CPU over the run's
+	// length: with the group in this process they count all the work, the
+	// three members' and the writers'. Absent when the group runs
+	// elsewhere (--members) or the system does not say.
+	CPUMicrosPerWrite float64 `json:"cpuMicrosPerWrite,omitempty"`
+	Cores             float64 `json:"cores,omitempty"`
 }
 
 // BenchCountyPush is the sync push run of `bench county`.
@@ -130,9 +138,13 @@ not measured. A group that already holds applications is refused.`,
 				return nil
 			}
 			t := &table{}
-			t.add("并发写入", "已提交", "每秒提交", "p50 ms", "p99 ms", "最长 ms", "重试")
+			t.add("并发写入", "已提交", "每秒提交", "p50 ms", "p99 ms", "最长 ms", "重试", "每笔 CPU µs", "占用核")
 			for _, r := range rep.Runs {
-				t.add(fmt.Sprint(r.Writers), fmt.Sprint(r.Committed), fmt.Sprintf("%.0f", r.PerSecond), fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms), fmt.Sprintf("%.0f", r.MaxMs), fmt.Sprint(r.Unavailable))
+				cpu, cores := "-", "-"
+				if r.CPUMicrosPerWrite > 0 {
+					cpu, cores = fmt.Sprintf("%.0f", r.CPUMicrosPerWrite), fmt.Sprintf("%.2f", r.Cores)
+				}
+				t.add(fmt.Sprint(r.Writers), fmt.Sprint(r.Committed), fmt.Sprintf("%.0f", r.PerSecond), fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms), fmt.Sprintf("%.0f", r.MaxMs), fmt.Sprint(r.Unavailable), cpu, cores)
 			}
 			t.print(f.Out)
 			if p := rep.Push; p != nil {
@@ -336,9 +348,15 @@ func benchRuns(ctx context.Context, o *BenchCountyOptions, g benchTarget, townDi
 	}
 	defer stopProfile()
 	for _, w := range o.Writers {
+		cpu0, cpuOK := processCPU()
 		run, err := benchWriters(ctx, g.leader, w, o.Duration, o.H2C)
 		if err != nil {
 			return fmt.Errorf("%d writers: %w", w, err)
+		}
+		if cpu1, _ := processCPU(); cpuOK && len(o.Members) == 0 && run.Committed > 0 {
+			used := cpu1 - cpu0
+			run.CPUMicrosPerWrite = float64(used.Microseconds()) / float64(run.Committed)
+			run.Cores = used.Seconds() / run.Seconds
 		}
 		rep.Runs = append(rep.Runs, *run)
 	}
@@ -407,7 +425,7 @@ func benchWriters(ctx context.Context, url string, w int, d time.Duration, h2c b
 		return nil, firstErr
 	}
 	el := time.Since(start).Seconds()
-	return &BenchCountyRun{Writers: w, Committed: int64(len(lat)), PerSecond: float64(len(lat)) / el,
+	return &BenchCountyRun{Writers: w, Seconds: el, Committed: int64(len(lat)), PerSecond: float64(len(lat)) / el,
 		P50Ms: pctMs(lat, 0.5), P99Ms: pctMs(lat, 0.99), MaxMs: pctMs(lat, 1), Unavailable: retried.Load()}, nil
 }
 

@@ -44,6 +44,11 @@ func TestBenchCountySmall(t *testing.T) {
 		require.Positive(t, r.Committed, "%d writers", r.Writers)
 		require.LessOrEqual(t, r.P50Ms, r.P99Ms)
 		require.LessOrEqual(t, r.P99Ms, r.MaxMs)
+		require.Positive(t, r.Seconds)
+		if _, ok := processCPU(); ok {
+			require.Positive(t, r.CPUMicrosPerWrite, "the group is in this process: its CPU is counted")
+			require.Positive(t, r.Cores)
+		}
 	}
 	require.NotNil(t, rep.Push)
 	require.Equal(t, 2, rep.Push.Townships)
@@ -70,6 +75,7 @@ func TestBenchCountyMembers(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 1)
 	require.Positive(t, rep.Runs[0].Committed)
+	require.Zero(t, rep.Runs[0].CPUMicrosPerWrite, "the writers' CPU alone says nothing of the group's")
 	require.NotNil(t, rep.Push)
 	require.GreaterOrEqual(t, rep.Push.Events, int64(2*20))
 	require.Empty(t, rep.FailoverMs, "outside members are never killed")
