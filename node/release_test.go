@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
@@ -96,6 +97,7 @@ func TestALaterCommandIsNotProposed(t *testing.T) {
 	m := startMember(t, clock, true, nil)
 	require.Eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, 10*time.Second, 10*time.Millisecond)
 	c := m.live.Load()
+	identityLogged(t, c)
 	cs := jiujinv1connect.NewClusterServiceClient(m.hc, m.URL())
 	before := c.r.LastIndex()
 	_, err := cs.Propose(context.Background(), connect.NewRequest(&pb.ProposeRequest{Command: laterCmd(t)}))
@@ -103,6 +105,36 @@ func TestALaterCommandIsNotProposed(t *testing.T) {
 	_, err = cs.Propose(context.Background(), connect.NewRequest(&pb.ProposeRequest{Command: cmdBytes(t, &pb.Command{NowMs: 1})}))
 	requireCode(t, err, connect.CodeInvalidArgument, "command.op")
 	require.Equal(t, before, c.r.LastIndex(), "nothing went into the log")
+}
+
+// identityLogged waits until the log of a bootstrapped member holds the
+// group's identity, which the member proposes by itself once it leads:
+// after that, only what a test proposes goes into the log.
+func identityLogged(t *testing.T, c *cluster) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for i := c.r.LastIndex(); i > 0; i-- {
+			var l raft.Log
+			if c.log.GetLog(i, &l) != nil || l.Type != raft.LogCommand {
+				continue
+			}
+			var cmd pb.Command
+			if proto.Unmarshal(l.Data, &cmd) != nil {
+				continue
+			}
+			cmds := [][]byte{l.Data}
+			if cmd.GetBatch() != nil {
+				cmds = cmd.GetBatch().GetCommands()
+			}
+			for _, b := range cmds {
+				var one pb.Command
+				if proto.Unmarshal(b, &one) == nil && one.GetIdentity() != nil {
+					return true
+				}
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the group's identity in the log")
 }
 
 // TestAMemberMeetingALaterCommandStops: a member whose log holds a
