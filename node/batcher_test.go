@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 	badger "github.com/dgraph-io/badger/v4"
+	bpb "github.com/dgraph-io/badger/v4/pb"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -157,6 +158,89 @@ func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
 	require.Equal(t, head+n, st.FeedHead())
 	_, err = st.Verify()
 	require.NoError(t, err)
+}
+
+// TestEachCommitOfASplitBatchCountsWhatItHolds: a batch entry applied in
+// several commits records, with each commit, how many of its commands
+// that commit and the ones before hold, never one more: a process
+// stopped between two commits replays the rest of the entry from the
+// first command the store does not hold, and a snapshot taken between
+// them claims no command it lacks.
+func TestEachCommitOfASplitBatchCountsWhatItHolds(t *testing.T) {
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), Member: true,
+		tune: func(o badger.Options) badger.Options { return o.WithMemTableSize(16 << 20) }})
+	require.NoError(t, err)
+	defer st.Close()
+	fsm := NewFSM(st)
+	fsm.ApplyBatch(groupSetup(t))
+
+	// Every commit writes the counters: collect them by commit.
+	type mark struct{ head, partOf, partsDone, applied uint64 }
+	var mu sync.Mutex
+	commits := map[uint64]*mark{}
+	ctx, cancel := context.WithCancel(context.Background())
+	subscribed := make(chan error, 1)
+	go func() {
+		subscribed <- st.db.Subscribe(ctx, func(kvs *badger.KVList) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, kv := range kvs.GetKv() {
+				m := commits[kv.GetVersion()]
+				if m == nil {
+					m = &mark{}
+					commits[kv.GetVersion()] = m
+				}
+				switch string(kv.GetKey()) {
+				case metaFeedHead:
+					m.head = beUint64(kv.GetValue())
+				case metaApplied:
+					m.applied = beUint64(kv.GetValue())
+				case metaAppliedPart:
+					m.partOf, m.partsDone = beUint64(kv.GetValue()[:8]), beUint64(kv.GetValue()[8:])
+				}
+			}
+			return nil
+		}, []bpb.Match{{Prefix: []byte("m/")}, {Prefix: []byte("zz/")}})
+	}()
+	// Subscribed once a write of its own is seen.
+	require.Eventually(t, func() bool {
+		require.NoError(t, st.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte("zz/ping"), nil) }))
+		mu.Lock()
+		defer mu.Unlock()
+		return len(commits) > 0
+	}, 10*time.Second, 10*time.Millisecond)
+
+	const n = 6000
+	parts := make([][]byte, n)
+	for i := range parts {
+		parts[i] = cmdBytes(t, acceptCmd(10))
+	}
+	head := st.FeedHead()
+	for _, r := range fsm.ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})[0].(BatchResult) {
+		require.NoError(t, r.Err)
+	}
+	var split int
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		split = 0
+		done := false
+		for _, m := range commits {
+			if m.partOf == 3 {
+				split++
+			}
+			done = done || (m.applied == 3 && m.head == head+n)
+		}
+		return done
+	}, 10*time.Second, 10*time.Millisecond, "the last commit of the entry is seen")
+	cancel()
+	require.ErrorIs(t, <-subscribed, context.Canceled)
+	require.Positive(t, split, "the entry took more than one commit")
+	for v, m := range commits {
+		if m.partOf == 3 {
+			require.Equal(t, head+m.partsDone, m.head, "commit %d: %d commands counted as applied, the feed holds %d", v, m.partsDone, m.head-head)
+		}
+	}
 }
 
 // batcherAtLeader is a batcher at the leader of an in-memory group that

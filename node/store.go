@@ -483,6 +483,7 @@ func (s *Store) applyBatch(batch []*writeReq) {
 		return err
 	}
 	for i, r := range batch {
+		before := st // the counters as of the command before this one
 		if r.index > st.applied {
 			// Applied, whether it succeeds or is refused: recorded with
 			// the writes of this entry or a later one of the batch. A
@@ -531,7 +532,12 @@ func (s *Store) applyBatch(batch []*writeReq) {
 		}
 		if size+wsize > maxSize || count+wcount > maxCount {
 			// Commit what is staged; this command's writes were computed
-			// from exactly that state, so they stay valid after it.
+			// from exactly that state, so they stay valid after it. The
+			// commit records the log as applied up to the command before
+			// this one: this command's place in the log goes with its
+			// writes, into the next commit, or a process stopped between
+			// the two would skip it when the log is replayed.
+			st = before
 			if err := commit(); err != nil {
 				// The state this command was computed from is gone.
 				results[i] = writeResult{err: err}
