@@ -120,12 +120,16 @@ func (s *Store) ingestOne(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, 
 	if err != nil {
 		return err
 	}
+	if ev.GetOrigin() == w.st.nodeID && bound == nil {
+		// This node's own origin is never bound under o/: it writes as its
+		// own unit, and an event claiming its origin for another unit (a
+		// child's forgery, with a sequence number this node has yet to
+		// use) must not take its place in the id index.
+		bound = []byte(s.cfg.Unit)
+	}
 	if bound != nil && string(bound) != ev.GetUnit() {
 		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.unit: 节点 %s 属于单位 %s，事件却声称来自 %s", ev.GetOrigin(), bound, ev.GetUnit()), res)
 		return nil
-	}
-	if ev.GetOrigin() == w.st.nodeID && bound == nil {
-		bound = []byte(s.cfg.Unit)
 	}
 	old, err := w.storedEntry(ev)
 	if err != nil {
@@ -200,7 +204,30 @@ func (s *Store) chain(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, from
 	for _, h := range waiting {
 		w.del(h.key)
 		w.st.held--
-		if err := s.chain(w, cmd, in, h.entry.GetEvent(), h.entry.GetFromNode(), res); err != nil {
+		// Its id was free when it was held back, but an event of the same
+		// id with another predecessor may have been applied since (a held
+		// event is found by its id and predecessor together): the id
+		// keeps its first content.
+		held := h.entry.GetEvent()
+		if pos, err := w.get(idKey(held.GetOrigin(), held.GetSeq())); err != nil {
+			return err
+		} else if pos != nil {
+			fb, err := w.get(feedKey(beUint64(pos)))
+			if err != nil || fb == nil {
+				return fmt.Errorf("%w: id index without feed entry: %v", ErrCorrupt, err)
+			}
+			fe := &pb.FeedEntry{}
+			if err := proto.Unmarshal(fb, fe); err != nil {
+				return fmt.Errorf("%w: feed entry %d: %v", ErrCorrupt, beUint64(pos), err)
+			}
+			if bytes.Equal(fe.GetEvent().GetHash(), held.GetHash()) {
+				res.Duplicates++
+			} else {
+				s.quarantine(w, cmd, in, held, fmt.Sprintf("event.id: 事件 %s/%d 已存在但内容不同（节点数据被回滚后重用了序号？）", held.GetOrigin(), held.GetSeq()), res)
+			}
+			continue
+		}
+		if err := s.chain(w, cmd, in, held, h.entry.GetFromNode(), res); err != nil {
 			return err
 		}
 	}

@@ -269,3 +269,86 @@ func TestOversizedIngestIsRefusedWhole(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(6000), rep.Events)
 }
+
+// TestAChildCannotWriteAsItsParent: a pushed event that claims the
+// parent's own origin, with a sequence number the parent has yet to use
+// and the child's unit, is quarantined; the parent's own next event takes
+// that id, and the store stays whole.
+func TestAChildCannotWriteAsItsParent(t *testing.T) {
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
+	require.NoError(t, err)
+	defer st.Close()
+	peer, _ := fakeChild("f00d")
+	st.mu.Lock()
+	next := st.state.seq + 1
+	st.mu.Unlock()
+	forger := &chain{origin: st.Self().GetNodeId(), seq: next - 1}
+	key := appKey(fakeTown + "-20261123-000001")
+	acc := forger.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	_, err = forger.apply(acc)
+	require.NoError(t, err)
+	res, err := st.Ingest(context.Background(), peer, true, []*pb.Event{acc}, 1, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), res.GetQuarantined())
+	require.Zero(t, res.GetApplied())
+	q, err := st.Quarantine(1)
+	require.NoError(t, err)
+	require.Contains(t, q[0].GetReason(), "event.unit")
+
+	// A genuine application of the child's, forwarded: the county writes
+	// its own "received", under the sequence number the forgery claimed.
+	_, ch := fakeChild("f00d")
+	acc2 := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	_, err = ch.apply(acc2)
+	require.NoError(t, err)
+	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	res, err = st.Ingest(context.Background(), peer, true, []*pb.Event{acc2, fwd}, 3, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint32(2), res.GetApplied())
+	app, _, err := st.GetApplication(fakeTown + "-20261123-000001")
+	require.NoError(t, err)
+	require.Equal(t, StateReceived, app.GetState(), "the county received it")
+	_, err = st.Verify()
+	require.NoError(t, err)
+}
+
+// TestAHeldEventKeepsItsIDUnique: an event held back for its predecessor,
+// and another event of the same id but another predecessor that is
+// applied meanwhile: when the predecessor arrives, the held one is
+// quarantined, not written over the id.
+func TestAHeldEventKeepsItsIDUnique(t *testing.T) {
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
+	require.NoError(t, err)
+	defer st.Close()
+	peer, _ := fakeChild("f00d")
+	c := &chain{origin: "f00d"}
+	k1 := appKey(fakeTown + "-20261123-000001")
+	p := c.event(fakeTown, KindAppAccepted, k1, acceptedAt(fakeTown, "330324"))
+	_, err = c.apply(p)
+	require.NoError(t, err)
+	c.seq = 4
+	held := c.event(fakeTown, KindAppWithdrawn, k1, &pb.AppWithdrawn{Reason: "申请人撤回"}) // f00d/5, after p
+	other := &chain{origin: "f00d", seq: 4}
+	id2 := fakeTown + "-20261123-000002"
+	acc2 := acceptedAt(fakeTown, "330324")
+	acc2.Application.Id = id2
+	reused := other.event(fakeTown, KindAppAccepted, appKey(id2), acc2) // f00d/5 again, a record of its own
+
+	res, err := st.Ingest(context.Background(), peer, true, []*pb.Event{held, reused}, 2, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), res.GetHeld())
+	require.Equal(t, uint32(1), res.GetApplied())
+
+	res, err = st.Ingest(context.Background(), peer, true, []*pb.Event{p}, 3, 0)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), res.GetApplied(), "the predecessor")
+	require.Equal(t, uint32(1), res.GetQuarantined(), "the held event whose id was taken")
+	q, err := st.Quarantine(1)
+	require.NoError(t, err)
+	require.Contains(t, q[0].GetReason(), "event.id")
+	app, _, err := st.GetApplication(fakeTown + "-20261123-000001")
+	require.NoError(t, err)
+	require.Equal(t, StateAccepted, app.GetState(), "not withdrawn by the quarantined event")
+	_, err = st.Verify()
+	require.NoError(t, err)
+}
