@@ -188,8 +188,17 @@ func (f *FSM) onHalt(fn func(error)) { f.onHalted.Store(&fn) }
 // instant (Store.Backup), which includes the applied index. Persist runs
 // while entries go on applying, so the copy may hold entries past the
 // index raft files it under; a member restoring it skips those when raft
-// replays them (ApplyLogs), as after a restart.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) { return &fsmSnapshot{store: f.store}, nil }
+// replays them (ApplyLogs), as after a restart. A halted state machine
+// takes none: raft counts the entries it was given after the halt as
+// applied, and would file under their index a copy that lacks them, which
+// a member loading it (this one, restarted after an upgrade) would never
+// apply. Raft calls Snapshot between applies, so the check is exact.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	if err := f.Halted(); err != nil {
+		return nil, fmt.Errorf("no snapshot of a halted state machine: %w", err)
+	}
+	return &fsmSnapshot{store: f.store}, nil
+}
 
 // Restore replaces the store with a snapshot. One that fails part way
 // halts the member: the store holds part of the snapshot (and badger,
