@@ -188,6 +188,7 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	if rc.Bootstrap && !hasState {
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: trans.LocalAddr(), Suffrage: raft.Voter}}}
 		if err := r.BootstrapCluster(cfg).Error(); err != nil {
+			n.stopRaft()
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 		// The group takes this member's identity, as its log's first entry.
@@ -195,10 +196,19 @@ func (n *Node) startRaft(rc *RaftConfig) error {
 	}
 	if len(rc.Join) > 0 && !hasState {
 		if err := n.cluster.join(rc.Join, string(trans.LocalAddr())); err != nil {
+			n.stopRaft()
 			return err
 		}
 	}
 	return nil
+}
+
+// stopRaft undoes a start that failed after raft started: raft, its
+// transport (the port is free again) and its log stop before the store
+// closes under them.
+func (n *Node) stopRaft() {
+	n.live.Store(nil)
+	n.cluster.shutdown()
 }
 
 // DefaultValueLogGarbage is RaftConfig.ValueLogGarbage's default.

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/internal/freeport"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -441,4 +443,19 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 	c, err = m.Store.Counts()
 	require.NoError(t, err)
 	require.Equal(t, uint64(400), c.Applications, "a kept key is not applied twice (%s)", res.Msg.GetApplication().GetId())
+}
+
+// TestAFailedJoinStopsRaft: a member that cannot join gives up with an
+// error, and leaves nothing running: its raft port can be bound again.
+func TestAFailedJoinStopsRaft(t *testing.T) {
+	raftAddr, err := freeport.Loopback()
+	require.NoError(t, err)
+	nobody, err := freeport.Loopback()
+	require.NoError(t, err)
+	_, err = Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
+		Logger: quietLogger(), Raft: &RaftConfig{Listen: raftAddr, Join: []string{"http://" + nobody}}})
+	require.ErrorContains(t, err, "join through")
+	l, err := net.Listen("tcp", raftAddr)
+	require.NoError(t, err, "the raft transport was closed")
+	l.Close()
 }
