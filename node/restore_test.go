@@ -3,10 +3,12 @@ package node
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -210,4 +212,78 @@ func TestARestoreThatDoesNotFinishLeavesNoNode(t *testing.T) {
 	require.ErrorIs(t, err, ErrFailedPrecondition)
 	require.ErrorContains(t, err, "data: ")
 	require.ErrorContains(t, err, "node restore")
+}
+
+// repoint sends a node's sync requests to wherever its parent now runs:
+// a parent restored on another machine under the same address.
+type repoint struct {
+	mu   gosync.Mutex
+	host string
+	base http.RoundTripper
+}
+
+func (r *repoint) to(n *testNode) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.host = strings.TrimPrefix(n.URL(), "http://")
+}
+
+func (r *repoint) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	host := r.host
+	r.mu.Unlock()
+	req = req.Clone(req.Context())
+	req.URL.Host, req.Host = host, host
+	return r.base.RoundTrip(req)
+}
+
+// TestAParentRestoredFromABackupGetsWhatItLost: the county is restored
+// from a backup taken before a township pushed it an application; the
+// township, whose push loop was idle all along, is refused its next push
+// (the county's cursor is behind what it was told), asks for the cursor
+// again and sends the application the county lost with the new one.
+func TestAParentRestoredFromABackupGetsWhatItLost(t *testing.T) {
+	clock := &testClock{t: at("2026-11-23", 10)}
+	county := startTestNode(t, "330324", "", clock)
+	county.importSeed(t)
+	h2c := new(http.Protocols)
+	h2c.SetUnencryptedHTTP2(true)
+	rt := &repoint{base: &http.Transport{Protocols: h2c}}
+	rt.to(county)
+	town := startChild(t, "330324101", []string{"http://county.test"}, rt, clock, "")
+	eventually(t, func() bool { _, err := town.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the township")
+	a := acceptAt(t, town, county)
+
+	// The county is backed up, and starts again on its own data.
+	dir := county.dir
+	stopNode(t, county)
+	st, err := OpenStore(StoreConfig{Dir: dir, Unit: "330324", Calendar: seedCalendar(t)})
+	require.NoError(t, err)
+	var backup bytes.Buffer
+	require.NoError(t, st.Backup(&backup))
+	require.NoError(t, st.Close())
+	county = startTestNode(t, "330324", dir, clock)
+	rt.to(county)
+	b := acceptAt(t, town, county)
+
+	// The county's machine dies; it comes back from the backup, which
+	// does not hold b, under the same address.
+	stopNode(t, county)
+	newDir := t.TempDir()
+	require.NoError(t, RestoreStore(StoreConfig{Dir: newDir, Unit: "330324", Calendar: seedCalendar(t)}, &backup))
+	county = startTestNode(t, "330324", newDir, clock)
+	rt.to(county)
+	require.Nil(t, appOn(county, b), "the backup is older than b")
+	c := acceptAt(t, town, county)
+	eventually(t, func() bool { return appOn(county, b) != nil }, "the county gets back %s, which it lost", b)
+	for _, id := range []string{a, b, c} {
+		require.NotNil(t, appOn(county, id), id)
+	}
+	for _, n := range []*testNode{county, town} {
+		q, held := n.Store.SyncCounts()
+		require.Zero(t, q, n.Store.Unit())
+		require.Zero(t, held, n.Store.Unit())
+		_, err := n.Store.Verify()
+		require.NoError(t, err)
+	}
 }

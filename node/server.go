@@ -259,7 +259,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(jiujinv1connect.NewClusterServiceHandler(&clusterService{n: n}, opts...))
 	// Sync answers are compressed whatever their size: on a 4G link even a
 	// lone event's answer is smaller gzipped (measured by bench sync).
-	mux.Handle(jiujinv1connect.NewSyncServiceHandler(&syncService{store: n.Store, group: n.cfg.Raft != nil},
+	mux.Handle(jiujinv1connect.NewSyncServiceHandler(&syncService{store: n.Store, group: n.cfg.Raft != nil, barrier: svc.barrier},
 		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))
 	mux.HandleFunc("/metrics", n.metricsHandler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -352,3 +352,49 @@ func TestAHeldEventKeepsItsIDUnique(t *testing.T) {
 	_, err = st.Verify()
 	require.NoError(t, err)
 }
+
+// TestAPushBeyondWhatTheParentHoldsIsRefused: a child that says it was
+// told more than the parent's cursor for it holds (or was told it under
+// another epoch) is refused, naming acked_position, and nothing is
+// written; a child that says what the parent holds goes through.
+func TestAPushBeyondWhatTheParentHoldsIsRefused(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	sc := syncClient(county)
+	peer, ch := fakeChild("f00d")
+	key := appKey(fakeTown + "-20261123-000001")
+	acc := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	_, err := ch.apply(acc)
+	require.NoError(t, err)
+	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	_, err = ch.apply(fwd)
+	require.NoError(t, err)
+	pushAcked := func(from *pb.Peer, acked, after, last uint64, evs ...*pb.Event) (*pb.PushResponse, error) {
+		res, err := sc.Push(context.Background(), connect.NewRequest(&pb.PushRequest{Child: from, Events: evs,
+			AfterPosition: after, LastPosition: last, AckedPosition: acked}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg, nil
+	}
+	res, err := pushAcked(peer, 0, 0, 1, acc)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), res.GetAckedPosition())
+
+	head := county.Store.FeedHead()
+	_, err = pushAcked(peer, 5, 5, 6, fwd)
+	requireCode(t, err, connect.CodeFailedPrecondition, "acked_position")
+	require.Equal(t, head, county.Store.FeedHead(), "nothing written")
+	other := proto.Clone(peer).(*pb.Peer)
+	other.Epoch++
+	_, err = pushAcked(other, 1, 1, 2, fwd)
+	requireCode(t, err, connect.CodeFailedPrecondition, "acked_position")
+	require.Equal(t, head, county.Store.FeedHead(), "nothing written")
+
+	// Skipped positions (events that stay below) move after_position, not
+	// what the parent acknowledged.
+	res, err = pushAcked(peer, 1, 4, 5, fwd)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), res.GetApplied())
+	require.Equal(t, uint64(5), res.GetAckedPosition())
+}

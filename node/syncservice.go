@@ -26,6 +26,9 @@ type syncService struct {
 	// one identity and feed; one that lags behind a child's cursor waits
 	// for the group instead of looking rolled back.
 	group bool
+	// barrier, for a member of a county group, makes a read see every
+	// write the group acknowledged (nil: a single node).
+	barrier func(ctx context.Context) error
 }
 
 func (h *syncService) PushCursor(ctx context.Context, req *connect.Request[pb.PushCursorRequest]) (*connect.Response[pb.PushCursorResponse], error) {
@@ -53,12 +56,48 @@ func (h *syncService) Push(ctx context.Context, req *connect.Request[pb.PushRequ
 	if m.GetLastPosition() < m.GetAfterPosition() {
 		return nil, connectError(invalid("last_position", "%d 小于 after_position %d", m.GetLastPosition(), m.GetAfterPosition()))
 	}
+	if err := h.checkAcked(ctx, m.GetChild(), m.GetAckedPosition()); err != nil {
+		return nil, connectError(err)
+	}
 	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetLastPosition(), 0)
 	if err != nil {
 		return nil, connectError(err)
 	}
 	res.Parent = h.store.Self()
 	return connect.NewResponse(res), nil
+}
+
+// checkAcked refuses a push from a child that was told more than this
+// node's cursor for it holds: this node lost what it acknowledged (it was
+// restored from a backup, or its data rolled back), and the child, which
+// goes on from where it was told, would never send the events in between.
+// Refused, the child asks for the cursor again. A group member that lags
+// behind the group first catches up: the child was told by the group.
+func (h *syncService) checkAcked(ctx context.Context, child *pb.Peer, acked uint64) error {
+	if acked == 0 {
+		return nil
+	}
+	if err := h.store.checkPeer(child, true); err != nil {
+		return err
+	}
+	behind := func() (*pb.Cursor, bool, error) {
+		c, err := h.store.PushCursor(child.GetNodeId())
+		if err != nil {
+			return nil, false, err
+		}
+		return c, c.GetEpoch() != child.GetEpoch() || c.GetPosition() < acked, nil
+	}
+	c, lost, err := behind()
+	if err == nil && lost && h.barrier != nil {
+		if err = h.barrier(ctx); err == nil {
+			c, lost, err = behind()
+		}
+	}
+	if err != nil || !lost {
+		return err
+	}
+	return precondition("acked_position", "本节点对 %s 的推送进度是 %d，而下级说已确认到 %d：本节点的数据已恢复或回退过；请重新询问推送进度（PushCursor），补发此后的事件",
+		child.GetUnit(), c.GetPosition(), acked)
 }
 
 func (h *syncService) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]) (*connect.Response[pb.PullResponse], error) {

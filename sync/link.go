@@ -250,7 +250,11 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 	}
 	l.contact("push", parent)
 	progressed()
-	scanned := cres.Msg.GetAckedPosition()
+	// acked is what the parent last said it holds; each push tells it
+	// again, so that a parent that has since lost some of it (restored,
+	// rolled back) refuses the push rather than skip what it lacks.
+	acked := cres.Msg.GetAckedPosition()
+	scanned := acked
 	if h := cres.Msg.GetLastHash(); scanned > 0 && (scanned > l.cfg.Local.FeedHead() || (len(h) > 0 && !l.cfg.Local.HasEvent(h))) {
 		// The parent holds events of ours that we no longer have: this
 		// node's data was rolled back (copied back by hand, not restored).
@@ -260,8 +264,11 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 			"acked", scanned, "head", l.cfg.Local.FeedHead())
 		scanned = 0
 	}
+	// Only events written in this subtree go up: one written above it
+	// came from the parent, under its node id of the time, which a parent
+	// restored from a backup no longer has (and would quarantine it).
 	keep := func(ev *pb.Event, from string) bool {
-		return from != parent.GetNodeId() && LeavesSubtree(ev.GetScope(), l.unit)
+		return from != parent.GetNodeId() && l.unit.Contains(tiers.Unit(ev.GetUnit())) && LeavesSubtree(ev.GetScope(), l.unit)
 	}
 	for {
 		changed := l.cfg.Local.Changed()
@@ -291,12 +298,13 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 			scanned = last // nothing for the parent in this stretch
 			continue
 		}
-		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, AfterPosition: scanned, LastPosition: last}))
+		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, AfterPosition: scanned, LastPosition: last, AckedPosition: acked}))
 		l.sized(err)
 		if err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
 		scanned = res.Msg.GetAckedPosition()
+		acked = scanned
 		l.contact("push", res.Msg.GetParent())
 		l.setStatus("push", func(s *dirStatus) { s.sentEvents += uint64(len(events)); s.sentBatches++ })
 		progressed()

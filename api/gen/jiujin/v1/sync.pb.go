@@ -197,6 +197,13 @@ type PushRequest struct {
 	LastPosition uint64 `protobuf:"varint,3,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
 	// The child feed position the batch starts after (the cursor it used).
 	AfterPosition uint64 `protobuf:"varint,4,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
+	// The position the parent last acknowledged to this child (its answer
+	// to PushCursor or to the last Push; 0: none). A parent whose cursor
+	// for the child is behind it, or of another epoch, has lost what it
+	// acknowledged (restored from a backup, rolled back) and refuses the
+	// batch with FailedPrecondition, so that the child asks PushCursor
+	// again and sends what the parent lacks.
+	AckedPosition uint64 `protobuf:"varint,5,opt,name=acked_position,json=ackedPosition,proto3" json:"acked_position,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -255,6 +262,13 @@ func (x *PushRequest) GetLastPosition() uint64 {
 func (x *PushRequest) GetAfterPosition() uint64 {
 	if x != nil {
 		return x.AfterPosition
+	}
+	return 0
+}
+
+func (x *PushRequest) GetAckedPosition() uint64 {
+	if x != nil {
+		return x.AckedPosition
 	}
 	return 0
 }
@@ -514,12 +528,13 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\x12PushCursorResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
 	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x1b\n" +
-	"\tlast_hash\x18\x03 \x01(\fR\blastHash\"\xaa\x01\n" +
+	"\tlast_hash\x18\x03 \x01(\fR\blastHash\"\xd1\x01\n" +
 	"\vPushRequest\x12%\n" +
 	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x03 \x01(\x04R\flastPosition\x12%\n" +
-	"\x0eafter_position\x18\x04 \x01(\x04R\rafterPosition\"\xce\x01\n" +
+	"\x0eafter_position\x18\x04 \x01(\x04R\rafterPosition\x12%\n" +
+	"\x0eacked_position\x18\x05 \x01(\x04R\rackedPosition\"\xce\x01\n" +
 	"\fPushResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
 	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x18\n" +
