@@ -381,7 +381,21 @@ func (s *Store) transition(w *wtx, cmd *pb.Command, id, kind string, payload pro
 	if err != nil {
 		return nil, err
 	}
+	if len(a.GetParts()) > 0 && suppliesMaterials(kind) {
+		// The parts may all have been decided while materials were
+		// awaited: the application is decided now.
+		if err := s.maybeJoin(w, cmd, id); err != nil {
+			return nil, err
+		}
+		return s.appForWrite(w, id)
+	}
 	return appFromRecord(rec)
+}
+
+// suppliesMaterials: an event of this kind hands in materials an
+// application waited for (a supplement, or 容缺 materials).
+func suppliesMaterials(kind string) bool {
+	return kind == KindAppSupplemented || kind == KindAppMaterialsSupplied
 }
 
 // identity gives a replicated group its one identity: the first entry of

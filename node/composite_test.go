@@ -105,3 +105,72 @@ func TestCompositeMatterIsDecidedInParallelAndJoined(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestACompositeDecidedDuringASupplementIsJoinedWhenSupplied: the
+// departments decide every part while the applicant is asked for a
+// supplement; when it is handed in (at the county's own window, or at a
+// village's, arriving by sync), the application is decided.
+func TestACompositeDecidedDuringASupplementIsJoinedWhenSupplied(t *testing.T) {
+	ctx := context.Background()
+	decideAll := func(n *testNode, a *pb.Application) {
+		for _, p := range a.GetParts() {
+			_, err := n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: a.GetId(), Part: p, Approve: true}))
+			require.NoError(t, err, p)
+		}
+	}
+	ask := &pb.RequestSupplementRequest{Materials: []string{"父母结婚证"}, Reason: "需父母结婚证"}
+
+	t.Run("at the county's window", func(t *testing.T) {
+		n := startTestNode(t, "330324", "", nil)
+		n.importSeed(t)
+		a := n.accept(t, birthRequest("33032419900721402"))
+		ask.Id = a.GetId()
+		_, err := n.apps.RequestSupplement(ctx, req(ask))
+		require.NoError(t, err)
+		decideAll(n, a)
+		require.Equal(t, StateSupplementRequested, appOn(n, a.GetId()).GetState(), "waits for the supplement")
+		res, err := n.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: a.GetId(), Materials: []string{"父母结婚证"}}))
+		require.NoError(t, err)
+		require.Equal(t, StateApproved, res.Msg.GetApplication().GetState(), "the answer says so")
+		require.Equal(t, StateApproved, appOn(n, a.GetId()).GetState())
+	})
+
+	t.Run("at a village's window", func(t *testing.T) {
+		county, _, vill := smallNet(t)
+		a := vill.accept(t, birthRequest("33032419900721402"))
+		eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateReceived }, "the county receives it")
+		ask.Id = a.GetId()
+		_, err := county.apps.RequestSupplement(ctx, req(ask))
+		require.NoError(t, err)
+		decideAll(county, a)
+		eventually(t, func() bool { x := appOn(vill, a.GetId()); return x != nil && x.GetState() == StateSupplementRequested }, "the village is asked")
+		_, err = vill.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: a.GetId(), Materials: []string{"父母结婚证"}}))
+		require.NoError(t, err)
+		eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateApproved }, "the county joins the parts")
+		eventually(t, func() bool { x := appOn(vill, a.GetId()); return x != nil && x.GetState() == StateApproved }, "the result is back at the window")
+	})
+}
+
+// TestAPartOfAWithdrawnApplicationIsNotDecided: once the application is
+// withdrawn its parts are refused a decision, naming the state, and an
+// open part no longer puts it on a department's list.
+func TestAPartOfAWithdrawnApplicationIsNotDecided(t *testing.T) {
+	ctx := context.Background()
+	n := startTestNode(t, "330324", "", nil)
+	n.importSeed(t)
+	a := n.accept(t, birthRequest("33032419900721402"))
+	_, err := n.apps.WithdrawApplication(ctx, req(&pb.WithdrawApplicationRequest{Id: a.GetId(), Reason: "申请人不办了"}))
+	require.NoError(t, err)
+	head := n.Store.FeedHead()
+	_, err = n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: a.GetId(), Part: a.GetParts()[0], Approve: true}))
+	requireCode(t, err, connect.CodeFailedPrecondition, "state")
+	require.Equal(t, head, n.Store.FeedHead(), "nothing written")
+
+	open := []*pb.Task{{PartCode: "GA-001", Holder: "330324101", State: TaskOpen}}
+	for _, tc := range []struct {
+		state string
+		holds bool
+	}{{StateReceived, true}, {StateSupplementRequested, true}, {StateWithdrawn, false}, {StateApproved, false}} {
+		require.Equal(t, tc.holds, holds(&pb.Application{State: tc.state, Holder: "330324", Tasks: open}, "330324101"), tc.state)
+	}
+}

@@ -409,6 +409,9 @@ func applyAppEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {
 			}
 			a.State = StateSupplemented
 			a.MaterialsRequested = nil
+			// A 容缺 material handed in with the supplement is no longer
+			// missing.
+			a.MaterialsMissing = subtract(a.GetMaterialsMissing(), p.GetMaterials())
 			a.Pauses[len(a.Pauses)-1].SuppliedAt = ts(ev)
 			a.Holder = a.GetProcessingUnit()
 		} else {

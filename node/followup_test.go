@@ -108,3 +108,33 @@ func TestLowRatingOpensAFollowUpTheCountySees(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, open.Msg.GetFollowUps())
 }
+
+// TestAMissingMaterialHandedInWithASupplementIsNoLongerMissing: a 容缺
+// material handed in together with a supplement counts as handed in: the
+// application can be approved, and the sweep does not withdraw it when
+// the 容缺 term runs out.
+func TestAMissingMaterialHandedInWithASupplementIsNoLongerMissing(t *testing.T) {
+	ctx := context.Background()
+	n := startTestNode(t, "330324", "", nil)
+	n.importSeed(t)
+	res, err := n.apps.AcceptApplication(ctx, req(&pb.AcceptApplicationRequest{
+		MatterCode: "SJ-001",
+		Applicant:  &pb.Applicant{Name: "陈小梅", IdNumber: idWang},
+		Materials:  []string{"食品经营许可申请书", "营业执照", "法定代表人（负责人）居民身份证", "经营场所平面布局图及设备布局、操作流程文件"},
+		Missing:    []string{"食品安全管理制度文本"},
+	}))
+	require.NoError(t, err)
+	id := res.Msg.GetApplication().GetId()
+	_, err = n.apps.RequestSupplement(ctx, req(&pb.RequestSupplementRequest{Id: id, Materials: []string{"营业执照"}, Reason: "营业执照已过期"}))
+	require.NoError(t, err)
+	sup, err := n.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: id, Materials: []string{"营业执照", "食品安全管理制度文本"}}))
+	require.NoError(t, err)
+	require.Empty(t, sup.Msg.GetApplication().GetMaterialsMissing())
+	require.Contains(t, sup.Msg.GetApplication().GetMaterialsReceived(), "食品安全管理制度文本")
+
+	n.clock.Set(at("2026-12-09", 10)) // past the 容缺 term
+	sweep(t, n)
+	require.Equal(t, StateSupplemented, appOn(n, id).GetState(), "not withdrawn")
+	_, err = n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: id, Approve: true}))
+	require.NoError(t, err)
+}

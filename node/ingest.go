@@ -295,6 +295,15 @@ func (s *Store) afterIngest(w *wtx, cmd *pb.Command, ev *pb.Event, rec *pb.Store
 		}
 		return s.maybeJoin(w, cmd, t.GetApplicationId())
 	}
+	if suppliesMaterials(ev.GetKind()) {
+		// Handed in at a window: join if this unit coordinates and the
+		// parts were all decided meanwhile.
+		a, err := decodeRecord(rec, &pb.Application{})
+		if err != nil || len(a.GetParts()) == 0 {
+			return err
+		}
+		return s.maybeJoin(w, cmd, a.GetId())
+	}
 	if ev.GetKind() != KindAppForwarded && ev.GetKind() != KindAppRerouted {
 		return nil
 	}

@@ -355,10 +355,13 @@ func (s *Store) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 }
 
 // holds reports whether a unit has a move on an application: it holds it,
-// or an open part of it.
+// or an open part of one not yet decided or withdrawn.
 func holds(a *pb.Application, unit string) bool {
 	if a.GetHolder() == unit {
 		return true
+	}
+	if decided(a) {
+		return false
 	}
 	for _, t := range a.GetTasks() {
 		if t.GetHolder() == unit && t.GetState() == TaskOpen {

@@ -144,6 +144,10 @@ func (s *Store) decideTask(w *wtx, cmd *pb.Command, req *pb.DecideApplicationReq
 	scope := appScope(tiers.Unit(strings.SplitN(t.GetApplicationId(), "-", 2)[0]), tiers.Unit(t.GetProcessingUnit()))
 	if app, err := w.record(appKey(req.GetId())); err == nil && app != nil {
 		if a, err := decodeRecord(app, &pb.Application{}); err == nil {
+			if decided(a) {
+				// Withdrawn, or decided already: its parts have no move left.
+				return nil, precondition("state", "办件当前状态为「%s」，其子事项不能再办结", stateLabel(a.GetState()))
+			}
 			scope = mergeScope(scope, appScope(tiers.Unit(a.GetAcceptingUnit()), tiers.Unit(a.GetProcessingUnit())))
 		}
 	}
