@@ -59,9 +59,17 @@ func LoadCalendar(r io.Reader) (*Calendar, error) {
 		return nil, fmt.Errorf("%w: calendar: %v", ErrInvalidCatalog, err)
 	}
 	c := &Calendar{holidays: map[int64]string{}, workdays: map[int64]string{}, years: map[int]bool{}}
+	type workDay struct {
+		day   int64
+		field string
+	}
+	var work []workDay // every make-up working day, in the file's order
 	for i, y := range f.Years {
 		if y.Year < 2000 || y.Year > 2100 {
 			return nil, fmt.Errorf("%w: calendar: years[%d].year: %d 超出范围", ErrInvalidCatalog, i, y.Year)
+		}
+		if c.years[y.Year] {
+			return nil, fmt.Errorf("%w: calendar: years[%d].year: %d 重复", ErrInvalidCatalog, i, y.Year)
 		}
 		c.years[y.Year] = true
 		for j, fe := range y.Festivals {
@@ -89,7 +97,15 @@ func LoadCalendar(r io.Reader) (*Calendar, error) {
 					return nil, fmt.Errorf("%w: %s.work[%d]: %s 不是周末，无需调休上班", ErrInvalidCatalog, field, k, w)
 				}
 				c.workdays[dayNumber(d)] = fe.Name
+				work = append(work, workDay{dayNumber(d), fmt.Sprintf("%s.work[%d]: %s", field, k, w)})
 			}
+		}
+	}
+	for _, w := range work {
+		// A make-up working day inside a holiday would turn the holiday
+		// into a working day: a typo, never a notice.
+		if name, ok := c.holidays[w.day]; ok {
+			return nil, fmt.Errorf("%w: %s 在%s假期之内，不能是调休上班日", ErrInvalidCatalog, w.field, name)
 		}
 	}
 	return c, nil

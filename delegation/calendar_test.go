@@ -62,6 +62,8 @@ func TestLoadCalendarRefusesNonsense(t *testing.T) {
 		{"years: [{year: 2026, festivals: [{name: x, from: 2026-10-07, to: 2026-10-01}]}]", "不是合理的假期"},
 		{"years: [{year: 2026, festivals: [{name: x, from: 2026-10-01, to: 2026-10-02, work: [2026-10-05]}]}]", "work[0]"},
 		{"years: [{year: 2026, holidays: []}]", "holidays"},
+		{"years: [{year: 2026, festivals: [{name: 国庆节, from: 2026-10-01, to: 2026-10-07, work: [2026-10-03]}]}]", "festivals[0].work[0]"},
+		{"years: [{year: 2026}, {year: 2026}]", "years[1].year"},
 	} {
 		_, err := LoadCalendar(strings.NewReader(tt.yaml))
 		require.ErrorIs(t, err, ErrInvalidCatalog)

@@ -181,6 +181,7 @@ func ValidateCatalog(req *pb.ImportCatalogRequest) error {
 		return fmt.Errorf("%w: departments: 至少需要一个部门", ErrInvalidCatalog)
 	}
 	depts := map[string]bool{}
+	deptNames := map[string]bool{}
 	for i, d := range req.GetDepartments() {
 		if !deptCodeRE.MatchString(d.GetCode()) {
 			return fmt.Errorf("%w: departments[%d].code: %q 应为 2-4 个大写字母", ErrInvalidCatalog, i, d.GetCode())
@@ -194,7 +195,10 @@ func ValidateCatalog(req *pb.ImportCatalogRequest) error {
 		if err := checkName(fmt.Sprintf("departments[%d].name", i), d.GetName()); err != nil {
 			return err
 		}
-		depts[d.GetCode()] = true
+		if deptNames[d.GetName()] {
+			return fmt.Errorf("%w: departments[%d].name: %q 重复", ErrInvalidCatalog, i, d.GetName())
+		}
+		depts[d.GetCode()], deptNames[d.GetName()] = true, true
 	}
 	if len(req.GetMatters()) == 0 {
 		return fmt.Errorf("%w: matters: 清单为空", ErrInvalidCatalog)
@@ -203,6 +207,7 @@ func ValidateCatalog(req *pb.ImportCatalogRequest) error {
 		return fmt.Errorf("%w: matters: 超过 %d 项", ErrInvalidCatalog, MaxMatters)
 	}
 	byCode := map[string]*pb.Matter{}
+	byName := map[string]bool{}
 	for i, m := range req.GetMatters() {
 		if err := validateMatter(i, m, depts); err != nil {
 			return err
@@ -210,7 +215,11 @@ func ValidateCatalog(req *pb.ImportCatalogRequest) error {
 		if byCode[m.GetCode()] != nil {
 			return fmt.Errorf("%w: matters[%d].code: %q 重复", ErrInvalidCatalog, i, m.GetCode())
 		}
-		byCode[m.GetCode()] = m
+		if byName[m.GetName()] {
+			// A window clerk picks a matter by its name.
+			return fmt.Errorf("%w: matters[%d].name: %q 重复", ErrInvalidCatalog, i, m.GetName())
+		}
+		byCode[m.GetCode()], byName[m.GetName()] = m, true
 	}
 	for i, m := range req.GetMatters() {
 		seen := map[string]bool{}

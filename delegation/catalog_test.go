@@ -53,6 +53,8 @@ func TestValidateCatalogNamesTheField(t *testing.T) {
 		{"bad code", func(r *pb.ImportCatalogRequest) { r.Matters[0].Code = "ga-1" }, "matters[0].code"},
 		{"code not of its department", func(r *pb.ImportCatalogRequest) { r.Matters[0].Code = "SJ-901" }, "matters[0].code"},
 		{"duplicate code", func(r *pb.ImportCatalogRequest) { r.Matters[1].Code = r.Matters[0].Code }, "matters[1].code"},
+		{"duplicate name", func(r *pb.ImportCatalogRequest) { r.Matters[1].Name = r.Matters[0].Name }, "matters[1].name"},
+		{"duplicate department name", func(r *pb.ImportCatalogRequest) { r.Departments[1].Name = r.Departments[0].Name }, "departments[1].name"},
 		{"unknown department", func(r *pb.ImportCatalogRequest) { r.Matters[0].Department = "XX" }, "matters[0]"},
 		{"unknown kind", func(r *pb.ImportCatalogRequest) { r.Matters[0].Kind = "magic" }, "matters[0].kind"},
 		{"zero statutory", func(r *pb.ImportCatalogRequest) { r.Matters[0].StatutoryDays = 0 }, "matters[0].statutory_days"},

@@ -35,6 +35,8 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	requireCode(t, err, connect.CodeFailedPrecondition, "unit")
 	_, err = dc.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101201", Mode: "devolve"}))
 	requireCode(t, err, connect.CodeInvalidArgument, "")
+	_, err = dc.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "440101001", Mode: "devolve"}))
+	requireCode(t, err, connect.CodeInvalidArgument, "unit") // a township of another county
 	_, err = dc.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "XX-001", Unit: "330324101", Mode: "devolve"}))
 	requireCode(t, err, connect.CodeNotFound, "matter_code")
 	g, err := dc.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: "devolve"}))

@@ -98,6 +98,9 @@ func (s *Store) grant(w *wtx, cmd *pb.Command, req *pb.GrantDelegationRequest) (
 	if err := delegation.ValidateGrant(req, existing, now); err != nil {
 		return nil, err
 	}
+	if u := tiers.Unit(req.GetUnit()); !s.cfg.Unit.Contains(u) {
+		return nil, invalid("unit", "%s 不在本县（%s）辖区内", u, s.cfg.Unit)
+	}
 	n, err := w.nextCounter("delegation")
 	if err != nil {
 		return nil, err

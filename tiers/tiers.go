@@ -87,7 +87,7 @@ func validate(code string) error {
 	default:
 		return fmt.Errorf("%w: %q 长度应为 6（县）、9（乡镇）或 12（村）位，实为 %d 位", ErrBadUnitCode, code, len(code))
 	}
-	if p := code[:2]; p < "11" || p > "82" {
+	if p := code[:2]; !provinces[p] {
 		return fmt.Errorf("%w: %q 省级代码 %s 不存在", ErrBadUnitCode, code, p)
 	}
 	if code[2:4] == "00" || code[4:6] == "00" {
@@ -100,6 +100,18 @@ func validate(code string) error {
 		return fmt.Errorf("%w: %q 村（社区）段不能为 000", ErrBadUnitCode, code)
 	}
 	return nil
+}
+
+// provinces are the province-level codes of GB/T 2260 (the first two
+// digits of every division code).
+var provinces = map[string]bool{
+	"11": true, "12": true, "13": true, "14": true, "15": true,
+	"21": true, "22": true, "23": true,
+	"31": true, "32": true, "33": true, "34": true, "35": true, "36": true, "37": true,
+	"41": true, "42": true, "43": true, "44": true, "45": true, "46": true,
+	"50": true, "51": true, "52": true, "53": true, "54": true,
+	"61": true, "62": true, "63": true, "64": true, "65": true,
+	"71": true, "81": true, "82": true,
 }
 
 // Tier returns the unit's tier, from the length of its code.

@@ -21,6 +21,8 @@ func TestParse(t *testing.T) {
 		{code: "3303241012", wantErr: "长度"},
 		{code: "33032410120a", wantErr: "数字"},
 		{code: "990324", wantErr: "省级代码"},
+		{code: "191001", wantErr: "省级代码"}, // within 11–82, but no province
+		{code: "440101001", tier: Township, parent: "440101"},
 		{code: "330024", wantErr: "县级代码"},
 		{code: "330324000", wantErr: "乡镇段"},
 		{code: "330324101000", wantErr: "村"},
@@ -37,7 +39,7 @@ func TestParse(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.tier, u.Tier())
 			require.Equal(t, tt.parent, u.Parent())
-			require.Equal(t, Unit("330324"), u.County())
+			require.Equal(t, Unit(tt.code[:6]), u.County())
 		})
 	}
 }
