@@ -512,7 +512,7 @@ func newAppFollowUpsCmd(f *Factory) *cobra.Command {
 			if f.json() {
 				return f.printJSON(res.Msg)
 			}
-			labels := map[string]string{"open": "待回访", "called_back": "已回访，待整改", "fixed": "已整改"}
+			labels := followUpLabels
 			t := &table{}
 			t.add("办件编号", "评分", "意见", "负责单位", "回访期限", "整改期限", "状态")
 			for _, fu := range res.Msg.GetFollowUps() {
@@ -563,7 +563,11 @@ func newAppFollowUpCmd(f *Factory) *cobra.Command {
 			if f.json() {
 				return f.printJSON(res.Msg)
 			}
-			fmt.Fprintf(f.Out, "已登记：办件 %s 回访整改现为 %s\n", args[0], res.Msg.GetFollowUp().GetState())
+			state := res.Msg.GetFollowUp().GetState()
+			if l := followUpLabels[state]; l != "" {
+				state = l
+			}
+			fmt.Fprintf(f.Out, "已登记：办件 %s 回访整改现为「%s」\n", args[0], state)
 			return nil
 		},
 	}
@@ -573,3 +577,6 @@ func newAppFollowUpCmd(f *Factory) *cobra.Command {
 	_ = cmd.MarkFlagRequired("note")
 	return cmd
 }
+
+// followUpLabels name a follow-up's states for people.
+var followUpLabels = map[string]string{"open": "待回访", "called_back": "已回访，待整改", "fixed": "已整改"}

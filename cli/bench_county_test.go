@@ -158,6 +158,9 @@ func TestClusterStatusListsEachMembersVersion(t *testing.T) {
 	require.Contains(t, out, "版本")
 	require.NotContains(t, out, "版本不一致")
 	require.Contains(t, out, "值日志占用磁盘")
+	code, _, stderr := run(t, leader, "cluster", "remove", "http://10.9.9.9:8080")
+	require.Equal(t, 1, code, "not a member: not removed")
+	require.Contains(t, stderr, "不是集群成员")
 
 	code, o, _ := run(t, leader, "cluster", "status", "-o", "json")
 	require.Equal(t, 0, code)

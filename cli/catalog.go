@@ -175,7 +175,7 @@ func newCatalogImportCmd(f *Factory) *cobra.Command {
 			if !o.Seed {
 				b, err := os.ReadFile(args[0])
 				if err != nil {
-					return err
+					return fmt.Errorf("%s: 无法读取事项清单文件：%w", args[0], err)
 				}
 				data = b
 			}

@@ -67,8 +67,12 @@ func newClusterCmd(f *Factory) *cobra.Command {
 		Example: "  jiujin cluster remove http://10.0.0.3:8080",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := f.Cluster().RemoveMember(cmd.Context(), connect.NewRequest(&pb.RemoveMemberRequest{Id: args[0]})); err != nil {
+			res, err := f.Cluster().RemoveMember(cmd.Context(), connect.NewRequest(&pb.RemoveMemberRequest{Id: args[0]}))
+			if err != nil {
 				return err
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
 			}
 			fmt.Fprintf(f.Out, "已移除成员 %s\n", args[0])
 			return nil

@@ -37,6 +37,13 @@ func newDelegationClassesCmd(f *Factory) *cobra.Command {
   jiujin delegation classes --set mountain --name 山区型 --townships 330324102 --menu MZ-006,NY-001,ZR-003`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Set == "" {
+				for _, name := range []string{"name", "townships", "menu"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s: 只能与 --set 分类代码一起使用（设置分类）；不加 --set 只列出分类", name)
+					}
+				}
+			}
 			if o.Set != "" {
 				res, err := f.Delegations().SetClass(cmd.Context(), connect.NewRequest(&pb.SetClassRequest{Class: &pb.TownshipClass{
 					Code: o.Set, Name: o.Name, Townships: splitList(o.Townships), Menu: splitList(o.Menu)}}))
@@ -121,6 +128,9 @@ func newDelegationOrderCmd(f *Factory) *cobra.Command {
 		Example: "  jiujin --node http://township:8080 delegation order --matters MZ-006,NY-001",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(splitList(o.Matters)) == 0 {
+				return fmt.Errorf("--matters: 至少列出一项事项（点单会整体替换本乡镇已点的事项）")
+			}
 			res, err := f.Delegations().OrderMatters(cmd.Context(), connect.NewRequest(&pb.OrderMattersRequest{Matters: splitList(o.Matters)}))
 			if err != nil {
 				return err

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"strings"
 	"syscall"
 
 	"connectrpc.com/connect"
@@ -70,7 +72,34 @@ decided where the power lies, hand the result back at the same window.`,
 		newDemoCmd(f),
 		newBenchCmd(f),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes each command that only groups others
+// (`app`, `catalog`, …) refuse a word that is none of them. Left alone,
+// cobra prints the group's help and exits 0, and a mistyped
+// `app withdrw ID` looks done to whoever runs it.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if sub.HasSubCommands() && sub.Run == nil && sub.RunE == nil {
+			sub.Args = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return nil
+				}
+				s := fmt.Sprintf("未知的子命令 %q（见 %s --help）", args[0], cmd.CommandPath())
+				if cmd.SuggestionsMinimumDistance <= 0 {
+					cmd.SuggestionsMinimumDistance = 2 // as cobra does at the root
+				}
+				if sug := cmd.SuggestionsFor(args[0]); len(sug) > 0 {
+					s += "；你是不是要用：" + strings.Join(sug, "、")
+				}
+				return errors.New(s)
+			}
+			sub.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 func envOr(k, def string) string {
@@ -87,7 +116,63 @@ var codeLabels = map[connect.Code]string{
 	connect.CodeUnavailable:        "节点不可用",
 	connect.CodeDeadlineExceeded:   "超时",
 	connect.CodeInternal:           "节点内部错误",
+	connect.CodeCanceled:           "已取消",
+	connect.CodeResourceExhausted:  "超出限量",
+	connect.CodeUnknown:            "未知错误",
+	connect.CodeAlreadyExists:      "已存在",
+	connect.CodePermissionDenied:   "无权操作",
+	connect.CodeUnauthenticated:    "身份未验证",
+	connect.CodeAborted:            "已中止",
+	connect.CodeOutOfRange:         "超出范围",
+	connect.CodeUnimplemented:      "节点不支持（版本较旧？）",
+	connect.CodeDataLoss:           "数据损坏",
 }
+
+// cobraErrors put the command line's own complaints (cobra's and pflag's,
+// in English) into words a window clerk reads.
+var cobraErrors = []struct {
+	re   *regexp.Regexp
+	repl func(m []string) string
+}{
+	{regexp.MustCompile(`(?s)^unknown command "(.*?)" for "(.*?)"(.*)$`), func(m []string) string {
+		s := fmt.Sprintf("未知的子命令 %q（见 %s --help）", m[1], m[2])
+		if sug := strings.TrimSpace(strings.ReplaceAll(m[3], "Did you mean this?", "")); sug != "" {
+			s += "；你是不是要用：" + strings.Join(strings.Fields(sug), "、")
+		}
+		return s
+	}},
+	{regexp.MustCompile(`^required flag\(s\) (.+) not set$`), func(m []string) string {
+		var names []string
+		for _, n := range strings.Split(m[1], ",") {
+			names = append(names, "--"+strings.Trim(strings.TrimSpace(n), `"`))
+		}
+		return "缺少必填参数：" + strings.Join(names, "、")
+	}},
+	{regexp.MustCompile(`^accepts (\d+) arg\(s\), received (\d+)$`), func(m []string) string {
+		return fmt.Sprintf("应给出 %s 个参数，实为 %s 个", m[1], m[2])
+	}},
+	{regexp.MustCompile(`^requires at least (\d+) arg\(s\), only received (\d+)$`), func(m []string) string {
+		return fmt.Sprintf("至少应给出 %s 个参数，实为 %s 个", m[1], m[2])
+	}},
+	{regexp.MustCompile(`^accepts at most (\d+) arg\(s\), received (\d+)$`), func(m []string) string {
+		return fmt.Sprintf("最多给出 %s 个参数，实为 %s 个", m[1], m[2])
+	}},
+	{regexp.MustCompile(`^accepts between (\d+) and (\d+) arg\(s\), received (\d+)$`), func(m []string) string {
+		return fmt.Sprintf("应给出 %s 至 %s 个参数，实为 %s 个", m[1], m[2], m[3])
+	}},
+	{regexp.MustCompile(`^unknown flag: (.+)$`), func(m []string) string { return "未知的参数 " + m[1] }},
+	{regexp.MustCompile(`^unknown shorthand flag: '(.)' in (.+)$`), func(m []string) string {
+		return fmt.Sprintf("未知的参数 -%s（在 %s 中）", m[1], m[2])
+	}},
+	{regexp.MustCompile(`^flag needs an argument: (.+)$`), func(m []string) string { return fmt.Sprintf("参数 %s 需要一个值", m[1]) }},
+	{regexp.MustCompile(`^invalid argument "(.*)" for "(.+?)" flag: (.+)$`), func(m []string) string {
+		return fmt.Sprintf("参数 %s 的值 %q 无效（%s）", m[2], m[1], m[3])
+	}},
+}
+
+// unreachable: the node could not be reached at all (not started, a wrong
+// --node, no network).
+var unreachable = regexp.MustCompile(`dial tcp|connection refused|no such host|network is unreachable|no route to host`)
 
 // printError writes an error for a person: the connect code in words and
 // the node's message (which names the field).
@@ -98,8 +183,19 @@ func printError(w io.Writer, err error) {
 		if label == "" {
 			label = ce.Code().String()
 		}
-		fmt.Fprintf(w, "错误（%s，%s）：%s\n", label, ce.Code(), ce.Message())
+		msg := ce.Message()
+		if ce.Code() == connect.CodeUnavailable && unreachable.MatchString(msg) {
+			msg = "连不上节点：请确认节点已启动、--node 地址无误，网络通畅（" + msg + "）"
+		}
+		fmt.Fprintf(w, "错误（%s，%s）：%s\n", label, ce.Code(), msg)
 		return
 	}
-	fmt.Fprintf(w, "错误：%v\n", err)
+	msg := err.Error()
+	for _, ce := range cobraErrors {
+		if m := ce.re.FindStringSubmatch(msg); m != nil {
+			msg = ce.repl(m)
+			break
+		}
+	}
+	fmt.Fprintf(w, "错误：%s\n", msg)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -492,6 +493,18 @@ func (h *clusterService) RemoveMember(ctx context.Context, req *connect.Request[
 			return nil, err
 		}
 		return lc.RemoveMember(ctx, req)
+	}
+	f := c.r.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, connect.NewError(connect.CodeUnavailable, err)
+	}
+	var ids []string
+	for _, s := range f.Configuration().Servers {
+		ids = append(ids, string(s.ID))
+	}
+	if !slices.Contains(ids, req.Msg.GetId()) {
+		// raft takes an unknown id as done: say it is not a member.
+		return nil, connectError(notFound("id", "%s 不是集群成员（成员：%s）", req.Msg.GetId(), strings.Join(ids, "、")))
 	}
 	if err := c.r.RemoveServer(raft.ServerID(req.Msg.GetId()), 0, 10*time.Second).Error(); err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, err)
