@@ -83,18 +83,24 @@ func (s *Store) quarantine(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event,
 		"record", ev.GetRecordKey(), "from", in.GetFrom().GetUnit(), "reason", reason)
 }
 
+// appliedEntry finds an event applied here by id (nil: none).
+func (w *wtx) appliedEntry(ev *pb.Event) (*pb.FeedEntry, error) {
+	v, err := w.get(idKey(ev.GetOrigin(), ev.GetSeq()))
+	if err != nil || v == nil {
+		return nil, err
+	}
+	fb, err := w.get(feedKey(beUint64(v)))
+	if err != nil || fb == nil {
+		return nil, fmt.Errorf("%w: id index without feed entry: %v", ErrCorrupt, err)
+	}
+	fe := &pb.FeedEntry{}
+	return fe, proto.Unmarshal(fb, fe)
+}
+
 // storedEntry finds an event already here by id: applied or held back.
 func (w *wtx) storedEntry(ev *pb.Event) (*pb.FeedEntry, error) {
-	if v, err := w.get(idKey(ev.GetOrigin(), ev.GetSeq())); err != nil || v != nil {
-		if err != nil {
-			return nil, err
-		}
-		fb, err := w.get(feedKey(beUint64(v)))
-		if err != nil || fb == nil {
-			return nil, fmt.Errorf("%w: id index without feed entry: %v", ErrCorrupt, err)
-		}
-		fe := &pb.FeedEntry{}
-		return fe, proto.Unmarshal(fb, fe)
+	if fe, err := w.appliedEntry(ev); err != nil || fe != nil {
+		return fe, err
 	}
 	if w.st.held == 0 {
 		return nil, nil // nothing is held back: no need to look
@@ -209,17 +215,9 @@ func (s *Store) chain(w *wtx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, from
 		// event is found by its id and predecessor together): the id
 		// keeps its first content.
 		held := h.entry.GetEvent()
-		if pos, err := w.get(idKey(held.GetOrigin(), held.GetSeq())); err != nil {
+		if fe, err := w.appliedEntry(held); err != nil {
 			return err
-		} else if pos != nil {
-			fb, err := w.get(feedKey(beUint64(pos)))
-			if err != nil || fb == nil {
-				return fmt.Errorf("%w: id index without feed entry: %v", ErrCorrupt, err)
-			}
-			fe := &pb.FeedEntry{}
-			if err := proto.Unmarshal(fb, fe); err != nil {
-				return fmt.Errorf("%w: feed entry %d: %v", ErrCorrupt, beUint64(pos), err)
-			}
+		} else if fe != nil {
 			if bytes.Equal(fe.GetEvent().GetHash(), held.GetHash()) {
 				res.Duplicates++
 			} else {
