@@ -126,16 +126,23 @@ func TestABatchEntryCutBetweenCommitsReplaysExactly(t *testing.T) {
 	require.True(t, sameFeeds(st, whole), "cut and replayed, the same events as applied at once")
 }
 
+// smallMemtableMember is a member's store with 16 MiB memtables, a
+// quarter of a member's: badger's limit on one commit, a share of the
+// memtable, falls within 6,000 commands.
+func smallMemtableMember(t *testing.T) *Store {
+	t.Helper()
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), Member: true,
+		tune: func(o badger.Options) badger.Options { return o.WithMemTableSize(16 << 20) }})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // TestABatchLargerThanOneCommitIsAppliedWhole: a batch entry whose writes
 // exceed one badger transaction is committed in parts and still applied
 // completely, once.
 func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
-	// 16 MiB memtables, a quarter of a member's: badger's limit on one
-	// commit, a share of the memtable, falls within 6,000 commands.
-	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), Member: true,
-		tune: func(o badger.Options) badger.Options { return o.WithMemTableSize(16 << 20) }})
-	require.NoError(t, err)
-	defer st.Close()
+	st := smallMemtableMember(t)
 	fsm := NewFSM(st)
 	fsm.ApplyBatch(groupSetup(t))
 	const n = 6000
@@ -156,7 +163,7 @@ func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
 	st.mu.Unlock()
 	fsm.ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})
 	require.Equal(t, head+n, st.FeedHead())
-	_, err = st.Verify()
+	_, err := st.Verify()
 	require.NoError(t, err)
 }
 
@@ -167,10 +174,7 @@ func TestABatchLargerThanOneCommitIsAppliedWhole(t *testing.T) {
 // first command the store does not hold, and a snapshot taken between
 // them claims no command it lacks.
 func TestEachCommitOfASplitBatchCountsWhatItHolds(t *testing.T) {
-	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), Member: true,
-		tune: func(o badger.Options) badger.Options { return o.WithMemTableSize(16 << 20) }})
-	require.NoError(t, err)
-	defer st.Close()
+	st := smallMemtableMember(t)
 	fsm := NewFSM(st)
 	fsm.ApplyBatch(groupSetup(t))
 

@@ -243,9 +243,7 @@ func FuzzIngestBatch(f *testing.F) {
 // holds is refused before anything is written, with a code that makes the
 // sender send less; smaller pieces of it go through.
 func TestOversizedIngestIsRefusedWhole(t *testing.T) {
-	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
-	require.NoError(t, err)
-	defer st.Close()
+	st := countyStore(t)
 	peer, _ := fakeChild("f00d")
 	var evs []*pb.Event
 	c := &chain{origin: "f00d"}
@@ -256,7 +254,7 @@ func TestOversizedIngestIsRefusedWhole(t *testing.T) {
 		a.Application.Note = strings.Repeat("备注", 100)
 		evs = append(evs, c.event(fakeTown, KindAppAccepted, appKey(id), a))
 	}
-	_, err = st.Ingest(context.Background(), peer, true, evs, 6000, 0)
+	_, err := st.Ingest(context.Background(), peer, true, evs, 6000, 0)
 	require.ErrorIs(t, err, ErrBatchTooLarge)
 	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(connectError(err)))
 	require.Zero(t, st.FeedHead(), "nothing written")
@@ -275,9 +273,7 @@ func TestOversizedIngestIsRefusedWhole(t *testing.T) {
 // and the child's unit, is quarantined; the parent's own next event takes
 // that id, and the store stays whole.
 func TestAChildCannotWriteAsItsParent(t *testing.T) {
-	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
-	require.NoError(t, err)
-	defer st.Close()
+	st := countyStore(t)
 	peer, _ := fakeChild("f00d")
 	st.mu.Lock()
 	next := st.state.seq + 1
@@ -285,7 +281,7 @@ func TestAChildCannotWriteAsItsParent(t *testing.T) {
 	forger := &chain{origin: st.Self().GetNodeId(), seq: next - 1}
 	key := appKey(fakeTown + "-20261123-000001")
 	acc := forger.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
-	_, err = forger.apply(acc)
+	_, err := forger.apply(acc)
 	require.NoError(t, err)
 	res, err := st.Ingest(context.Background(), peer, true, []*pb.Event{acc}, 1, 0)
 	require.NoError(t, err)
@@ -317,14 +313,12 @@ func TestAChildCannotWriteAsItsParent(t *testing.T) {
 // applied meanwhile: when the predecessor arrives, the held one is
 // quarantined, not written over the id.
 func TestAHeldEventKeepsItsIDUnique(t *testing.T) {
-	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
-	require.NoError(t, err)
-	defer st.Close()
+	st := countyStore(t)
 	peer, _ := fakeChild("f00d")
 	c := &chain{origin: "f00d"}
 	k1 := appKey(fakeTown + "-20261123-000001")
 	p := c.event(fakeTown, KindAppAccepted, k1, acceptedAt(fakeTown, "330324"))
-	_, err = c.apply(p)
+	_, err := c.apply(p)
 	require.NoError(t, err)
 	c.seq = 4
 	held := c.event(fakeTown, KindAppWithdrawn, k1, &pb.AppWithdrawn{Reason: "申请人撤回"}) // f00d/5, after p
@@ -397,4 +391,13 @@ func TestAPushBeyondWhatTheParentHoldsIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint32(1), res.GetApplied())
 	require.Equal(t, uint64(5), res.GetAckedPosition())
+}
+
+// countyStore is a county's store without fsync, closed with the test.
+func countyStore(t *testing.T) *Store {
+	t.Helper()
+	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
 }
