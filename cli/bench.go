@@ -22,6 +22,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/cli/client"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
@@ -160,7 +161,7 @@ func benchAccept(ctx context.Context, f *Factory, o *BenchAcceptOptions) (*Bench
 		return nil, err
 	}
 	defer func() { cancel(); proc.Wait() }()
-	hc := NewHTTPClient()
+	hc := client.NewHTTPClient()
 	cat := jiujinv1connect.NewCatalogServiceClient(hc, url)
 	apps := jiujinv1connect.NewApplicationServiceClient(hc, url)
 	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))

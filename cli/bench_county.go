@@ -21,6 +21,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/cli/client"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/internal/freeport"
@@ -116,7 +117,7 @@ not measured. A group that already holds applications is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if members != "" {
-				urls, err := parseURLList("--members", members)
+				urls, err := client.ParseURLList("--members", members)
 				if err != nil {
 					return err
 				}
@@ -221,7 +222,7 @@ func (g *benchGroup) close() {
 // groupLeader waits for one of urls to lead a group of exactly those
 // members and returns its URL.
 func groupLeader(ctx context.Context, urls []string, timeout time.Duration) (string, error) {
-	hc := NewHTTPClient()
+	hc := client.NewHTTPClient()
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -295,7 +296,7 @@ func benchCountyInProcess(ctx context.Context, o *BenchCountyOptions, dir string
 // benchCountyMembers runs the writers and the pushes against a running
 // group, which must hold no applications: the measurement writes its own.
 func benchCountyMembers(ctx context.Context, o *BenchCountyOptions, dir string, cal *delegation.Calendar, catalog *pb.ImportCatalogRequest, rep *BenchCountyReport) error {
-	hc := NewHTTPClient()
+	hc := client.NewHTTPClient()
 	defer hc.CloseIdleConnections()
 	cs, err := jiujinv1connect.NewClusterServiceClient(hc, o.Members[0]).GetClusterStatus(ctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
 	if err != nil {
@@ -337,7 +338,7 @@ type benchTarget struct {
 // benchRuns imports the seed catalog at the group, then runs the writers
 // and the pushes.
 func benchRuns(ctx context.Context, o *BenchCountyOptions, g benchTarget, townDir string, cal *delegation.Calendar, catalog *pb.ImportCatalogRequest, rep *BenchCountyReport) error {
-	hc := NewHTTPClient()
+	hc := client.NewHTTPClient()
 	defer hc.CloseIdleConnections()
 	if _, err := jiujinv1connect.NewCatalogServiceClient(hc, g.leader).ImportCatalog(ctx, connect.NewRequest(catalog)); err != nil {
 		return fmt.Errorf("import the seed catalog: %w", err)
@@ -392,9 +393,9 @@ func benchWriters(ctx context.Context, url string, w int, d time.Duration, h2c b
 		go func(c int) {
 			defer wg.Done()
 			// Each writer is a client of its own, on its own connection.
-			hc := NewHTTPClient()
+			hc := client.NewHTTPClient()
 			if h2c {
-				hc = newH2CClient()
+				hc = client.NewH2CClient()
 			}
 			defer hc.CloseIdleConnections()
 			// As the command line does: an idempotency key on every
@@ -402,7 +403,7 @@ func benchWriters(ctx context.Context, url string, w int, d time.Duration, h2c b
 			// Unavailable (a leader changing); the write counts once, its
 			// latency from the first try.
 			apps := jiujinv1connect.NewApplicationServiceClient(hc, url,
-				connect.WithInterceptors(retryInterceptor(benchRetries, benchRetryWait), countRetries))
+				connect.WithInterceptors(client.RetryInterceptor(benchRetries, benchRetryWait), countRetries))
 			for i := 0; time.Now().Before(deadline); i++ {
 				t0 := time.Now()
 				_, err := apps.AcceptApplication(ctx, connect.NewRequest(benchAcceptCmd(c*100000+i).GetAccept()))
@@ -462,7 +463,7 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g benchTarget, dir st
 		if err != nil {
 			return nil, fmt.Errorf("township under %s: %w", g.county, err)
 		}
-		link := sync.NewFaultTransport(newH2CClient().Transport, uint64(i))
+		link := sync.NewFaultTransport(client.NewH2CClient().Transport, uint64(i))
 		n, err := node.Start(node.Config{Unit: unit, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, string(unit)), Calendar: cal, Logger: quiet,
 			Parents: g.urls, SyncTransport: link, NoSync: true})
 		if err != nil {
@@ -571,7 +572,7 @@ func benchPush(ctx context.Context, o *BenchCountyOptions, g benchTarget, dir st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hc := newH2CClient() // a township's pushes, as nodes speak
+			hc := client.NewH2CClient() // a township's pushes, as nodes speak
 			defer hc.CloseIdleConnections()
 			c := jiujinv1connect.NewSyncServiceClient(hc, g.leader)
 			self := t.n.Store.Self()

@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/cli/client"
 	"github.com/jiujin/jiujin/internal/freeport"
 )
 
@@ -110,7 +111,7 @@ func benchFailover(ctx context.Context, o *BenchCountyOptions, dir string, catal
 		}
 		ms = append(ms, &procMember{bin: bin, addr: addr, raft: raftAddr, dir: filepath.Join(dir, fmt.Sprint(i))})
 	}
-	hc := NewHTTPClient()
+	hc := client.NewHTTPClient()
 	defer hc.CloseIdleConnections()
 	clusters := map[*procMember]jiujinv1connect.ClusterServiceClient{}
 	var urls []string

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/cli/client"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
@@ -42,7 +43,7 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 	target, err := url.Parse(n.URL())
 	require.NoError(t, err)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = NewHTTPClient().Transport
+	proxy.Transport = client.NewHTTPClient().Transport
 	var mu gosync.Mutex
 	var keys []string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
