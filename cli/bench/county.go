@@ -53,6 +53,11 @@ func (c CountyConfig) Validate() error {
 	if len(c.Members) > 0 && c.Kills > 0 {
 		return errors.New("--kills: 不能用 --members 测量主节点切换（本命令不会杀死外部成员的进程）")
 	}
+	// A push run reads its batches off the feed BatchEvents at a time:
+	// none at a time would never get to the end.
+	if c.PushTownships > 0 && c.PushBatches > 0 && c.BatchEvents < 1 {
+		return fmt.Errorf("--batch-events: %d 应为正数", c.BatchEvents)
+	}
 	return nil
 }
 

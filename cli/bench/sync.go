@@ -32,7 +32,15 @@ type SyncConfig struct {
 }
 
 // Validate says what in c cannot be run, naming the flag.
-func (c SyncConfig) Validate() error { return nil }
+func (c SyncConfig) Validate() error {
+	// The backlog is accepted by backlogWriters at once, two events an
+	// application; fewer events than that make no backlog, and the run
+	// would wait minutes for an application that does not exist.
+	if c.CatchUp < 2*backlogWriters {
+		return fmt.Errorf("--catch-up: %d 太少，应不少于 %d（%d 个并发受理者各受理至少一件，每件两个事件）", c.CatchUp, 2*backlogWriters, backlogWriters)
+	}
+	return nil
+}
 
 // SyncReport is the answer of RunSync.
 type SyncReport struct {
@@ -252,6 +260,9 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	return rep, nil
 }
 
+// backlogWriters accept a backlog at the village at once.
+const backlogWriters = 16
+
 // backlog cuts both links and accepts n/2 applications at the village (n
 // events: accepted and forwarded); it returns the last application's id.
 func backlog(ctx context.Context, b *tierNet, n int) (string, error) {
@@ -260,9 +271,9 @@ func backlog(ctx context.Context, b *tierNet, n int) (string, error) {
 	var mu gosync.Mutex
 	last := ""
 	var wg gosync.WaitGroup
-	errs := make(chan error, 16)
-	per := n / 2 / 16
-	for c := 0; c < 16; c++ {
+	errs := make(chan error, backlogWriters)
+	per := n / 2 / backlogWriters
+	for c := 0; c < backlogWriters; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
