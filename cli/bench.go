@@ -18,6 +18,17 @@ func newBenchCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
+// printReport writes a benchmark's report as its -o json answer: the
+// report's own JSON form, indented.
+func (f *Factory) printReport(rep any) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	_, err = fmt.Fprintln(f.Out, string(b))
+	return err
+}
+
 // BenchAcceptOptions are the flags of `bench accept`.
 type BenchAcceptOptions struct {
 	bench.AcceptConfig
@@ -48,9 +59,7 @@ func newBenchAcceptCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			if f.json() {
-				b, _ := json.MarshalIndent(rep, "", "  ")
-				fmt.Fprintln(f.Out, string(b))
-				return nil
+				return f.printReport(rep)
 			}
 			fmt.Fprintf(f.Out, "空闲常驻内存（导入清单后）：%.1f MiB\n", rep.IdleRSSMiB)
 			t := &table{}
@@ -93,9 +102,7 @@ TCP bytes counted, and measures:
 				return err
 			}
 			if f.json() {
-				b, _ := json.MarshalIndent(rep, "", "  ")
-				fmt.Fprintln(f.Out, string(b))
-				return nil
+				return f.printReport(rep)
 			}
 			w := f.Out
 			fmt.Fprintf(w, "延迟（%d 次）：村受理→县已接收 p50 %.2f ms，p99 %.2f ms；往返（→县办结→村可见）p50 %.2f ms，p99 %.2f ms\n",
@@ -157,9 +164,7 @@ not measured. A group that already holds applications is refused.`,
 				return err
 			}
 			if f.json() {
-				b, _ := json.MarshalIndent(rep, "", "  ")
-				fmt.Fprintln(f.Out, string(b))
-				return nil
+				return f.printReport(rep)
 			}
 			t := &table{}
 			t.add("并发写入", "已提交", "每秒提交", "p50 ms", "p99 ms", "最长 ms", "重试", "每笔 CPU µs", "占用核")

@@ -16,15 +16,23 @@ import (
 	"github.com/jiujin/jiujin/node"
 )
 
-// TestClusterStatusListsEachMembersVersion: `cluster status` shows, for
-// every member, the release it runs, its raft state and how far it has
-// applied the log, as that member said when last asked.
-func TestClusterStatusListsEachMembersVersion(t *testing.T) {
+// startGroup starts a three-member county group in this process, shut
+// down when the test ends.
+func startGroup(t *testing.T) *bench.Group {
+	t.Helper()
 	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
 	require.NoError(t, err)
 	g, err := bench.StartGroup(t.TempDir(), cal)
 	require.NoError(t, err)
-	defer g.Close()
+	t.Cleanup(g.Close)
+	return g
+}
+
+// TestClusterStatusListsEachMembersVersion: `cluster status` shows, for
+// every member, the release it runs, its raft state and how far it has
+// applied the log, as that member said when last asked.
+func TestClusterStatusListsEachMembersVersion(t *testing.T) {
+	g := startGroup(t)
 	leader := g.URLs()[0]
 	var out string
 	require.Eventually(t, func() bool {

@@ -89,11 +89,7 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 // county group, the command line goes on at another member when the one
 // it was using is down.
 func TestNodeListsTheGroupsMembers(t *testing.T) {
-	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
-	require.NoError(t, err)
-	g, err := bench.StartGroup(t.TempDir(), cal)
-	require.NoError(t, err)
-	t.Cleanup(g.Close)
+	g := startGroup(t)
 	ctx := context.Background()
 	leader, err := bench.GroupLeader(ctx, g.URLs(), 30*time.Second)
 	require.NoError(t, err)
