@@ -1,30 +1,15 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"regexp"
-	"sort"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
-	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
-	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
-	"github.com/jiujin/jiujin/delegation"
-	"github.com/jiujin/jiujin/deploy/seed"
-	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/cli/bench"
+	"github.com/jiujin/jiujin/cli/client"
 )
 
 func newBenchCmd(f *Factory) *cobra.Command {
@@ -33,30 +18,33 @@ func newBenchCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
+// printReport writes a benchmark's report as its -o json answer: the
+// report's own JSON form, indented.
+func (f *Factory) printReport(rep any) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	_, err = fmt.Fprintln(f.Out, string(b))
+	return err
+}
+
 // BenchAcceptOptions are the flags of `bench accept`.
 type BenchAcceptOptions struct {
-	Clients  []int
-	Duration time.Duration
-	Settle   time.Duration
-	Seed     uint64
+	bench.AcceptConfig
 }
 
-// BenchAcceptResult is one row of `bench accept`.
-type BenchAcceptResult struct {
-	Clients     int     `json:"clients"`
-	Accepted    int64   `json:"accepted"`
-	Seconds     float64 `json:"seconds"`
-	PerSecond   float64 `json:"perSecond"`
-	P50Ms       float64 `json:"p50Ms"`
-	P99Ms       float64 `json:"p99Ms"`
-	PeakRSSMiB  float64 `json:"peakRssMiB"`
-	AfterRSSMiB float64 `json:"afterRssMiB"`
+// BenchSyncOptions are the flags of `bench sync`.
+type BenchSyncOptions struct {
+	bench.SyncConfig
 }
 
-// BenchAcceptReport is the whole answer of `bench accept`.
-type BenchAcceptReport struct {
-	IdleRSSMiB float64             `json:"idleRssMiB"`
-	Runs       []BenchAcceptResult `json:"runs"`
+// BenchCountyOptions are the flags of `bench county`.
+type BenchCountyOptions struct {
+	bench.CountyConfig
+	// MemberURLs is --members as given: the running group's members'
+	// URLs, comma-separated, read into CountyConfig.Members.
+	MemberURLs string
 }
 
 func newBenchAcceptCmd(f *Factory) *cobra.Command {
@@ -66,14 +54,12 @@ func newBenchAcceptCmd(f *Factory) *cobra.Command {
 		Short: "持久化受理吞吐：启动一个县节点子进程（fsync 开启），以 1 和 16 个并发客户端受理，测吞吐、延迟和常驻内存",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := benchAccept(cmd.Context(), f, o)
+			rep, err := bench.RunAccept(cmd.Context(), o.AcceptConfig)
 			if err != nil {
 				return err
 			}
 			if f.json() {
-				b, _ := json.MarshalIndent(rep, "", "  ")
-				fmt.Fprintln(f.Out, string(b))
-				return nil
+				return f.printReport(rep)
 			}
 			fmt.Fprintf(f.Out, "空闲常驻内存（导入清单后）：%.1f MiB\n", rep.IdleRSSMiB)
 			t := &table{}
@@ -93,161 +79,123 @@ func newBenchAcceptCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-var urlLine = regexp.MustCompile(`(http://127\.0\.0\.1:[0-9]+)`)
-
-// startBenchNode starts this binary as a separate county node process, so
-// its memory is the node's alone.
-func startBenchNode(ctx context.Context, dir string) (*exec.Cmd, string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, "", err
-	}
-	cmd := exec.CommandContext(ctx, exe, "node", "start", "--unit", DemoCounty, "--listen", "127.0.0.1:0", "--data", dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	cmd.Stderr = nil
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	sc := bufio.NewScanner(out)
-	urlCh := make(chan string, 1)
-	go func() {
-		for sc.Scan() {
-			if m := urlLine.FindString(sc.Text()); m != "" {
-				urlCh <- m
+func newBenchSyncCmd(f *Factory) *cobra.Command {
+	o := &BenchSyncOptions{}
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "同步：村→县单程与往返延迟、每跳转发吞吐、断线积压一万事件后的追平时间、每事件线上字节数、限速链路下的追平",
+		Long: `bench sync runs a village, its township and the county in this process, on
+loopback, fsync on, each child's link through the fault/shaping layer with its
+TCP bytes counted, and measures:
+  latency    village accepts -> the county has received it (one way), and
+             -> the county decides -> the village sees the decision (round trip)
+  relay      a village cut off while N events accumulate: events/s over the
+             village-township hop, then over the township-county hop
+  catch-up   the same backlog with both hops healed at once: time until the
+             county holds it all, and TCP bytes per event per hop
+  shaped     the catch-up through a 1 Mbit/s, 150 ms RTT village link, against
+             bytes / bandwidth`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := bench.RunSync(cmd.Context(), o.SyncConfig)
+			if err != nil {
+				return err
 			}
-		}
-	}()
-	select {
-	case u := <-urlCh:
-		return cmd, u, nil
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		return nil, "", fmt.Errorf("bench node did not start")
+			if f.json() {
+				return f.printReport(rep)
+			}
+			w := f.Out
+			fmt.Fprintf(w, "延迟（%d 次）：村受理→县已接收 p50 %.2f ms，p99 %.2f ms；往返（→县办结→村可见）p50 %.2f ms，p99 %.2f ms\n",
+				rep.Iterations, rep.OneWayP50Ms, rep.OneWayP99Ms, rep.RoundTripP50Ms, rep.RoundTripP99Ms)
+			fmt.Fprintf(w, "实时同步每事件每跳线上字节：%.0f B\n", rep.LiveBytesPerEvent)
+			fmt.Fprintf(w, "转发吞吐（积压 %d 个事件）：村→乡镇 %.0f 事件/秒，乡镇→县 %.0f 事件/秒\n", rep.CatchUpEvents, rep.HopVillageTownship, rep.HopTownshipCounty)
+			fmt.Fprintf(w, "断线追平：重连后 %.2f 秒县里收齐；批量同步每事件每跳线上字节：%.0f B\n", rep.CatchUpSeconds, rep.CatchUpBytesPerEvent)
+			if rep.ShapedSeconds > 0 {
+				fmt.Fprintf(w, "限速链路（1 Mbit/s，RTT 150 ms）追平：%.2f 秒；村链路 %d 字节、%d 次请求；字节÷带宽 = %.2f 秒，实际多出 %.1f 个 RTT\n",
+					rep.ShapedSeconds, rep.ShapedBytes, rep.ShapedPushes, rep.ShapedPredicted, (rep.ShapedSeconds-rep.ShapedPredicted)/0.150)
+			}
+			return nil
+		},
 	}
+	cmd.Flags().IntVar(&o.Iterations, "iterations", 300, "latency samples")
+	cmd.Flags().IntVar(&o.CatchUp, "catch-up", 10000, "events accumulated at the cut-off village")
+	cmd.Flags().BoolVar(&o.Shaped, "shaped", true, "also run the catch-up through a 1 Mbit/s, 150 ms RTT link")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	return cmd
 }
 
-// rssMiB reads a process's resident set size.
-func rssMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			fs := strings.Fields(line)
-			if len(fs) >= 2 {
-				kb, _ := strconv.ParseFloat(fs[1], 64)
-				return kb / 1024
-			}
-		}
-	}
-	return 0
-}
+func newBenchCountyCmd(f *Factory) *cobra.Command {
+	o := &BenchCountyOptions{}
+	cmd := &cobra.Command{
+		Use:   "county",
+		Short: "县级三成员集群：并发写入与乡镇批量推送的提交吞吐和延迟，主节点被 kill -9 到下一次确认写入的时间",
+		Long: `bench county measures the three-member county group on loopback, fsync on:
+  writers    1, 16, 64 concurrent clients accepting single applications at the
+             leader, each on its own connection: committed/s, p50/p99
+  push       townships pushing their backlog to the leader in batches of 500
+             events (one sync Push each, acknowledged after commit): events/s,
+             p50/p99 per batch
+  failover   three members as processes of this binary; the leader is killed
+             with SIGKILL and a write is retried at a survivor until it is
+             acknowledged: the time from the kill, per kill and the median;
+             the killed member is restarted and catches up before the next kill
+The first two run in this process (--cpuprofile profiles them).
 
-func benchAccept(ctx context.Context, f *Factory, o *BenchAcceptOptions) (*BenchAcceptReport, error) {
-	dir, err := os.MkdirTemp("", "jiujin-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	nctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	proc, url, err := startBenchNode(nctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { cancel(); proc.Wait() }()
-	hc := NewHTTPClient()
-	cat := jiujinv1connect.NewCatalogServiceClient(hc, url)
-	apps := jiujinv1connect.NewApplicationServiceClient(hc, url)
-	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := cat.ImportCatalog(ctx, connect.NewRequest(req)); err != nil {
-		return nil, err
-	}
-	time.Sleep(o.Settle)
-	rep := &BenchAcceptReport{IdleRSSMiB: rssMiB(proc.Process.Pid)}
-	rng := rand.New(rand.NewPCG(o.Seed, 0))
-	var rngMu sync.Mutex
-	newID := func() string {
-		rngMu.Lock()
-		defer rngMu.Unlock()
-		birth := time.Date(1940+rng.IntN(60), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
-		return node.MakeIDNumber(fmt.Sprintf("330324%s%03d", birth.Format("20060102"), rng.IntN(1000)))
-	}
-	for _, clients := range o.Clients {
-		if clients < 1 {
-			return nil, fmt.Errorf("--clients: %d 应为正数", clients)
-		}
-		var count atomic.Int64
-		lat := make([][]time.Duration, clients)
-		var wg sync.WaitGroup
-		var firstErr atomic.Value
-		start := time.Now()
-		deadline := start.Add(o.Duration)
-		peak := 0.0
-		stopSample := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() {
-			defer close(sampled)
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stopSample:
-					return
-				case <-t.C:
-					peak = max(peak, rssMiB(proc.Process.Pid))
+With --members URL,URL,URL they measure a running group instead, one started
+for the measurement (fresh members on machines of their own, as deployed): the
+writers and the townships run here, the group is left running, and failover is
+not measured. A group that already holds applications is refused.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.MemberURLs != "" {
+				urls, err := client.ParseURLList("--members", o.MemberURLs)
+				if err != nil {
+					return err
+				}
+				for _, u := range urls {
+					o.Members = append(o.Members, u.String())
+				}
+				if !cmd.Flags().Changed("kills") {
+					o.Kills = 0 // the default is for a group in this process
 				}
 			}
-		}()
-		for c := 0; c < clients; c++ {
-			wg.Add(1)
-			go func(c int) {
-				defer wg.Done()
-				for time.Now().Before(deadline) {
-					r := connect.NewRequest(&pb.AcceptApplicationRequest{
-						MatterCode: "MZ-005",
-						Applicant:  &pb.Applicant{Name: "测试申请人", IdNumber: newID()},
-						Materials:  []string{"居民身份证", "近期一寸免冠证件照"},
-					})
-					t0 := time.Now()
-					if _, err := apps.AcceptApplication(ctx, r); err != nil {
-						firstErr.CompareAndSwap(nil, err)
-						return
-					}
-					lat[c] = append(lat[c], time.Since(t0))
-					count.Add(1)
-				}
-			}(c)
-		}
-		wg.Wait()
-		elapsed := time.Since(start).Seconds()
-		close(stopSample)
-		<-sampled
-		if e := firstErr.Load(); e != nil {
-			return nil, fmt.Errorf("accept with %d clients: %w", clients, e.(error))
-		}
-		var all []time.Duration
-		for _, l := range lat {
-			all = append(all, l...)
-		}
-		sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-		pct := func(p float64) float64 {
-			if len(all) == 0 {
-				return 0
+			rep, err := bench.RunCounty(cmd.Context(), o.CountyConfig)
+			if err != nil {
+				return err
 			}
-			return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
-		}
-		rep.Runs = append(rep.Runs, BenchAcceptResult{
-			Clients: clients, Accepted: count.Load(), Seconds: elapsed, PerSecond: float64(count.Load()) / elapsed,
-			P50Ms: pct(0.50), P99Ms: pct(0.99), PeakRSSMiB: peak, AfterRSSMiB: rssMiB(proc.Process.Pid),
-		})
+			if f.json() {
+				return f.printReport(rep)
+			}
+			t := &table{}
+			t.add("并发写入", "已提交", "每秒提交", "p50 ms", "p99 ms", "最长 ms", "重试", "每笔 CPU µs", "占用核")
+			for _, r := range rep.Runs {
+				cpu, cores := "-", "-"
+				if r.CPUMicrosPerWrite > 0 {
+					cpu, cores = fmt.Sprintf("%.0f", r.CPUMicrosPerWrite), fmt.Sprintf("%.2f", r.Cores)
+				}
+				t.add(fmt.Sprint(r.Writers), fmt.Sprint(r.Committed), fmt.Sprintf("%.0f", r.PerSecond), fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms), fmt.Sprintf("%.0f", r.MaxMs), fmt.Sprint(r.Unavailable), cpu, cores)
+			}
+			t.print(f.Out)
+			if p := rep.Push; p != nil {
+				fmt.Fprintf(f.Out, "乡镇批量推送（%d 个乡镇，共 %d 批，每批 ≤%d 个事件）：%d 个事件，每秒 %.0f 个；每批 p50 %.2f ms，p99 %.2f ms\n",
+					p.Townships, p.Batches, o.BatchEvents, p.Events, p.PerSecond, p.P50Ms, p.P99Ms)
+			}
+			if len(rep.FailoverMs) > 0 {
+				fmt.Fprintf(f.Out, "主节点 kill -9 → 下一次确认写入（%d 次）：%v ms，中位数 %.2f 秒\n", len(rep.FailoverMs), rep.FailoverMs, rep.FailoverMedianS)
+			}
+			return nil
+		},
 	}
-	return rep, nil
+	cmd.Flags().IntSliceVar(&o.Writers, "writers", []int{1, 16, 64}, "concurrent writers, one run each")
+	cmd.Flags().DurationVar(&o.Duration, "duration", 5*time.Second, "length of each run")
+	cmd.Flags().IntVar(&o.PushTownships, "push-townships", 4, "townships pushing at once (0: no push run)")
+	cmd.Flags().IntVar(&o.PushBatches, "push-batches", 5, "batches each township pushes")
+	cmd.Flags().IntVar(&o.BatchEvents, "batch-events", 500, "events per pushed batch")
+	cmd.Flags().IntVar(&o.Kills, "kills", 5, "leader kills to time (0: none)")
+	cmd.Flags().StringVar(&o.Binary, "binary", "", "jiujin executable for the member processes (default: this one)")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process runs to this file")
+	cmd.Flags().BoolVar(&o.H2C, "h2c", false, "writers speak HTTP/2 without TLS (h2c), as nodes do to one another, instead of the command line's HTTP/1.1")
+	cmd.Flags().StringVar(&o.MemberURLs, "members", "", "measure this running group (its members' URLs, comma-separated) instead of one in this process")
+	_ = cmd.Flags().MarkHidden("binary")
+	return cmd
 }

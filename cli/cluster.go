@@ -12,7 +12,7 @@ import (
 
 // Cluster is the cluster service of the node.
 func (f *Factory) Cluster() jiujinv1connect.ClusterServiceClient {
-	return jiujinv1connect.NewClusterServiceClient(f.HTTPClient(), f.baseURL(), f.clientOptions()...)
+	return f.nodeConn().Cluster()
 }
 
 func newClusterCmd(f *Factory) *cobra.Command {

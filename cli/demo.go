@@ -31,7 +31,7 @@ type DemoOptions struct {
 }
 
 // DemoCounty is the unit code of the demo county.
-const DemoCounty = "330324"
+const DemoCounty = seed.County
 
 func newDemoCmd(f *Factory) *cobra.Command {
 	o := &DemoOptions{}

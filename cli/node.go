@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/jiujin/jiujin/cli/bench"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
@@ -84,7 +85,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 			if w := o.memoryWarning(); w != "" {
 				cfg.Logger.Warn(w, "memory_limit_mib", o.MemoryLimit, "at_least_mib", memberMemoryFloor)
 			}
-			stop, err := startCPUProfile(o.CPUProfile)
+			stop, err := bench.StartCPUProfile(o.CPUProfile)
 			if err != nil {
 				return err
 			}

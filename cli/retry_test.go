@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/cli/bench"
+	"github.com/jiujin/jiujin/cli/client"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
@@ -42,7 +44,7 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 	target, err := url.Parse(n.URL())
 	require.NoError(t, err)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = NewHTTPClient().Transport
+	proxy.Transport = client.NewHTTPClient().Transport
 	var mu gosync.Mutex
 	var keys []string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -87,27 +89,23 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 // county group, the command line goes on at another member when the one
 // it was using is down.
 func TestNodeListsTheGroupsMembers(t *testing.T) {
-	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
-	require.NoError(t, err)
-	g, err := startBenchGroup(t.TempDir(), cal)
-	require.NoError(t, err)
-	t.Cleanup(g.close)
+	g := startGroup(t)
 	ctx := context.Background()
-	leader, err := groupLeader(ctx, g.urls(), 30*time.Second)
+	leader, err := bench.GroupLeader(ctx, g.URLs(), 30*time.Second)
 	require.NoError(t, err)
 	catalog, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
 	require.NoError(t, err)
-	for _, m := range g.ms {
+	for _, m := range g.Members {
 		if m.URL() == leader {
 			_, err = m.Store.Apply(ctx, &pb.Command{NowMs: time.Now().UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: catalog}})
 			require.NoError(t, err)
 		}
 	}
 	// The first member listed is gone.
-	down := g.ms[0]
+	down := g.Members[0]
 	require.NoError(t, down.Shutdown(ctx))
-	g.ms = g.ms[1:]
-	nodes := strings.Join([]string{down.URL(), g.ms[0].URL(), g.ms[1].URL()}, ",")
+	g.Members = g.Members[1:]
+	nodes := strings.Join([]string{down.URL(), g.Members[0].URL(), g.Members[1].URL()}, ",")
 
 	var out, errOut bytes.Buffer
 	f := NewFactory(&out, &errOut)
@@ -115,7 +113,7 @@ func TestNodeListsTheGroupsMembers(t *testing.T) {
 	code := Execute(ctx, f, []string{"--node", nodes, "-o", "json", "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
 		"--applicant-id", node.MakeIDNumber("33032419490817242"), "--material", "居民身份证", "--material", "近期一寸免冠证件照"})
 	require.Equal(t, 0, code, errOut.String())
-	for _, m := range g.ms {
+	for _, m := range g.Members {
 		require.Eventually(t, func() bool {
 			as, _, err := m.Store.ListApplications(node.AppFilter{})
 			return err == nil && len(as) == 1

@@ -16,6 +16,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+
+	"github.com/jiujin/jiujin/cli/client"
 )
 
 // Main runs the command line and returns the process exit code.
@@ -58,7 +60,7 @@ decided where the power lies, hand the result back at the same window.`,
 		if f.Output != "text" && f.Output != "json" {
 			return fmt.Errorf("--output: %q 应为 text 或 json", f.Output)
 		}
-		_, err := parseNodeURLs(f.NodeURL)
+		_, err := client.ParseNodeURLs(f.NodeURL)
 		return err
 	}
 	root.AddCommand(

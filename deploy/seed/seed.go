@@ -5,6 +5,9 @@ package seed
 
 import _ "embed"
 
+// County is the unit code of the demo county this data is for.
+const County = "330324"
+
 // Catalog is deploy/seed/catalog.yaml.
 //
 //go:embed catalog.yaml

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/cli/client"
+	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/internal/freeport"
 )
 
@@ -28,7 +30,7 @@ func (m *procMember) url() string { return "http://" + m.addr }
 
 // start runs the member; extra are the first start's --bootstrap/--join.
 func (m *procMember) start(extra ...string) error {
-	args := append([]string{"node", "start", "--unit", DemoCounty, "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft,
+	args := append([]string{"node", "start", "--unit", seed.County, "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft,
 		"--memory-limit", "0"}, extra...)
 	if m.log == nil {
 		var err error
@@ -78,12 +80,12 @@ func (m *procMember) status(ctx context.Context, c jiujinv1connect.ClusterServic
 	return res.Msg, nil
 }
 
-// benchFailover starts three members as processes and, o.Kills times,
+// runFailover starts three members as processes and, cfg.Kills times,
 // kills the leader with SIGKILL and times how long until a write sent to
 // a survivor is acknowledged. The killed member is restarted and has
 // caught up with the group before the next kill.
-func benchFailover(ctx context.Context, o *BenchCountyOptions, dir string, catalog *pb.ImportCatalogRequest) ([]float64, error) {
-	bin := o.Binary
+func runFailover(ctx context.Context, cfg CountyConfig, dir string, catalog *pb.ImportCatalogRequest) ([]float64, error) {
+	bin := cfg.Binary
 	if bin == "" {
 		var err error
 		if bin, err = os.Executable(); err != nil {
@@ -110,7 +112,7 @@ func benchFailover(ctx context.Context, o *BenchCountyOptions, dir string, catal
 		}
 		ms = append(ms, &procMember{bin: bin, addr: addr, raft: raftAddr, dir: filepath.Join(dir, fmt.Sprint(i))})
 	}
-	hc := NewHTTPClient()
+	hc := client.NewHTTPClient()
 	defer hc.CloseIdleConnections()
 	clusters := map[*procMember]jiujinv1connect.ClusterServiceClient{}
 	var urls []string
@@ -148,7 +150,7 @@ func benchFailover(ctx context.Context, o *BenchCountyOptions, dir string, catal
 			return nil, err
 		}
 	}
-	leaderURL, err := groupLeader(ctx, urls, 30*time.Second)
+	leaderURL, err := GroupLeader(ctx, urls, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +158,8 @@ func benchFailover(ctx context.Context, o *BenchCountyOptions, dir string, catal
 		return nil, err
 	}
 	var out []float64
-	for k := 0; k < o.Kills; k++ {
-		leaderURL, err := groupLeader(ctx, urls, 30*time.Second)
+	for k := 0; k < cfg.Kills; k++ {
+		leaderURL, err := GroupLeader(ctx, urls, 30*time.Second)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +176,7 @@ func benchFailover(ctx context.Context, o *BenchCountyOptions, dir string, catal
 		t0 := time.Now()
 		for i := 0; ; i++ {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_, err := apps.AcceptApplication(cctx, connect.NewRequest(benchAcceptCmd(900000+k*1000+i).GetAccept()))
+			_, err := apps.AcceptApplication(cctx, connect.NewRequest(acceptCmd(900000+k*1000+i).GetAccept()))
 			cancel()
 			if err == nil {
 				break

@@ -1,17 +1,14 @@
-package cli
+package bench
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +17,9 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
-	"github.com/jiujin/jiujin/node"
-
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
+	"github.com/jiujin/jiujin/node"
 )
 
 // TestBenchCountySmall runs every part of `bench county` at a small size:
@@ -36,7 +32,7 @@ func TestBenchCountySmall(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "jiujin")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/jiujin/jiujin").CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	rep, err := benchCounty(context.Background(), &BenchCountyOptions{Writers: []int{1, 4}, Duration: 300 * time.Millisecond,
+	rep, err := RunCounty(context.Background(), CountyConfig{Writers: []int{1, 4}, Duration: 300 * time.Millisecond,
 		PushTownships: 2, PushBatches: 2, BatchEvents: 50, Kills: 2, Binary: bin})
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 2)
@@ -66,12 +62,12 @@ func TestBenchCountySmall(t *testing.T) {
 func TestBenchCountyMembers(t *testing.T) {
 	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
 	require.NoError(t, err)
-	g, err := startBenchGroup(t.TempDir(), cal)
+	g, err := StartGroup(t.TempDir(), cal)
 	require.NoError(t, err)
-	defer g.close()
-	o := &BenchCountyOptions{Writers: []int{2}, Duration: 200 * time.Millisecond, PushTownships: 1, PushBatches: 2, BatchEvents: 20, H2C: true,
-		Members: g.urls()}
-	rep, err := benchCounty(context.Background(), o)
+	defer g.Close()
+	cfg := CountyConfig{Writers: []int{2}, Duration: 200 * time.Millisecond, PushTownships: 1, PushBatches: 2, BatchEvents: 20, H2C: true,
+		Members: g.URLs()}
+	rep, err := RunCounty(context.Background(), cfg)
 	require.NoError(t, err)
 	require.Len(t, rep.Runs, 1)
 	require.Positive(t, rep.Runs[0].Committed)
@@ -81,16 +77,16 @@ func TestBenchCountyMembers(t *testing.T) {
 	require.Empty(t, rep.FailoverMs, "outside members are never killed")
 
 	var apps uint64
-	for _, m := range g.ms {
+	for _, m := range g.Members {
 		c, err := m.Store.Counts()
 		require.NoError(t, err)
 		apps = max(apps, c.Applications)
 	}
 	require.Positive(t, apps, "the group measured is the one given")
-	_, err = benchCounty(context.Background(), o)
+	_, err = RunCounty(context.Background(), cfg)
 	require.ErrorContains(t, err, "已有")
 
-	_, err = benchCounty(context.Background(), &BenchCountyOptions{Writers: []int{1}, Duration: time.Millisecond, Members: g.urls()[:2]})
+	_, err = RunCounty(context.Background(), CountyConfig{Writers: []int{1}, Duration: time.Millisecond, Members: g.URLs()[:2]})
 	require.ErrorContains(t, err, "--members", "every member must be listed")
 }
 
@@ -100,7 +96,7 @@ func TestBenchCountyMembers(t *testing.T) {
 type flakyLeader struct {
 	jiujinv1connect.UnimplementedApplicationServiceHandler
 	fail int
-	mu   gosync.Mutex
+	mu   sync.Mutex
 	seen map[string]int
 }
 
@@ -125,7 +121,7 @@ func TestBenchWritersAskAgainUnderTheSameKey(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	run, err := benchWriters(context.Background(), srv.URL, 2, 300*time.Millisecond, false)
+	run, err := runWriters(context.Background(), srv.URL, 2, 300*time.Millisecond, false)
 	require.NoError(t, err)
 	require.Positive(t, run.Committed)
 	h.mu.Lock()
@@ -136,50 +132,5 @@ func TestBenchWritersAskAgainUnderTheSameKey(t *testing.T) {
 		require.Equal(t, 3, n, "two Unavailable answers, then the write")
 	}
 	require.Equal(t, 2*run.Committed, run.Unavailable)
-	require.GreaterOrEqual(t, run.P50Ms, float64(2*benchRetryWait.Milliseconds()), "latency from the first try")
-}
-
-// TestClusterStatusListsEachMembersVersion: `cluster status` shows, for
-// every member, the release it runs, its raft state and how far it has
-// applied the log, as that member said when last asked.
-func TestClusterStatusListsEachMembersVersion(t *testing.T) {
-	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
-	require.NoError(t, err)
-	g, err := startBenchGroup(t.TempDir(), cal)
-	require.NoError(t, err)
-	defer g.close()
-	leader := g.urls()[0]
-	var out string
-	require.Eventually(t, func() bool {
-		code, o, _ := run(t, leader, "cluster", "status")
-		out = o
-		return code == 0 && strings.Count(o, node.Version) >= 3 && strings.Count(o, "Follower") == 2 && !strings.Contains(o, "未曾应答")
-	}, 10*time.Second, 100*time.Millisecond, "every member's version and state: %s", out)
-	require.Contains(t, out, "版本")
-	require.NotContains(t, out, "版本不一致")
-	require.Contains(t, out, "值日志占用磁盘")
-	code, _, stderr := run(t, leader, "cluster", "remove", "http://10.9.9.9:8080")
-	require.Equal(t, 1, code, "not a member: not removed")
-	require.Contains(t, stderr, "不是集群成员")
-
-	code, o, _ := run(t, leader, "cluster", "status", "-o", "json")
-	require.Equal(t, 0, code)
-	var st struct {
-		ValueLogBytes string `json:"valueLogBytes"` // int64: a string in JSON
-		Members       []struct {
-			Version  string `json:"version"`
-			State    string `json:"state"`
-			Answered bool   `json:"answered"`
-		} `json:"members"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(o), &st))
-	require.Len(t, st.Members, 3)
-	vl, err := strconv.ParseInt(st.ValueLogBytes, 10, 64)
-	require.NoError(t, err, "valueLogBytes %q", st.ValueLogBytes)
-	require.Positive(t, vl, "the catalog's records are in the value log")
-	for _, m := range st.Members {
-		require.Equal(t, node.Version, m.Version)
-		require.NotEmpty(t, m.State)
-		require.True(t, m.Answered)
-	}
+	require.GreaterOrEqual(t, run.P50Ms, float64(2*writerRetryWait.Milliseconds()), "latency from the first try")
 }

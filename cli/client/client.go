@@ -1,0 +1,102 @@
+// Package client builds the command line's clients of jiujin nodes: the
+// HTTP clients (HTTP/1.1 for the command line, h2c as nodes speak to one
+// another), the reading of node URLs, the failover between a county
+// group's members, and the interceptors that put the acting operator and
+// an idempotency key on every call and ask again, under the same key, when
+// a node answers Unavailable.
+//
+// A Conn is the connection to the node(s) a Config names; its methods give
+// the client of each service:
+//
+//	c := client.New(client.Config{NodeURL: "http://10.0.0.1:8080,http://10.0.0.2:8080", Actor: "张三"})
+//	res, err := c.Apps().AcceptApplication(ctx, connect.NewRequest(req))
+package client
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+)
+
+// The retries of a call a node answers Unavailable, when a Config says none.
+const (
+	DefaultRetries   = 3
+	DefaultRetryWait = time.Second
+)
+
+// Config names the node(s) to talk to and how.
+type Config struct {
+	// NodeURL is one node's URL, or a county group's members separated by
+	// commas (see ParseNodeURLs): calls go to the first and move on to the
+	// next when one cannot be reached or answers Unavailable.
+	NodeURL string
+	// Actor is who is acting, sent with every call (node.ActorHeader).
+	Actor string
+	// Retries of a call the node answers Unavailable, RetryWait apart
+	// (zero: DefaultRetries and DefaultRetryWait).
+	Retries   int
+	RetryWait time.Duration
+}
+
+// Conn is the connection to the node(s) of a Config: one HTTP client,
+// shared by the clients of every service.
+type Conn struct {
+	http    *http.Client
+	baseURL string
+	options []connect.ClientOption
+}
+
+// New returns the connection to the node(s) cfg names. It dials nothing
+// until a call is made. A NodeURL that is no list of node URLs (see
+// ParseNodeURLs) is used as it is, as a single base URL.
+func New(cfg Config) *Conn {
+	c := &Conn{http: NewHTTPClient(), baseURL: strings.TrimRight(cfg.NodeURL, "/")}
+	if urls, err := ParseNodeURLs(cfg.NodeURL); err == nil {
+		c.baseURL = urls[0].String()
+		if len(urls) > 1 {
+			c.http.Transport = &memberFailover{base: c.http.Transport, urls: urls}
+		}
+	}
+	tries, wait := cfg.Retries, cfg.RetryWait
+	if tries == 0 {
+		tries = DefaultRetries
+	}
+	if wait == 0 {
+		wait = DefaultRetryWait
+	}
+	c.options = []connect.ClientOption{connect.WithInterceptors(actorInterceptor(cfg.Actor), RetryInterceptor(tries, wait))}
+	return c
+}
+
+// HTTPClient is the HTTP client of the connection: NewHTTPClient's, going
+// from member to member when the Config names several.
+func (c *Conn) HTTPClient() *http.Client { return c.http }
+
+// Apps is the application service of the node.
+func (c *Conn) Apps() jiujinv1connect.ApplicationServiceClient {
+	return jiujinv1connect.NewApplicationServiceClient(c.http, c.baseURL, c.options...)
+}
+
+// Catalog is the catalog service of the node.
+func (c *Conn) Catalog() jiujinv1connect.CatalogServiceClient {
+	return jiujinv1connect.NewCatalogServiceClient(c.http, c.baseURL, c.options...)
+}
+
+// Delegations is the delegation service of the node.
+func (c *Conn) Delegations() jiujinv1connect.DelegationServiceClient {
+	return jiujinv1connect.NewDelegationServiceClient(c.http, c.baseURL, c.options...)
+}
+
+// Node is the node service of the node.
+func (c *Conn) Node() jiujinv1connect.NodeServiceClient {
+	return jiujinv1connect.NewNodeServiceClient(c.http, c.baseURL, c.options...)
+}
+
+// Cluster is the cluster service of the node.
+func (c *Conn) Cluster() jiujinv1connect.ClusterServiceClient {
+	return jiujinv1connect.NewClusterServiceClient(c.http, c.baseURL, c.options...)
+}

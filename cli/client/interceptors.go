@@ -1,0 +1,61 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/jiujin/jiujin/node"
+)
+
+// actorInterceptor sends actor, if not empty, with every call
+// (node.ActorHeader), percent-encoded: names are Chinese, headers want
+// ASCII.
+func actorInterceptor(actor string) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if actor != "" {
+				req.Header().Set(node.ActorHeader, url.PathEscape(actor))
+			}
+			return next(ctx, req)
+		}
+	}
+}
+
+// RetryInterceptor gives every call an idempotency key
+// (node.IdempotencyHeader) and, when the node answers Unavailable (a county
+// group electing its leader, a node restarting), calls again with the same
+// key, up to tries more times, wait apart: a write whose first answer was
+// lost is still applied once.
+func RetryInterceptor(tries int, wait time.Duration) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if req.Header().Get(node.IdempotencyHeader) == "" {
+				req.Header().Set(node.IdempotencyHeader, randomKey())
+			}
+			for i := 0; ; i++ {
+				res, err := next(ctx, req)
+				if connect.CodeOf(err) != connect.CodeUnavailable || i >= tries {
+					return res, err
+				}
+				select {
+				case <-ctx.Done():
+					return res, err
+				case <-time.After(wait):
+				}
+			}
+		}
+	}
+}
+
+func randomKey() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
