@@ -11,7 +11,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/delegation"
-	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 func newAppCmd(f *Factory) *cobra.Command {
@@ -104,20 +104,13 @@ func when(t *timestamppb.Timestamp) string {
 	return t.AsTime().In(delegation.China).Format("2006-01-02 15:04")
 }
 
-func stateLabel(s string) string {
-	if l, ok := node.StateLabels[s]; ok {
-		return l
-	}
-	return s
-}
-
 // timeLeft renders the deadline column of a list.
 func timeLeft(a *pb.Application) string {
 	d := a.GetDeadline()
 	switch a.GetState() {
-	case node.StateWithdrawn:
+	case rules.StateWithdrawn:
 		return "—"
-	case node.StateApproved, node.StateRejected, node.StateDelivered, node.StateRated:
+	case rules.StateApproved, rules.StateRejected, rules.StateDelivered, rules.StateRated:
 		switch {
 		case d.GetOverdue():
 			return fmt.Sprintf("逾期办结（用时 %d 日）", d.GetWorkingDaysUsed())
@@ -177,7 +170,7 @@ func newAppListCmd(f *Factory) *cobra.Command {
 			t.add("办件编号", "事项", "申请人", "身份证号", "状态", "持有", "时限")
 			for _, a := range res.Msg.GetApplications() {
 				t.add(a.GetId(), truncate(a.GetMatterName(), 24), a.GetApplicant().GetName(), a.GetApplicant().GetIdNumber(),
-					stateLabel(a.GetState()), a.GetHolder(), timeLeft(a))
+					rules.StateLabel(a.GetState()), a.GetHolder(), timeLeft(a))
 			}
 			t.print(f.Out)
 			fmt.Fprintf(f.Out, "共 %d 件，显示 %d 件\n", res.Msg.GetTotal(), len(res.Msg.GetApplications()))
@@ -185,7 +178,7 @@ func newAppListCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.State, "state", "", "only this state: "+strings.Join(node.States, ", "))
+	fl.StringVar(&o.State, "state", "", "only this state: "+strings.Join(rules.States, ", "))
 	fl.StringVar(&o.Matter, "matter", "", "only this matter code")
 	fl.BoolVar(&o.Overdue, "overdue", false, "only overdue, undecided applications")
 	fl.BoolVar(&o.Mine, "mine", false, "only applications this unit holds (its to-do list)")
@@ -231,7 +224,7 @@ func newAppShowCmd(f *Factory) *cobra.Command {
 }
 
 func printApplication(w io.Writer, a *pb.Application) {
-	fmt.Fprintf(w, "办件 %s  %s\n", a.GetId(), stateLabel(a.GetState()))
+	fmt.Fprintf(w, "办件 %s  %s\n", a.GetId(), rules.StateLabel(a.GetState()))
 	fmt.Fprintf(w, "  事项：%s %s（%s）\n", a.GetMatterCode(), a.GetMatterName(), a.GetDepartment())
 	fmt.Fprintf(w, "  申请人：%s  %s  %s\n", a.GetApplicant().GetName(), a.GetApplicant().GetIdNumber(), a.GetApplicant().GetPhone())
 	fmt.Fprintf(w, "  受理：%s %s（%s）  办理单位：%s  当前持有：%s\n", a.GetAcceptingUnit(), when(a.GetAcceptedAt()), a.GetAcceptedBy(), a.GetProcessingUnit(), a.GetHolder())
@@ -282,7 +275,7 @@ func (f *Factory) printChanged(a *pb.Application, what string) error {
 	if f.json() {
 		return f.printJSON(a)
 	}
-	fmt.Fprintf(f.Out, "%s：办件 %s 现为「%s」，由 %s 持有\n", what, a.GetId(), stateLabel(a.GetState()), a.GetHolder())
+	fmt.Fprintf(f.Out, "%s：办件 %s 现为「%s」，由 %s 持有\n", what, a.GetId(), rules.StateLabel(a.GetState()), a.GetHolder())
 	return nil
 }
 

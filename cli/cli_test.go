@@ -15,6 +15,8 @@ import (
 
 	"github.com/jiujin/jiujin/internal/freeport"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/cluster"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 // run executes the command line in-process and returns exit code, stdout
@@ -191,8 +193,8 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	for _, s := range st.ByState {
 		seen[s.State] = true
 	}
-	for _, s := range []string{node.StateAccepted, node.StateSupplementRequested, node.StateSupplemented, node.StateApproved,
-		node.StateDelivered, node.StateRated, node.StateWithdrawn} {
+	for _, s := range []string{rules.StateAccepted, rules.StateSupplementRequested, rules.StateSupplemented, rules.StateApproved,
+		rules.StateDelivered, rules.StateRated, rules.StateWithdrawn} {
 		require.True(t, seen[s], "demo has an application %s", s)
 	}
 
@@ -239,7 +241,7 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	require.Contains(t, stdout, "可容缺")
 
 	// Accept at the window, then walk it to the end.
-	id := node.MakeIDNumber("33032419490817242")
+	id := rules.MakeIDNumber("33032419490817242")
 	code, stdout, stderr = run(t, url, "--actor", "综合窗口 张丽", "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
 		"--applicant-id", id, "--material", "居民身份证", "--material", "近期一寸免冠证件照", "-o", "json")
 	require.Equal(t, 0, code, stderr)
@@ -350,7 +352,7 @@ func TestNodeStartValueLogGarbage(t *testing.T) {
 		want int64
 		err  string
 	}{
-		{"default", member, node.DefaultValueLogGarbage, ""},
+		{"default", member, cluster.DefaultValueLogGarbage, ""},
 		{"by flag", append(append([]string{}, member...), "--value-log-garbage", "64"), 64 << 20, ""},
 		{"in the file", append(append([]string{}, member...), "--config", withLimit), 256 << 20, ""},
 		{"the flag wins over the file", append(append([]string{}, member...), "--config", withLimit, "--value-log-garbage", "-1"), -1, ""},

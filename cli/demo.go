@@ -19,6 +19,7 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -131,13 +132,13 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 	}
 	defer d.shutdown()
 	county := d.nodes[DemoCounty]
-	cat, err := county.Store.Catalog()
+	cat, err := county.Rules.Catalog()
 	if err != nil {
 		return err
 	}
 	if cat.GetVersion() == 0 {
 		fmt.Fprintln(f.Out, "正在预置示范数据……")
-		if err := SeedDemo(ctx, county.Store, time.Now()); err != nil {
+		if err := SeedDemo(ctx, county, time.Now()); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
 		if err := SeedNetwork(ctx, d.nodes, 30*time.Second); err != nil {
@@ -166,7 +167,7 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
   go run . app list --state received   # 片刻后，县里已收到并可办理
 
 按 Ctrl-C 退出。
-`, url, village, village, village, node.MakeIDNumber("33032419490817242"))
+`, url, village, village, village, rules.MakeIDNumber("33032419490817242"))
 	if o.ready != nil {
 		o.ready(url)
 	}
@@ -203,23 +204,23 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 		return nil
 	}
 	for _, u := range DemoUnits {
-		st := nodes[u.Code].Store
+		st := nodes[u.Code]
 		if err := waitFor("catalog and classes at "+u.Code, func() bool {
-			c, err := st.Catalog()
-			cl, err2 := st.Classes()
+			c, err := st.Rules.Catalog()
+			cl, err2 := st.Rules.Classes()
 			return err == nil && err2 == nil && c.GetVersion() > 0 && len(cl.GetClasses()) == len(ds.Classes)
 		}); err != nil {
 			return err
 		}
 	}
-	county := nodes[DemoCounty].Store
+	county := nodes[DemoCounty]
 	for t, matters := range ds.Orders {
 		cmd := &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "乡镇便民服务中心 主任", Op: &pb.Command_Order{Order: &pb.OrderMattersRequest{Matters: matters}}}
-		if _, err := nodes[t].Store.Apply(ctx, cmd); err != nil {
+		if _, err := nodes[t].Apply(ctx, cmd); err != nil {
 			return fmt.Errorf("order at %s: %w", t, err)
 		}
 	}
-	apply := func(st *node.Store, actor string, cmd *pb.Command) (*pb.Application, error) {
+	apply := func(st *node.Node, actor string, cmd *pb.Command) (*pb.Application, error) {
 		cmd.NowMs, cmd.Actor = time.Now().UnixMilli(), actor
 		out, err := st.Apply(ctx, cmd)
 		if err != nil {
@@ -228,8 +229,8 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 		a, _ := out.(*pb.Application)
 		return a, nil
 	}
-	stateAt := func(st *node.Store, id, state string) func() bool {
-		return func() bool { a, _, err := st.GetApplication(id); return err == nil && a.GetState() == state }
+	stateAt := func(st *node.Node, id, state string) func() bool {
+		return func() bool { a, _, err := st.Rules.GetApplication(id); return err == nil && a.GetState() == state }
 	}
 	type walk struct {
 		unit, worker, matter string
@@ -245,8 +246,8 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 		{"330324102", "青山乡便民服务中心 李军", "MZ-006", [3]string{"沈阿婆", "33032419400505557", ""}, []string{"approve", "deliver"}},
 	}
 	for _, w := range walks {
-		st := nodes[w.unit].Store
-		m, err := st.GetMatter(w.matter)
+		st := nodes[w.unit]
+		m, err := st.Rules.GetMatter(w.matter)
 		if err != nil {
 			return err
 		}
@@ -257,22 +258,22 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 			}
 		}
 		a, err := apply(st, w.worker, &pb.Command{Op: &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{MatterCode: w.matter,
-			Applicant: &pb.Applicant{Name: w.person[0], IdNumber: node.MakeIDNumber(w.person[1]), Phone: w.person[2]}, Materials: materials}}})
+			Applicant: &pb.Applicant{Name: w.person[0], IdNumber: rules.MakeIDNumber(w.person[1]), Phone: w.person[2]}, Materials: materials}}})
 		if err != nil {
 			return fmt.Errorf("accept %s at %s: %w", w.matter, w.unit, err)
 		}
 		id := a.GetId()
 		// Decided where the router sent it: the county, or the township
 		// the matter is devolved or entrusted to.
-		proc := nodes[a.GetProcessingUnit()].Store
-		arrived := node.StateReceived
+		proc := nodes[a.GetProcessingUnit()]
+		arrived := rules.StateReceived
 		if a.GetProcessingUnit() == w.unit {
-			arrived = node.StateAccepted
+			arrived = rules.StateAccepted
 		}
 		if err := waitFor(id+" at its processing unit", stateAt(proc, id, arrived)); err != nil {
 			return err
 		}
-		if err := waitFor(id+" seen by the county", func() bool { _, _, err := county.GetApplication(id); return err == nil }); err != nil {
+		if err := waitFor(id+" seen by the county", func() bool { _, _, err := county.Rules.GetApplication(id); return err == nil }); err != nil {
 			return err
 		}
 		for _, step := range w.steps {
@@ -282,9 +283,9 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 				_, err = apply(proc, "审批人 刘明", &pb.Command{Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{
 					Id: id, Approve: step == "approve", Reason: map[string]string{"approve": "材料齐全，符合条件", "reject": "残疾评定未达到评残标准"}[step]}}})
 				if err == nil {
-					want := node.StateApproved
+					want := rules.StateApproved
 					if step == "reject" {
-						want = node.StateRejected
+						want = rules.StateRejected
 					}
 					err = waitFor(id+" decided at the window", stateAt(st, id, want))
 				}
@@ -292,7 +293,7 @@ func SeedNetwork(ctx context.Context, nodes map[string]*node.Node, timeout time.
 				_, err = apply(proc, "县医保局 周洁", &pb.Command{Op: &pb.Command_RequestSupplement{RequestSupplement: &pb.RequestSupplementRequest{
 					Id: id, Materials: []string{"费用明细清单"}, Reason: "费用明细清单缺少医院盖章"}}})
 				if err == nil {
-					err = waitFor(id+" supplement request at the window", stateAt(st, id, node.StateSupplementRequested))
+					err = waitFor(id+" supplement request at the window", stateAt(st, id, rules.StateSupplementRequested))
 				}
 			case "deliver":
 				_, err = apply(st, w.worker, &pb.Command{Op: &pb.Command_Deliver{Deliver: &pb.DeliverApplicationRequest{Id: id, Method: "window"}}})
@@ -324,7 +325,7 @@ type demoStep struct {
 // in every state, dated over the past weeks so that lists show time left,
 // promises kept and broken, and overdue cases. It goes through the store's
 // one dispatcher, as every write does.
-func SeedDemo(ctx context.Context, st *node.Store, now time.Time) error {
+func SeedDemo(ctx context.Context, st *node.Node, now time.Time) error {
 	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
 	if err != nil {
 		return err
@@ -350,7 +351,7 @@ func SeedDemo(ctx context.Context, st *node.Store, now time.Time) error {
 	acceptCmd := func(p person, matter string, materials, missing []string) func(string) *pb.Command {
 		return func(string) *pb.Command {
 			return &pb.Command{Actor: "综合窗口 张丽", Op: &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{
-				MatterCode: matter, Applicant: &pb.Applicant{Name: p.name, IdNumber: node.MakeIDNumber(p.id17), Phone: p.phone},
+				MatterCode: matter, Applicant: &pb.Applicant{Name: p.name, IdNumber: rules.MakeIDNumber(p.id17), Phone: p.phone},
 				Materials: materials, Missing: missing}}}
 		}
 	}

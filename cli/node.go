@@ -16,6 +16,9 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/cluster"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -106,7 +109,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.BoolVar(&o.Bootstrap, "bootstrap", false, "county group: start a new group with this member (first start of the first member)")
 	fl.StringVar(&o.Join, "join", "", "county group: URL(s) of members to join through, comma-separated")
 	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "county group: log entries between snapshots, and kept after one (0: raft's default, 8192)")
-	fl.IntVar(&o.ValueLogGarbage, "value-log-garbage", node.DefaultValueLogGarbage>>20, "county group: MiB of its value log the store no longer reads above which a start reloads the store from the last snapshot, dropping them (-1: never)")
+	fl.IntVar(&o.ValueLogGarbage, "value-log-garbage", cluster.DefaultValueLogGarbage>>20, "county group: MiB of its value log the store no longer reads above which a start reloads the store from the last snapshot, dropping them (-1: never)")
 	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops")
 	_ = fl.MarkHidden("cpuprofile")
 	return cmd
@@ -231,7 +234,7 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 		case o.ValueLogGarbage < 1:
 			return node.Config{}, fmt.Errorf("--value-log-garbage（配置文件中 value_log_garbage_mib）: %d 无效：应为正的 MiB 数，或 -1（从不因此重新载入）", o.ValueLogGarbage)
 		}
-		cfg.Raft = &node.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join), SnapshotThreshold: o.SnapshotThreshold,
+		cfg.Raft = &cluster.RaftConfig{Listen: o.RaftListen, Bootstrap: o.Bootstrap, Join: splitList(o.Join), SnapshotThreshold: o.SnapshotThreshold,
 			ValueLogGarbage: garbage}
 	case o.Bootstrap || o.Join != "":
 		return node.Config{}, fmt.Errorf("--raft-listen: --bootstrap 和 --join 须与 --raft-listen 一起使用")
@@ -290,11 +293,12 @@ func newNodeVerifyCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := node.OpenStore(node.StoreConfig{Dir: o.Data, Unit: unit, Calendar: cal})
+			r, err := rules.Open(rules.Config{Store: store.Config{Dir: o.Data, Unit: unit}, Calendar: cal})
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer r.Close()
+			st := r.Store()
 			rep, err := st.Verify()
 			if err != nil {
 				return err
@@ -315,19 +319,19 @@ type NodeBackupOptions struct {
 	File string
 }
 
-func (o *NodeBackupOptions) storeConfig() (node.StoreConfig, error) {
+func (o *NodeBackupOptions) storeConfig() (rules.Config, error) {
 	unit, err := tiers.Parse(o.Unit)
 	if err != nil {
-		return node.StoreConfig{}, fmt.Errorf("--unit: %w", err)
+		return rules.Config{}, fmt.Errorf("--unit: %w", err)
 	}
 	if o.Data == "" {
-		return node.StoreConfig{}, fmt.Errorf("--data: 请指定数据目录")
+		return rules.Config{}, fmt.Errorf("--data: 请指定数据目录")
 	}
 	cal, err := loadCalendar("")
 	if err != nil {
-		return node.StoreConfig{}, err
+		return rules.Config{}, err
 	}
-	return node.StoreConfig{Dir: o.Data, Unit: unit, Calendar: cal}, nil
+	return rules.Config{Store: store.Config{Dir: o.Data, Unit: unit}, Calendar: cal}, nil
 }
 
 func newNodeBackupCmd(f *Factory) *cobra.Command {
@@ -345,11 +349,12 @@ func newNodeBackupCmd(f *Factory) *cobra.Command {
 			if o.File == "" {
 				return fmt.Errorf("--to: 请指定备份文件")
 			}
-			st, err := node.OpenStore(cfg)
+			r, err := rules.Open(cfg)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer r.Close()
+			st := r.Store()
 			fh, err := os.OpenFile(o.File, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {
 				return fmt.Errorf("--to: %w", err)
@@ -400,7 +405,7 @@ hand: the node would reuse event ids, and its parent would quarantine them.`,
 				return fmt.Errorf("--from: %w", err)
 			}
 			defer fh.Close()
-			if err := node.RestoreStore(cfg, fh); err != nil {
+			if err := store.RestoreBackup(cfg.Store, fh); err != nil {
 				return err
 			}
 			fmt.Fprintf(f.Out, "已恢复到 %s：节点获得新身份，启动后将与上级重新同步，同步完成前暂不受理\n", o.Data)

@@ -22,6 +22,8 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rpc"
+	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -38,7 +40,7 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	catalog, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
 	require.NoError(t, err)
-	_, err = n.Store.Apply(context.Background(), &pb.Command{NowMs: time.Now().UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: catalog}})
+	_, err = n.Apply(context.Background(), &pb.Command{NowMs: time.Now().UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: catalog}})
 	require.NoError(t, err)
 
 	target, err := url.Parse(n.URL())
@@ -53,7 +55,7 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 			return
 		}
 		mu.Lock()
-		keys = append(keys, r.Header.Get(node.IdempotencyHeader))
+		keys = append(keys, r.Header.Get(rpc.IdempotencyHeader))
 		first := len(keys) == 1
 		mu.Unlock()
 		if first {
@@ -74,12 +76,12 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 	f := NewFactory(&out, &errOut)
 	f.RetryWait = 10 * time.Millisecond
 	code := Execute(context.Background(), f, []string{"--node", srv.URL, "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
-		"--applicant-id", node.MakeIDNumber("33032419490817242"), "--material", "居民身份证", "--material", "近期一寸免冠证件照"})
+		"--applicant-id", rules.MakeIDNumber("33032419490817242"), "--material", "居民身份证", "--material", "近期一寸免冠证件照"})
 	require.Equal(t, 0, code, errOut.String())
 	require.Len(t, keys, 2, "asked twice")
 	require.NotEmpty(t, keys[0])
 	require.Equal(t, keys[0], keys[1], "with the same key")
-	as, _, err := n.Store.ListApplications(node.AppFilter{})
+	as, _, err := n.Rules.ListApplications(rules.AppFilter{})
 	require.NoError(t, err)
 	require.Len(t, as, 1, "one application")
 	require.Contains(t, out.String(), as[0].GetId())
@@ -97,7 +99,7 @@ func TestNodeListsTheGroupsMembers(t *testing.T) {
 	require.NoError(t, err)
 	for _, m := range g.Members {
 		if m.URL() == leader {
-			_, err = m.Store.Apply(ctx, &pb.Command{NowMs: time.Now().UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: catalog}})
+			_, err = m.Apply(ctx, &pb.Command{NowMs: time.Now().UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: catalog}})
 			require.NoError(t, err)
 		}
 	}
@@ -111,11 +113,11 @@ func TestNodeListsTheGroupsMembers(t *testing.T) {
 	f := NewFactory(&out, &errOut)
 	f.RetryWait = 10 * time.Millisecond
 	code := Execute(ctx, f, []string{"--node", nodes, "-o", "json", "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
-		"--applicant-id", node.MakeIDNumber("33032419490817242"), "--material", "居民身份证", "--material", "近期一寸免冠证件照"})
+		"--applicant-id", rules.MakeIDNumber("33032419490817242"), "--material", "居民身份证", "--material", "近期一寸免冠证件照"})
 	require.Equal(t, 0, code, errOut.String())
 	for _, m := range g.Members {
 		require.Eventually(t, func() bool {
-			as, _, err := m.Store.ListApplications(node.AppFilter{})
+			as, _, err := m.Rules.ListApplications(rules.AppFilter{})
 			return err == nil && len(as) == 1
 		}, 10*time.Second, 20*time.Millisecond, "one application at %s", m.URL())
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -30,7 +31,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			fmt.Fprintf(w, "启动：%s  事件流：%d  事项清单：第 %d 版，%d 项\n", when(s.GetStartedAt()), s.GetFeedHead(), s.GetCatalogVersion(), s.GetMatters())
 			fmt.Fprintf(w, "办件：%d 件，超期未办结 %d 件\n", s.GetApplications(), s.GetOverdue())
 			for _, c := range s.GetByState() {
-				fmt.Fprintf(w, "  %-8s %d\n", stateLabel(c.GetState()), c.GetCount())
+				fmt.Fprintf(w, "  %-8s %d\n", rules.StateLabel(c.GetState()), c.GetCount())
 			}
 			if s.GetParent() == "" {
 				fmt.Fprintln(w, "上级：无（县级节点）")

@@ -20,6 +20,10 @@ import (
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/internal/freeport"
+	"github.com/jiujin/jiujin/node/cluster"
+	"github.com/jiujin/jiujin/node/rpc"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -98,7 +102,7 @@ func TestCountyGroupOverTCP(t *testing.T) {
 	for _, m := range members {
 		got, err := m.apps.GetApplication(ctx, req(&pb.GetApplicationRequest{Id: a.GetId()}))
 		require.NoError(t, err, "read at %s", m.URL())
-		require.Equal(t, StateAccepted, got.Msg.GetApplication().GetState())
+		require.Equal(t, rules.StateAccepted, got.Msg.GetApplication().GetState())
 	}
 	// A refusal comes back from the leader as itself.
 	_, err = m2.apps.AcceptApplication(ctx, req(&pb.AcceptApplicationRequest{MatterCode: "GA-999", Applicant: &pb.Applicant{Name: "x", IdNumber: idWang}}))
@@ -106,9 +110,9 @@ func TestCountyGroupOverTCP(t *testing.T) {
 
 	// A township that knows every member.
 	town := startChild(t, "330324101", []string{m1.URL(), m2.URL(), m3.URL()}, nil, clock, "")
-	eventually(t, func() bool { _, err := town.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the township")
+	eventually(t, func() bool { _, err := town.Rules.GetMatter("MZ-005"); return err == nil }, "catalog reaches the township")
 	b := town.accept(t, acceptReq())
-	eventually(t, func() bool { x := appOn(m1, b.GetId()); return x != nil && x.GetState() == StateReceived }, "the group receives")
+	eventually(t, func() bool { x := appOn(m1, b.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "the group receives")
 
 	// Stop the leader.
 	var leader *testNode
@@ -141,12 +145,12 @@ func TestCountyGroupOverTCP(t *testing.T) {
 	c := rest[1].accept(t, acceptReq())
 	d := town.accept(t, acceptReq())
 	for _, m := range rest {
-		eventually(t, func() bool { x := appOn(m, d.GetId()); return x != nil && x.GetState() == StateReceived }, "the township's push lands")
+		eventually(t, func() bool { x := appOn(m, d.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "the township's push lands")
 		eventually(t, func() bool { return appOn(m, c.GetId()) != nil }, "both members have it")
 	}
 	_, err = rest[0].apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: d.GetId(), Approve: true}))
 	require.NoError(t, err)
-	eventually(t, func() bool { x := appOn(town, d.GetId()); return x != nil && x.GetState() == StateApproved }, "the decision reaches the township")
+	eventually(t, func() bool { x := appOn(town, d.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "the decision reaches the township")
 	require.True(t, sameFeeds(rest[0].Store, rest[1].Store) || waitFor(5*time.Second, func() bool { return sameFeeds(rest[0].Store, rest[1].Store) }))
 
 }
@@ -154,7 +158,7 @@ func TestCountyGroupOverTCP(t *testing.T) {
 func TestAMemberMustBootstrapOrJoinOnFirstStart(t *testing.T) {
 	_, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
 		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0"}})
-	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.ErrorIs(t, err, store.ErrInvalidArgument)
 	require.ErrorContains(t, err, "bootstrap")
 	_, err = Start(Config{Unit: tiers.MustParse("330324101"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
 		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
@@ -188,36 +192,36 @@ func TestAnEarlierRaftLogIsMoved(t *testing.T) {
 	// Turn the log back into what an earlier release left: log.db only,
 	// and a move cut short beside it.
 	raftDir := filepath.Join(dir, "raft")
-	w, err := wal.Open(filepath.Join(raftDir, raftWALDir))
+	w, err := wal.Open(filepath.Join(raftDir, cluster.WALDir))
 	require.NoError(t, err)
 	term, err := w.GetUint64([]byte("CurrentTerm"))
 	require.NoError(t, err)
 	require.NotZero(t, term)
 	last, err := w.LastIndex()
 	require.NoError(t, err)
-	b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, raftBoltFile)})
+	b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, cluster.BoltFile)})
 	require.NoError(t, err)
 	require.NoError(t, migrate.CopyLogs(context.Background(), b, w, 1<<20, nil))
 	require.NoError(t, migrate.CopyStable(context.Background(), b, w, nil, nil, nil))
 	require.NoError(t, b.Close())
 	require.NoError(t, w.Close())
-	require.NoError(t, os.RemoveAll(filepath.Join(raftDir, raftWALDir)))
-	require.NoError(t, os.MkdirAll(filepath.Join(raftDir, raftMigratedDir), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(raftDir, raftMigratedDir, "00000000000000000001-0000000000000001.wal"), []byte("half"), 0o644))
+	require.NoError(t, os.RemoveAll(filepath.Join(raftDir, cluster.WALDir)))
+	require.NoError(t, os.MkdirAll(filepath.Join(raftDir, cluster.MigratedDir), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(raftDir, cluster.MigratedDir, "00000000000000000001-0000000000000001.wal"), []byte("half"), 0o644))
 
 	m = start(listen, raftListen, false)
-	require.NoFileExists(t, filepath.Join(raftDir, raftBoltFile))
-	require.NoDirExists(t, filepath.Join(raftDir, raftMigratedDir))
+	require.NoFileExists(t, filepath.Join(raftDir, cluster.BoltFile))
+	require.NoDirExists(t, filepath.Join(raftDir, cluster.MigratedDir))
 	eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads after the move")
 	require.GreaterOrEqual(t, m.Store.Applied(), applied)
 	require.Zero(t, clusterStatus(t, m).GetSnapshotsInstalled())
 	m.accept(t, acceptReq())
-	c, err := m.Store.Counts()
+	c, err := m.Rules.Counts()
 	require.NoError(t, err)
 	require.Equal(t, uint64(6), c.Applications)
 	require.NoError(t, m.Shutdown(context.Background()))
 
-	w, err = wal.Open(filepath.Join(raftDir, raftWALDir))
+	w, err = wal.Open(filepath.Join(raftDir, cluster.WALDir))
 	require.NoError(t, err)
 	defer w.Close()
 	after, err := w.GetUint64([]byte("CurrentTerm"))
@@ -244,7 +248,7 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	start := func(listen, raftListen string, bootstrap bool) *Node {
 		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
 			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16,
-				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, bootID: boot})
+				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, BootID: boot})
 		require.NoError(t, err)
 		return n
 	}
@@ -279,7 +283,7 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	require.Equal(t, applied, m.Store.Applied())
 	eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, "it leads after a restart")
 	require.Zero(t, clusterStatus(t, m).GetSnapshotsInstalled(), "an intact store is not reloaded")
-	c, err := m.Store.Counts()
+	c, err := m.Rules.Counts()
 	require.NoError(t, err)
 	require.Equal(t, uint64(35), c.Applications)
 
@@ -292,7 +296,7 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 		m = wrapTestNode(t, start(listen, raftListen, false), clock, dir)
 		require.Equal(t, uint64(1), clusterStatus(t, m).GetSnapshotsInstalled(), why)
 		eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
-		c, err := m.Store.Counts()
+		c, err := m.Rules.Counts()
 		require.NoError(t, err)
 		require.Equal(t, apps, c.Applications)
 		_, err = m.Store.Verify()
@@ -306,19 +310,19 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	// another boot): the store, perhaps torn, is cleared and rebuilt from
 	// the snapshot and the log.
 	require.NoError(t, m.Shutdown(context.Background()))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, openMark), []byte("an-earlier-boot"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, store.OpenMark), []byte("an-earlier-boot"), 0o644))
 	boot = func() string { return "this-boot" }
 	rebuilt("a cleared store is loaded from the snapshot", 36)
-	mark, err := os.ReadFile(filepath.Join(dir, openMark))
+	mark, err := os.ReadFile(filepath.Join(dir, store.OpenMark))
 	require.NoError(t, err)
 	require.Equal(t, "this-boot", string(mark), "marked open in this boot")
 
 	// The process stopped while a snapshot was being loaded (the mark a
 	// load leaves until it is whole): cleared and loaded again.
 	require.NoError(t, m.Shutdown(context.Background()))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, restoreMark), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, store.RestoreMark), nil, 0o644))
 	rebuilt("a store left half loaded is loaded again", 36)
-	require.NoFileExists(t, filepath.Join(dir, restoreMark))
+	require.NoFileExists(t, filepath.Join(dir, store.RestoreMark))
 }
 
 // copyStoreFiles copies a data directory's badger files (not its raft
@@ -353,13 +357,13 @@ func removeStoreFiles(t *testing.T, dir string) {
 // and hands it a write must be told to try again (Unavailable), not be
 // given a refusal it would pass on as the command's own.
 func TestAMemberStillStartingAsksForARetry(t *testing.T) {
-	h := &clusterService{n: &Node{cfg: Config{Raft: &RaftConfig{}}}}
+	h := cluster.NewService(&cluster.Live{}, nil, "", "") // a member, its raft not yet open
 	_, err := h.Propose(context.Background(), req(&pb.ProposeRequest{}))
 	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(err), "error: %v", err)
 	_, err = h.ReadIndex(context.Background(), req(&pb.ReadIndexRequest{}))
 	require.Equal(t, connect.CodeUnavailable, connect.CodeOf(err), "error: %v", err)
 
-	lone := &clusterService{n: &Node{}}
+	lone := cluster.NewService(nil, nil, "", "")
 	_, err = lone.GetClusterStatus(context.Background(), req(&pb.GetClusterStatusRequest{}))
 	require.Equal(t, connect.CodeFailedPrecondition, connect.CodeOf(err), "a node that is no member at all")
 }
@@ -390,7 +394,7 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 			wg.Go(func() {
 				for j := w; j < n; j += 8 {
 					req := connect.NewRequest(acceptReq())
-					req.Header().Set(IdempotencyHeader, fmt.Sprintf("round-%d-%d", round, j))
+					req.Header().Set(rpc.IdempotencyHeader, fmt.Sprintf("round-%d-%d", round, j))
 					_, err := m.apps.AcceptApplication(context.Background(), req)
 					require.NoError(t, err)
 				}
@@ -403,7 +407,7 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 		return start(listen, raftListen, false)
 	}
 	unread := func() int64 {
-		files, live, err := m.Store.valueLogUse(0)
+		files, live, err := m.Store.ValueLogUse(0)
 		require.NoError(t, err)
 		return files - live
 	}
@@ -429,7 +433,7 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 	require.Less(t, clusterStatus(t, m).GetValueLogBytes(), held, "and what it takes after the reload")
 	eventually(t, func() bool { return m.Store.Applied() >= applied }, "and the log replayed after it")
 	require.Less(t, unread(), over/4, "what was no longer read is gone")
-	c, err := m.Store.Counts()
+	c, err := m.Rules.Counts()
 	require.NoError(t, err)
 	require.Equal(t, uint64(400), c.Applications)
 	_, err = m.Store.Verify()
@@ -437,10 +441,10 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 
 	// A key still kept answers as the first time, from the reloaded store.
 	req := connect.NewRequest(acceptReq())
-	req.Header().Set(IdempotencyHeader, "round-2-7")
+	req.Header().Set(rpc.IdempotencyHeader, "round-2-7")
 	res, err := m.apps.AcceptApplication(context.Background(), req)
 	require.NoError(t, err)
-	c, err = m.Store.Counts()
+	c, err = m.Rules.Counts()
 	require.NoError(t, err)
 	require.Equal(t, uint64(400), c.Applications, "a kept key is not applied twice (%s)", res.Msg.GetApplication().GetId())
 }

@@ -8,11 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 func birthRequest(id17 string) *pb.AcceptApplicationRequest {
 	return &pb.AcceptApplicationRequest{MatterCode: "YJS-002", // 出生一件事
-		Applicant: &pb.Applicant{Name: "陈小梅", IdNumber: MakeIDNumber(id17)},
+		Applicant: &pb.Applicant{Name: "陈小梅", IdNumber: rules.MakeIDNumber(id17)},
 		Materials: []string{"出生一件事联办申请表", "父母双方居民身份证", "居民户口簿"}}
 }
 
@@ -27,21 +28,21 @@ func TestCompositeMatterIsDecidedInParallelAndJoined(t *testing.T) {
 	v11 := startChild(t, "330324101201", []string{t1.URL()}, nil, county.clock, "")
 	_, err := county.deleg.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "GA-001", Unit: "330324101", Mode: "devolve"}))
 	require.NoError(t, err)
-	eventually(t, func() bool { ds, _ := v11.Store.Delegations(false, "GA-001", ""); return len(ds) == 1 }, "delegation reaches the village")
+	eventually(t, func() bool { ds, _ := v11.Rules.Delegations(false, "GA-001", ""); return len(ds) == 1 }, "delegation reaches the village")
 
 	a := v11.accept(t, birthRequest("33032419900721402"))
 	require.Equal(t, "330324", a.GetProcessingUnit())
 	id := a.GetId()
 	eventually(t, func() bool {
-		x, _, err := county.Store.GetApplication(id)
-		return err == nil && x.GetState() == StateReceived && len(x.GetTasks()) == 4
+		x, _, err := county.Rules.GetApplication(id)
+		return err == nil && x.GetState() == rules.StateReceived && len(x.GetTasks()) == 4
 	}, "county receives the application and its four parts")
-	x, _, err := county.Store.GetApplication(id)
+	x, _, err := county.Rules.GetApplication(id)
 	require.NoError(t, err)
 	where := map[string]string{}
 	for _, tk := range x.GetTasks() {
 		where[tk.GetPartCode()] = tk.GetProcessingUnit()
-		require.Equal(t, TaskOpen, tk.GetState())
+		require.Equal(t, rules.TaskOpen, tk.GetState())
 	}
 	require.Equal(t, map[string]string{"WJ-003": "330324", "GA-001": "330324101", "YB-001": "330324", "RS-003": "330324"}, where)
 
@@ -55,7 +56,7 @@ func TestCompositeMatterIsDecidedInParallelAndJoined(t *testing.T) {
 
 	// The township's to-do list holds its part.
 	eventually(t, func() bool {
-		as, _, err := t1.Store.ListApplications(AppFilter{HeldOnly: true})
+		as, _, err := t1.Rules.ListApplications(rules.AppFilter{HeldOnly: true})
 		return err == nil && len(as) == 1 && as[0].GetId() == id
 	}, "the township's part is on its list")
 
@@ -63,18 +64,18 @@ func TestCompositeMatterIsDecidedInParallelAndJoined(t *testing.T) {
 	for _, part := range []string{"WJ-003", "YB-001", "RS-003"} {
 		res, err := county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: id, Part: part, Approve: true, Reason: "符合条件"}))
 		require.NoError(t, err)
-		require.Equal(t, StateReceived, res.Msg.GetApplication().GetState())
+		require.Equal(t, rules.StateReceived, res.Msg.GetApplication().GetState())
 	}
 	_, err = county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: id, Part: "RS-003", Approve: true}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "state")
 	eventually(t, func() bool {
-		x, _, err := t1.Store.GetApplication(id)
+		x, _, err := t1.Rules.GetApplication(id)
 		return err == nil && len(x.GetTasks()) == 4
 	}, "the township sees the parts")
 	_, err = t1.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: id, Part: "GA-001", Approve: true, Reason: "已落户"}))
 	require.NoError(t, err)
-	eventually(t, func() bool { x := appOn(county, id); return x != nil && x.GetState() == StateApproved }, "the county joins the parts")
-	eventually(t, func() bool { x := appOn(v11, id); return x != nil && x.GetState() == StateApproved }, "one result back at the window")
+	eventually(t, func() bool { x := appOn(county, id); return x != nil && x.GetState() == rules.StateApproved }, "the county joins the parts")
+	eventually(t, func() bool { x := appOn(v11, id); return x != nil && x.GetState() == rules.StateApproved }, "one result back at the window")
 	require.Equal(t, "330324101201", appOn(v11, id).GetHolder())
 	_, err = v11.apps.DeliverApplication(ctx, req(&pb.DeliverApplicationRequest{Id: id, Method: "window"}))
 	require.NoError(t, err)
@@ -82,8 +83,8 @@ func TestCompositeMatterIsDecidedInParallelAndJoined(t *testing.T) {
 	// One part refused: the whole is refused, with the reason.
 	b := v11.accept(t, birthRequest("33032419880101402"))
 	eventually(t, func() bool {
-		x, _, err := county.Store.GetApplication(b.GetId())
-		return err == nil && x.GetState() == StateReceived && len(x.GetTasks()) == 4
+		x, _, err := county.Rules.GetApplication(b.GetId())
+		return err == nil && x.GetState() == rules.StateReceived && len(x.GetTasks()) == 4
 	}, "second one arrives")
 	_, err = county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: b.GetId(), Part: "YB-001", Approve: false, Reason: "已在外地参保"}))
 	require.NoError(t, err)
@@ -91,10 +92,10 @@ func TestCompositeMatterIsDecidedInParallelAndJoined(t *testing.T) {
 		_, err = county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: b.GetId(), Part: part, Approve: true}))
 		require.NoError(t, err)
 	}
-	eventually(t, func() bool { x, _, _ := t1.Store.GetApplication(b.GetId()); return x != nil && len(x.GetTasks()) == 4 }, "township sees the parts")
+	eventually(t, func() bool { x, _, _ := t1.Rules.GetApplication(b.GetId()); return x != nil && len(x.GetTasks()) == 4 }, "township sees the parts")
 	_, err = t1.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: b.GetId(), Part: "GA-001", Approve: true}))
 	require.NoError(t, err)
-	eventually(t, func() bool { x := appOn(v11, b.GetId()); return x != nil && x.GetState() == StateRejected }, "refusal reaches the window")
+	eventually(t, func() bool { x := appOn(v11, b.GetId()); return x != nil && x.GetState() == rules.StateRejected }, "refusal reaches the window")
 	require.Contains(t, appOn(v11, b.GetId()).GetDecision().GetReason(), "已在外地参保")
 
 	for _, n := range []*testNode{county, t1, v11} {
@@ -128,26 +129,29 @@ func TestACompositeDecidedDuringASupplementIsJoinedWhenSupplied(t *testing.T) {
 		_, err := n.apps.RequestSupplement(ctx, req(ask))
 		require.NoError(t, err)
 		decideAll(n, a)
-		require.Equal(t, StateSupplementRequested, appOn(n, a.GetId()).GetState(), "waits for the supplement")
+		require.Equal(t, rules.StateSupplementRequested, appOn(n, a.GetId()).GetState(), "waits for the supplement")
 		res, err := n.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: a.GetId(), Materials: []string{"父母结婚证"}}))
 		require.NoError(t, err)
-		require.Equal(t, StateApproved, res.Msg.GetApplication().GetState(), "the answer says so")
-		require.Equal(t, StateApproved, appOn(n, a.GetId()).GetState())
+		require.Equal(t, rules.StateApproved, res.Msg.GetApplication().GetState(), "the answer says so")
+		require.Equal(t, rules.StateApproved, appOn(n, a.GetId()).GetState())
 	})
 
 	t.Run("at a village's window", func(t *testing.T) {
 		county, _, vill := smallNet(t)
 		a := vill.accept(t, birthRequest("33032419900721402"))
-		eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateReceived }, "the county receives it")
+		eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "the county receives it")
 		ask.Id = a.GetId()
 		_, err := county.apps.RequestSupplement(ctx, req(ask))
 		require.NoError(t, err)
 		decideAll(county, a)
-		eventually(t, func() bool { x := appOn(vill, a.GetId()); return x != nil && x.GetState() == StateSupplementRequested }, "the village is asked")
+		eventually(t, func() bool {
+			x := appOn(vill, a.GetId())
+			return x != nil && x.GetState() == rules.StateSupplementRequested
+		}, "the village is asked")
 		_, err = vill.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: a.GetId(), Materials: []string{"父母结婚证"}}))
 		require.NoError(t, err)
-		eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateApproved }, "the county joins the parts")
-		eventually(t, func() bool { x := appOn(vill, a.GetId()); return x != nil && x.GetState() == StateApproved }, "the result is back at the window")
+		eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "the county joins the parts")
+		eventually(t, func() bool { x := appOn(vill, a.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "the result is back at the window")
 	})
 }
 
@@ -166,11 +170,5 @@ func TestAPartOfAWithdrawnApplicationIsNotDecided(t *testing.T) {
 	requireCode(t, err, connect.CodeFailedPrecondition, "state")
 	require.Equal(t, head, n.Store.FeedHead(), "nothing written")
 
-	open := []*pb.Task{{PartCode: "GA-001", Holder: "330324101", State: TaskOpen}}
-	for _, tc := range []struct {
-		state string
-		holds bool
-	}{{StateReceived, true}, {StateSupplementRequested, true}, {StateWithdrawn, false}, {StateApproved, false}} {
-		require.Equal(t, tc.holds, holds(&pb.Application{State: tc.state, Holder: "330324", Tasks: open}, "330324101"), tc.state)
-	}
+	// That the open part no longer lists it: rules.TestAWithdrawnApplicationsOpenPartIsNotHeld.
 }

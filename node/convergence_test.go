@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -156,7 +157,7 @@ func (n *testNet) converged() error {
 		for _, ev := range evs {
 			key := ev.GetRecordKey()
 			var rec *pb.StoredRecord
-			if err := nd.Store.view(func(txn *badger.Txn) error { var e error; rec, e = readRecord(txn, key); return e }); err != nil {
+			if err := nd.Store.View(func(r store.Reader) error { var e error; rec, e = r.Record(key); return e }); err != nil {
 				return err
 			}
 			if other, ok := records[key]; ok && !proto.Equal(other, rec) {
@@ -235,7 +236,7 @@ func runSchedule(t *testing.T, seed uint64, steps int) {
 	}
 	require.True(t, ok, "seed %d did not converge: %v", seed, last)
 	states := map[string]int{}
-	as, _, err := net.nodes["330324"].Store.ListApplications(AppFilter{Limit: 1000})
+	as, _, err := net.nodes["330324"].Rules.ListApplications(rules.AppFilter{Limit: 1000})
 	require.NoError(t, err)
 	for _, a := range as {
 		states[a.GetState()]++
@@ -289,17 +290,17 @@ func work(t *testing.T, net *testNet, rng *rand.Rand, acceptors []string) {
 	}
 	if rng.IntN(3) == 0 {
 		u := pick(rng, acceptors)
-		if _, err := net.nodes[u].Store.GetMatter("MZ-005"); err != nil {
+		if _, err := net.nodes[u].Rules.GetMatter("MZ-005"); err != nil {
 			return // the catalog has not reached it yet
 		}
-		idn := MakeIDNumber(fmt.Sprintf("3303241950%02d%02d%03d", 1+rng.IntN(12), 1+rng.IntN(28), rng.IntN(1000)))
+		idn := rules.MakeIDNumber(fmt.Sprintf("3303241950%02d%02d%03d", 1+rng.IntN(12), 1+rng.IntN(28), rng.IntN(1000)))
 		apply(u, &pb.Command{Op: &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{MatterCode: "MZ-005",
 			Applicant: &pb.Applicant{Name: "申请人", IdNumber: idn}, Materials: []string{"居民身份证", "近期一寸免冠证件照"}}}})
 		return
 	}
 	// Someone moves an application it holds.
 	u := pick(rng, net.order)
-	as, _, err := net.nodes[u].Store.ListApplications(AppFilter{HeldOnly: true, Limit: 1000})
+	as, _, err := net.nodes[u].Rules.ListApplications(rules.AppFilter{HeldOnly: true, Limit: 1000})
 	require.NoError(t, err)
 	if len(as) == 0 {
 		return
@@ -307,19 +308,19 @@ func work(t *testing.T, net *testNet, rng *rand.Rand, acceptors []string) {
 	a := pick(rng, as)
 	id := a.GetId()
 	switch a.GetState() {
-	case StateReceived, StateSupplemented:
+	case rules.StateReceived, rules.StateSupplemented:
 		if rng.IntN(4) == 0 {
 			apply(u, &pb.Command{Op: &pb.Command_RequestSupplement{RequestSupplement: &pb.RequestSupplementRequest{Id: id, Materials: []string{"近期一寸免冠证件照"}, Reason: "照片不清晰"}}})
 		} else {
 			apply(u, &pb.Command{Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{Id: id, Approve: rng.IntN(4) != 0, Reason: "审核意见"}}})
 		}
-	case StateSupplementRequested:
+	case rules.StateSupplementRequested:
 		apply(u, &pb.Command{Op: &pb.Command_Supply{Supply: &pb.SupplyMaterialsRequest{Id: id, Materials: []string{"近期一寸免冠证件照"}}}})
-	case StateApproved, StateRejected:
+	case rules.StateApproved, rules.StateRejected:
 		apply(u, &pb.Command{Op: &pb.Command_Deliver{Deliver: &pb.DeliverApplicationRequest{Id: id, Method: "window"}}})
-	case StateDelivered:
+	case rules.StateDelivered:
 		apply(u, &pb.Command{Op: &pb.Command_Rate{Rate: &pb.RateApplicationRequest{Id: id, Score: uint32(3 + rng.IntN(3))}}})
-	case StateForwarded:
+	case rules.StateForwarded:
 		if rng.IntN(3) == 0 {
 			apply(u, &pb.Command{Op: &pb.Command_Withdraw{Withdraw: &pb.WithdrawApplicationRequest{Id: id, Reason: "申请人撤回"}}})
 		}

@@ -3,20 +3,20 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand"
 	"net/http"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rpc"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
+	"github.com/jiujin/jiujin/sync"
 )
 
 // TestRequestIDAppliesOnce feeds the state machine the same command twice
@@ -53,13 +53,13 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 	require.Equal(t, first.Out.(*pb.Application).GetId(), res[0].(FSMResult).Out.(*pb.Application).GetId())
 	require.NoError(t, res[1].(FSMResult).Err, "the supplement request is answered as it was the first time")
 	require.Equal(t, head, st.FeedHead())
-	n, _, err := st.ListApplications(AppFilter{})
+	n, _, err := st.ListApplications(rules.AppFilter{})
 	require.NoError(t, err)
 	require.Len(t, n, 1)
 
 	// A refusal is not remembered: the same id may be tried again.
 	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 8, withID(supplement, "s2"))})
-	require.ErrorIs(t, res[0].(FSMResult).Err, ErrFailedPrecondition, "already waiting for the supplement")
+	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrFailedPrecondition, "already waiting for the supplement")
 	res = fsm.ApplyBatch([]*raft.Log{
 		logOf(t, 9, &pb.Command{NowMs: hour(13), Op: &pb.Command_Supply{Supply: &pb.SupplyMaterialsRequest{Id: "330324-20261123-000001", Materials: []string{"近期一寸免冠证件照"}}}}),
 		logOf(t, 10, withID(supplement, "s2")),
@@ -68,7 +68,7 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 
 	// Too long an id is refused, naming the field.
 	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 11, withID(acceptCmd(14), strings.Repeat("x", 65)))})
-	require.ErrorIs(t, res[0].(FSMResult).Err, ErrInvalidArgument)
+	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrInvalidArgument)
 	require.ErrorContains(t, res[0].(FSMResult).Err, "request_id")
 
 	// Two hours later, a command with an id prunes the old ones: "a1" is
@@ -123,7 +123,7 @@ func TestHandedOverWriteAppliesOnce(t *testing.T) {
 			clock := &testClock{t: at("2026-11-23", 10)}
 			m1 := startMember(t, clock, true, nil)
 			eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
-			lossy := &loseFirstProposeAnswer{base: syncHTTPClient(nil).Transport}
+			lossy := &loseFirstProposeAnswer{base: sync.HTTPClient(nil).Transport}
 			m2 := startMemberWith(t, clock, &RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
 			members := []*testNode{m1, m2}
 			if tc.elected {
@@ -135,8 +135,8 @@ func TestHandedOverWriteAppliesOnce(t *testing.T) {
 			if tc.elected {
 				lossy.meanwhile = func() {
 					c := m2.cluster
-					require.NoError(t, m1.cluster.r.LeadershipTransferToServer(raft.ServerID(m2.URL()), c.trans.LocalAddr()).Error())
-					eventually(t, func() bool { return c.r.State() == raft.Leader }, "the follower is elected")
+					require.NoError(t, m1.cluster.Raft().LeadershipTransferToServer(raft.ServerID(m2.URL()), c.Transport().LocalAddr()).Error())
+					eventually(t, func() bool { return c.Raft().State() == raft.Leader }, "the follower is elected")
 				}
 			}
 
@@ -144,7 +144,7 @@ func TestHandedOverWriteAppliesOnce(t *testing.T) {
 			require.True(t, lossy.lost.Load(), "the first answer was lost")
 			for _, m := range members {
 				eventually(t, func() bool { return appOn(m, a.GetId()) != nil }, "the application reaches %s", m.URL())
-				as, _, err := m.Store.ListApplications(AppFilter{})
+				as, _, err := m.Rules.ListApplications(rules.AppFilter{})
 				require.NoError(t, err)
 				require.Len(t, as, 1, "one application at %s", m.URL())
 			}
@@ -161,7 +161,7 @@ func TestIdempotencyKeyAtANode(t *testing.T) {
 	require.NoError(t, err)
 	call := func(key string) *pb.Application {
 		r := req(acceptReq())
-		r.Header().Set(IdempotencyHeader, key)
+		r.Header().Set(rpc.IdempotencyHeader, key)
 		res, err := n.apps.AcceptApplication(ctx, r)
 		require.NoError(t, err)
 		return res.Msg.GetApplication()
@@ -169,90 +169,12 @@ func TestIdempotencyKeyAtANode(t *testing.T) {
 	a, b, c := call("k1"), call("k1"), call("k2")
 	require.Equal(t, a.GetId(), b.GetId())
 	require.NotEqual(t, a.GetId(), c.GetId())
-	as, _, err := n.Store.ListApplications(AppFilter{})
+	as, _, err := n.Rules.ListApplications(rules.AppFilter{})
 	require.NoError(t, err)
 	require.Len(t, as, 2)
 
 	r := req(acceptReq())
-	r.Header().Set(IdempotencyHeader, strings.Repeat("k", 70))
+	r.Header().Set(rpc.IdempotencyHeader, strings.Repeat("k", 70))
 	_, err = n.apps.AcceptApplication(ctx, r)
 	requireCode(t, err, 3 /* invalid_argument */, "request_id")
-}
-
-// TestRequestIDsArePrunedAsEveryMemberPrunesThem feeds the state machine
-// writes under request ids at proposers' clocks that wander (forward by
-// minutes and hours, back by a little), in batches, reopening the store
-// now and then, and checks after every batch that the ids kept are those
-// of the rule every member follows: each write with an id, once applied,
-// deletes up to donePrunePer of the oldest ids kept from more than
-// doneRetention before its own clock. What a member remembers to skip the
-// look into its store must never change what is deleted. Seeded: a
-// failure replays.
-func TestRequestIDsArePrunedAsEveryMemberPrunesThem(t *testing.T) {
-	for _, seed := range []int64{1, 2, 3} {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rng := rand.New(rand.NewSource(seed))
-			dir := t.TempDir()
-			st := freshStore(t, dir)
-			defer func() { st.Close() }()
-			fsm := NewFSM(st)
-			index := uint64(2)
-			require.NoError(t, fsm.ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity),
-				logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}})})[1].(FSMResult).Err)
-
-			var model []string // doneAt keys, in key order
-			now := at("2026-11-23", 9).UnixMilli()
-			for round := 0; round < 60; round++ {
-				var logs []*raft.Log
-				var cmds []*pb.Command
-				for i := rng.Intn(8); i >= 0; i-- {
-					switch r := rng.Intn(20); {
-					case r == 0:
-						now += int64(rng.Intn(3*3600)) * 1000 // hours pass
-					case r < 3:
-						now -= int64(rng.Intn(120)) * 1000 // a proposer's clock behind
-					default:
-						now += int64(rng.Intn(90)) * 1000
-					}
-					cmd := acceptCmd(10)
-					cmd.NowMs = now
-					cmd.RequestId = fmt.Sprintf("r%d-%d", round, i)
-					index++
-					logs = append(logs, logOf(t, index, cmd))
-					cmds = append(cmds, cmd)
-				}
-				for i, res := range fsm.ApplyBatch(logs) {
-					require.NoError(t, res.(FSMResult).Err)
-					cmd := cmds[i]
-					model = append(model, string(doneAtKey(cmd.NowMs, cmd.RequestId)))
-					sort.Strings(model)
-					limit := string(doneAtKey(cmd.NowMs-doneRetention.Milliseconds(), ""))
-					n := 0
-					for n < donePrunePer && n < len(model) && model[n] < limit {
-						n++
-					}
-					model = model[n:]
-				}
-				var kept []string
-				require.NoError(t, st.view(func(txn *badger.Txn) error {
-					it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixDoneAt)})
-					defer it.Close()
-					for it.Rewind(); it.Valid(); it.Next() {
-						kept = append(kept, string(it.Item().KeyCopy(nil)))
-						_, err := txn.Get(doneKey(string(it.Item().Key()[len(prefixDoneAt)+9:])))
-						require.NoError(t, err, "an id and its time go together")
-					}
-					return nil
-				}))
-				require.Equal(t, model, kept, "round %d", round)
-				if rng.Intn(10) == 0 {
-					// Reopened: what it knew of the oldest id is gone.
-					require.NoError(t, st.Close())
-					st = freshStore(t, dir)
-					fsm = NewFSM(st)
-				}
-			}
-			require.Less(t, len(model), 60*8, "ids were pruned")
-		})
-	}
 }

@@ -11,6 +11,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/sync"
 )
 
@@ -50,7 +51,7 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 
 	// The delegation reaches every unit below.
 	for _, n := range []*testNode{t1, t2, v11, v21} {
-		eventually(t, func() bool { ds, _ := n.Store.Delegations(false, "MZ-005", ""); return len(ds) == 1 }, "delegation reaches %s", n.Store.Unit())
+		eventually(t, func() bool { ds, _ := n.Rules.Delegations(false, "MZ-005", ""); return len(ds) == 1 }, "delegation reaches %s", n.Store.Unit())
 	}
 	r, err := delegationClient(v11).Route(ctx, req(&pb.RouteRequest{MatterCode: "MZ-005"}))
 	require.NoError(t, err)
@@ -61,8 +62,8 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	a := v11.accept(t, acceptReq())
 	require.Equal(t, "330324101", a.GetProcessingUnit())
 	require.Equal(t, "D-000001", a.GetDelegationId())
-	eventually(t, func() bool { x := appOn(t1, a.GetId()); return x != nil && x.GetState() == StateReceived }, "township receives")
-	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateReceived }, "county sees it")
+	eventually(t, func() bool { x := appOn(t1, a.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "township receives")
+	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "county sees it")
 	mine, err := county.apps.ListApplications(ctx, req(&pb.ListApplicationsRequest{HeldOnly: true}))
 	require.NoError(t, err)
 	for _, x := range mine.Msg.GetApplications() {
@@ -74,8 +75,8 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	}
 	_, err = t1.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: a.GetId(), Approve: true, Reason: "符合条件"}))
 	require.NoError(t, err)
-	eventually(t, func() bool { x := appOn(v11, a.GetId()); return x != nil && x.GetState() == StateApproved }, "decision reaches the village")
-	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateApproved }, "and the county")
+	eventually(t, func() bool { x := appOn(v11, a.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "decision reaches the village")
+	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "and the county")
 	require.Equal(t, "330324101", appOn(county, a.GetId()).GetDecision().GetUnit())
 
 	// Another township's village: the county decides.
@@ -84,7 +85,7 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 
 	// In flight when the devolution is revoked.
 	inFlight := v11.accept(t, acceptReq())
-	eventually(t, func() bool { x := appOn(t1, inFlight.GetId()); return x != nil && x.GetState() == StateReceived }, "township receives")
+	eventually(t, func() bool { x := appOn(t1, inFlight.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "township receives")
 	_, err = dc.RevokeDelegation(ctx, req(&pb.RevokeDelegationRequest{Id: del.GetId()}))
 	requireCode(t, err, connect.CodeInvalidArgument, "reason")
 	rv, err := dc.RevokeDelegation(ctx, req(&pb.RevokeDelegationRequest{Id: del.GetId(), Reason: "乡镇人员调整"}))
@@ -92,7 +93,7 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	require.Equal(t, uint64(2), rv.Msg.GetDelegation().GetVersion())
 	_, err = dc.RevokeDelegation(ctx, req(&pb.RevokeDelegationRequest{Id: del.GetId(), Reason: "again"}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "id")
-	eventually(t, func() bool { ds, _ := v11.Store.Delegations(false, "MZ-005", ""); return len(ds) == 0 }, "revocation reaches the village")
+	eventually(t, func() bool { ds, _ := v11.Rules.Delegations(false, "MZ-005", ""); return len(ds) == 0 }, "revocation reaches the village")
 	all, err := dc.ListDelegations(ctx, req(&pb.ListDelegationsRequest{All: true}))
 	require.NoError(t, err)
 	require.Len(t, all.Msg.GetDelegations(), 1)
@@ -101,7 +102,7 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	// New applications go to the county; the township cannot decide them.
 	c := v11.accept(t, acceptReq())
 	require.Equal(t, "330324", c.GetProcessingUnit())
-	eventually(t, func() bool { x := appOn(t1, c.GetId()); return x != nil && x.GetState() == StateReceived }, "the township relays it")
+	eventually(t, func() bool { x := appOn(t1, c.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "the township relays it")
 	_, err = t1.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: c.GetId(), Approve: true}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "")
 
@@ -113,14 +114,14 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	requireCode(t, err, connect.CodeInvalidArgument, "reason")
 	fw, err := t1.apps.ForwardApplication(ctx, req(&pb.ForwardApplicationRequest{Id: inFlight.GetId(), ToUnit: "330324", Reason: "下放已撤销，改由县民政局办理"}))
 	require.NoError(t, err)
-	require.Equal(t, StateForwarded, fw.Msg.GetApplication().GetState())
+	require.Equal(t, rules.StateForwarded, fw.Msg.GetApplication().GetState())
 	eventually(t, func() bool {
 		x := appOn(county, inFlight.GetId())
-		return x != nil && x.GetState() == StateReceived && x.GetHolder() == "330324"
+		return x != nil && x.GetState() == rules.StateReceived && x.GetHolder() == "330324"
 	}, "county receives the re-routed one")
 	_, err = county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: inFlight.GetId(), Approve: true}))
 	require.NoError(t, err)
-	eventually(t, func() bool { x := appOn(v11, inFlight.GetId()); return x != nil && x.GetState() == StateApproved }, "and the village sees the decision")
+	eventually(t, func() bool { x := appOn(v11, inFlight.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "and the village sees the decision")
 	show, err := county.apps.GetApplication(ctx, req(&pb.GetApplicationRequest{Id: inFlight.GetId()}))
 	require.NoError(t, err)
 	var summaries []string
@@ -148,7 +149,7 @@ func TestUnentitledRoutingIsQuarantined(t *testing.T) {
 	peer, ch := fakeChild("f00d")
 	key := appKey(fakeTown + "-20261123-000001")
 	a := acceptedAt(fakeTown, fakeTown) // the township routes to itself
-	acc := ch.event(fakeTown, KindAppAccepted, key, a)
+	acc := ch.event(fakeTown, rules.KindAppAccepted, key, a)
 	res, err := push(t, sc, peer, 1, acc)
 	require.NoError(t, err)
 	require.Equal(t, uint32(1), res.GetQuarantined())
@@ -177,23 +178,23 @@ func TestRevocationNeverStrandsAnApplication(t *testing.T) {
 
 	g, err := county.deleg.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: "devolve"}))
 	require.NoError(t, err)
-	eventually(t, func() bool { ds, _ := vill.Store.Delegations(false, "MZ-005", ""); return len(ds) == 1 }, "the devolution reaches the village")
+	eventually(t, func() bool { ds, _ := vill.Rules.Delegations(false, "MZ-005", ""); return len(ds) == 1 }, "the devolution reaches the village")
 
 	up.Set(sync.Faults{Cut: true})
 	a := vill.accept(t, acceptReq())
 	require.Equal(t, "330324101", a.GetProcessingUnit())
-	eventually(t, func() bool { x := appOn(town, a.GetId()); return x != nil && x.GetState() == StateReceived }, "the township receives it")
+	eventually(t, func() bool { x := appOn(town, a.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "the township receives it")
 	_, err = county.deleg.RevokeDelegation(ctx, req(&pb.RevokeDelegationRequest{Id: g.Msg.GetDelegation().GetId(), Reason: "乡镇人员调整"}))
 	require.NoError(t, err)
 	up.Heal()
 
-	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateReceived }, "the county takes it in")
+	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "the county takes it in")
 	require.Equal(t, "330324101", appOn(county, a.GetId()).GetHolder())
-	eventually(t, func() bool { ds, _ := town.Store.Delegations(false, "MZ-005", ""); return len(ds) == 0 }, "the revocation reaches the township")
+	eventually(t, func() bool { ds, _ := town.Rules.Delegations(false, "MZ-005", ""); return len(ds) == 0 }, "the revocation reaches the township")
 	_, err = town.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: a.GetId(), Approve: true, Reason: "符合条件"}))
 	require.NoError(t, err, "it finishes where it was routed")
 	for _, n := range []*testNode{county, vill} {
-		eventually(t, func() bool { x := appOn(n, a.GetId()); return x != nil && x.GetState() == StateApproved }, "the decision reaches %s", n.Store.Unit())
+		eventually(t, func() bool { x := appOn(n, a.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "the decision reaches %s", n.Store.Unit())
 	}
 	for _, n := range []*testNode{county, town, vill} {
 		q, held := n.Store.SyncCounts()

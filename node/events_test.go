@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 )
 
 // chain builds events of one record as a unit would write them.
@@ -22,12 +24,12 @@ type chain struct {
 
 func (c *chain) event(unit, kind, key string, payload proto.Message) *pb.Event {
 	c.seq++
-	ev := &pb.Event{Origin: c.origin, Seq: c.seq, Kind: kind, RecordKey: key, Payload: mustMarshal(payload),
+	ev := &pb.Event{Origin: c.origin, Seq: c.seq, Kind: kind, RecordKey: key, Payload: store.MustMarshal(payload),
 		Hlc: c.clock.next(at("2026-11-23", 10).UnixMilli()), Actor: "测试", Unit: unit}
 	if c.rec != nil {
 		ev.PrevHash = c.rec.GetHead()
 	}
-	ev.Hash = eventHash(ev)
+	ev.Hash = store.EventHash(ev)
 	return ev
 }
 
@@ -51,7 +53,7 @@ func acceptedAt(unit, processing string) *pb.AppAccepted {
 	id := unit + "-20261123-000001"
 	return &pb.AppAccepted{Application: &pb.Application{
 		Id: id, MatterCode: "MZ-005", MatterName: "老年人优待证办理", Applicant: &pb.Applicant{Name: "王秀英", IdNumber: idWang},
-		AcceptingUnit: unit, ProcessingUnit: processing, Holder: unit, State: StateAccepted,
+		AcceptingUnit: unit, ProcessingUnit: processing, Holder: unit, State: rules.StateAccepted,
 		MaterialsReceived: []string{"居民身份证"}, StatutoryDays: 10,
 	}}
 }
@@ -61,29 +63,29 @@ func acceptedAt(unit, processing string) *pb.AppAccepted {
 func TestMaterializeFollowsTheStateMachine(t *testing.T) {
 	c := &chain{origin: "n1"}
 	key := appKey(village + "-20261123-000001")
-	a, err := c.apply(c.event(village, KindAppAccepted, key, acceptedAt(village, county)))
+	a, err := c.apply(c.event(village, rules.KindAppAccepted, key, acceptedAt(village, county)))
 	require.NoError(t, err)
 	require.Equal(t, village, a.GetHolder())
 
 	// The village holds it but may not decide: the county processes it.
-	_, err = c.apply(c.event(village, KindAppDecided, key, &pb.AppDecided{Approved: true}))
-	require.ErrorIs(t, err, ErrFailedPrecondition)
+	_, err = c.apply(c.event(village, rules.KindAppDecided, key, &pb.AppDecided{Approved: true}))
+	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 	require.ErrorContains(t, err, "processing_unit:")
 	c.seq-- // the refused event is not part of the chain
 
 	// The county does not hold it yet (it was never forwarded).
-	_, err = c.apply(c.event(county, KindAppDecided, key, &pb.AppDecided{Approved: true}))
-	require.ErrorIs(t, err, ErrFailedPrecondition)
+	_, err = c.apply(c.event(county, rules.KindAppDecided, key, &pb.AppDecided{Approved: true}))
+	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 	require.ErrorContains(t, err, "holder:")
 	c.seq--
 
 	// The holder can withdraw it; then nothing else goes.
-	a, err = c.apply(c.event(village, KindAppWithdrawn, key, &pb.AppWithdrawn{Reason: "不办了"}))
+	a, err = c.apply(c.event(village, rules.KindAppWithdrawn, key, &pb.AppWithdrawn{Reason: "不办了"}))
 	require.NoError(t, err)
-	require.Equal(t, StateWithdrawn, a.GetState())
-	for _, kind := range []string{KindAppDecided, KindAppDelivered, KindAppRated, KindAppWithdrawn, KindAppSupplementRequest} {
+	require.Equal(t, rules.StateWithdrawn, a.GetState())
+	for _, kind := range []string{rules.KindAppDecided, rules.KindAppDelivered, rules.KindAppRated, rules.KindAppWithdrawn, rules.KindAppSupplementRequest} {
 		_, err = c.apply(c.event(village, kind, key, &pb.AppWithdrawn{Reason: "x"}))
-		require.ErrorIs(t, err, ErrFailedPrecondition, kind)
+		require.ErrorIs(t, err, store.ErrFailedPrecondition, kind)
 		c.seq--
 	}
 }
@@ -92,9 +94,9 @@ func TestMaterializeRefusesForgedEvents(t *testing.T) {
 	key := appKey(county + "-20261123-000001")
 	fresh := func() (*chain, *pb.Event) {
 		c := &chain{origin: "n1"}
-		_, err := c.apply(c.event(county, KindAppAccepted, key, acceptedAt(county, county)))
+		_, err := c.apply(c.event(county, rules.KindAppAccepted, key, acceptedAt(county, county)))
 		require.NoError(t, err)
-		return c, c.event(county, KindAppDecided, key, &pb.AppDecided{Approved: true, Reason: "符合"})
+		return c, c.event(county, rules.KindAppDecided, key, &pb.AppDecided{Approved: true, Reason: "符合"})
 	}
 	tests := []struct {
 		name   string
@@ -103,23 +105,23 @@ func TestMaterializeRefusesForgedEvents(t *testing.T) {
 		is     error
 		field  string
 	}{
-		{"payload changed after hashing", func(ev *pb.Event) { ev.Payload = mustMarshal(&pb.AppDecided{Approved: false, Reason: "x"}) }, false, ErrInvalidArgument, "event.hash"},
-		{"unit changed after hashing", func(ev *pb.Event) { ev.Unit = township }, false, ErrInvalidArgument, "event.hash"},
-		{"wrong predecessor", func(ev *pb.Event) { ev.PrevHash = make([]byte, 32) }, true, ErrFailedPrecondition, "event.prev_hash"},
-		{"no predecessor", func(ev *pb.Event) { ev.PrevHash = nil }, true, ErrFailedPrecondition, "event.prev_hash"},
-		{"unentitled unit", func(ev *pb.Event) { ev.Unit = township }, true, ErrFailedPrecondition, "holder"},
-		{"malformed unit", func(ev *pb.Event) { ev.Unit = "33032" }, true, ErrInvalidArgument, "event.unit"},
-		{"truncated payload", func(ev *pb.Event) { ev.Payload = ev.Payload[:len(ev.Payload)-2] }, true, ErrInvalidArgument, "event.payload"},
-		{"unknown kind", func(ev *pb.Event) { ev.Kind = "app.teleported" }, true, ErrInvalidArgument, "event.kind"},
-		{"zero seq", func(ev *pb.Event) { ev.Seq = 0 }, true, ErrInvalidArgument, "event.seq"},
-		{"unknown record", func(ev *pb.Event) { ev.RecordKey = "ghost/1" }, true, ErrInvalidArgument, "event.record_key"},
+		{"payload changed after hashing", func(ev *pb.Event) { ev.Payload = store.MustMarshal(&pb.AppDecided{Approved: false, Reason: "x"}) }, false, store.ErrInvalidArgument, "event.hash"},
+		{"unit changed after hashing", func(ev *pb.Event) { ev.Unit = township }, false, store.ErrInvalidArgument, "event.hash"},
+		{"wrong predecessor", func(ev *pb.Event) { ev.PrevHash = make([]byte, 32) }, true, store.ErrFailedPrecondition, "event.prev_hash"},
+		{"no predecessor", func(ev *pb.Event) { ev.PrevHash = nil }, true, store.ErrFailedPrecondition, "event.prev_hash"},
+		{"unentitled unit", func(ev *pb.Event) { ev.Unit = township }, true, store.ErrFailedPrecondition, "holder"},
+		{"malformed unit", func(ev *pb.Event) { ev.Unit = "33032" }, true, store.ErrInvalidArgument, "event.unit"},
+		{"truncated payload", func(ev *pb.Event) { ev.Payload = ev.Payload[:len(ev.Payload)-2] }, true, store.ErrInvalidArgument, "event.payload"},
+		{"unknown kind", func(ev *pb.Event) { ev.Kind = "app.teleported" }, true, store.ErrInvalidArgument, "event.kind"},
+		{"zero seq", func(ev *pb.Event) { ev.Seq = 0 }, true, store.ErrInvalidArgument, "event.seq"},
+		{"unknown record", func(ev *pb.Event) { ev.RecordKey = "ghost/1" }, true, store.ErrInvalidArgument, "event.record_key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, ev := fresh()
 			tt.forge(ev)
 			if tt.rehash {
-				ev.Hash = eventHash(ev)
+				ev.Hash = store.EventHash(ev)
 			}
 			_, err := materialize(c.rec, ev)
 			require.ErrorIs(t, err, tt.is)
@@ -128,11 +130,11 @@ func TestMaterializeRefusesForgedEvents(t *testing.T) {
 	}
 	// A replayed acceptance of an existing record is refused.
 	c, _ := fresh()
-	_, err := c.apply(c.event(county, KindAppAccepted, key, acceptedAt(county, county)))
-	require.ErrorIs(t, err, ErrFailedPrecondition)
+	_, err := c.apply(c.event(county, rules.KindAppAccepted, key, acceptedAt(county, county)))
+	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 	// A catalog written below the county is refused.
-	_, err = materialize(nil, (&chain{origin: "v"}).event(village, KindCatalogPublished, recCatalog, &pb.CatalogPublished{Version: 1}))
-	require.ErrorIs(t, err, ErrFailedPrecondition)
+	_, err = materialize(nil, (&chain{origin: "v"}).event(village, rules.KindCatalogPublished, recCatalog, &pb.CatalogPublished{Version: 1}))
+	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 }
 
 // FuzzMaterialize: any bytes as an event, applied to any state of a
@@ -141,11 +143,11 @@ func TestMaterializeRefusesForgedEvents(t *testing.T) {
 func FuzzMaterialize(f *testing.F) {
 	c := &chain{origin: "n1"}
 	key := appKey(county + "-20261123-000001")
-	acc := c.event(county, KindAppAccepted, key, acceptedAt(county, county))
+	acc := c.event(county, rules.KindAppAccepted, key, acceptedAt(county, county))
 	b, _ := proto.Marshal(acc)
 	f.Add(b, uint8(0))
 	_, _ = c.apply(acc)
-	dec := c.event(county, KindAppDecided, key, &pb.AppDecided{Approved: true})
+	dec := c.event(county, rules.KindAppDecided, key, &pb.AppDecided{Approved: true})
 	b, _ = proto.Marshal(dec)
 	f.Add(b, uint8(1))
 	f.Add([]byte{0x0a, 0x02, 'n', '1', 0x10, 0x01}, uint8(1))
@@ -155,7 +157,7 @@ func FuzzMaterialize(f *testing.F) {
 			return
 		}
 		if rehash%2 == 1 {
-			ev.Hash = eventHash(ev) // get past the hash check into the state machine
+			ev.Hash = store.EventHash(ev) // get past the hash check into the state machine
 		}
 		for _, prev := range []*pb.StoredRecord{nil, c.rec} {
 			before := proto.Clone(prevOrEmpty(prev))

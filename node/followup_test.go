@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 func sweep(t *testing.T, n *testNode) *pb.ListApplicationsResponse {
@@ -42,9 +43,9 @@ func TestRongqueLapsesIntoAWithdrawalNotice(t *testing.T) {
 	require.Equal(t, late.GetId(), swept.GetApplications()[0].GetId())
 	show, err := n.apps.GetApplication(ctx, req(&pb.GetApplicationRequest{Id: late.GetId()}))
 	require.NoError(t, err)
-	require.Equal(t, StateWithdrawn, show.Msg.GetApplication().GetState())
-	require.Equal(t, LapseReason, show.Msg.GetApplication().GetWithdrawal().GetReason())
-	require.Equal(t, StateAccepted, appOn(n, onTime.GetId()).GetState())
+	require.Equal(t, rules.StateWithdrawn, show.Msg.GetApplication().GetState())
+	require.Equal(t, rules.LapseReason, show.Msg.GetApplication().GetWithdrawal().GetReason())
+	require.Equal(t, rules.StateAccepted, appOn(n, onTime.GetId()).GetState())
 	require.Zero(t, sweep(t, n).GetTotal(), "a second sweep finds nothing")
 }
 
@@ -57,12 +58,12 @@ func TestLowRatingOpensAFollowUpTheCountySees(t *testing.T) {
 	county.importSeed(t)
 	town := startChild(t, "330324101", []string{county.URL()}, nil, county.clock, "")
 	vill := startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, "")
-	eventually(t, func() bool { _, err := vill.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
+	eventually(t, func() bool { _, err := vill.Rules.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
 	a := vill.accept(t, acceptReq())
-	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == StateReceived }, "county receives")
+	eventually(t, func() bool { x := appOn(county, a.GetId()); return x != nil && x.GetState() == rules.StateReceived }, "county receives")
 	_, err := county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: a.GetId(), Approve: true}))
 	require.NoError(t, err)
-	eventually(t, func() bool { x := appOn(vill, a.GetId()); return x != nil && x.GetState() == StateApproved }, "decision comes back")
+	eventually(t, func() bool { x := appOn(vill, a.GetId()); return x != nil && x.GetState() == rules.StateApproved }, "decision comes back")
 	_, err = vill.apps.DeliverApplication(ctx, req(&pb.DeliverApplicationRequest{Id: a.GetId(), Method: "window"}))
 	require.NoError(t, err)
 	_, err = vill.apps.RateApplication(ctx, req(&pb.RateApplicationRequest{Id: a.GetId(), Score: 1, Comment: "窗口说法前后不一"}))
@@ -70,7 +71,7 @@ func TestLowRatingOpensAFollowUpTheCountySees(t *testing.T) {
 
 	var f *pb.FollowUp
 	eventually(t, func() bool {
-		fs, err := county.Store.FollowUps(true)
+		fs, err := county.Rules.FollowUps(true)
 		if err != nil || len(fs) != 1 {
 			return false
 		}
@@ -99,10 +100,10 @@ func TestLowRatingOpensAFollowUpTheCountySees(t *testing.T) {
 	require.NoError(t, err)
 	up, err := county.apps.UpdateFollowUp(ctx, req(&pb.UpdateFollowUpRequest{ApplicationId: a.GetId(), Step: "fixed", Note: "统一一次告知口径"}))
 	require.NoError(t, err)
-	require.Equal(t, FollowUpFixed, up.Msg.GetFollowUp().GetState())
+	require.Equal(t, rules.FollowUpFixed, up.Msg.GetFollowUp().GetState())
 	eventually(t, func() bool {
-		fs, _ := vill.Store.FollowUps(false)
-		return len(fs) == 1 && fs[0].GetState() == FollowUpFixed
+		fs, _ := vill.Rules.FollowUps(false)
+		return len(fs) == 1 && fs[0].GetState() == rules.FollowUpFixed
 	}, "the window sees it fixed")
 	open, err := county.apps.ListFollowUps(ctx, req(&pb.ListFollowUpsRequest{OpenOnly: true}))
 	require.NoError(t, err)
@@ -134,7 +135,7 @@ func TestAMissingMaterialHandedInWithASupplementIsNoLongerMissing(t *testing.T) 
 
 	n.clock.Set(at("2026-12-09", 10)) // past the 容缺 term
 	sweep(t, n)
-	require.Equal(t, StateSupplemented, appOn(n, id).GetState(), "not withdrawn")
+	require.Equal(t, rules.StateSupplemented, appOn(n, id).GetState(), "not withdrawn")
 	_, err = n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: id, Approve: true}))
 	require.NoError(t, err)
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
+	"github.com/jiujin/jiujin/node/rpc"
+	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -97,7 +99,7 @@ func wrapTestNode(t testing.TB, n *Node, clock *testClock, dir string) *testNode
 	t.Cleanup(hc.CloseIdleConnections) // runs before Shutdown: no wait for idle h2c conns
 	actor := connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			req.Header().Set(ActorHeader, "%E5%BC%A0%E4%B8%BD") // 张丽
+			req.Header().Set(rpc.ActorHeader, "%E5%BC%A0%E4%B8%BD") // 张丽
 			return next(ctx, req)
 		}
 	}))
@@ -119,8 +121,8 @@ func (n *testNode) importSeed(t testing.TB) {
 
 // Applicants with valid identity numbers.
 var (
-	idWang = MakeIDNumber("33032419580312122")
-	idLi   = MakeIDNumber("33032419660405301")
+	idWang = rules.MakeIDNumber("33032419580312122")
+	idLi   = rules.MakeIDNumber("33032419660405301")
 )
 
 // acceptReq is an acceptance of MZ-005 (老年人优待证) with every material.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/store"
 )
 
 // TestHotCacheWithinOneBatch changes the catalog and the delegations in
@@ -66,7 +67,7 @@ func TestHotCacheWithinOneBatch(t *testing.T) {
 		require.Equal(t, errOf(want[i]) == nil, errOf(got[i]) == nil, "entry %d: batched %v, one by one %v", i+1, errOf(got[i]), errOf(want[i]))
 	}
 	require.NoError(t, errOf(got[2]))
-	require.ErrorIs(t, errOf(got[4]), ErrNotFound, "withdrawn in the same batch")
+	require.ErrorIs(t, errOf(got[4]), store.ErrNotFound, "withdrawn in the same batch")
 	require.NoError(t, errOf(got[6]), "published again in the same batch")
 	require.NoError(t, errOf(got[7]))
 	require.ErrorContains(t, errOf(got[8]), "D-000001", "the first grant of the batch is seen")
@@ -100,7 +101,7 @@ func TestHotCacheAfterRestore(t *testing.T) {
 	require.NoError(t, r[0].(FSMResult).Err)
 	require.NoError(t, dfsm.Restore(emptySnap.reader()))
 	r = dfsm.ApplyBatch([]*raft.Log{logOf(t, 2, acceptCmd(10))})
-	require.ErrorIs(t, r[0].(FSMResult).Err, ErrNotFound, "the cache went with the old state")
+	require.ErrorIs(t, r[0].(FSMResult).Err, store.ErrNotFound, "the cache went with the old state")
 }
 
 type snapBuffer struct{ bytes.Buffer }

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,7 +16,7 @@ func TestValidateIDNumber(t *testing.T) {
 	}{
 		{id: "11010519491231002X", want: "11010519491231002X"}, // the standard's own example
 		{id: "11010519491231002x", want: "11010519491231002X"},
-		{id: MakeIDNumber("33032419580312122"), want: "330324195803121225"},
+		{id: rules.MakeIDNumber("33032419580312122"), want: "330324195803121225"},
 		{id: "110105194912310021", err: "校验位错误（应为 X）"},
 		{id: "11010519491231002", err: "18 位"},
 		{id: "1101051949123100211", err: "18 位"},
@@ -26,9 +28,9 @@ func TestValidateIDNumber(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
-			got, err := ValidateIDNumber(tt.id, now)
+			got, err := rules.ValidateIDNumber(tt.id, now)
 			if tt.err != "" {
-				require.ErrorIs(t, err, ErrInvalidArgument)
+				require.ErrorIs(t, err, store.ErrInvalidArgument)
 				require.ErrorContains(t, err, "applicant.id_number: ")
 				require.ErrorContains(t, err, tt.err)
 				return
@@ -37,8 +39,8 @@ func TestValidateIDNumber(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
-	require.Equal(t, "110105********002X", MaskIDNumber("11010519491231002X"))
-	require.Equal(t, "******", MaskIDNumber("123"))
+	require.Equal(t, "110105********002X", rules.MaskIDNumber("11010519491231002X"))
+	require.Equal(t, "******", rules.MaskIDNumber("123"))
 }
 
 func FuzzValidateIDNumber(f *testing.F) {
@@ -47,16 +49,16 @@ func FuzzValidateIDNumber(f *testing.F) {
 	f.Add("")
 	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := ValidateIDNumber(s, now)
+		got, err := rules.ValidateIDNumber(s, now)
 		if err != nil {
 			return
 		}
 		// A valid number survives its own check and masks to 18 characters
 		// that hide the birth date.
-		again, err := ValidateIDNumber(got, now)
+		again, err := rules.ValidateIDNumber(got, now)
 		require.NoError(t, err)
 		require.Equal(t, got, again)
-		m := MaskIDNumber(got)
+		m := rules.MaskIDNumber(got)
 		require.Len(t, m, 18)
 		require.NotContains(t, m, got[6:14])
 	})

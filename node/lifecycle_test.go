@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 )
 
 func req[T any](m *T) *connect.Request[T] { return connect.NewRequest(m) }
@@ -33,7 +35,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	rc := res.Msg.GetReceipt()
 	id := a.GetId()
 	require.Equal(t, "330324-20261123-000001", id)
-	require.Equal(t, StateAccepted, a.GetState())
+	require.Equal(t, rules.StateAccepted, a.GetState())
 	require.Equal(t, "330324", a.GetHolder())
 	require.Equal(t, "张丽", a.GetAcceptedBy())
 	require.Equal(t, []string{"食品安全管理制度文本"}, rc.GetMaterialsMissing())
@@ -50,13 +52,13 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	sup, err := n.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: id, Materials: []string{"食品安全管理制度文本"}}))
 	require.NoError(t, err)
 	require.Empty(t, sup.Msg.GetApplication().GetMaterialsMissing())
-	require.Equal(t, StateAccepted, sup.Msg.GetApplication().GetState())
+	require.Equal(t, rules.StateAccepted, sup.Msg.GetApplication().GetState())
 
 	// 补正 on Tuesday, answered on Thursday: two working days paused.
 	n.clock.Set(at("2026-11-24", 10))
 	rs, err := n.apps.RequestSupplement(ctx, req(&pb.RequestSupplementRequest{Id: id, Materials: []string{"营业执照"}, Reason: "营业执照已过期"}))
 	require.NoError(t, err)
-	require.Equal(t, StateSupplementRequested, rs.Msg.GetApplication().GetState())
+	require.Equal(t, rules.StateSupplementRequested, rs.Msg.GetApplication().GetState())
 	require.True(t, rs.Msg.GetApplication().GetDeadline().GetPaused())
 	_, err = n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: id, Approve: true}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "state")
@@ -67,7 +69,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	sd, err := n.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: id, Materials: []string{"营业执照"}}))
 	require.NoError(t, err)
 	a = sd.Msg.GetApplication()
-	require.Equal(t, StateSupplemented, a.GetState())
+	require.Equal(t, rules.StateSupplemented, a.GetState())
 	require.False(t, a.GetDeadline().GetPaused())
 	require.Equal(t, "2026-12-02", a.GetDeadline().GetPromisedDue(), "promised due moves back by the 2 paused working days")
 	require.Equal(t, "2026-12-23", a.GetDeadline().GetStatutoryDue())
@@ -76,7 +78,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	// Decide, hand back by post, rate.
 	dec, err := n.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: id, Approve: true, Reason: "符合条件"}))
 	require.NoError(t, err)
-	require.Equal(t, StateApproved, dec.Msg.GetApplication().GetState())
+	require.Equal(t, rules.StateApproved, dec.Msg.GetApplication().GetState())
 	require.Equal(t, "330324", dec.Msg.GetApplication().GetDecision().GetUnit())
 
 	_, err = n.apps.RateApplication(ctx, req(&pb.RateApplicationRequest{Id: id, Score: 5}))
@@ -87,7 +89,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	requireCode(t, err, connect.CodeInvalidArgument, "method")
 	del, err := n.apps.DeliverApplication(ctx, req(&pb.DeliverApplicationRequest{Id: id, Method: "post", Tracking: "SF1403928475621"}))
 	require.NoError(t, err)
-	require.Equal(t, StateDelivered, del.Msg.GetApplication().GetState())
+	require.Equal(t, rules.StateDelivered, del.Msg.GetApplication().GetState())
 
 	for _, bad := range []struct {
 		score   uint32
@@ -99,7 +101,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	}
 	rt, err := n.apps.RateApplication(ctx, req(&pb.RateApplicationRequest{Id: id, Score: 2, Comment: "补正通知不够清楚"}))
 	require.NoError(t, err)
-	require.Equal(t, StateRated, rt.Msg.GetApplication().GetState())
+	require.Equal(t, rules.StateRated, rt.Msg.GetApplication().GetState())
 	_, err = n.apps.WithdrawApplication(ctx, req(&pb.WithdrawApplicationRequest{Id: id, Reason: "不要了"}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "state")
 
@@ -109,8 +111,8 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	for _, h := range show.Msg.GetHistory() {
 		kinds = append(kinds, h.GetKind())
 	}
-	require.Equal(t, []string{KindAppAccepted, KindAppMaterialsSupplied, KindAppSupplementRequest, KindAppSupplemented,
-		KindAppDecided, KindAppDelivered, KindAppRated, KindFollowUpOpened}, kinds, "a rating of 2 opens a follow-up")
+	require.Equal(t, []string{rules.KindAppAccepted, rules.KindAppMaterialsSupplied, rules.KindAppSupplementRequest, rules.KindAppSupplemented,
+		rules.KindAppDecided, rules.KindAppDelivered, rules.KindAppRated, rules.KindFollowUpOpened}, kinds, "a rating of 2 opens a follow-up")
 	require.Equal(t, uint64(7), show.Msg.GetApplication().GetVersion())
 
 	rep, err := n.Store.Verify()
@@ -130,7 +132,7 @@ func TestWithdrawDuringSupplementClosesThePause(t *testing.T) {
 	w, err := n.apps.WithdrawApplication(ctx, req(&pb.WithdrawApplicationRequest{Id: id, Reason: "申请人不再需要"}))
 	require.NoError(t, err)
 	a := w.Msg.GetApplication()
-	require.Equal(t, StateWithdrawn, a.GetState())
+	require.Equal(t, rules.StateWithdrawn, a.GetState())
 	require.NotNil(t, a.GetPauses()[0].GetSuppliedAt())
 	require.False(t, a.GetDeadline().GetPaused())
 	_, err = n.apps.DeliverApplication(ctx, req(&pb.DeliverApplicationRequest{Id: id, Method: "window"}))
@@ -160,8 +162,8 @@ func TestAcceptRefusesBadInput(t *testing.T) {
 		{"no matter", mod(func(r *pb.AcceptApplicationRequest) { r.MatterCode = "" }), connect.CodeInvalidArgument, "matter_code", ""},
 		{"bad check digit", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.IdNumber = idWang[:17] + "0" }), connect.CodeInvalidArgument, "applicant.id_number", "校验位"},
 		{"short id", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.IdNumber = "33032419580312" }), connect.CodeInvalidArgument, "applicant.id_number", "18 位"},
-		{"bad birth date", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.IdNumber = MakeIDNumber("33032419581312122") }), connect.CodeInvalidArgument, "applicant.id_number", "出生日期"},
-		{"future birth", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.IdNumber = MakeIDNumber("33032420991212122") }), connect.CodeInvalidArgument, "applicant.id_number", "出生日期"},
+		{"bad birth date", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.IdNumber = rules.MakeIDNumber("33032419581312122") }), connect.CodeInvalidArgument, "applicant.id_number", "出生日期"},
+		{"future birth", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.IdNumber = rules.MakeIDNumber("33032420991212122") }), connect.CodeInvalidArgument, "applicant.id_number", "出生日期"},
 		{"no name", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.Name = " " }), connect.CodeInvalidArgument, "applicant.name", ""},
 		{"long name", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.Name = strings.Repeat("王", 41) }), connect.CodeInvalidArgument, "applicant.name", "超过"},
 		{"bad phone", mod(func(r *pb.AcceptApplicationRequest) { r.Applicant.Phone = "12345" }), connect.CodeInvalidArgument, "applicant.phone", ""},
@@ -215,7 +217,7 @@ func TestIdentityNumbersAreMaskedAndRevealsAudited(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, idWang, rev.Msg.GetApplication().GetApplicant().GetIdNumber())
 	last := rev.Msg.GetHistory()[len(rev.Msg.GetHistory())-1]
-	require.Equal(t, KindAuditIdentityRevealed, last.GetKind())
+	require.Equal(t, rules.KindAuditIdentityRevealed, last.GetKind())
 	require.Equal(t, "张丽", last.GetActor())
 	require.Contains(t, last.GetSummary(), "核对户籍")
 	// The audit is its own record: the application's chain is untouched.
@@ -393,7 +395,7 @@ func TestRestartKeepsIdentityCountersAndRecords(t *testing.T) {
 
 	// The same directory refuses to open as another unit.
 	_, err = OpenStore(StoreConfig{Dir: dir, Unit: "330324101", Calendar: seedCalendar(t)})
-	require.ErrorIs(t, err, ErrFailedPrecondition)
+	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 	require.ErrorContains(t, err, "unit:")
 }
 
@@ -405,7 +407,7 @@ func TestTheReceiptKeepsTheVisitsPromised(t *testing.T) {
 	ctx := context.Background()
 	n := startTestNode(t, "330324", "", nil)
 	n.importSeed(t)
-	m, err := n.Store.GetMatter("GA-002")
+	m, err := n.Rules.GetMatter("GA-002")
 	require.NoError(t, err)
 	require.NotZero(t, m.GetVisits())
 	res, err := n.apps.AcceptApplication(ctx, req(&pb.AcceptApplicationRequest{
@@ -427,9 +429,9 @@ func TestTheReceiptKeepsTheVisitsPromised(t *testing.T) {
 	}
 	_, err = n.catalog.ImportCatalog(ctx, req(without))
 	require.NoError(t, err)
-	_, err = n.Store.GetMatter("GA-002")
-	require.ErrorIs(t, err, ErrNotFound)
-	a, _, err := n.Store.GetApplication(res.Msg.GetApplication().GetId())
+	_, err = n.Rules.GetMatter("GA-002")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	a, _, err := n.Rules.GetApplication(res.Msg.GetApplication().GetId())
 	require.NoError(t, err)
 	require.Equal(t, m.GetVisits(), a.GetVisits(), "the promise stays with the application")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 // The linearizability check: clients read and change applications at any
@@ -49,7 +50,7 @@ type linOutput struct {
 }
 
 var linModel = porcupine.NondeterministicModel{
-	Init: func() []any { return []any{StateAccepted} },
+	Init: func() []any { return []any{rules.StateAccepted} },
 	Step: func(state, input, output any) []any {
 		st, in, out := state.(string), input.(linInput), output.(linOutput)
 		var next string
@@ -60,12 +61,12 @@ var linModel = porcupine.NondeterministicModel{
 			}
 			return nil
 		case "request":
-			if st == StateAccepted || st == StateSupplemented {
-				next = StateSupplementRequested
+			if st == rules.StateAccepted || st == rules.StateSupplemented {
+				next = rules.StateSupplementRequested
 			}
 		case "supply":
-			if st == StateSupplementRequested {
-				next = StateSupplemented
+			if st == rules.StateSupplementRequested {
+				next = rules.StateSupplemented
 			}
 		}
 		switch {

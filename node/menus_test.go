@@ -17,7 +17,7 @@ func TestClassesMenusOrdersAndTheNegativeList(t *testing.T) {
 	t1 := startChild(t, "330324101", []string{county.URL()}, nil, county.clock, "")
 	t2 := startChild(t, "330324102", []string{county.URL()}, nil, county.clock, "")
 	v11 := startChild(t, "330324101201", []string{t1.URL()}, nil, county.clock, "")
-	eventually(t, func() bool { _, err := v11.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
+	eventually(t, func() bool { _, err := v11.Rules.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
 
 	riverside := &pb.TownshipClass{Code: "riverside", Name: "沿江型", Menu: []string{"MZ-005", "MZ-004", "NY-001"}, Townships: []string{"330324101"}}
 	for _, bad := range []struct {
@@ -41,7 +41,7 @@ func TestClassesMenusOrdersAndTheNegativeList(t *testing.T) {
 	requireCode(t, err, connect.CodeFailedPrecondition, "class.townships[0]")
 
 	// Ordering: only a township of a class, only from its menu.
-	eventually(t, func() bool { r, _ := t1.Store.Classes(); return len(r.GetClasses()) == 1 }, "the class reaches the township")
+	eventually(t, func() bool { r, _ := t1.Rules.Classes(); return len(r.GetClasses()) == 1 }, "the class reaches the township")
 	_, err = t2.deleg.OrderMatters(ctx, req(&pb.OrderMattersRequest{Matters: []string{"MZ-005"}}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "unit")
 	_, err = v11.deleg.OrderMatters(ctx, req(&pb.OrderMattersRequest{Matters: []string{"MZ-005"}}))
@@ -53,11 +53,11 @@ func TestClassesMenusOrdersAndTheNegativeList(t *testing.T) {
 	require.Equal(t, "riverside", o.Msg.GetOrder().GetClassCode())
 	for _, n := range []*testNode{county, v11} {
 		eventually(t, func() bool {
-			r, _ := n.Store.Classes()
+			r, _ := n.Rules.Classes()
 			return len(r.GetOrders()) == 1 && r.GetOrders()[0].GetTownship() == "330324101"
 		}, "the order reaches %s", n.Store.Unit())
 	}
-	r2, err := t2.Store.Classes()
+	r2, err := t2.Rules.Classes()
 	require.NoError(t, err)
 	require.Empty(t, r2.GetOrders(), "another township does not get it")
 
@@ -66,13 +66,13 @@ func TestClassesMenusOrdersAndTheNegativeList(t *testing.T) {
 	requireCode(t, err, connect.CodeInvalidArgument, "entries[0].tier")
 	_, err = county.deleg.SetNegativeList(ctx, req(&pb.SetNegativeListRequest{Entries: []*pb.NegativeEntry{{MatterCode: "MZ-005", Tier: "village"}}}))
 	require.NoError(t, err)
-	eventually(t, func() bool { l, _ := v11.Store.NegativeList(); return len(l.GetEntries()) == 1 }, "the negative list reaches the village")
+	eventually(t, func() bool { l, _ := v11.Rules.NegativeList(); return len(l.GetEntries()) == 1 }, "the negative list reaches the village")
 	_, err = v11.apps.AcceptApplication(ctx, req(acceptReq()))
 	requireCode(t, err, connect.CodeFailedPrecondition, "matter_code")
 	t1.accept(t, acceptReq()) // a township may
 	_, err = county.deleg.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101201", Mode: "proxy"}))
 	require.NoError(t, err)
-	eventually(t, func() bool { ds, _ := v11.Store.Delegations(false, "MZ-005", ""); return len(ds) == 1 }, "the proxy reaches the village")
+	eventually(t, func() bool { ds, _ := v11.Rules.Delegations(false, "MZ-005", ""); return len(ds) == 1 }, "the proxy reaches the village")
 	a := v11.accept(t, acceptReq())
 	require.Equal(t, "330324", a.GetProcessingUnit(), "proxying accepts and hands on; the county decides")
 }

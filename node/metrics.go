@@ -23,7 +23,7 @@ func (n *Node) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	q, held := st.SyncCounts()
 	fmt.Fprintf(&b, "# HELP jiujin_quarantined_events_total Events refused and kept aside, ever.\n# TYPE jiujin_quarantined_events_total counter\njiujin_quarantined_events_total %d\n", q)
 	gauge("jiujin_held_back_events", "Events waiting for their predecessor to arrive.", held)
-	if c, err := st.Counts(); err == nil {
+	if c, err := n.Rules.Counts(); err == nil {
 		fmt.Fprintf(&b, "# HELP jiujin_applications Applications held by this node, by state.\n# TYPE jiujin_applications gauge\n")
 		states := make([]string, 0, len(c.ByState))
 		for s := range c.ByState {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -39,7 +40,7 @@ func eventually(t testing.TB, cond func() bool, msg string, args ...any) {
 }
 
 func appOn(n *testNode, id string) *pb.Application {
-	a, _, err := n.Store.GetApplication(id)
+	a, _, err := n.Rules.GetApplication(id)
 	if err != nil {
 		return nil
 	}
@@ -55,13 +56,13 @@ func TestVillageToCountyAndBack(t *testing.T) {
 	other := startChild(t, "330324101202", []string{town.URL()}, nil, nil, "")
 
 	// The catalog travels down to every village.
-	eventually(t, func() bool { m, err := vill.Store.GetMatter("MZ-005"); return err == nil && m != nil }, "catalog reaches the village")
+	eventually(t, func() bool { m, err := vill.Rules.GetMatter("MZ-005"); return err == nil && m != nil }, "catalog reaches the village")
 
 	// 就近受理 at the village: forwarded at once, received by the county.
 	a := vill.accept(t, acceptReq())
-	require.Equal(t, StateForwarded, a.GetState())
+	require.Equal(t, rules.StateForwarded, a.GetState())
 	require.Equal(t, "330324", a.GetHolder())
-	eventually(t, func() bool { c := appOn(county, a.GetId()); return c != nil && c.GetState() == StateReceived }, "county receives")
+	eventually(t, func() bool { c := appOn(county, a.GetId()); return c != nil && c.GetState() == rules.StateReceived }, "county receives")
 	require.NotNil(t, appOn(town, a.GetId()), "the township relays and keeps a copy")
 
 	// The village cannot decide; the county does, and the result comes back.
@@ -69,7 +70,7 @@ func TestVillageToCountyAndBack(t *testing.T) {
 	requireCode(t, err, 9 /* failed_precondition */, "")
 	_, err = county.apps.DecideApplication(ctx, req(&pb.DecideApplicationRequest{Id: a.GetId(), Approve: true, Reason: "符合条件"}))
 	require.NoError(t, err)
-	eventually(t, func() bool { v := appOn(vill, a.GetId()); return v != nil && v.GetState() == StateApproved }, "decision reaches the village")
+	eventually(t, func() bool { v := appOn(vill, a.GetId()); return v != nil && v.GetState() == rules.StateApproved }, "decision reaches the village")
 	require.Equal(t, "330324101201", appOn(vill, a.GetId()).GetHolder())
 
 	// 出件 and 好差评 at the same window; the county sees them.
@@ -77,7 +78,7 @@ func TestVillageToCountyAndBack(t *testing.T) {
 	require.NoError(t, err)
 	_, err = vill.apps.RateApplication(ctx, req(&pb.RateApplicationRequest{Id: a.GetId(), Score: 5}))
 	require.NoError(t, err)
-	eventually(t, func() bool { c := appOn(county, a.GetId()); return c != nil && c.GetState() == StateRated }, "rating reaches the county")
+	eventually(t, func() bool { c := appOn(county, a.GetId()); return c != nil && c.GetState() == rules.StateRated }, "rating reaches the county")
 
 	// The other village never sees it.
 	time.Sleep(50 * time.Millisecond)

@@ -12,6 +12,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 // TestCountyGroupSurvivesKillNine: three county members and a township as
@@ -81,7 +82,7 @@ func TestCountyGroupSurvivesKillNine(t *testing.T) {
 	mu.Unlock()
 	has := func(m *procMember, id string) bool {
 		res, err := m.apps.GetApplication(ctx, connect.NewRequest(&pb.GetApplicationRequest{Id: id}))
-		return err == nil && res.Msg.GetApplication().GetState() == StateReceived
+		return err == nil && res.Msg.GetApplication().GetState() == rules.StateReceived
 	}
 	for _, m := range alive {
 		eventually(t, func() bool { return has(m, want[len(want)-1]) }, "the last acknowledged acceptance reaches %s", m.url())

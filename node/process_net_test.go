@@ -18,6 +18,7 @@ import (
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/internal/freeport"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 // procNode is a node running as its own process on a fixed port, so it can
@@ -170,7 +171,7 @@ func TestProcessesConvergeAfterKillNine(t *testing.T) {
 	// commit and its answer. What was acknowledged must all be there.)
 	want := count()
 	ok := waitFor(20*time.Second, func() bool {
-		res, err := county.apps.ListApplications(ctx, connect.NewRequest(&pb.ListApplicationsRequest{State: StateReceived, Limit: 1000}))
+		res, err := county.apps.ListApplications(ctx, connect.NewRequest(&pb.ListApplicationsRequest{State: rules.StateReceived, Limit: 1000}))
 		if err != nil || int(res.Msg.GetTotal()) < want {
 			return false
 		}
@@ -231,7 +232,7 @@ func TestProcessesConvergeAfterKillNine(t *testing.T) {
 		require.NoError(t, err)
 		eventually(t, func() bool {
 			res, err := p.v.apps.GetApplication(ctx, connect.NewRequest(&pb.GetApplicationRequest{Id: p.id}))
-			return err == nil && res.Msg.GetApplication().GetState() == StateApproved
+			return err == nil && res.Msg.GetApplication().GetState() == rules.StateApproved
 		}, "decision reaches %s", p.v.unit)
 	}
 	// Each store, opened after a last kill -9, is gap-free and consistent.

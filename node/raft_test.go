@@ -16,6 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 )
 
 func logOf(t testing.TB, index uint64, cmd *pb.Command) *raft.Log {
@@ -58,9 +60,9 @@ func TestFSMFedRawLogs(t *testing.T) {
 	res := append(fsm.ApplyBatch(logs[:3]), fsm.ApplyBatch(logs[3:])...)
 	require.NoError(t, res[2].(FSMResult).Err)
 	require.Equal(t, "330324-20261123-000001", res[2].(FSMResult).Out.(*pb.Application).GetId())
-	require.ErrorIs(t, res[3].(FSMResult).Err, ErrInvalidArgument, "a garbage entry is refused, alike everywhere")
-	require.ErrorIs(t, res[7].(FSMResult).Err, ErrNotFound, "a refused command is a result, not a failure")
-	require.Equal(t, StateApproved, res[6].(FSMResult).Out.(*pb.Application).GetState())
+	require.ErrorIs(t, res[3].(FSMResult).Err, store.ErrInvalidArgument, "a garbage entry is refused, alike everywhere")
+	require.ErrorIs(t, res[7].(FSMResult).Err, store.ErrNotFound, "a refused command is a result, not a failure")
+	require.Equal(t, rules.StateApproved, res[6].(FSMResult).Out.(*pb.Application).GetState())
 	require.Equal(t, "c0c0c0c0c0c0c0c0", st.NodeID(), "the group's identity")
 	require.Equal(t, uint64(8), st.Applied())
 	evs, err := st.Events(0, 1000)
@@ -190,7 +192,13 @@ func propose(t *testing.T, ms []*member, except *member, cmd *pb.Command) FSMRes
 	return FSMResult{}
 }
 
-func sameFeeds(a, b *Store) bool {
+// feeds is what sameFeeds reads: a store, alone or with its rules.
+type feeds interface {
+	FeedHead() uint64
+	Events(from uint64, limit int) ([]*pb.Event, error)
+}
+
+func sameFeeds(a, b feeds) bool {
 	if a.FeedHead() != b.FeedHead() {
 		return false
 	}
@@ -259,7 +267,7 @@ func TestRaftGroupKeepsOneFeed(t *testing.T) {
 		_, err := m.st.Verify()
 		require.NoError(t, err)
 	}
-	as, total, err := old.st.ListApplications(AppFilter{Limit: 1000})
+	as, total, err := old.st.ListApplications(rules.AppFilter{Limit: 1000})
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, total, 70, "every acknowledged acceptance (a lost leadership may add one)")
 	require.NotEmpty(t, as)
@@ -290,14 +298,14 @@ func TestAFailedSnapshotLoadHaltsTheMember(t *testing.T) {
 	st := freshStore(t, dir)
 	fsm := NewFSM(st)
 	var told error
-	fsm.onHalt(func(err error) { told = err })
+	fsm.OnHalt(func(err error) { told = err })
 	err := fsm.Restore(io.NopCloser(io.MultiReader(bytes.NewReader(snap.Bytes()[:snap.Len()-1]), iotest.ErrReader(io.ErrUnexpectedEOF))))
-	require.ErrorIs(t, err, ErrHalfRestored)
-	require.ErrorIs(t, told, ErrHalfRestored, "the node is told")
-	require.ErrorIs(t, fsm.Halted(), ErrHalfRestored)
+	require.ErrorIs(t, err, store.ErrHalfRestored)
+	require.ErrorIs(t, told, store.ErrHalfRestored, "the node is told")
+	require.ErrorIs(t, fsm.Halted(), store.ErrHalfRestored)
 	out := fsm.ApplyBatch([]*raft.Log{logOf(t, 4, acceptCmd(11))})
-	require.ErrorIs(t, out[0].(FSMResult).Err, ErrHalfRestored, "nothing more is applied")
-	require.FileExists(t, filepath.Join(dir, restoreMark))
+	require.ErrorIs(t, out[0].(FSMResult).Err, store.ErrHalfRestored, "nothing more is applied")
+	require.FileExists(t, filepath.Join(dir, store.RestoreMark))
 	require.NoError(t, st.Close())
 
 	// Restarted: cleared, and the snapshot loads whole.
@@ -307,6 +315,6 @@ func TestAFailedSnapshotLoadHaltsTheMember(t *testing.T) {
 	require.NoError(t, fsm.Restore(io.NopCloser(bytes.NewReader(snap.Bytes()))))
 	require.NoError(t, fsm.Halted())
 	require.Equal(t, uint64(3), st.Applied())
-	require.NoFileExists(t, filepath.Join(dir, restoreMark))
+	require.NoFileExists(t, filepath.Join(dir, store.RestoreMark))
 	require.NoError(t, st.Close())
 }

@@ -13,6 +13,8 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/cluster"
+	"github.com/jiujin/jiujin/node/store"
 )
 
 // laterCmd is a command of a later release: its op is a field (999) this
@@ -32,7 +34,7 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 	st := freshStore(t, dir)
 	fsm := NewFSM(st)
 	var told []error
-	fsm.onHalt(func(err error) { told = append(told, err) })
+	fsm.OnHalt(func(err error) { told = append(told, err) })
 	setup := groupSetup(t)
 	fsm.ApplyBatch(setup)
 	logs := []*raft.Log{
@@ -47,24 +49,24 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 		br := res[1].(BatchResult)
 		require.Len(t, br, 3)
 		require.NoError(t, br[0].Err)
-		require.ErrorIs(t, br[1].Err, ErrLaterRelease)
+		require.ErrorIs(t, br[1].Err, store.ErrLaterRelease)
 		require.Contains(t, br[1].Err.Error(), "第 4 条日志的第 2 条命令")
-		require.ErrorIs(t, br[2].Err, ErrLaterRelease)
-		require.ErrorIs(t, res[2].(FSMResult).Err, ErrLaterRelease)
+		require.ErrorIs(t, br[2].Err, store.ErrLaterRelease)
+		require.ErrorIs(t, res[2].(FSMResult).Err, store.ErrLaterRelease)
 	}
 	check(fsm.ApplyBatch(logs))
 	require.Len(t, told, 1)
-	require.ErrorIs(t, fsm.Halted(), ErrLaterRelease)
+	require.ErrorIs(t, fsm.Halted(), store.ErrLaterRelease)
 	require.Equal(t, uint64(3), st.Applied(), "entry 4 is not applied: it stops at its second command")
 	head := st.FeedHead()
 	// Raft counts entries 4 and 5 as applied; a snapshot filed under 5
 	// would hold 3.
 	_, err := fsm.Snapshot()
-	require.ErrorIs(t, err, ErrLaterRelease, "no snapshot once halted")
+	require.ErrorIs(t, err, store.ErrLaterRelease, "no snapshot once halted")
 
 	// Halted: what comes later is not applied either.
 	res := fsm.ApplyBatch([]*raft.Log{logOf(t, 6, acceptCmd(12))})
-	require.ErrorIs(t, res[0].(FSMResult).Err, ErrLaterRelease)
+	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrLaterRelease)
 	require.Equal(t, uint64(3), st.Applied())
 	require.Equal(t, head, st.FeedHead())
 	require.Len(t, told, 1, "told once")
@@ -77,7 +79,7 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 	again := NewFSM(st)
 	res = again.ApplyBatch(append(append([]*raft.Log{}, setup...), logs...))
 	check(res[len(setup):])
-	require.ErrorIs(t, again.Halted(), ErrLaterRelease)
+	require.ErrorIs(t, again.Halted(), store.ErrLaterRelease)
 	require.Equal(t, uint64(3), st.Applied())
 	require.Equal(t, head, st.FeedHead(), "the commands before the stop were not applied again")
 	_, err = st.Verify()
@@ -88,7 +90,7 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 	defer other.Close()
 	NewFSM(other).ApplyBatch(setup)
 	res = NewFSM(other).ApplyBatch([]*raft.Log{{Index: 3, Term: 1, Type: raft.LogCommand, Data: laterCmd(t)}})
-	require.ErrorIs(t, res[0].(FSMResult).Err, ErrLaterRelease)
+	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrLaterRelease)
 	require.Contains(t, res[0].(FSMResult).Err.Error(), "第 3 条日志是更新版本的命令")
 	require.Equal(t, uint64(2), other.Applied())
 }
@@ -100,26 +102,26 @@ func TestALaterCommandIsNotProposed(t *testing.T) {
 	clock.Set(at("2026-11-23", 9))
 	m := startMember(t, clock, true, nil)
 	require.Eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, 10*time.Second, 10*time.Millisecond)
-	c := m.live.Load()
+	c := m.live.Get()
 	identityLogged(t, c)
 	cs := jiujinv1connect.NewClusterServiceClient(m.hc, m.URL())
-	before := c.r.LastIndex()
+	before := c.Raft().LastIndex()
 	_, err := cs.Propose(context.Background(), connect.NewRequest(&pb.ProposeRequest{Command: laterCmd(t)}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "command.op")
 	_, err = cs.Propose(context.Background(), connect.NewRequest(&pb.ProposeRequest{Command: cmdBytes(t, &pb.Command{NowMs: 1})}))
 	requireCode(t, err, connect.CodeInvalidArgument, "command.op")
-	require.Equal(t, before, c.r.LastIndex(), "nothing went into the log")
+	require.Equal(t, before, c.Raft().LastIndex(), "nothing went into the log")
 }
 
 // identityLogged waits until the log of a bootstrapped member holds the
 // group's identity, which the member proposes by itself once it leads:
 // after that, only what a test proposes goes into the log.
-func identityLogged(t *testing.T, c *cluster) {
+func identityLogged(t *testing.T, c *cluster.Cluster) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		for i := c.r.LastIndex(); i > 0; i-- {
+		for i := c.Raft().LastIndex(); i > 0; i-- {
 			var l raft.Log
-			if c.log.GetLog(i, &l) != nil || l.Type != raft.LogCommand {
+			if c.LogStore().GetLog(i, &l) != nil || l.Type != raft.LogCommand {
 				continue
 			}
 			var cmd pb.Command
@@ -148,19 +150,19 @@ func TestAMemberMeetingALaterCommandStops(t *testing.T) {
 	clock.Set(at("2026-11-23", 9))
 	m := startMember(t, clock, true, nil)
 	require.Eventually(t, func() bool { return clusterStatus(t, m).GetLeader() == m.URL() }, 10*time.Second, 10*time.Millisecond)
-	c := m.live.Load()
+	c := m.live.Get()
 	// Put there as a leader of the later release would.
-	f := c.r.Apply(laterCmd(t), 5*time.Second)
+	f := c.Raft().Apply(laterCmd(t), 5*time.Second)
 	require.NoError(t, f.Error())
-	require.ErrorIs(t, f.Response().(FSMResult).Err, ErrLaterRelease)
+	require.ErrorIs(t, f.Response().(FSMResult).Err, store.ErrLaterRelease)
 	select {
 	case err := <-m.Done():
-		require.ErrorIs(t, err, ErrLaterRelease)
+		require.ErrorIs(t, err, store.ErrLaterRelease)
 		require.Contains(t, err.Error(), "请把本成员升级")
 	case <-time.After(10 * time.Second):
 		t.Fatal("the member goes on serving")
 	}
 	_, err := jiujinv1connect.NewClusterServiceClient(m.hc, m.URL()).GetClusterStatus(context.Background(), req(&pb.GetClusterStatusRequest{}))
 	require.Error(t, err, "no longer served")
-	require.Equal(t, raft.Shutdown, c.r.State(), "out of the group")
+	require.Equal(t, raft.Shutdown, c.Raft().State(), "out of the group")
 }

@@ -7,17 +7,18 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
-	badger "github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/sync"
 )
 
 func requestOn(n *testNode, appID, id string) *pb.Request {
 	var r *pb.Request
-	_ = n.Store.view(func(txn *badger.Txn) error {
-		rec, err := readRecord(txn, requestKey(appID, id))
+	_ = n.Store.View(func(rd store.Reader) error {
+		rec, err := rd.Record(requestKey(appID, id))
 		if err != nil || rec == nil {
 			return err
 		}
@@ -39,9 +40,9 @@ func TestTheWindowAsksTheHolder(t *testing.T) {
 	protocols.SetUnencryptedHTTP2(true)
 	link := sync.NewFaultTransport(&http.Transport{Protocols: protocols}, 3)
 	vill := startChild(t, "330324101201", []string{town.URL()}, link, county.clock, "")
-	eventually(t, func() bool { _, err := vill.Store.GetMatter("SJ-001"); return err == nil }, "catalog reaches the village")
+	eventually(t, func() bool { _, err := vill.Rules.GetMatter("SJ-001"); return err == nil }, "catalog reaches the village")
 	received := func(id string) func() bool {
-		return func() bool { x := appOn(county, id); return x != nil && x.GetState() == StateReceived }
+		return func() bool { x := appOn(county, id); return x != nil && x.GetState() == rules.StateReceived }
 	}
 
 	// 容缺 material handed in at the window after forwarding.
@@ -54,10 +55,10 @@ func TestTheWindowAsksTheHolder(t *testing.T) {
 	sup, err := vill.apps.SupplyMaterials(ctx, req(&pb.SupplyMaterialsRequest{Id: food.GetId(), Materials: []string{"食品安全管理制度文本"}}))
 	require.NoError(t, err)
 	r := sup.Msg.GetRequest()
-	require.Equal(t, RequestSupply, r.GetKind())
+	require.Equal(t, rules.RequestSupply, r.GetKind())
 	require.Equal(t, "330324", r.GetHolder())
 	eventually(t, func() bool { x := appOn(county, food.GetId()); return len(x.GetMaterialsMissing()) == 0 }, "the county records the material")
-	eventually(t, func() bool { x := requestOn(vill, food.GetId(), r.GetId()); return x.GetState() == RequestDone }, "the window sees it done")
+	eventually(t, func() bool { x := requestOn(vill, food.GetId(), r.GetId()); return x.GetState() == rules.RequestDone }, "the window sees it done")
 	eventually(t, func() bool { x := appOn(vill, food.GetId()); return len(x.GetMaterialsMissing()) == 0 }, "and the material recorded")
 
 	// Withdrawal at the window.
@@ -68,7 +69,7 @@ func TestTheWindowAsksTheHolder(t *testing.T) {
 	wd, err := vill.apps.WithdrawApplication(ctx, req(&pb.WithdrawApplicationRequest{Id: w.GetId(), Reason: "不再需要"}))
 	require.NoError(t, err)
 	require.NotNil(t, wd.Msg.GetRequest())
-	eventually(t, func() bool { x := appOn(vill, w.GetId()); return x.GetState() == StateWithdrawn }, "withdrawn, back at the window")
+	eventually(t, func() bool { x := appOn(vill, w.GetId()); return x.GetState() == rules.StateWithdrawn }, "withdrawn, back at the window")
 	require.True(t, strings.HasPrefix(appOn(county, w.GetId()).GetWithdrawal().GetReason(), "申请人在 330324101201 窗口申请撤回"))
 
 	// Too late: the county decided while the village was cut off.
@@ -82,10 +83,10 @@ func TestTheWindowAsksTheHolder(t *testing.T) {
 	link.Heal()
 	eventually(t, func() bool {
 		x := requestOn(vill, late.GetId(), lr.Msg.GetRequest().GetId())
-		return x.GetState() == RequestRefused
+		return x.GetState() == rules.RequestRefused
 	}, "the refusal comes back")
 	require.Contains(t, requestOn(vill, late.GetId(), lr.Msg.GetRequest().GetId()).GetAnswer(), "已办结")
-	require.Equal(t, StateApproved, appOn(vill, late.GetId()).GetState())
+	require.Equal(t, rules.StateApproved, appOn(vill, late.GetId()).GetState())
 	// Once the window knows it is decided, it says so at once.
 	_, err = vill.apps.WithdrawApplication(ctx, req(&pb.WithdrawApplicationRequest{Id: late.GetId(), Reason: "不办了"}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "state")

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	gosync "sync"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 )
 
 // smallNet is a county, a township and one village on plain links.
@@ -25,7 +28,7 @@ func smallNet(t *testing.T) (county, town, vill *testNode) {
 	county.importSeed(t)
 	town = startChild(t, "330324101", []string{county.URL()}, nil, county.clock, "")
 	vill = startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, "")
-	eventually(t, func() bool { _, err := vill.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
+	eventually(t, func() bool { _, err := vill.Rules.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
 	return
 }
 
@@ -36,7 +39,7 @@ func stopNode(t *testing.T, n *testNode) {
 
 func acceptAt(t *testing.T, n *testNode, county *testNode) string {
 	a := n.accept(t, acceptReq())
-	eventually(t, func() bool { c := appOn(county, a.GetId()); return c != nil && c.GetState() == StateReceived }, "county receives %s", a.GetId())
+	eventually(t, func() bool { c := appOn(county, a.GetId()); return c != nil && c.GetState() == rules.StateReceived }, "county receives %s", a.GetId())
 	return a.GetId()
 }
 
@@ -67,7 +70,7 @@ func TestRestoreFromBackupGetsANewIdentityAndResyncs(t *testing.T) {
 	require.NotEqual(t, oldID, st.NodeID())
 	require.NotEqual(t, oldEpoch, st.Epoch())
 	_, err = st.Apply(context.Background(), &pb.Command{NowMs: county.clock.Now().UnixMilli(), Op: &pb.Command_Accept{Accept: acceptReq()}})
-	require.ErrorIs(t, err, ErrFailedPrecondition, "no acceptance before catching up")
+	require.ErrorIs(t, err, store.ErrFailedPrecondition, "no acceptance before catching up")
 	require.NoError(t, st.Close())
 
 	vill = startChild(t, "330324101201", []string{town.URL()}, nil, county.clock, newDir)
@@ -117,7 +120,7 @@ func TestRawCopyReusingIdsIsQuarantined(t *testing.T) {
 	require.Contains(t, strings.Join(reasons, "\n"), "event.id")
 	// The county's record of the original second application is untouched.
 	c := appOn(county, second)
-	require.Equal(t, StateReceived, c.GetState())
+	require.Equal(t, rules.StateReceived, c.GetState())
 	st, err := town.status.GetStatus(context.Background(), connect.NewRequest(&pb.GetStatusRequest{}))
 	require.NoError(t, err)
 	require.NotZero(t, st.Msg.GetQuarantined())
@@ -192,7 +195,7 @@ func TestARestoreThatDoesNotFinishLeavesNoNode(t *testing.T) {
 	dir := t.TempDir()
 	cfg := StoreConfig{Dir: dir, Unit: "330324", Calendar: seedCalendar(t)}
 	err = RestoreStore(cfg, bytes.NewReader(backup.Bytes()[:backup.Len()-100]))
-	require.ErrorIs(t, err, ErrInvalidArgument)
+	require.ErrorIs(t, err, store.ErrInvalidArgument)
 	require.ErrorContains(t, err, "backup: ")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -200,16 +203,16 @@ func TestARestoreThatDoesNotFinishLeavesNoNode(t *testing.T) {
 
 	// Whole, it restores (into the same, empty, directory).
 	require.NoError(t, RestoreStore(cfg, bytes.NewReader(backup.Bytes())))
-	require.NoFileExists(t, filepath.Join(dir, restoreMark))
+	require.NoFileExists(t, filepath.Join(dir, store.RestoreMark))
 	st, err = OpenStore(cfg)
 	require.NoError(t, err)
 	require.True(t, st.Restored())
 	require.NoError(t, st.Close())
 
 	// Killed mid-restore: the mark is left with what was written.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, restoreMark), nil, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, store.RestoreMark), nil, 0o644))
 	_, err = OpenStore(cfg)
-	require.ErrorIs(t, err, ErrFailedPrecondition)
+	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 	require.ErrorContains(t, err, "data: ")
 	require.ErrorContains(t, err, "node restore")
 }
@@ -251,7 +254,7 @@ func TestAParentRestoredFromABackupGetsWhatItLost(t *testing.T) {
 	rt := &repoint{base: &http.Transport{Protocols: h2c}}
 	rt.to(county)
 	town := startChild(t, "330324101", []string{"http://county.test"}, rt, clock, "")
-	eventually(t, func() bool { _, err := town.Store.GetMatter("MZ-005"); return err == nil }, "catalog reaches the township")
+	eventually(t, func() bool { _, err := town.Rules.GetMatter("MZ-005"); return err == nil }, "catalog reaches the township")
 	a := acceptAt(t, town, county)
 
 	// The county is backed up, and starts again on its own data.
@@ -285,5 +288,28 @@ func TestAParentRestoredFromABackupGetsWhatItLost(t *testing.T) {
 		require.Zero(t, held, n.Store.Unit())
 		_, err := n.Store.Verify()
 		require.NoError(t, err)
+	}
+}
+
+// applyAll applies the commands, 16 at a time, and requires each to succeed.
+func applyAll(t testing.TB, st *Store, cmds []*pb.Command) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(cmds))
+	next := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range next {
+				_, errs[i] = st.Apply(context.Background(), cmds[i])
+			}
+		})
+	}
+	for i := range cmds {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "command %d", i)
 	}
 }

@@ -1,3 +1,7 @@
+// Package node is one jiujin node, wired: the store and its rules, the
+// link to the parent, a county member's group, the connect handlers and
+// the HTTP server that serves them, and /metrics. It holds no rule and no
+// protocol of its own.
 package node
 
 import (
@@ -14,12 +18,16 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dgraph-io/badger/v4"
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/node/cluster"
+	"github.com/jiujin/jiujin/node/rpc"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -73,7 +81,7 @@ type Config struct {
 	// answers.
 	Parents  []string
 	Calendar *delegation.Calendar
-	Clock    Clock
+	Clock    store.Clock
 	Logger   *slog.Logger
 	// NoSync disables fsync; only benchmarks that say so use it.
 	NoSync bool
@@ -84,7 +92,7 @@ type Config struct {
 	// fault-injecting layer here).
 	SyncTransport http.RoundTripper
 	// Raft makes a county node a member of a replicated group (nil: alone).
-	Raft *RaftConfig
+	Raft *cluster.RaftConfig
 	// RaftLog receives raft's warnings (nil: discarded).
 	RaftLog io.Writer
 	// SweepEvery is how often the node withdraws, with a notice, the
@@ -92,7 +100,11 @@ type Config struct {
 	// minutes; negative: never, for tests that sweep by hand).
 	SweepEvery time.Duration
 
-	bootID func() string // tests: a member restarted in another boot
+	// BootID names the machine's boot (tests: a member restarted in
+	// another boot); defaults to the kernel's.
+	BootID func() string
+	// Tune adjusts badger's options (tests: smaller files).
+	Tune func(badger.Options) badger.Options
 }
 
 // Validate checks the configuration and fills defaults.
@@ -101,30 +113,28 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("unit: %w", err)
 	}
 	if c.Listen == "" {
-		return invalid("listen", "未指定监听地址")
+		return store.Invalid("listen", "未指定监听地址")
 	}
 	if c.DataDir == "" {
-		return invalid("data", "未指定数据目录")
+		return store.Invalid("data", "未指定数据目录")
 	}
 	if c.Calendar == nil {
-		return invalid("calendar", "未加载工作日历")
+		return store.Invalid("calendar", "未加载工作日历")
 	}
 	if c.Unit.Tier() == tiers.County && len(c.Parents) > 0 {
-		return invalid("parent", "县级节点没有上级")
+		return store.Invalid("parent", "县级节点没有上级")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Clock == nil {
-		c.Clock = systemClock{}
-	}
 	return nil
 }
 
-// Node is a running node: its store and its HTTP listener.
+// Node is a running node: its store and rules, and its HTTP listener.
 type Node struct {
 	cfg   Config
-	Store *Store
+	Rules *rules.Rules
+	Store *store.Store
 	Link  *sync.Link // nil for a county
 	ln    net.Listener
 	srv   *http.Server
@@ -137,10 +147,10 @@ type Node struct {
 	// stopRequests ends long polls in flight when the node shuts down.
 	stopRequests context.CancelFunc
 	syncClient   *http.Client
-	cluster      *cluster
-	// live is the cluster once built, for the handlers: they serve while
-	// the member is still opening its raft log.
-	live atomic.Pointer[cluster]
+	cluster      *cluster.Cluster
+	// live is the member once built, for the handlers: they serve while
+	// it is still opening its raft log.
+	live cluster.Live
 }
 
 // MaxMessageBytes bounds every request body.
@@ -151,68 +161,44 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sc := StoreConfig{Dir: cfg.DataDir, Unit: cfg.Unit, Calendar: cfg.Calendar, Clock: cfg.Clock, Logger: cfg.Logger, NoSync: cfg.NoSync}
-	var prop *lateProposer
+	sc := store.Config{Dir: cfg.DataDir, Unit: cfg.Unit, Clock: cfg.Clock, Logger: cfg.Logger, NoSync: cfg.NoSync, Tune: cfg.Tune}
 	if cfg.Raft != nil {
-		// Writes go to the group's log; the proposer exists once raft runs.
-		prop = &lateProposer{}
-		sc.Proposer = prop
 		// The raft log is the durable record: the store is tuned for that
-		// (no fsync, values in the value log; member.go).
-		sc.Member, sc.bootID = true, cfg.bootID
+		// (no fsync, values in the value log; store/member.go).
+		sc.Member, sc.BootID = true, cfg.BootID
 	}
-	st, err := OpenStore(sc)
+	r, err := rules.Open(rules.Config{Store: sc, Calendar: cfg.Calendar})
 	if err != nil {
 		return nil, err
 	}
+	st := r.Store()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	n := &Node{cfg: cfg, Store: st, ln: ln, done: make(chan error, 1), linkDone: make(chan struct{})}
+	n := &Node{cfg: cfg, Rules: r, Store: st, ln: ln, done: make(chan error, 1), linkDone: make(chan struct{})}
 	if len(cfg.Parents) > 0 {
 		lc := cfg.Sync
-		lc.Local = st
+		lc.Local = syncLocal{n}
 		lc.ParentURLs = append([]string(nil), cfg.Parents...)
 		lc.Logger = cfg.Logger
-		lc.TooLarge = func(err error) bool { return errors.Is(err, ErrBatchTooLarge) }
-		lc.HTTPClient = syncHTTPClient(cfg.SyncTransport)
+		lc.TooLarge = func(err error) bool { return errors.Is(err, store.ErrBatchTooLarge) }
+		lc.HTTPClient = sync.HTTPClient(cfg.SyncTransport)
 		n.syncClient = lc.HTTPClient
 		if n.Link, err = sync.NewLink(lc); err != nil {
 			ln.Close()
 			st.Close()
-			return nil, invalid("parent", "%v", err)
+			return nil, store.Invalid("parent", "%v", err)
 		}
 	}
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true) // h2c: connect clients multiplex on one connection
-	reqCtx, stopRequests := context.WithCancel(context.Background())
-	n.stopRequests = stopRequests
-	n.srv = &http.Server{
-		BaseContext:       func(net.Listener) context.Context { return reqCtx },
-		Handler:           n.Handler(),
-		Protocols:         protocols,
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	go func() {
-		err := n.srv.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-			if h := n.halted.Load(); h != nil {
-				err = *h
-			}
-		}
-		n.done <- err
-	}()
+	n.serve()
 	if cfg.Raft != nil {
-		if err := n.startRaft(cfg.Raft); err != nil {
+		if err := n.startCluster(); err != nil {
 			n.srv.Close()
 			st.Close()
 			return nil, err
 		}
-		prop.set(n.cluster)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopLink = cancel
@@ -233,19 +219,103 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// serve starts the HTTP server on the bound listener.
+func (n *Node) serve() {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c: connect clients multiplex on one connection
+	reqCtx, stopRequests := context.WithCancel(context.Background())
+	n.stopRequests = stopRequests
+	n.srv = &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		Handler:           n.Handler(),
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		err := n.srv.Serve(n.ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+			if h := n.halted.Load(); h != nil {
+				err = *h
+			}
+		}
+		n.done <- err
+	}()
+}
+
+// startCluster makes this county node a member of its group, once it
+// serves: the others call it at its URL while it joins.
+func (n *Node) startCluster() error {
+	c, err := cluster.Start(cluster.Config{Raft: *n.cfg.Raft, Store: n.Store, Addr: n.ln.Addr(), URL: n.URL(),
+		DataDir: n.cfg.DataDir, Version: buildVersion(), Halt: n.halt, Live: &n.live, Logger: n.cfg.Logger,
+		RaftLog: n.cfg.RaftLog, HTTPClient: sync.HTTPClient})
+	if err != nil {
+		return err
+	}
+	n.cluster = c
+	return nil
+}
+
+// Apply runs a command through the node's writer: its store, or for a
+// member of a county group the group's log (the store then applies what
+// the log commits).
+func (n *Node) Apply(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
+	if n.cfg.Raft == nil {
+		return n.Store.Apply(ctx, cmd)
+	}
+	c := n.live.Get()
+	if c == nil {
+		return nil, fmt.Errorf("%w: 集群尚未启动", store.ErrClosed)
+	}
+	return c.Propose(ctx, cmd)
+}
+
+// syncLocal is the node as the child's side of sync sees it: the store,
+// with batches written through the node's writer.
+type syncLocal struct{ n *Node }
+
+func (l syncLocal) Self() *pb.Peer                              { return l.n.Store.Self() }
+func (l syncLocal) FeedHead() uint64                            { return l.n.Store.FeedHead() }
+func (l syncLocal) Changed() <-chan struct{}                    { return l.n.Store.Changed() }
+func (l syncLocal) PullCursor() (*pb.Cursor, error)             { return l.n.Store.PullCursor() }
+func (l syncLocal) BytesAfter(pos uint64) uint64                { return l.n.Store.BytesAfter(pos) }
+func (l syncLocal) HasEvent(hash []byte) bool                   { return l.n.Store.HasEvent(hash) }
+func (l syncLocal) Restored() bool                              { return l.n.Store.Restored() }
+func (l syncLocal) PushCursor(child string) (*pb.Cursor, error) { return l.n.Store.PushCursor(child) }
+func (l syncLocal) CheckPeer(from *pb.Peer, pushed bool) error {
+	return l.n.Store.CheckPeer(from, pushed)
+}
+func (l syncLocal) ReadFeed(after uint64, keep func(ev *pb.Event, from string) bool, maxEvents, maxBytes int) ([]*pb.Event, uint64, error) {
+	return l.n.Store.ReadFeed(after, keep, maxEvents, maxBytes)
+}
+
+// Ingest applies a batch from a sync peer and moves its cursor, durably.
+func (l syncLocal) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error) {
+	out, err := l.n.Apply(ctx, store.IngestCommand(l.n.Store.Now(), from, pushed, events, last, head))
+	if err != nil {
+		return nil, err
+	}
+	return out.(*pb.PushResponse), nil
+}
+
 // Handler is the node's HTTP handler: the connect services, /metrics and
 // /healthz.
 func (n *Node) Handler() http.Handler {
-	svc := &service{store: n.Store, started: time.Now(), version: buildVersion(), links: n.linkStatus}
+	var barrier func(ctx context.Context) error
+	var live *cluster.Live
 	if n.cfg.Raft != nil {
-		svc.barrier = func(ctx context.Context) error {
-			c := n.live.Load()
+		live = &n.live
+		barrier = func(ctx context.Context) error {
+			c := n.live.Get()
 			if c == nil {
-				return fmt.Errorf("%w: 集群尚未启动", ErrClosed)
+				return fmt.Errorf("%w: 集群尚未启动", store.ErrClosed)
 			}
-			return c.readBarrier(ctx)
+			return c.ReadBarrier(ctx)
 		}
 	}
+	svc := rpc.New(rpc.Config{Rules: n.Rules, Write: n.Apply, Barrier: barrier, Links: n.linkStatus,
+		Version: buildVersion(), Started: time.Now()})
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
 		// Small answers are not worth compressing; sync batches are.
@@ -256,10 +326,12 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, opts...))
-	mux.Handle(jiujinv1connect.NewClusterServiceHandler(&clusterService{n: n}, opts...))
+	mux.Handle(jiujinv1connect.NewClusterServiceHandler(cluster.NewService(live, n.Store, n.URL(), buildVersion()), opts...))
 	// Sync answers are compressed whatever their size: on a 4G link even a
 	// lone event's answer is smaller gzipped (measured by bench sync).
-	mux.Handle(jiujinv1connect.NewSyncServiceHandler(&syncService{store: n.Store, group: n.cfg.Raft != nil, barrier: svc.barrier},
+	parent := sync.NewService(sync.ServiceConfig{Local: syncLocal{n}, Group: n.cfg.Raft != nil, Barrier: barrier,
+		ConnectError: rpc.ConnectError})
+	mux.Handle(jiujinv1connect.NewSyncServiceHandler(parent,
 		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))
 	mux.HandleFunc("/metrics", n.metricsHandler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -286,7 +358,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	if n.cluster != nil {
 		// Out of the group first: a stopping member must not lead.
-		n.cluster.shutdown()
+		n.cluster.Shutdown()
 	}
 	n.stopRequests()
 	err := n.srv.Shutdown(ctx)
@@ -294,28 +366,6 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		err = cerr
 	}
 	return err
-}
-
-// lateProposer hands commands to the cluster once it runs.
-type lateProposer struct {
-	mu gosync.Mutex
-	c  *cluster
-}
-
-func (p *lateProposer) set(c *cluster) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.c = c
-}
-
-func (p *lateProposer) Propose(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
-	p.mu.Lock()
-	c := p.c
-	p.mu.Unlock()
-	if c == nil {
-		return nil, fmt.Errorf("%w: 集群尚未启动", ErrClosed)
-	}
-	return c.Propose(ctx, cmd)
 }
 
 // sweepLoop runs the 容缺 sweep now and then.
@@ -334,10 +384,10 @@ func (n *Node) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if c := n.live.Load(); c != nil && c.r.State() != raft.Leader {
+			if c := n.live.Get(); c != nil && !c.Leading() {
 				continue // in a group, the leader sweeps for all
 			}
-			out, err := n.Store.Apply(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: "系统", Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
+			out, err := n.Apply(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: "系统", Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
 			if err != nil {
 				n.cfg.Logger.Warn("sweep failed", "err", err)
 			} else if l := out.(*pb.ListApplicationsResponse); l.GetTotal() > 0 {
@@ -354,30 +404,16 @@ func (n *Node) linkStatus() []*pb.LinkStatus {
 	return n.Link.Status()
 }
 
-// syncHTTPClient speaks h2c to the parent: one connection carries the
-// long-poll pull and the pushes.
-func syncHTTPClient(rt http.RoundTripper) *http.Client {
-	if rt == nil {
-		protocols := new(http.Protocols)
-		protocols.SetUnencryptedHTTP2(true)
-		rt = &http.Transport{
-			Protocols:   protocols,
-			DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
-		}
-	}
-	return &http.Client{Transport: rt}
-}
-
 // halt stops serving because the node cannot go on (a county member met
 // a command of a later release in its log): Done reports err.
 func (n *Node) halt(err error) {
 	n.cfg.Logger.Error("本节点已停止", "err", err)
 	if n.halted.CompareAndSwap(nil, &err) {
 		go func() { // not on the state machine's goroutine: raft waits for it
-			if n.cluster != nil {
+			if c := n.live.Get(); c != nil {
 				// Out of the group: a member that applies nothing must not
 				// lead, nor count towards a quorum that leads.
-				n.cluster.shutdown()
+				c.Shutdown()
 			}
 			n.srv.Close()
 		}()

@@ -10,12 +10,15 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
-	badger "github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/rpc"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
+	"github.com/jiujin/jiujin/sync"
 )
 
 const fakeTown = "330324103" // a township with no real node: the test speaks for it
@@ -44,10 +47,10 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 	sc := syncClient(county)
 	peer, ch := fakeChild("f00d")
 	key := appKey(fakeTown + "-20261123-000001")
-	acc := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	acc := ch.event(fakeTown, rules.KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
 	_, err := ch.apply(acc)
 	require.NoError(t, err)
-	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	fwd := ch.event(fakeTown, rules.KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
 	_, err = ch.apply(fwd)
 	require.NoError(t, err)
 
@@ -62,7 +65,7 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, uint32(2), res.GetApplied())
 		a := appOn(county, fakeTown+"-20261123-000001")
-		require.Equal(t, StateReceived, a.GetState())
+		require.Equal(t, rules.StateReceived, a.GetState())
 	})
 
 	t.Run("replayed batch: duplicates, nothing else", func(t *testing.T) {
@@ -83,7 +86,7 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 		k := appKey(fakeTown + "-20261123-000002")
 		a := acceptedAt(fakeTown, "330324")
 		a.Application.Id = fakeTown + "-20261123-000002"
-		return c2.event(fakeTown, KindAppAccepted, k, a), c2
+		return c2.event(fakeTown, rules.KindAppAccepted, k, a), c2
 	}
 	tests := []struct {
 		name   string
@@ -97,23 +100,23 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 		}, "event.hash"},
 		{"unit outside the child's subtree", func() *pb.Event {
 			c := &chain{origin: "f00d", seq: 60}
-			return c.event("330324101", KindAppAccepted, appKey("330324101-20261123-000009"), acceptedAt("330324101", "330324"))
+			return c.event("330324101", rules.KindAppAccepted, appKey("330324101-20261123-000009"), acceptedAt("330324101", "330324"))
 		}, "辖区外"},
 		{"decision by an unentitled unit", func() *pb.Event {
 			// Chained right onto the county's head (a child may well
 			// know it), but the county holds the application.
 			c := &chain{origin: "f00d", seq: 90}
-			require.NoError(t, county.Store.view(func(txn *badger.Txn) error {
+			require.NoError(t, county.Store.View(func(r store.Reader) error {
 				var err error
-				c.rec, err = readRecord(txn, key)
+				c.rec, err = r.Record(key)
 				return err
 			}))
-			return c.event(fakeTown, KindAppDecided, key, &pb.AppDecided{Approved: true})
+			return c.event(fakeTown, rules.KindAppDecided, key, &pb.AppDecided{Approved: true})
 		}, "holder"},
 		{"same id, different content", func() *pb.Event {
 			ev := proto.Clone(acc).(*pb.Event)
 			ev.Actor = "另一个人"
-			ev.Hash = eventHash(ev)
+			ev.Hash = store.EventHash(ev)
 			return ev
 		}, "event.id"},
 		{"fork of a chain", func() *pb.Event {
@@ -121,12 +124,12 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 			rec, err := materialize(nil, acc)
 			require.NoError(t, err)
 			c.rec = rec
-			return c.event(fakeTown, KindAppWithdrawn, key, &pb.AppWithdrawn{Reason: "x"})
+			return c.event(fakeTown, rules.KindAppWithdrawn, key, &pb.AppWithdrawn{Reason: "x"})
 		}, "prev_hash"},
 		{"origin writing as another unit", func() *pb.Event {
 			c := &chain{origin: "f00d", seq: 80}
 			u := fakeTown + "201"
-			return c.event(u, KindAppAccepted, appKey(u+"-20261123-000001"), acceptedAt(u, "330324"))
+			return c.event(u, rules.KindAppAccepted, appKey(u+"-20261123-000001"), acceptedAt(u, "330324"))
 		}, "属于单位"},
 	}
 	for i, tt := range tests {
@@ -138,8 +141,8 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 			p := &pb.AppAccepted{}
 			require.NoError(t, proto.Unmarshal(g.GetPayload(), p))
 			p.Application.Id = strings.TrimPrefix(g.RecordKey, recApp)
-			g.Payload = mustMarshal(p)
-			g.Hash = eventHash(g)
+			g.Payload = store.MustMarshal(p)
+			g.Hash = store.EventHash(g)
 			res, err := push(t, sc, peer, uint64(10+i), tt.forged(), g)
 			require.NoError(t, err)
 			require.Equal(t, uint32(1), res.GetQuarantined(), "forged event quarantined")
@@ -169,10 +172,10 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 		k := appKey(fakeTown + "-20261125-000001")
 		a := acceptedAt(fakeTown, "330324")
 		a.Application.Id = fakeTown + "-20261125-000001"
-		e1 := c.event(fakeTown, KindAppAccepted, k, a)
+		e1 := c.event(fakeTown, rules.KindAppAccepted, k, a)
 		_, err := c.apply(e1)
 		require.NoError(t, err)
-		e2 := c.event(fakeTown, KindAppForwarded, k, &pb.AppRouted{ToUnit: "330324"})
+		e2 := c.event(fakeTown, rules.KindAppForwarded, k, &pb.AppRouted{ToUnit: "330324"})
 		res, err := push(t, sc, p2, 2, e2)
 		require.NoError(t, err)
 		require.Equal(t, uint32(1), res.GetHeld())
@@ -183,7 +186,7 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 		require.Equal(t, uint32(2), res.GetApplied())
 		_, held = county.Store.SyncCounts()
 		require.Zero(t, held)
-		require.Equal(t, StateReceived, appOn(county, a.GetApplication().GetId()).GetState())
+		require.Equal(t, rules.StateReceived, appOn(county, a.GetApplication().GetId()).GetState())
 	})
 
 	t.Run("truncated and oversized batches are refused whole", func(t *testing.T) {
@@ -194,7 +197,7 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-		many := make([]*pb.Event, MaxBatchEvents+1)
+		many := make([]*pb.Event, sync.MaxBatchEvents+1)
 		for i := range many {
 			many[i] = acc
 		}
@@ -214,9 +217,9 @@ func FuzzIngestBatch(f *testing.F) {
 	f.Cleanup(func() { st.Close() })
 	peer, ch := fakeChild("f00d")
 	key := appKey(fakeTown + "-20261123-000001")
-	acc := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	acc := ch.event(fakeTown, rules.KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
 	_, _ = ch.apply(acc)
-	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	fwd := ch.event(fakeTown, rules.KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
 	b, _ := proto.Marshal(&pb.PushRequest{Child: peer, Events: []*pb.Event{acc, fwd}, LastPosition: 2})
 	f.Add(b)
 	b, _ = proto.Marshal(&pb.PushRequest{Child: peer, Events: []*pb.Event{fwd}, LastPosition: 1})
@@ -252,11 +255,11 @@ func TestOversizedIngestIsRefusedWhole(t *testing.T) {
 		a := acceptedAt(fakeTown, "330324")
 		a.Application.Id = id
 		a.Application.Note = strings.Repeat("备注", 100)
-		evs = append(evs, c.event(fakeTown, KindAppAccepted, appKey(id), a))
+		evs = append(evs, c.event(fakeTown, rules.KindAppAccepted, appKey(id), a))
 	}
 	_, err := st.Ingest(context.Background(), peer, true, evs, 6000, 0)
-	require.ErrorIs(t, err, ErrBatchTooLarge)
-	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(connectError(err)))
+	require.ErrorIs(t, err, store.ErrBatchTooLarge)
+	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(rpc.ConnectError(err)))
 	require.Zero(t, st.FeedHead(), "nothing written")
 	for i := 0; i < len(evs); i += 500 {
 		res, err := st.Ingest(context.Background(), peer, true, evs[i:i+500], uint64(i+500), 0)
@@ -275,12 +278,10 @@ func TestOversizedIngestIsRefusedWhole(t *testing.T) {
 func TestAChildCannotWriteAsItsParent(t *testing.T) {
 	st := countyStore(t)
 	peer, _ := fakeChild("f00d")
-	st.mu.Lock()
-	next := st.state.seq + 1
-	st.mu.Unlock()
+	next := st.Seq() + 1
 	forger := &chain{origin: st.Self().GetNodeId(), seq: next - 1}
 	key := appKey(fakeTown + "-20261123-000001")
-	acc := forger.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	acc := forger.event(fakeTown, rules.KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
 	_, err := forger.apply(acc)
 	require.NoError(t, err)
 	res, err := st.Ingest(context.Background(), peer, true, []*pb.Event{acc}, 1, 0)
@@ -294,16 +295,16 @@ func TestAChildCannotWriteAsItsParent(t *testing.T) {
 	// A genuine application of the child's, forwarded: the county writes
 	// its own "received", under the sequence number the forgery claimed.
 	_, ch := fakeChild("f00d")
-	acc2 := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	acc2 := ch.event(fakeTown, rules.KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
 	_, err = ch.apply(acc2)
 	require.NoError(t, err)
-	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	fwd := ch.event(fakeTown, rules.KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
 	res, err = st.Ingest(context.Background(), peer, true, []*pb.Event{acc2, fwd}, 3, 0)
 	require.NoError(t, err)
 	require.Equal(t, uint32(2), res.GetApplied())
 	app, _, err := st.GetApplication(fakeTown + "-20261123-000001")
 	require.NoError(t, err)
-	require.Equal(t, StateReceived, app.GetState(), "the county received it")
+	require.Equal(t, rules.StateReceived, app.GetState(), "the county received it")
 	_, err = st.Verify()
 	require.NoError(t, err)
 }
@@ -317,16 +318,16 @@ func TestAHeldEventKeepsItsIDUnique(t *testing.T) {
 	peer, _ := fakeChild("f00d")
 	c := &chain{origin: "f00d"}
 	k1 := appKey(fakeTown + "-20261123-000001")
-	p := c.event(fakeTown, KindAppAccepted, k1, acceptedAt(fakeTown, "330324"))
+	p := c.event(fakeTown, rules.KindAppAccepted, k1, acceptedAt(fakeTown, "330324"))
 	_, err := c.apply(p)
 	require.NoError(t, err)
 	c.seq = 4
-	held := c.event(fakeTown, KindAppWithdrawn, k1, &pb.AppWithdrawn{Reason: "申请人撤回"}) // f00d/5, after p
+	held := c.event(fakeTown, rules.KindAppWithdrawn, k1, &pb.AppWithdrawn{Reason: "申请人撤回"}) // f00d/5, after p
 	other := &chain{origin: "f00d", seq: 4}
 	id2 := fakeTown + "-20261123-000002"
 	acc2 := acceptedAt(fakeTown, "330324")
 	acc2.Application.Id = id2
-	reused := other.event(fakeTown, KindAppAccepted, appKey(id2), acc2) // f00d/5 again, a record of its own
+	reused := other.event(fakeTown, rules.KindAppAccepted, appKey(id2), acc2) // f00d/5 again, a record of its own
 
 	res, err := st.Ingest(context.Background(), peer, true, []*pb.Event{held, reused}, 2, 0)
 	require.NoError(t, err)
@@ -342,7 +343,7 @@ func TestAHeldEventKeepsItsIDUnique(t *testing.T) {
 	require.Contains(t, q[0].GetReason(), "event.id")
 	app, _, err := st.GetApplication(fakeTown + "-20261123-000001")
 	require.NoError(t, err)
-	require.Equal(t, StateAccepted, app.GetState(), "not withdrawn by the quarantined event")
+	require.Equal(t, rules.StateAccepted, app.GetState(), "not withdrawn by the quarantined event")
 	_, err = st.Verify()
 	require.NoError(t, err)
 }
@@ -357,10 +358,10 @@ func TestAPushBeyondWhatTheParentHoldsIsRefused(t *testing.T) {
 	sc := syncClient(county)
 	peer, ch := fakeChild("f00d")
 	key := appKey(fakeTown + "-20261123-000001")
-	acc := ch.event(fakeTown, KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	acc := ch.event(fakeTown, rules.KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
 	_, err := ch.apply(acc)
 	require.NoError(t, err)
-	fwd := ch.event(fakeTown, KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
+	fwd := ch.event(fakeTown, rules.KindAppForwarded, key, &pb.AppRouted{ToUnit: "330324"})
 	_, err = ch.apply(fwd)
 	require.NoError(t, err)
 	pushAcked := func(from *pb.Peer, acked, after, last uint64, evs ...*pb.Event) (*pb.PushResponse, error) {

@@ -23,7 +23,7 @@ import (
 	"github.com/jiujin/jiujin/cli/client"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
-	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 // AcceptConfig is a run of RunAccept (`bench accept`).
@@ -105,7 +105,7 @@ func RunAccept(ctx context.Context, cfg AcceptConfig) (*AcceptReport, error) {
 		rngMu.Lock()
 		defer rngMu.Unlock()
 		birth := time.Date(1940+rng.IntN(60), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
-		return node.MakeIDNumber(fmt.Sprintf("330324%s%03d", birth.Format("20060102"), rng.IntN(1000)))
+		return rules.MakeIDNumber(fmt.Sprintf("330324%s%03d", birth.Format("20060102"), rng.IntN(1000)))
 	}
 	for _, clients := range cfg.Clients {
 		var count atomic.Int64

@@ -29,11 +29,12 @@ import (
 	"time"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
-	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 )
 
 // waitUntil waits for cond, re-checking at every commit of st.
-func waitUntil(ctx context.Context, st *node.Store, timeout time.Duration, cond func() bool) error {
+func waitUntil(ctx context.Context, st *store.Store, timeout time.Duration, cond func() bool) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -51,16 +52,16 @@ func waitUntil(ctx context.Context, st *node.Store, timeout time.Duration, cond 
 	}
 }
 
-func stateIs(st *node.Store, id, state string) func() bool {
+func stateIs(st *rules.Rules, id, state string) func() bool {
 	return func() bool { a, _, err := st.GetApplication(id); return err == nil && a.GetState() == state }
 }
 
-func has(st *node.Store, id string) bool { _, _, err := st.GetApplication(id); return err == nil }
+func has(st *rules.Rules, id string) bool { _, _, err := st.GetApplication(id); return err == nil }
 
 // acceptCmd is the i-th application the harnesses accept: a matter of the
 // seed catalog, an applicant of the demo county.
 func acceptCmd(i int) *pb.Command {
-	idn := node.MakeIDNumber(fmt.Sprintf("3303241960%02d%02d%03d", 1+i%12, 1+i%28, i%1000))
+	idn := rules.MakeIDNumber(fmt.Sprintf("3303241960%02d%02d%03d", 1+i%12, 1+i%28, i%1000))
 	return &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "bench", Op: &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{
 		MatterCode: "MZ-005", Applicant: &pb.Applicant{Name: "测试", IdNumber: idn}, Materials: []string{"居民身份证", "近期一寸免冠证件照"}}}}
 }

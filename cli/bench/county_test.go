@@ -19,7 +19,7 @@ import (
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
-	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rpc"
 )
 
 // TestBenchCountySmall runs every part of `bench county` at a small size:
@@ -78,7 +78,7 @@ func TestBenchCountyMembers(t *testing.T) {
 
 	var apps uint64
 	for _, m := range g.Members {
-		c, err := m.Store.Counts()
+		c, err := m.Rules.Counts()
 		require.NoError(t, err)
 		apps = max(apps, c.Applications)
 	}
@@ -103,7 +103,7 @@ type flakyLeader struct {
 func (f *flakyLeader) AcceptApplication(_ context.Context, req *connect.Request[pb.AcceptApplicationRequest]) (*connect.Response[pb.AcceptApplicationResponse], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := req.Header().Get(node.IdempotencyHeader)
+	key := req.Header().Get(rpc.IdempotencyHeader)
 	f.seen[key]++
 	if f.seen[key] <= f.fail {
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("leader changed during the write"))

@@ -18,6 +18,7 @@ import (
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/internal/freeport"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -41,7 +42,7 @@ func StartGroup(dir string, cal *delegation.Calendar) (*Group, error) {
 			g.Close()
 			return nil, err
 		}
-		rc := &node.RaftConfig{Listen: raftAddr, Bootstrap: i == 0}
+		rc := &cluster.RaftConfig{Listen: raftAddr, Bootstrap: i == 0}
 		if i > 0 {
 			rc.Join = []string{g.Members[0].URL()}
 		}

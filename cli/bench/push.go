@@ -57,10 +57,10 @@ func runPush(ctx context.Context, cfg CountyConfig, g groupTarget, dir string, c
 	}
 	for _, t := range towns {
 		if err := waitUntil(ctx, t.n.Store, 30*time.Second, func() bool {
-			c, err := t.n.Store.Catalog()
+			c, err := t.n.Rules.Catalog()
 			return err == nil && c.GetVersion() > 0
 		}); err != nil {
-			return nil, fmt.Errorf("catalog to %s: %w", t.n.Store.Unit(), err)
+			return nil, fmt.Errorf("catalog to %s: %w", t.n.Rules.Unit(), err)
 		}
 		t.link.Set(sync.Faults{Cut: true})
 	}
@@ -72,9 +72,9 @@ func runPush(ctx context.Context, cfg CountyConfig, g groupTarget, dir string, c
 		}
 	}
 	backlog := func(t *town) (int, error) {
-		n, keep := 0, keepFor(t.n.Store.Unit())
+		n, keep := 0, keepFor(t.n.Rules.Unit())
 		for after := uint64(0); after < t.n.Store.FeedHead(); {
-			evs, last, err := t.n.Store.ReadFeed(after, keep, cfg.BatchEvents, node.MaxBatchBytes)
+			evs, last, err := t.n.Store.ReadFeed(after, keep, cfg.BatchEvents, sync.MaxBatchBytes)
 			if err != nil {
 				return 0, err
 			}
@@ -95,7 +95,7 @@ func runPush(ctx context.Context, cfg CountyConfig, g groupTarget, dir string, c
 			defer wg.Done()
 			before, err := backlog(t)
 			if err == nil {
-				_, err = t.n.Store.Apply(ctx, acceptCmd(ti*1000000))
+				_, err = t.n.Apply(ctx, acceptCmd(ti*1000000))
 			}
 			after, err2 := backlog(t)
 			if err = errors.Join(err, err2); err != nil {
@@ -119,7 +119,7 @@ func runPush(ctx context.Context, cfg CountyConfig, g groupTarget, dir string, c
 						if i >= want {
 							return
 						}
-						if _, err := t.n.Store.Apply(ctx, acceptCmd(ti*1000000+i)); err != nil {
+						if _, err := t.n.Apply(ctx, acceptCmd(ti*1000000+i)); err != nil {
 							errs[ti] = err
 							return
 						}
@@ -136,9 +136,9 @@ func runPush(ctx context.Context, cfg CountyConfig, g groupTarget, dir string, c
 		}
 	}
 	for _, t := range towns {
-		keep := keepFor(t.n.Store.Unit())
+		keep := keepFor(t.n.Rules.Unit())
 		for after := uint64(0); after < t.n.Store.FeedHead(); {
-			evs, last, err := t.n.Store.ReadFeed(after, keep, cfg.BatchEvents, node.MaxBatchBytes)
+			evs, last, err := t.n.Store.ReadFeed(after, keep, cfg.BatchEvents, sync.MaxBatchBytes)
 			if err != nil {
 				return nil, err
 			}

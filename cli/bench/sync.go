@@ -15,6 +15,7 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -110,12 +111,12 @@ func startTierNet(dir string) (*tierNet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.county.Store.Apply(context.Background(), &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "bench",
+	if _, err := b.county.Apply(context.Background(), &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "bench",
 		Op: &pb.Command_ImportCatalog{ImportCatalog: req}}); err != nil {
 		return nil, err
 	}
 	return b, waitUntil(context.Background(), b.vill.Store, 30*time.Second, func() bool {
-		c, err := b.vill.Store.Catalog()
+		c, err := b.vill.Rules.Catalog()
 		return err == nil && c.GetVersion() > 0
 	})
 }
@@ -150,23 +151,23 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	wire0 := b.villWire.Total() + b.townWire.Total()
 	for i := 0; i < cfg.Iterations; i++ {
 		t0 := time.Now()
-		out, err := b.vill.Store.Apply(ctx, acceptCmd(i))
+		out, err := b.vill.Apply(ctx, acceptCmd(i))
 		if err != nil {
 			b.close()
 			return nil, err
 		}
 		id := out.(*pb.Application).GetId()
-		if err := waitUntil(ctx, b.county.Store, 10*time.Second, stateIs(b.county.Store, id, node.StateReceived)); err != nil {
+		if err := waitUntil(ctx, b.county.Store, 10*time.Second, stateIs(b.county.Rules, id, rules.StateReceived)); err != nil {
 			b.close()
 			return nil, fmt.Errorf("one way %s: %w", id, err)
 		}
 		oneWay = append(oneWay, time.Since(t0))
-		if _, err := b.county.Store.Apply(ctx, &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "bench",
+		if _, err := b.county.Apply(ctx, &pb.Command{NowMs: time.Now().UnixMilli(), Actor: "bench",
 			Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{Id: id, Approve: true}}}); err != nil {
 			b.close()
 			return nil, err
 		}
-		if err := waitUntil(ctx, b.vill.Store, 10*time.Second, stateIs(b.vill.Store, id, node.StateApproved)); err != nil {
+		if err := waitUntil(ctx, b.vill.Store, 10*time.Second, stateIs(b.vill.Rules, id, rules.StateApproved)); err != nil {
 			b.close()
 			return nil, fmt.Errorf("round trip %s: %w", id, err)
 		}
@@ -191,14 +192,14 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	}
 	t0 := time.Now()
 	b.villLink.Heal()
-	if err := waitUntil(ctx, b.town.Store, 5*time.Minute, stateIs(b.town.Store, last, node.StateForwarded)); err != nil {
+	if err := waitUntil(ctx, b.town.Store, 5*time.Minute, stateIs(b.town.Rules, last, rules.StateForwarded)); err != nil {
 		b.close()
 		return nil, fmt.Errorf("hop 1: %w", err)
 	}
 	rep.HopVillageTownship = float64(cfg.CatchUp) / time.Since(t0).Seconds()
 	t0 = time.Now()
 	b.townLink.Heal()
-	if err := waitUntil(ctx, b.county.Store, 5*time.Minute, func() bool { return has(b.county.Store, last) }); err != nil {
+	if err := waitUntil(ctx, b.county.Store, 5*time.Minute, func() bool { return has(b.county.Rules, last) }); err != nil {
 		b.close()
 		return nil, fmt.Errorf("hop 2: %w", err)
 	}
@@ -218,14 +219,14 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	t0 = time.Now()
 	b.villLink.Heal()
 	b.townLink.Heal()
-	if err := waitUntil(ctx, b.county.Store, 5*time.Minute, func() bool { return has(b.county.Store, last) }); err != nil {
+	if err := waitUntil(ctx, b.county.Store, 5*time.Minute, func() bool { return has(b.county.Rules, last) }); err != nil {
 		b.close()
 		return nil, fmt.Errorf("catch-up: %w", err)
 	}
 	rep.CatchUpSeconds = time.Since(t0).Seconds()
 	// Let the county's "received" events flow back down, then count: the
 	// backlog up two hops, one received per application down two hops.
-	if err := waitUntil(ctx, b.vill.Store, 5*time.Minute, stateIs(b.vill.Store, last, node.StateReceived)); err != nil {
+	if err := waitUntil(ctx, b.vill.Store, 5*time.Minute, stateIs(b.vill.Rules, last, rules.StateReceived)); err != nil {
 		b.close()
 		return nil, fmt.Errorf("catch-up, way back: %w", err)
 	}
@@ -247,7 +248,7 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 		r0 := b.villLink.Requests.Load()
 		t0 = time.Now()
 		b.villLink.Set(sync.Faults{Bandwidth: bandwidth, RTT: rtt})
-		if err := waitUntil(ctx, b.county.Store, 10*time.Minute, func() bool { return has(b.county.Store, last) }); err != nil {
+		if err := waitUntil(ctx, b.county.Store, 10*time.Minute, func() bool { return has(b.county.Rules, last) }); err != nil {
 			b.close()
 			return nil, fmt.Errorf("shaped catch-up: %w", err)
 		}
@@ -278,7 +279,7 @@ func backlog(ctx context.Context, b *tierNet, n int) (string, error) {
 		go func(c int) {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
-				out, err := b.vill.Store.Apply(ctx, acceptCmd(c*per+i))
+				out, err := b.vill.Apply(ctx, acceptCmd(c*per+i))
 				if err != nil {
 					errs <- err
 					return

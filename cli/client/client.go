@@ -34,7 +34,7 @@ type Config struct {
 	// commas (see ParseNodeURLs): calls go to the first and move on to the
 	// next when one cannot be reached or answers Unavailable.
 	NodeURL string
-	// Actor is who is acting, sent with every call (node.ActorHeader).
+	// Actor is who is acting, sent with every call (rpc.ActorHeader).
 	Actor string
 	// Retries of a call the node answers Unavailable, RetryWait apart
 	// (zero: DefaultRetries and DefaultRetryWait).

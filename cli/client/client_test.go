@@ -14,7 +14,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
-	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rpc"
 )
 
 func TestParseURLListNamesTheFlag(t *testing.T) {
@@ -46,7 +46,7 @@ type answering struct {
 }
 
 func (a *answering) GetStatus(_ context.Context, req *connect.Request[pb.GetStatusRequest]) (*connect.Response[pb.GetStatusResponse], error) {
-	a.actor, a.key = req.Header().Get(node.ActorHeader), req.Header().Get(node.IdempotencyHeader)
+	a.actor, a.key = req.Header().Get(rpc.ActorHeader), req.Header().Get(rpc.IdempotencyHeader)
 	return connect.NewResponse(&pb.GetStatusResponse{Unit: "330324"}), nil
 }
 

@@ -8,18 +8,17 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-
-	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/rpc"
 )
 
 // actorInterceptor sends actor, if not empty, with every call
-// (node.ActorHeader), percent-encoded: names are Chinese, headers want
+// (rpc.ActorHeader), percent-encoded: names are Chinese, headers want
 // ASCII.
 func actorInterceptor(actor string) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			if actor != "" {
-				req.Header().Set(node.ActorHeader, url.PathEscape(actor))
+				req.Header().Set(rpc.ActorHeader, url.PathEscape(actor))
 			}
 			return next(ctx, req)
 		}
@@ -27,15 +26,15 @@ func actorInterceptor(actor string) connect.UnaryInterceptorFunc {
 }
 
 // RetryInterceptor gives every call an idempotency key
-// (node.IdempotencyHeader) and, when the node answers Unavailable (a county
+// (rpc.IdempotencyHeader) and, when the node answers Unavailable (a county
 // group electing its leader, a node restarting), calls again with the same
 // key, up to tries more times, wait apart: a write whose first answer was
 // lost is still applied once.
 func RetryInterceptor(tries int, wait time.Duration) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if req.Header().Get(node.IdempotencyHeader) == "" {
-				req.Header().Set(node.IdempotencyHeader, randomKey())
+			if req.Header().Get(rpc.IdempotencyHeader) == "" {
+				req.Header().Set(rpc.IdempotencyHeader, randomKey())
 			}
 			for i := 0; ; i++ {
 				res, err := next(ctx, req)

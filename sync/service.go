@@ -1,0 +1,208 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/tiers"
+)
+
+// Sync batch bounds a parent enforces on what it is sent and what it sends.
+const (
+	MaxBatchEvents = 2000
+	MaxBatchBytes  = 1 << 20
+	MaxPullWait    = 60 * time.Second
+)
+
+// Parent is what the parent's side of the protocol needs of its node.
+type Parent interface {
+	Self() *pb.Peer
+	FeedHead() uint64
+	// Changed is closed at the next commit that adds events.
+	Changed() <-chan struct{}
+	ReadFeed(after uint64, keep func(ev *pb.Event, from string) bool, maxEvents, maxBytes int) ([]*pb.Event, uint64, error)
+	// PushCursor is what the node has stored of a child's feed.
+	PushCursor(childNodeID string) (*pb.Cursor, error)
+	// CheckPeer makes sure a peer is the node's direct child (pushed) or
+	// its parent.
+	CheckPeer(from *pb.Peer, pushed bool) error
+	// Ingest stores a pushed batch and the child's cursor atomically.
+	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error)
+	BytesAfter(pos uint64) uint64
+}
+
+// ServiceConfig configures the parent's side.
+type ServiceConfig struct {
+	Local Parent
+	// Group: this node is a member of a county group, whose members share
+	// one identity and feed; one that lags behind a child's cursor waits
+	// for the group instead of looking rolled back.
+	Group bool
+	// Barrier, for a member of a county group, makes a read see every
+	// write the group acknowledged (nil: a single node).
+	Barrier func(ctx context.Context) error
+	// ConnectError gives the node's errors their connect codes.
+	ConnectError func(error) error
+}
+
+// Service is the parent's side of the sync protocol: it serves its
+// children's pushes and long-poll pulls.
+type Service struct {
+	store        Parent
+	group        bool
+	barrier      func(ctx context.Context) error
+	connectError func(error) error
+}
+
+// NewService serves the sync protocol to a node's children.
+func NewService(cfg ServiceConfig) *Service {
+	ce := cfg.ConnectError
+	if ce == nil {
+		ce = func(err error) error { return err }
+	}
+	return &Service{store: cfg.Local, group: cfg.Group, barrier: cfg.Barrier, connectError: ce}
+}
+
+func (h *Service) PushCursor(ctx context.Context, req *connect.Request[pb.PushCursorRequest]) (*connect.Response[pb.PushCursorResponse], error) {
+	child := req.Msg.GetChild()
+	if err := h.store.CheckPeer(child, true); err != nil {
+		return nil, h.connectError(err)
+	}
+	c, err := h.store.PushCursor(child.GetNodeId())
+	if err != nil {
+		return nil, h.connectError(err)
+	}
+	res := &pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: c.GetPosition(), LastHash: c.GetLastHash()}
+	if c.GetEpoch() != child.GetEpoch() {
+		// A new identity of the child: resync it from scratch.
+		res.AckedPosition, res.LastHash = 0, nil
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (h *Service) Push(ctx context.Context, req *connect.Request[pb.PushRequest]) (*connect.Response[pb.PushResponse], error) {
+	m := req.Msg
+	if len(m.GetEvents()) > MaxBatchEvents {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("events: 一批最多 %d 个事件，实为 %d", MaxBatchEvents, len(m.GetEvents())))
+	}
+	if m.GetLastPosition() < m.GetAfterPosition() {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("last_position: %d 小于 after_position %d", m.GetLastPosition(), m.GetAfterPosition()))
+	}
+	if err := h.checkAcked(ctx, m.GetChild(), m.GetAckedPosition()); err != nil {
+		return nil, h.connectError(err)
+	}
+	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetLastPosition(), 0)
+	if err != nil {
+		return nil, h.connectError(err)
+	}
+	res.Parent = h.store.Self()
+	return connect.NewResponse(res), nil
+}
+
+// checkAcked refuses a push from a child that was told more than this
+// node's cursor for it holds: this node lost what it acknowledged (it was
+// restored from a backup, or its data rolled back), and the child, which
+// goes on from where it was told, would never send the events in between.
+// Refused, the child asks for the cursor again. A group member that lags
+// behind the group first catches up: the child was told by the group.
+func (h *Service) checkAcked(ctx context.Context, child *pb.Peer, acked uint64) error {
+	if acked == 0 {
+		return nil
+	}
+	if err := h.store.CheckPeer(child, true); err != nil {
+		return err
+	}
+	behind := func() (*pb.Cursor, bool, error) {
+		c, err := h.store.PushCursor(child.GetNodeId())
+		if err != nil {
+			return nil, false, err
+		}
+		return c, c.GetEpoch() != child.GetEpoch() || c.GetPosition() < acked, nil
+	}
+	c, lost, err := behind()
+	if err == nil && lost && h.barrier != nil {
+		if err = h.barrier(ctx); err == nil {
+			c, lost, err = behind()
+		}
+	}
+	if err != nil || !lost {
+		return err
+	}
+	return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("acked_position: 本节点对 %s 的推送进度是 %d，而下级说已确认到 %d：本节点的数据已恢复或回退过；请重新询问推送进度（PushCursor），补发此后的事件",
+		child.GetUnit(), c.GetPosition(), acked))
+}
+
+func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]) (*connect.Response[pb.PullResponse], error) {
+	m := req.Msg
+	child := m.GetChild()
+	if err := h.store.CheckPeer(child, true); err != nil {
+		return nil, h.connectError(err)
+	}
+	maxEvents := int(m.GetMaxEvents())
+	if maxEvents <= 0 || maxEvents > MaxBatchEvents {
+		maxEvents = 500
+	}
+	maxBytes := int(m.GetMaxBytes())
+	if maxBytes <= 0 || maxBytes > MaxBatchBytes {
+		maxBytes = 256 << 10
+	}
+	wait := min(time.Duration(m.GetWaitMs())*time.Millisecond, MaxPullWait)
+	unit := tiers.Unit(child.GetUnit())
+	keep := func(ev *pb.Event, from string) bool {
+		return from != child.GetNodeId() && ReachesSubtree(ev.GetScope(), unit)
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	after := m.GetAfter()
+	for h.group && h.store.FeedHead() < after {
+		select {
+		case <-h.store.Changed():
+		case <-deadline.C:
+			return nil, connect.NewError(connect.CodeUnavailable, errors.New("本成员尚未追上集群，请换一个成员"))
+		case <-ctx.Done():
+			return nil, h.connectError(ctx.Err())
+		}
+	}
+	for {
+		changed := h.store.Changed() // before reading: no wake-up is missed
+		events, last, err := h.store.ReadFeed(after, keep, maxEvents, maxBytes)
+		if err != nil {
+			return nil, h.connectError(err)
+		}
+		head := h.store.FeedHead()
+		if len(events) > 0 || wait == 0 || (last < head) {
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, LastPosition: last, Head: head,
+				BytesBehind: h.store.BytesAfter(last)}), nil
+		}
+		after = last
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head}), nil
+		case <-ctx.Done():
+			return nil, h.connectError(ctx.Err())
+		}
+	}
+}
+
+// HTTPClient speaks h2c: one connection carries a child's long-poll pull
+// and its pushes (and a county member's calls to the others). rt, if set,
+// carries the requests instead (tests put a fault-injecting layer there).
+func HTTPClient(rt http.RoundTripper) *http.Client {
+	if rt == nil {
+		protocols := new(http.Protocols)
+		protocols.SetUnencryptedHTTP2(true)
+		rt = &http.Transport{
+			Protocols:   protocols,
+			DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		}
+	}
+	return &http.Client{Transport: rt}
+}
