@@ -272,34 +272,19 @@ func runNode(ctx context.Context, f *Factory, cfg node.Config) error {
 	return n.Shutdown(sctx)
 }
 
-// NodeVerifyOptions are the flags of `node verify`.
-type NodeVerifyOptions struct {
-	Unit string
-	Data string
-}
-
 func newNodeVerifyCmd(f *Factory) *cobra.Command {
-	o := &NodeVerifyOptions{}
+	o := &NodeDataOptions{}
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "离线检查数据目录：事件流无缺口，每条记录与其事件一致（节点须已停止）",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			unit, err := tiers.Parse(o.Unit)
-			if err != nil {
-				return fmt.Errorf("--unit: %w", err)
-			}
-			cal, err := loadCalendar("")
-			if err != nil {
-				return err
-			}
-			r, err := rules.Open(rules.Config{Store: store.Config{Dir: o.Data, Unit: unit}, Calendar: cal})
+			r, err := o.open("")
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			st := r.Store()
-			rep, err := st.Verify()
+			rep, err := r.Store().Verify()
 			if err != nil {
 				return err
 			}
@@ -312,20 +297,25 @@ func newNodeVerifyCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-// NodeBackupOptions are the flags of `node backup` and `node restore`.
-type NodeBackupOptions struct {
+// NodeDataOptions are the flags of `node verify`, `node backup` and
+// `node restore`: a stopped node's data directory and, for the last two,
+// the backup file (its flag is fileFlag).
+type NodeDataOptions struct {
 	Unit string
 	Data string
 	File string
 }
 
-func (o *NodeBackupOptions) storeConfig() (rules.Config, error) {
+func (o *NodeDataOptions) config(fileFlag string) (rules.Config, error) {
 	unit, err := tiers.Parse(o.Unit)
 	if err != nil {
 		return rules.Config{}, fmt.Errorf("--unit: %w", err)
 	}
 	if o.Data == "" {
 		return rules.Config{}, fmt.Errorf("--data: 请指定数据目录")
+	}
+	if fileFlag != "" && o.File == "" {
+		return rules.Config{}, fmt.Errorf("%s: 请指定备份文件", fileFlag)
 	}
 	cal, err := loadCalendar("")
 	if err != nil {
@@ -334,22 +324,23 @@ func (o *NodeBackupOptions) storeConfig() (rules.Config, error) {
 	return rules.Config{Store: store.Config{Dir: o.Data, Unit: unit}, Calendar: cal}, nil
 }
 
+func (o *NodeDataOptions) open(fileFlag string) (*rules.Rules, error) {
+	cfg, err := o.config(fileFlag)
+	if err != nil {
+		return nil, err
+	}
+	return rules.Open(cfg)
+}
+
 func newNodeBackupCmd(f *Factory) *cobra.Command {
-	o := &NodeBackupOptions{}
+	o := &NodeDataOptions{}
 	cmd := &cobra.Command{
 		Use:     "backup",
 		Short:   "备份数据目录到一个文件（节点须已停止）",
 		Example: "  jiujin node backup --unit 330324101201 --data /var/lib/jiujin --to /mnt/usb/jiujin-20261122.bak",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := o.storeConfig()
-			if err != nil {
-				return err
-			}
-			if o.File == "" {
-				return fmt.Errorf("--to: 请指定备份文件")
-			}
-			r, err := rules.Open(cfg)
+			r, err := o.open("--to")
 			if err != nil {
 				return err
 			}
@@ -381,7 +372,7 @@ func newNodeBackupCmd(f *Factory) *cobra.Command {
 }
 
 func newNodeRestoreCmd(f *Factory) *cobra.Command {
-	o := &NodeBackupOptions{}
+	o := &NodeDataOptions{}
 	cmd := &cobra.Command{
 		Use:   "restore",
 		Short: "从备份恢复到一个新的数据目录；节点获得新的身份和纪元，上级会为它从头重新同步",
@@ -393,12 +384,9 @@ hand: the node would reuse event ids, and its parent would quarantine them.`,
 		Example: "  jiujin node restore --unit 330324101201 --data /var/lib/jiujin-new --from /mnt/usb/jiujin-20261122.bak",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := o.storeConfig()
+			cfg, err := o.config("--from")
 			if err != nil {
 				return err
-			}
-			if o.File == "" {
-				return fmt.Errorf("--from: 请指定备份文件")
 			}
 			fh, err := os.Open(o.File)
 			if err != nil {

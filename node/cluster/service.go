@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/node/rpc"
 	"github.com/jiujin/jiujin/node/store"
 )
@@ -49,6 +50,20 @@ func (h *Service) raft() (*Cluster, error) {
 	return c, nil
 }
 
+// leading is the member a membership change runs on: this one when it
+// leads, else a client of the leader to forward the call to.
+func (h *Service) leading() (*Cluster, jiujinv1connect.ClusterServiceClient, error) {
+	c, err := h.raft()
+	if err != nil {
+		return nil, nil, err
+	}
+	leader, err := c.leaderClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, leader, nil
+}
+
 func (h *Service) GetClusterStatus(ctx context.Context, req *connect.Request[pb.GetClusterStatusRequest]) (*connect.Response[pb.GetClusterStatusResponse], error) {
 	c, err := h.raft()
 	if err != nil {
@@ -79,15 +94,12 @@ func (h *Service) GetClusterStatus(ctx context.Context, req *connect.Request[pb.
 }
 
 func (h *Service) JoinCluster(ctx context.Context, req *connect.Request[pb.JoinClusterRequest]) (*connect.Response[pb.JoinClusterResponse], error) {
-	c, err := h.raft()
+	c, leader, err := h.leading()
 	if err != nil {
 		return nil, err
 	}
-	if lc, err := c.leaderClient(); err != nil || lc != nil {
-		if err != nil {
-			return nil, err
-		}
-		return lc.JoinCluster(ctx, req)
+	if leader != nil {
+		return leader.JoinCluster(ctx, req)
 	}
 	if err := c.r.AddVoter(raft.ServerID(req.Msg.GetId()), raft.ServerAddress(req.Msg.GetAddress()), 0, 10*time.Second).Error(); err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, err)
@@ -96,15 +108,12 @@ func (h *Service) JoinCluster(ctx context.Context, req *connect.Request[pb.JoinC
 }
 
 func (h *Service) RemoveMember(ctx context.Context, req *connect.Request[pb.RemoveMemberRequest]) (*connect.Response[pb.RemoveMemberResponse], error) {
-	c, err := h.raft()
+	c, leader, err := h.leading()
 	if err != nil {
 		return nil, err
 	}
-	if lc, err := c.leaderClient(); err != nil || lc != nil {
-		if err != nil {
-			return nil, err
-		}
-		return lc.RemoveMember(ctx, req)
+	if leader != nil {
+		return leader.RemoveMember(ctx, req)
 	}
 	f := c.r.GetConfiguration()
 	if err := f.Error(); err != nil {

@@ -41,10 +41,9 @@ func applyAppEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {
 	if ev.GetKind() == KindAppAccepted {
 		return acceptApp(prev, ev)
 	}
-	if prev == nil {
-		return nil, notFound("id", "办件 %s 不存在", strings.TrimPrefix(ev.GetRecordKey(), recApp))
-	}
-	a, err := decodeRecord(prev, &pb.Application{})
+	a, err := existing(prev, &pb.Application{}, func() error {
+		return notFound("id", "办件 %s 不存在", strings.TrimPrefix(ev.GetRecordKey(), recApp))
+	})
 	if err != nil {
 		return nil, err
 	}

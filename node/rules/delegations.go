@@ -51,10 +51,7 @@ func applyDelegationEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, e
 		d.RevokedAt, d.RevokedBy = nil, ""
 		return d, nil
 	case KindDelegationRevoked:
-		if prev == nil {
-			return nil, notFound("id", "授权 %s 不存在", p.GetId())
-		}
-		d, err := decodeRecord(prev, &pb.Delegation{})
+		d, err := existing(prev, &pb.Delegation{}, func() error { return notFound("id", "授权 %s 不存在", p.GetId()) })
 		if err != nil {
 			return nil, err
 		}

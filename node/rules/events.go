@@ -30,29 +30,27 @@ func (s *Rules) Fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error)
 	return fold(prev, ev)
 }
 
+// folders names the fold of each record kind (the key up to its first "/").
+var folders = map[string]func(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error){
+	store.RecordKind(recCatalog):    applyCatalogEvent,
+	store.RecordKind(recMatter):     applyMatterEvent,
+	store.RecordKind(recApp):        applyAppEvent,
+	store.RecordKind(recAudit):      applyAuditEvent,
+	store.RecordKind(recDelegation): applyDelegationEvent,
+	store.RecordKind(recTask):       applyTaskEvent,
+	store.RecordKind(recFollowUp):   applyFollowUpEvent,
+	store.RecordKind(recRequest):    applyRequestEvent,
+	store.RecordKind(recClass):      applyMenuEvent,
+	store.RecordKind(recOrder):      applyMenuEvent,
+	recNegative:                     applyMenuEvent,
+}
+
 func fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {
-	switch store.RecordKind(ev.GetRecordKey()) {
-	case store.RecordKind(recCatalog):
-		return applyCatalogEvent(prev, ev)
-	case store.RecordKind(recMatter):
-		return applyMatterEvent(prev, ev)
-	case store.RecordKind(recApp):
-		return applyAppEvent(prev, ev)
-	case store.RecordKind(recAudit):
-		return applyAuditEvent(prev, ev)
-	case store.RecordKind(recDelegation):
-		return applyDelegationEvent(prev, ev)
-	case store.RecordKind(recTask):
-		return applyTaskEvent(prev, ev)
-	case store.RecordKind(recFollowUp):
-		return applyFollowUpEvent(prev, ev)
-	case store.RecordKind(recRequest):
-		return applyRequestEvent(prev, ev)
-	case store.RecordKind(recClass), store.RecordKind(recOrder), recNegative:
-		return applyMenuEvent(prev, ev)
-	default:
+	f, ok := folders[store.RecordKind(ev.GetRecordKey())]
+	if !ok {
 		return nil, invalid("event.record_key", "未知的记录类型 %q", ev.GetRecordKey())
 	}
+	return f(prev, ev)
 }
 
 func decodePayload(ev *pb.Event, m proto.Message) error {
@@ -67,6 +65,15 @@ func decodeRecord[T proto.Message](rec *pb.StoredRecord, m T) (T, error) {
 		return m, fmt.Errorf("%w: record data: %v", store.ErrCorrupt, err)
 	}
 	return m, nil
+}
+
+// existing decodes the record an event changes; an event that must find
+// one answers missing() where there is none.
+func existing[T proto.Message](prev *pb.StoredRecord, m T, missing func() error) (T, error) {
+	if prev == nil {
+		return m, missing()
+	}
+	return decodeRecord(prev, m)
 }
 
 // appFromRecord decodes an application record with its chain position.
@@ -127,10 +134,7 @@ func applyMatterEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error
 	case KindMatterPublished:
 		return m, nil
 	case KindMatterWithdrawn:
-		if prev == nil {
-			return nil, precondition("matter", "事项 %s 不存在，无法撤销", m.GetCode())
-		}
-		old, err := decodeRecord(prev, &pb.Matter{})
+		old, err := existing(prev, &pb.Matter{}, func() error { return precondition("matter", "事项 %s 不存在，无法撤销", m.GetCode()) })
 		if err != nil {
 			return nil, err
 		}

@@ -28,10 +28,7 @@ func applyFollowUpEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, err
 		f.OpenedAt = ts(ev)
 		return f, nil
 	}
-	if prev == nil {
-		return nil, notFound("application_id", "没有该办件的回访整改")
-	}
-	f, err := decodeRecord(prev, &pb.FollowUp{})
+	f, err := existing(prev, &pb.FollowUp{}, func() error { return notFound("application_id", "没有该办件的回访整改") })
 	if err != nil {
 		return nil, err
 	}

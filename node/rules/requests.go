@@ -41,10 +41,7 @@ func applyRequestEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, erro
 		r.AskedAt = ts(ev)
 		return r, nil
 	case KindRequestAnswered:
-		if prev == nil {
-			return nil, notFound("id", "请求 %s 不存在", ev.GetRecordKey())
-		}
-		r, err := decodeRecord(prev, &pb.Request{})
+		r, err := existing(prev, &pb.Request{}, func() error { return notFound("id", "请求 %s 不存在", ev.GetRecordKey()) })
 		if err != nil {
 			return nil, err
 		}

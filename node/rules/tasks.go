@@ -36,10 +36,7 @@ func applyTaskEvent(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) 
 		}
 		return t, nil
 	case KindTaskDecided:
-		if prev == nil {
-			return nil, notFound("part", "子事项 %s 不存在", ev.GetRecordKey())
-		}
-		t, err := decodeRecord(prev, &pb.Task{})
+		t, err := existing(prev, &pb.Task{}, func() error { return notFound("part", "子事项 %s 不存在", ev.GetRecordKey()) })
 		if err != nil {
 			return nil, err
 		}
