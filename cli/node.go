@@ -127,10 +127,9 @@ func (o *NodeStartOptions) load(cmd *cobra.Command) error {
 		limitSet = limitSet || fileLimit
 	}
 	// The memory limit is for a small box. A county group member runs on
-	// a server, and under load the limit keeps its collector busy: with
-	// 64 writers the leader spent 245-257 µs of CPU per committed write
-	// at 96 MiB against 194-198 µs with none (peak resident 130 against
-	// 156 MiB; see README). So a member has none unless asked.
+	// a server, where the limit keeps its collector busy under load (a
+	// quarter more CPU per write, docs/benchmarks.md "A member's memory
+	// limit"). So a member has none unless asked.
 	if o.RaftListen != "" && !limitSet {
 		o.MemoryLimit = 0
 	}

@@ -15,6 +15,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/store"
 )
 
@@ -47,7 +48,7 @@ var groupSetup = func(t testing.TB) []*raft.Log {
 func TestABatchEntryAppliesEachCommand(t *testing.T) {
 	st := freshStore(t, "")
 	defer st.Close()
-	fsm := NewFSM(st)
+	fsm := newFSM(st)
 	fsm.ApplyBatch(groupSetup(t))
 	nested := cmdBytes(t, &pb.Command{Op: &pb.Command_Batch{Batch: &pb.CommandBatch{Commands: [][]byte{cmdBytes(t, acceptCmd(10))}}}})
 	logs := []*raft.Log{
@@ -55,8 +56,8 @@ func TestABatchEntryAppliesEachCommand(t *testing.T) {
 		logOf(t, 4, acceptCmd(12)),
 	}
 	res := fsm.ApplyBatch(logs)
-	br, ok := res[0].(BatchResult)
-	require.True(t, ok, "a batch entry answers a BatchResult, got %T", res[0])
+	br, ok := res[0].(cluster.BatchResult)
+	require.True(t, ok, "a batch entry answers a cluster.BatchResult, got %T", res[0])
 	require.Len(t, br, 5)
 	require.NoError(t, br[0].Err)
 	require.Equal(t, "330324-20261123-000001", br[0].Out.(*pb.Application).GetId())
@@ -65,19 +66,19 @@ func TestABatchEntryAppliesEachCommand(t *testing.T) {
 	require.ErrorIs(t, br[3].Err, store.ErrInvalidArgument)
 	require.Contains(t, br[3].Err.Error(), "command.batch", "a batch inside a batch is refused")
 	require.Equal(t, "330324-20261123-000002", br[4].Out.(*pb.Application).GetId())
-	require.Equal(t, "330324-20261123-000003", res[1].(FSMResult).Out.(*pb.Application).GetId())
+	require.Equal(t, "330324-20261123-000003", res[1].(cluster.FSMResult).Out.(*pb.Application).GetId())
 	require.Equal(t, uint64(4), st.Applied())
 
 	// Replayed: nothing applied twice.
 	head := st.FeedHead()
 	res = fsm.ApplyBatch(logs)
 	require.Equal(t, head, st.FeedHead())
-	require.Len(t, res[0].(BatchResult), 5)
+	require.Len(t, res[0].(cluster.BatchResult), 5)
 
 	// The same commands, an entry each: the same events.
 	one := freshStore(t, "")
 	defer one.Close()
-	NewFSM(one).ApplyBatch(append(groupSetup(t), logOf(t, 3, acceptCmd(10)), logOf(t, 4, unknownMatterCmd(10)),
+	newFSM(one).ApplyBatch(append(groupSetup(t), logOf(t, 3, acceptCmd(10)), logOf(t, 4, unknownMatterCmd(10)),
 		logOf(t, 5, acceptCmd(11)), logOf(t, 6, acceptCmd(12))))
 	require.True(t, sameFeeds(st, one))
 	_, err := st.Verify()
@@ -91,7 +92,7 @@ func TestABatchEntryAppliesEachCommand(t *testing.T) {
 func TestABatchEntryCutBetweenCommitsReplaysExactly(t *testing.T) {
 	dir := t.TempDir()
 	st := freshStore(t, dir)
-	NewFSM(st).ApplyBatch(groupSetup(t))
+	newFSM(st).ApplyBatch(groupSetup(t))
 	cmds := []*pb.Command{acceptCmd(10), acceptCmd(11), acceptCmd(12), acceptCmd(13)}
 	var parts [][]byte
 	var first []store.LogEntry
@@ -109,7 +110,7 @@ func TestABatchEntryCutBetweenCommitsReplaysExactly(t *testing.T) {
 
 	st = freshStore(t, dir)
 	defer st.Close()
-	res := NewFSM(st).ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})[0].(BatchResult)
+	res := newFSM(st).ApplyBatch([]*raft.Log{batchOf(t, 3, parts...)})[0].(cluster.BatchResult)
 	require.Nil(t, res[0].Out, "applied before the restart: skipped")
 	require.Nil(t, res[1].Out)
 	require.Equal(t, "330324-20261123-000003", res[2].Out.(*pb.Application).GetId())
@@ -118,7 +119,7 @@ func TestABatchEntryCutBetweenCommitsReplaysExactly(t *testing.T) {
 
 	whole := freshStore(t, "")
 	defer whole.Close()
-	NewFSM(whole).ApplyBatch(append(groupSetup(t), batchOf(t, 3, parts...)))
+	newFSM(whole).ApplyBatch(append(groupSetup(t), batchOf(t, 3, parts...)))
 	require.True(t, sameFeeds(st, whole), "cut and replayed, the same events as applied at once")
 }
 
@@ -149,7 +150,7 @@ func TestABatchCannotBeProposed(t *testing.T) {
 func FuzzFSMEntry(f *testing.F) {
 	st := freshStore(f, "")
 	f.Cleanup(func() { st.Close() })
-	NewFSM(st).ApplyBatch(groupSetup(f))
+	newFSM(st).ApplyBatch(groupSetup(f))
 	f.Add(cmdBytes(f, acceptCmd(10)), cmdBytes(f, unknownMatterCmd(10)), true)
 	f.Add([]byte{0xff, 0x01}, []byte{}, false)
 	f.Add(batchOf(f, 0, cmdBytes(f, acceptCmd(10))).Data, cmdBytes(f, acceptCmd(11)), true)
@@ -162,10 +163,10 @@ func FuzzFSMEntry(f *testing.F) {
 		if batch {
 			l = batchOf(t, index, a, b)
 		}
-		res := NewFSM(st).ApplyBatch([]*raft.Log{l})
+		res := newFSM(st).ApplyBatch([]*raft.Log{l})
 		require.Len(t, res, 1)
 		switch r := res[0].(type) {
-		case BatchResult:
+		case cluster.BatchResult:
 			if batch {
 				require.Len(t, r, 2)
 				if errors.Is(r[0].Err, store.ErrLaterRelease) || errors.Is(r[1].Err, store.ErrLaterRelease) {
@@ -174,7 +175,7 @@ func FuzzFSMEntry(f *testing.F) {
 				}
 				require.Equal(t, index, st.Applied(), "a batch entry is applied with its last command")
 			}
-		case FSMResult:
+		case cluster.FSMResult:
 			require.False(t, batch)
 		default:
 			t.Fatalf("result %T", r)

@@ -29,12 +29,12 @@ import (
 
 func startMember(t *testing.T, clock *testClock, bootstrap bool, join []string) *testNode {
 	t.Helper()
-	return startMemberWith(t, clock, &RaftConfig{Bootstrap: bootstrap, Join: join})
+	return startMemberWith(t, clock, &cluster.RaftConfig{Bootstrap: bootstrap, Join: join})
 }
 
 // startMemberWith starts a county member on loopback with short raft
 // timeouts and the rest of rc.
-func startMemberWith(t *testing.T, clock *testClock, rc *RaftConfig) *testNode {
+func startMemberWith(t *testing.T, clock *testClock, rc *cluster.RaftConfig) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	rc.Listen, rc.HeartbeatTimeout, rc.ElectionTimeout = "127.0.0.1:0", 200*time.Millisecond, 200*time.Millisecond
@@ -157,11 +157,11 @@ func TestCountyGroupOverTCP(t *testing.T) {
 
 func TestAMemberMustBootstrapOrJoinOnFirstStart(t *testing.T) {
 	_, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0"}})
+		Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: "127.0.0.1:0"}})
 	require.ErrorIs(t, err, store.ErrInvalidArgument)
 	require.ErrorContains(t, err, "bootstrap")
 	_, err = Start(Config{Unit: tiers.MustParse("330324101"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
+		Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
 	require.ErrorContains(t, err, "县级")
 }
 
@@ -174,7 +174,7 @@ func TestAnEarlierRaftLogIsMoved(t *testing.T) {
 	dir := t.TempDir()
 	start := func(listen, raftListen string, bootstrap bool) *testNode {
 		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
-			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap,
+			Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftListen, Bootstrap: bootstrap,
 				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
 		require.NoError(t, err)
 		return wrapTestNode(t, n, clock, dir)
@@ -247,7 +247,7 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	var boot func() string // the machine's boot id, as the member reads it
 	start := func(listen, raftListen string, bootstrap bool) *Node {
 		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
-			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16,
+			Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16,
 				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, BootID: boot})
 		require.NoError(t, err)
 		return n
@@ -378,7 +378,7 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 	dir := t.TempDir()
 	start := func(listen, raftListen string, bootstrap bool) *testNode {
 		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
-			Logger: quietLogger(), Raft: &RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16, ValueLogGarbage: 48 << 10,
+			Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16, ValueLogGarbage: 48 << 10,
 				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
 		require.NoError(t, err)
 		m := wrapTestNode(t, n, clock, dir)
@@ -457,7 +457,7 @@ func TestAFailedJoinStopsRaft(t *testing.T) {
 	nobody, err := freeport.Loopback()
 	require.NoError(t, err)
 	_, err = Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
-		Logger: quietLogger(), Raft: &RaftConfig{Listen: raftAddr, Join: []string{"http://" + nobody}}})
+		Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftAddr, Join: []string{"http://" + nobody}}})
 	require.ErrorContains(t, err, "join through")
 	l, err := net.Listen("tcp", raftAddr)
 	require.NoError(t, err, "the raft transport was closed")

@@ -102,7 +102,7 @@ func TestKillNineMidWrite(t *testing.T) {
 		proc.Wait()
 		hc.CloseIdleConnections()
 
-		st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t)})
+		st, err := openSolo(soloConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t)})
 		require.NoError(t, err)
 		rep, err := st.Verify()
 		require.NoError(t, err, "round %d", round)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/rpc"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
@@ -26,7 +27,7 @@ import (
 func TestRequestIDAppliesOnce(t *testing.T) {
 	st := freshStore(t, "")
 	defer st.Close()
-	fsm := NewFSM(st)
+	fsm := newFSM(st)
 	withID := func(cmd *pb.Command, id string) *pb.Command {
 		c := proto.CloneOf(cmd)
 		c.RequestId = id
@@ -42,16 +43,16 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 		logOf(t, 4, withID(acceptCmd(10), "a1")), // the same, in the same batch
 		logOf(t, 5, withID(supplement, "s1")),
 	})
-	first := res[2].(FSMResult)
+	first := res[2].(cluster.FSMResult)
 	require.NoError(t, first.Err)
-	require.True(t, proto.Equal(first.Out, res[3].(FSMResult).Out), "the repeat answers with the first output")
-	require.NoError(t, res[4].(FSMResult).Err)
+	require.True(t, proto.Equal(first.Out, res[3].(cluster.FSMResult).Out), "the repeat answers with the first output")
+	require.NoError(t, res[4].(cluster.FSMResult).Err)
 	head := st.FeedHead()
 
 	// A later batch: the repeat still writes nothing.
 	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 6, withID(acceptCmd(12), "a1")), logOf(t, 7, withID(supplement, "s1"))})
-	require.Equal(t, first.Out.(*pb.Application).GetId(), res[0].(FSMResult).Out.(*pb.Application).GetId())
-	require.NoError(t, res[1].(FSMResult).Err, "the supplement request is answered as it was the first time")
+	require.Equal(t, first.Out.(*pb.Application).GetId(), res[0].(cluster.FSMResult).Out.(*pb.Application).GetId())
+	require.NoError(t, res[1].(cluster.FSMResult).Err, "the supplement request is answered as it was the first time")
 	require.Equal(t, head, st.FeedHead())
 	n, _, err := st.ListApplications(rules.AppFilter{})
 	require.NoError(t, err)
@@ -59,17 +60,17 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 
 	// A refusal is not remembered: the same id may be tried again.
 	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 8, withID(supplement, "s2"))})
-	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrFailedPrecondition, "already waiting for the supplement")
+	require.ErrorIs(t, res[0].(cluster.FSMResult).Err, store.ErrFailedPrecondition, "already waiting for the supplement")
 	res = fsm.ApplyBatch([]*raft.Log{
 		logOf(t, 9, &pb.Command{NowMs: hour(13), Op: &pb.Command_Supply{Supply: &pb.SupplyMaterialsRequest{Id: "330324-20261123-000001", Materials: []string{"近期一寸免冠证件照"}}}}),
 		logOf(t, 10, withID(supplement, "s2")),
 	})
-	require.NoError(t, res[1].(FSMResult).Err, "tried again after the refusal, and applied")
+	require.NoError(t, res[1].(cluster.FSMResult).Err, "tried again after the refusal, and applied")
 
 	// Too long an id is refused, naming the field.
 	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 11, withID(acceptCmd(14), strings.Repeat("x", 65)))})
-	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrInvalidArgument)
-	require.ErrorContains(t, res[0].(FSMResult).Err, "request_id")
+	require.ErrorIs(t, res[0].(cluster.FSMResult).Err, store.ErrInvalidArgument)
+	require.ErrorContains(t, res[0].(cluster.FSMResult).Err, "request_id")
 
 	// Two hours later, a command with an id prunes the old ones: "a1" is
 	// a new request again.
@@ -78,8 +79,8 @@ func TestRequestIDAppliesOnce(t *testing.T) {
 	prune := withID(acceptCmd(10), "p1")
 	prune.NowMs = late.NowMs
 	res = fsm.ApplyBatch([]*raft.Log{logOf(t, 12, prune), logOf(t, 13, late)})
-	require.NoError(t, res[1].(FSMResult).Err)
-	require.NotEqual(t, first.Out.(*pb.Application).GetId(), res[1].(FSMResult).Out.(*pb.Application).GetId())
+	require.NoError(t, res[1].(cluster.FSMResult).Err)
+	require.NotEqual(t, first.Out.(*pb.Application).GetId(), res[1].(cluster.FSMResult).Out.(*pb.Application).GetId())
 }
 
 // loseFirstProposeAnswer lets Propose calls through but loses the answer
@@ -124,7 +125,7 @@ func TestHandedOverWriteAppliesOnce(t *testing.T) {
 			m1 := startMember(t, clock, true, nil)
 			eventually(t, func() bool { return clusterStatus(t, m1).GetLeader() == m1.URL() }, "the first member leads")
 			lossy := &loseFirstProposeAnswer{base: sync.HTTPClient(nil).Transport}
-			m2 := startMemberWith(t, clock, &RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
+			m2 := startMemberWith(t, clock, &cluster.RaftConfig{Join: []string{m1.URL()}, Transport: lossy})
 			members := []*testNode{m1, m2}
 			if tc.elected {
 				members = append(members, startMember(t, clock, false, []string{m1.URL()}))

@@ -185,7 +185,7 @@ func prevOrEmpty(r *pb.StoredRecord) *pb.StoredRecord {
 // from the fuzzer's bytes: whatever it is given, a refused command writes
 // nothing and the store stays consistent with its events.
 func FuzzCommands(f *testing.F) {
-	st, err := OpenStore(StoreConfig{Dir: f.TempDir(), Unit: county, Calendar: seedCalendar(f), NoSync: true})
+	st, err := openSolo(soloConfig{Dir: f.TempDir(), Unit: county, Calendar: seedCalendar(f), NoSync: true})
 	require.NoError(f, err)
 	f.Cleanup(func() { st.Close() })
 	ctx := context.Background()

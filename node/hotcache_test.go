@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/store"
 )
 
@@ -57,12 +58,12 @@ func TestHotCacheWithinOneBatch(t *testing.T) {
 	defer batched.Close()
 	one := freshStore(t, "")
 	defer one.Close()
-	got := NewFSM(batched).ApplyBatch(logs)
+	got := newFSM(batched).ApplyBatch(logs)
 	var want []any
 	for _, l := range logs {
-		want = append(want, NewFSM(one).Apply(l))
+		want = append(want, newFSM(one).Apply(l))
 	}
-	errOf := func(r any) error { return r.(FSMResult).Err }
+	errOf := func(r any) error { return r.(cluster.FSMResult).Err }
 	for i := range logs {
 		require.Equal(t, errOf(want[i]) == nil, errOf(got[i]) == nil, "entry %d: batched %v, one by one %v", i+1, errOf(got[i]), errOf(want[i]))
 	}
@@ -80,7 +81,7 @@ func TestHotCacheWithinOneBatch(t *testing.T) {
 func TestHotCacheAfterRestore(t *testing.T) {
 	src := freshStore(t, "")
 	defer src.Close()
-	fsm := NewFSM(src)
+	fsm := newFSM(src)
 	fsm.ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity), logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}})})
 	snap := &snapBuffer{}
 	require.NoError(t, src.Backup(snap))
@@ -89,19 +90,19 @@ func TestHotCacheAfterRestore(t *testing.T) {
 	defer dst.Close()
 	// The destination knows the matter (cached), then is restored from a
 	// state where it was never published... and then from one where it is.
-	dfsm := NewFSM(dst)
+	dfsm := newFSM(dst)
 	empty := freshStore(t, "")
 	emptySnap := &snapBuffer{}
-	NewFSM(empty).ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity)})
+	newFSM(empty).ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity)})
 	require.NoError(t, empty.Backup(emptySnap))
 	empty.Close()
 
 	require.NoError(t, dfsm.Restore(snap.reader()))
 	r := dfsm.ApplyBatch([]*raft.Log{logOf(t, 3, acceptCmd(10))})
-	require.NoError(t, r[0].(FSMResult).Err)
+	require.NoError(t, r[0].(cluster.FSMResult).Err)
 	require.NoError(t, dfsm.Restore(emptySnap.reader()))
 	r = dfsm.ApplyBatch([]*raft.Log{logOf(t, 2, acceptCmd(10))})
-	require.ErrorIs(t, r[0].(FSMResult).Err, store.ErrNotFound, "the cache went with the old state")
+	require.ErrorIs(t, r[0].(cluster.FSMResult).Err, store.ErrNotFound, "the cache went with the old state")
 }
 
 type snapBuffer struct{ bytes.Buffer }

@@ -394,7 +394,7 @@ func TestRestartKeepsIdentityCountersAndRecords(t *testing.T) {
 	require.NoError(t, n2.Shutdown(context.Background()))
 
 	// The same directory refuses to open as another unit.
-	_, err = OpenStore(StoreConfig{Dir: dir, Unit: "330324101", Calendar: seedCalendar(t)})
+	_, err = openSolo(soloConfig{Dir: dir, Unit: "330324101", Calendar: seedCalendar(t)})
 	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 	require.ErrorContains(t, err, "unit:")
 }

@@ -238,7 +238,7 @@ func TestProcessesConvergeAfterKillNine(t *testing.T) {
 	// Each store, opened after a last kill -9, is gap-free and consistent.
 	for _, p := range []*procNode{county, town, v1, v2} {
 		p.kill9()
-		st, err := OpenStore(StoreConfig{Dir: p.dir, Unit: tiersUnit(p.unit), Calendar: seedCalendar(t)})
+		st, err := openSolo(soloConfig{Dir: p.dir, Unit: tiersUnit(p.unit), Calendar: seedCalendar(t)})
 		require.NoError(t, err)
 		_, err = st.Verify()
 		require.NoError(t, err, p.unit)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
 )
@@ -26,11 +27,11 @@ func logOf(t testing.TB, index uint64, cmd *pb.Command) *raft.Log {
 	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: b}
 }
 
-func freshStore(t testing.TB, dir string) *Store {
+func freshStore(t testing.TB, dir string) *solo {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	st, err := OpenStore(StoreConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), Member: true})
+	st, err := openSolo(soloConfig{Dir: dir, Unit: county, Calendar: seedCalendar(t), Member: true})
 	require.NoError(t, err)
 	return st
 }
@@ -46,7 +47,7 @@ func acceptCmd(hour int) *pb.Command {
 func TestFSMFedRawLogs(t *testing.T) {
 	dir := t.TempDir()
 	st := freshStore(t, dir)
-	fsm := NewFSM(st)
+	fsm := newFSM(st)
 	logs := []*raft.Log{
 		logOf(t, 1, groupIdentity),
 		logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}),
@@ -58,11 +59,11 @@ func TestFSMFedRawLogs(t *testing.T) {
 		logOf(t, 8, &pb.Command{NowMs: at("2026-11-23", 12).UnixMilli(), Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{Id: "330324-20261123-000099", Approve: true}}}),
 	}
 	res := append(fsm.ApplyBatch(logs[:3]), fsm.ApplyBatch(logs[3:])...)
-	require.NoError(t, res[2].(FSMResult).Err)
-	require.Equal(t, "330324-20261123-000001", res[2].(FSMResult).Out.(*pb.Application).GetId())
-	require.ErrorIs(t, res[3].(FSMResult).Err, store.ErrInvalidArgument, "a garbage entry is refused, alike everywhere")
-	require.ErrorIs(t, res[7].(FSMResult).Err, store.ErrNotFound, "a refused command is a result, not a failure")
-	require.Equal(t, rules.StateApproved, res[6].(FSMResult).Out.(*pb.Application).GetState())
+	require.NoError(t, res[2].(cluster.FSMResult).Err)
+	require.Equal(t, "330324-20261123-000001", res[2].(cluster.FSMResult).Out.(*pb.Application).GetId())
+	require.ErrorIs(t, res[3].(cluster.FSMResult).Err, store.ErrInvalidArgument, "a garbage entry is refused, alike everywhere")
+	require.ErrorIs(t, res[7].(cluster.FSMResult).Err, store.ErrNotFound, "a refused command is a result, not a failure")
+	require.Equal(t, rules.StateApproved, res[6].(cluster.FSMResult).Out.(*pb.Application).GetState())
 	require.Equal(t, "c0c0c0c0c0c0c0c0", st.NodeID(), "the group's identity")
 	require.Equal(t, uint64(8), st.Applied())
 	evs, err := st.Events(0, 1000)
@@ -80,7 +81,7 @@ func TestFSMFedRawLogs(t *testing.T) {
 	defer st.Close()
 	require.Equal(t, uint64(8), st.Applied())
 	require.Equal(t, "c0c0c0c0c0c0c0c0", st.NodeID())
-	NewFSM(st).ApplyBatch(logs)
+	newFSM(st).ApplyBatch(logs)
 	require.Equal(t, head, st.FeedHead())
 	_, err = st.Verify()
 	require.NoError(t, err)
@@ -88,7 +89,7 @@ func TestFSMFedRawLogs(t *testing.T) {
 	// Another member fed the same log holds the same events.
 	other := freshStore(t, "")
 	defer other.Close()
-	NewFSM(other).ApplyBatch(logs)
+	newFSM(other).ApplyBatch(logs)
 	evs2, err := other.Events(0, 1000)
 	require.NoError(t, err)
 	require.Equal(t, len(evs), len(evs2))
@@ -99,8 +100,8 @@ func TestFSMFedRawLogs(t *testing.T) {
 
 // member is one county store under raft, on an in-memory transport.
 type member struct {
-	st    *Store
-	fsm   *FSM
+	st    *solo
+	fsm   *cluster.FSM
 	r     *raft.Raft
 	trans *raft.InmemTransport
 	addr  raft.ServerAddress
@@ -110,7 +111,7 @@ func makeCluster(t *testing.T, n int) []*member { return makeClusterWrapped(t, n
 
 // makeClusterWrapped is makeCluster with each member's state machine
 // wrapped by wrap (nil: none).
-func makeClusterWrapped(t *testing.T, n int, wrap func(*FSM) raft.FSM) []*member {
+func makeClusterWrapped(t *testing.T, n int, wrap func(*cluster.FSM) raft.FSM) []*member {
 	var ms []*member
 	var servers []raft.Server
 	for i := 0; i < n; i++ {
@@ -137,7 +138,7 @@ func makeClusterWrapped(t *testing.T, n int, wrap func(*FSM) raft.FSM) []*member
 		// lets a snapshot be read while it is still being written.
 		snaps, err := raft.NewFileSnapshotStoreWithLogger(t.TempDir(), 2, conf.Logger)
 		require.NoError(t, err)
-		m.fsm = NewFSM(m.st)
+		m.fsm = newFSM(m.st)
 		var fsm raft.FSM = m.fsm
 		if wrap != nil {
 			fsm = wrap(m.fsm)
@@ -174,7 +175,7 @@ func leaderOf(t *testing.T, ms []*member, except *member) *member {
 // the member is not (or no longer) the leader is proposed again to the
 // current one. (After a lost leadership the entry may or may not have been
 // committed; callers count with that.)
-func propose(t *testing.T, ms []*member, except *member, cmd *pb.Command) FSMResult {
+func propose(t *testing.T, ms []*member, except *member, cmd *pb.Command) cluster.FSMResult {
 	b, err := proto.Marshal(cmd)
 	require.NoError(t, err)
 	for try := 0; try < 20; try++ {
@@ -186,10 +187,10 @@ func propose(t *testing.T, ms []*member, except *member, cmd *pb.Command) FSMRes
 			continue
 		}
 		require.NoError(t, err)
-		return f.Response().(FSMResult)
+		return f.Response().(cluster.FSMResult)
 	}
 	t.Fatal("no leader took the entry")
-	return FSMResult{}
+	return cluster.FSMResult{}
 }
 
 // feeds is what sameFeeds reads: a store, alone or with its rules.
@@ -287,7 +288,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // restart to clear the store and load the snapshot again.
 func TestAFailedSnapshotLoadHaltsTheMember(t *testing.T) {
 	src := freshStore(t, "")
-	NewFSM(src).ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity),
+	newFSM(src).ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity),
 		logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}),
 		logOf(t, 3, acceptCmd(10))})
 	var snap bytes.Buffer
@@ -296,7 +297,7 @@ func TestAFailedSnapshotLoadHaltsTheMember(t *testing.T) {
 
 	dir := t.TempDir()
 	st := freshStore(t, dir)
-	fsm := NewFSM(st)
+	fsm := newFSM(st)
 	var told error
 	fsm.OnHalt(func(err error) { told = err })
 	err := fsm.Restore(io.NopCloser(io.MultiReader(bytes.NewReader(snap.Bytes()[:snap.Len()-1]), iotest.ErrReader(io.ErrUnexpectedEOF))))
@@ -304,14 +305,14 @@ func TestAFailedSnapshotLoadHaltsTheMember(t *testing.T) {
 	require.ErrorIs(t, told, store.ErrHalfRestored, "the node is told")
 	require.ErrorIs(t, fsm.Halted(), store.ErrHalfRestored)
 	out := fsm.ApplyBatch([]*raft.Log{logOf(t, 4, acceptCmd(11))})
-	require.ErrorIs(t, out[0].(FSMResult).Err, store.ErrHalfRestored, "nothing more is applied")
+	require.ErrorIs(t, out[0].(cluster.FSMResult).Err, store.ErrHalfRestored, "nothing more is applied")
 	require.FileExists(t, filepath.Join(dir, store.RestoreMark))
 	require.NoError(t, st.Close())
 
 	// Restarted: cleared, and the snapshot loads whole.
 	st = freshStore(t, dir)
 	require.Zero(t, st.Applied())
-	fsm = NewFSM(st)
+	fsm = newFSM(st)
 	require.NoError(t, fsm.Restore(io.NopCloser(bytes.NewReader(snap.Bytes()))))
 	require.NoError(t, fsm.Halted())
 	require.Equal(t, uint64(3), st.Applied())

@@ -32,7 +32,7 @@ func laterCmd(t testing.TB) []byte {
 func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 	dir := t.TempDir()
 	st := freshStore(t, dir)
-	fsm := NewFSM(st)
+	fsm := newFSM(st)
 	var told []error
 	fsm.OnHalt(func(err error) { told = append(told, err) })
 	setup := groupSetup(t)
@@ -45,14 +45,14 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 	check := func(res []any) {
 		t.Helper()
 		require.Len(t, res, 3)
-		require.NoError(t, res[0].(FSMResult).Err)
-		br := res[1].(BatchResult)
+		require.NoError(t, res[0].(cluster.FSMResult).Err)
+		br := res[1].(cluster.BatchResult)
 		require.Len(t, br, 3)
 		require.NoError(t, br[0].Err)
 		require.ErrorIs(t, br[1].Err, store.ErrLaterRelease)
 		require.Contains(t, br[1].Err.Error(), "第 4 条日志的第 2 条命令")
 		require.ErrorIs(t, br[2].Err, store.ErrLaterRelease)
-		require.ErrorIs(t, res[2].(FSMResult).Err, store.ErrLaterRelease)
+		require.ErrorIs(t, res[2].(cluster.FSMResult).Err, store.ErrLaterRelease)
 	}
 	check(fsm.ApplyBatch(logs))
 	require.Len(t, told, 1)
@@ -66,7 +66,7 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 
 	// Halted: what comes later is not applied either.
 	res := fsm.ApplyBatch([]*raft.Log{logOf(t, 6, acceptCmd(12))})
-	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrLaterRelease)
+	require.ErrorIs(t, res[0].(cluster.FSMResult).Err, store.ErrLaterRelease)
 	require.Equal(t, uint64(3), st.Applied())
 	require.Equal(t, head, st.FeedHead())
 	require.Len(t, told, 1, "told once")
@@ -76,7 +76,7 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 	require.NoError(t, st.Close())
 	st = freshStore(t, dir)
 	defer st.Close()
-	again := NewFSM(st)
+	again := newFSM(st)
 	res = again.ApplyBatch(append(append([]*raft.Log{}, setup...), logs...))
 	check(res[len(setup):])
 	require.ErrorIs(t, again.Halted(), store.ErrLaterRelease)
@@ -88,10 +88,10 @@ func TestAMemberHaltsAtACommandOfALaterRelease(t *testing.T) {
 	// An entry that is the later command itself.
 	other := freshStore(t, "")
 	defer other.Close()
-	NewFSM(other).ApplyBatch(setup)
-	res = NewFSM(other).ApplyBatch([]*raft.Log{{Index: 3, Term: 1, Type: raft.LogCommand, Data: laterCmd(t)}})
-	require.ErrorIs(t, res[0].(FSMResult).Err, store.ErrLaterRelease)
-	require.Contains(t, res[0].(FSMResult).Err.Error(), "第 3 条日志是更新版本的命令")
+	newFSM(other).ApplyBatch(setup)
+	res = newFSM(other).ApplyBatch([]*raft.Log{{Index: 3, Term: 1, Type: raft.LogCommand, Data: laterCmd(t)}})
+	require.ErrorIs(t, res[0].(cluster.FSMResult).Err, store.ErrLaterRelease)
+	require.Contains(t, res[0].(cluster.FSMResult).Err.Error(), "第 3 条日志是更新版本的命令")
 	require.Equal(t, uint64(2), other.Applied())
 }
 
@@ -154,7 +154,7 @@ func TestAMemberMeetingALaterCommandStops(t *testing.T) {
 	// Put there as a leader of the later release would.
 	f := c.Raft().Apply(laterCmd(t), 5*time.Second)
 	require.NoError(t, f.Error())
-	require.ErrorIs(t, f.Response().(FSMResult).Err, store.ErrLaterRelease)
+	require.ErrorIs(t, f.Response().(cluster.FSMResult).Err, store.ErrLaterRelease)
 	select {
 	case err := <-m.Done():
 		require.ErrorIs(t, err, store.ErrLaterRelease)

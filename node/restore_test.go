@@ -51,7 +51,7 @@ func TestRestoreFromBackupGetsANewIdentityAndResyncs(t *testing.T) {
 	// Back up the stopped village, then keep working.
 	dir := vill.dir
 	stopNode(t, vill)
-	st, err := OpenStore(StoreConfig{Dir: dir, Unit: "330324101201", Calendar: seedCalendar(t)})
+	st, err := openSolo(soloConfig{Dir: dir, Unit: "330324101201", Calendar: seedCalendar(t)})
 	require.NoError(t, err)
 	var backup bytes.Buffer
 	require.NoError(t, st.Backup(&backup))
@@ -63,8 +63,8 @@ func TestRestoreFromBackupGetsANewIdentityAndResyncs(t *testing.T) {
 
 	// The box dies; its data comes back from the backup, in a new directory.
 	newDir := t.TempDir()
-	require.NoError(t, RestoreStore(StoreConfig{Dir: newDir, Unit: "330324101201", Calendar: seedCalendar(t)}, &backup))
-	st, err = OpenStore(StoreConfig{Dir: newDir, Unit: "330324101201", Calendar: seedCalendar(t)})
+	require.NoError(t, restoreSolo(soloConfig{Dir: newDir, Unit: "330324101201", Calendar: seedCalendar(t)}, &backup))
+	st, err = openSolo(soloConfig{Dir: newDir, Unit: "330324101201", Calendar: seedCalendar(t)})
 	require.NoError(t, err)
 	require.True(t, st.Restored())
 	require.NotEqual(t, oldID, st.NodeID())
@@ -135,7 +135,7 @@ func TestRawCopyReusingIdsIsQuarantined(t *testing.T) {
 func TestBackupIsOneInstant(t *testing.T) {
 	src := freshStore(t, "")
 	defer src.Close()
-	fsm := NewFSM(src)
+	fsm := newFSM(src)
 	fsm.ApplyBatch([]*raft.Log{logOf(t, 1, groupIdentity),
 		logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}})})
 	base := src.FeedHead() // the catalog's events
@@ -180,7 +180,7 @@ func TestBackupIsOneInstant(t *testing.T) {
 // writing when it was killed is refused when a node is opened on it, not
 // taken for a node (it may hold the old identity without the rest).
 func TestARestoreThatDoesNotFinishLeavesNoNode(t *testing.T) {
-	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: "330324", Calendar: seedCalendar(t)})
+	st, err := openSolo(soloConfig{Dir: t.TempDir(), Unit: "330324", Calendar: seedCalendar(t)})
 	require.NoError(t, err)
 	applyAll(t, st, []*pb.Command{{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}}})
 	var cmds []*pb.Command
@@ -193,8 +193,8 @@ func TestARestoreThatDoesNotFinishLeavesNoNode(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	dir := t.TempDir()
-	cfg := StoreConfig{Dir: dir, Unit: "330324", Calendar: seedCalendar(t)}
-	err = RestoreStore(cfg, bytes.NewReader(backup.Bytes()[:backup.Len()-100]))
+	cfg := soloConfig{Dir: dir, Unit: "330324", Calendar: seedCalendar(t)}
+	err = restoreSolo(cfg, bytes.NewReader(backup.Bytes()[:backup.Len()-100]))
 	require.ErrorIs(t, err, store.ErrInvalidArgument)
 	require.ErrorContains(t, err, "backup: ")
 	entries, err := os.ReadDir(dir)
@@ -202,16 +202,16 @@ func TestARestoreThatDoesNotFinishLeavesNoNode(t *testing.T) {
 	require.Empty(t, entries, "emptied again")
 
 	// Whole, it restores (into the same, empty, directory).
-	require.NoError(t, RestoreStore(cfg, bytes.NewReader(backup.Bytes())))
+	require.NoError(t, restoreSolo(cfg, bytes.NewReader(backup.Bytes())))
 	require.NoFileExists(t, filepath.Join(dir, store.RestoreMark))
-	st, err = OpenStore(cfg)
+	st, err = openSolo(cfg)
 	require.NoError(t, err)
 	require.True(t, st.Restored())
 	require.NoError(t, st.Close())
 
 	// Killed mid-restore: the mark is left with what was written.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, store.RestoreMark), nil, 0o644))
-	_, err = OpenStore(cfg)
+	_, err = openSolo(cfg)
 	require.ErrorIs(t, err, store.ErrFailedPrecondition)
 	require.ErrorContains(t, err, "data: ")
 	require.ErrorContains(t, err, "node restore")
@@ -260,7 +260,7 @@ func TestAParentRestoredFromABackupGetsWhatItLost(t *testing.T) {
 	// The county is backed up, and starts again on its own data.
 	dir := county.dir
 	stopNode(t, county)
-	st, err := OpenStore(StoreConfig{Dir: dir, Unit: "330324", Calendar: seedCalendar(t)})
+	st, err := openSolo(soloConfig{Dir: dir, Unit: "330324", Calendar: seedCalendar(t)})
 	require.NoError(t, err)
 	var backup bytes.Buffer
 	require.NoError(t, st.Backup(&backup))
@@ -273,7 +273,7 @@ func TestAParentRestoredFromABackupGetsWhatItLost(t *testing.T) {
 	// does not hold b, under the same address.
 	stopNode(t, county)
 	newDir := t.TempDir()
-	require.NoError(t, RestoreStore(StoreConfig{Dir: newDir, Unit: "330324", Calendar: seedCalendar(t)}, &backup))
+	require.NoError(t, restoreSolo(soloConfig{Dir: newDir, Unit: "330324", Calendar: seedCalendar(t)}, &backup))
 	county = startTestNode(t, "330324", newDir, clock)
 	rt.to(county)
 	require.Nil(t, appOn(county, b), "the backup is older than b")
@@ -292,7 +292,7 @@ func TestAParentRestoredFromABackupGetsWhatItLost(t *testing.T) {
 }
 
 // applyAll applies the commands, 16 at a time, and requires each to succeed.
-func applyAll(t testing.TB, st *Store, cmds []*pb.Command) {
+func applyAll(t testing.TB, st *solo, cmds []*pb.Command) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(cmds))

@@ -212,7 +212,7 @@ func TestForgedAndMalformedBatches(t *testing.T) {
 // FuzzIngestBatch feeds arbitrary bytes, decoded as a push batch, to a
 // store: it never panics, never writes half a batch, and stays consistent.
 func FuzzIngestBatch(f *testing.F) {
-	st, err := OpenStore(StoreConfig{Dir: f.TempDir(), Unit: county, Calendar: seedCalendar(f), NoSync: true})
+	st, err := openSolo(soloConfig{Dir: f.TempDir(), Unit: county, Calendar: seedCalendar(f), NoSync: true})
 	require.NoError(f, err)
 	f.Cleanup(func() { st.Close() })
 	peer, ch := fakeChild("f00d")
@@ -395,9 +395,9 @@ func TestAPushBeyondWhatTheParentHoldsIsRefused(t *testing.T) {
 }
 
 // countyStore is a county's store without fsync, closed with the test.
-func countyStore(t *testing.T) *Store {
+func countyStore(t *testing.T) *solo {
 	t.Helper()
-	st, err := OpenStore(StoreConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
+	st, err := openSolo(soloConfig{Dir: t.TempDir(), Unit: county, Calendar: seedCalendar(t), NoSync: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	return st

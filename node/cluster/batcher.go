@@ -15,11 +15,8 @@ import (
 // Limits of the batcher. One entry in flight at a time, counted until it
 // reaches the leader's state machine: the next entry is then replicated
 // while this one is applied. A second entry in flight would halve the
-// commands each entry carries; measured with 64 writers (`jiujin bench
-// county`, three runs each, alternating, before the slot was freed at
-// the state machine): 1 in flight 4,500–5,200 committed/s at p99
-// 33–39 ms; 2 in flight 3,900–4,400/s; 4 in flight 3,700–4,500/s; no
-// batcher (an entry per command) 3,300–3,700/s at p99 55–92 ms. A batch
+// commands each entry carries, and commits fewer (docs/benchmarks.md,
+// History: 4,500–5,200/s with one in flight, 3,900–4,400/s with two). A batch
 // stays well under what a follower takes in one AppendEntries and what
 // the store commits at once.
 const (

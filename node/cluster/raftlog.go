@@ -17,13 +17,11 @@ import (
 
 // The raft log and raft's own small state (term, vote) live in raft-wal:
 // segment files appended to and fdatasynced once per batch, with a small
-// bbolt file for the segment list and the term. It replaced raft-boltdb
-// (bbolt, a B+tree rewritten page by page and synced twice per batch, what
-// Consul and Nomad ran on for years): on this project's two-core machines
-// one writer's commit took 1.6 ms instead of 2.4 ms, and 16 writers
-// committed 15 % more (README, County group). v0.4.1 is the release that
-// reopens a log whose tail raft truncated before a crash (raft-wal #31,
-// which v0.4.0 could not and the leader-kill tests met). Compaction drops
+// bbolt file for the segment list and the term. Against raft-boltdb (a
+// B+tree rewritten page by page and synced twice per batch) one writer
+// commits 562–593/s instead of 362–420/s (docs/benchmarks.md, History).
+// v0.4.1 or later: it reopens a log whose tail raft truncated before a
+// crash (raft-wal #31), which the leader-kill tests meet. Compaction drops
 // whole segments and moves the first index on, so a member that was away
 // long enough installs a snapshot.
 //

@@ -3,7 +3,7 @@ package rules
 import "testing"
 
 // TestRecordKeysAsNodeTestsSpellThem: node's tests build record keys
-// themselves (node/shim_test.go); they must stay those of the rules.
+// themselves (node/solo_test.go); they must stay those of the rules.
 func TestRecordKeysAsNodeTestsSpellThem(t *testing.T) {
 	for got, want := range map[string]string{
 		recCatalog:                  "catalog",

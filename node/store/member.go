@@ -18,23 +18,16 @@ import (
 //   - No fsync: the applied index is written with the data it covers, and
 //     a tail lost in a crash is replayed from the log.
 //   - Values longer than valueThreshold go to badger's value log: records,
-//     feed entries and kept answers, 250 to 400 bytes each, are written
-//     once, to the end of a value-log file, and the LSM tree holds a
-//     pointer of a dozen bytes to each; counters and indexes (8 bytes or
-//     none) stay in the tree. With every value in the tree, the three
-//     stores of a group on one box filled their memtables every few
-//     seconds, and flushing and compacting those bytes on the cores the
-//     writes need stalled the group for about a second each time: 64
-//     writers for 20 s, alternating runs, committed 3,656–4,110/s at p99
-//     178–209 ms, and with the value log 4,481–4,975/s at p99 37–49 ms,
-//     with a fifth less CPU per write. A store that fsyncs keeps its
-//     values in the tree: with the value log a commit would sync two
-//     files.
+//     feed entries and kept answers (250 to 400 bytes each) are written
+//     once, and the LSM tree holds a pointer to each; counters and
+//     indexes stay in the tree. With every value in the tree, flushing
+//     and compacting the three stores of a group stalled it for about a
+//     second each time (p99 178–209 ms against 37–49 ms, docs/benchmarks.md
+//     "Why a member's store is tuned so"). A store that fsyncs keeps its
+//     values in the tree: with the value log a commit would sync two files.
 //   - Memtables of memberMemTable (64 MiB, against 16 MiB on a small box):
-//     with keys and pointers only, a 16 MiB memtable still filled every
-//     few seconds at full load; 64 writers for 60 s made 4,238/s at p99
-//     128 ms with 16 MiB and 4,499–4,532/s at p99 45–53 ms with 64 MiB.
-//     Two of them cost a member 96 MiB more memory at most.
+//     a 16 MiB memtable still filled every few seconds at full load (same
+//     section). Two of them cost a member 96 MiB more memory at most.
 //
 // Without fsync, a member's store relies on the machine's page cache: a
 // process killed (kill -9, a crash) loses nothing, for the kernel still
@@ -51,19 +44,15 @@ import (
 // pruned after their retention, events released from the held list) stays
 // in the value log as garbage: nothing collects it. Badger's collector
 // (RunValueLogGC) moves live values to the end of the log under their old
-// versions; a key deleted after its value was moved can come back when a
-// compaction drops the tombstone but not the moved value. Measured: 2,000
-// kept answers pruned while the collector ran every 20 ms, 37 of them back
-// (under the race detector's timing; 1 in 3 runs), even with no write
-// during a rewrite. A member whose store brought back a pruned answer
-// would answer a repeated key differently from the others. The garbage is
-// what a county overwrites and prunes, some 600 bytes per keyed write:
-// about 0.6 GB a year at a million writes. It is dropped when the member
-// starts with more than its limit of it (RaftConfig.ValueLogGarbage, 1 GiB
-// by default): the store is loaded from the member's last snapshot, which
-// drops every value-log file (badger's DropAll) and writes what is live
-// once, as a snapshot install does; the log after the snapshot is then
-// replayed.
+// versions, and a key deleted after its value was moved can come back when
+// a compaction drops the tombstone but not the moved value (seen: 37 of
+// 2,000 pruned answers back, docs/internals.md); a member that brought
+// back a pruned answer would answer a repeated key differently from the
+// others. The garbage, some 600 bytes per keyed write, is dropped when the
+// member starts with more than its limit of it (RaftConfig.ValueLogGarbage,
+// 1 GiB by default): the store is loaded from the member's last snapshot,
+// which drops every value-log file (badger's DropAll) and writes what is
+// live once, as a snapshot install does; the log after it is replayed.
 const (
 	valueThreshold = 64
 	memberMemTable = 64 << 20

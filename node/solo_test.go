@@ -16,8 +16,8 @@ import (
 	"github.com/jiujin/jiujin/tiers"
 )
 
-// StoreConfig is a store with its rules, opened alone (no node around it).
-type StoreConfig struct {
+// soloConfig is a store with its rules, opened alone (no node around it).
+type soloConfig struct {
 	Dir      string
 	Unit     tiers.Unit
 	Calendar *delegation.Calendar
@@ -30,49 +30,42 @@ type StoreConfig struct {
 	bootID   func() string
 }
 
-func (c StoreConfig) store() store.Config {
+func (c soloConfig) store() store.Config {
 	return store.Config{Dir: c.Dir, Unit: c.Unit, Clock: c.Clock, NoSync: c.NoSync, MaxBatch: c.MaxBatch,
 		Member: c.Member, Logger: c.Logger, Tune: c.tune, BootID: c.bootID}
 }
 
-// Store is a unit's store and its rules, as the tests use them alone.
-type Store struct {
+// solo is a unit's store and its rules, as the tests use them alone.
+type solo struct {
 	*rules.Rules
 	*store.Store
 }
 
-func (s *Store) Unit() tiers.Unit { return s.Rules.Unit() }
-func (s *Store) Close() error     { return s.Store.Close() }
+func (s *solo) Unit() tiers.Unit { return s.Rules.Unit() }
+func (s *solo) Close() error     { return s.Store.Close() }
 
-// OpenStore opens a store with its rules.
-func OpenStore(c StoreConfig) (*Store, error) {
+// openSolo opens a store with its rules.
+func openSolo(c soloConfig) (*solo, error) {
 	r, err := rules.Open(rules.Config{Store: c.store(), Calendar: c.Calendar})
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Rules: r, Store: r.Store()}, nil
+	return &solo{Rules: r, Store: r.Store()}, nil
 }
 
-// RestoreStore restores a backup into an empty directory.
-func RestoreStore(c StoreConfig, r io.Reader) error { return store.RestoreBackup(c.store(), r) }
+// restoreSolo restores a backup into an empty directory.
+func restoreSolo(c soloConfig, r io.Reader) error { return store.RestoreBackup(c.store(), r) }
 
-// NewFSM is the county group's state machine over a test store.
-func NewFSM(s *Store) *cluster.FSM { return cluster.NewFSM(s.Store) }
+// newFSM is the county group's state machine over a test store.
+func newFSM(s *solo) *cluster.FSM { return cluster.NewFSM(s.Store) }
 
 // materialize folds an event through the rules, as every receiver does.
 func materialize(prev *pb.StoredRecord, ev *pb.Event) (*pb.StoredRecord, error) {
 	return store.Fold(&rules.Rules{}, prev, ev)
 }
 
-type (
-	FSM         = cluster.FSM
-	FSMResult   = cluster.FSMResult
-	BatchResult = cluster.BatchResult
-	RaftConfig  = cluster.RaftConfig
-)
-
 // Ingest applies a batch from a sync peer, as the node's sync link does.
-func (s *Store) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error) {
+func (s *solo) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error) {
 	out, err := s.Store.Apply(ctx, store.IngestCommand(s.Store.Now(), from, pushed, events, last, head))
 	if err != nil {
 		return nil, err
