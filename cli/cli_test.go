@@ -61,6 +61,10 @@ func TestFlagsAreCheckedBeforeAnyCall(t *testing.T) {
 		{"start needs data", []string{"node", "start", "--unit", "330324"}, "--data"},
 		{"raft: not both", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:0", "--bootstrap", "--join", "http://a"}, "--bootstrap / --join"},
 		{"join needs raft", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--join", "http://a"}, "--raft-listen"},
+		{"start needs a certificate", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x"}, "--tls-dir: 请指定本节点的证书目录"},
+		{"certificate or insecure, not both", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--tls-dir", "/tmp/x", "--insecure"}, "--insecure: 已指定 --tls-dir"},
+		{"the certificate directory must hold one", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--tls-dir", "/nonexistent/tls"}, "--tls-dir: open /nonexistent/tls/ca.crt"},
+		{"insecure on loopback only", []string{"node", "start", "--insecure", "--unit", "330324", "--data", "/tmp/x", "--listen", "0.0.0.0:8080"}, "--insecure 只能监听本机回环地址"},
 		{"cluster status of a lone node", []string{"cluster", "remove"}, "应给出 1 个参数，实为 0 个"},
 		{"a mistyped verb", []string{"app", "withdrw", "X"}, `未知的子命令 "withdrw"（见 jiujin app --help）；你是不是要用：withdraw`},
 		{"a mistyped command", []string{"stauts"}, `未知的子命令 "stauts"`},
@@ -72,7 +76,7 @@ func TestFlagsAreCheckedBeforeAnyCall(t *testing.T) {
 		{"classes: --name needs --set", []string{"delegation", "classes", "--name", "山区型"}, "--name: 只能与 --set"},
 		{"order needs a matter", []string{"delegation", "order", "--matters", ""}, "--matters: 至少列出一项"},
 		{"import file must be there", []string{"catalog", "import", "/nonexistent/catalog.yaml"}, "无法读取事项清单文件"},
-		{"profile where it can be written", []string{"node", "start", "--unit", "330324", "--data", "/tmp/x", "--cpuprofile", "/nonexistent/dir/cpu.prof"}, "cpu profile"},
+		{"profile where it can be written", []string{"node", "start", "--insecure", "--unit", "330324", "--data", "/tmp/x", "--cpuprofile", "/nonexistent/dir/cpu.prof"}, "cpu profile"},
 		{"bench members are URLs", []string{"bench", "county", "--members", "http://127.0.0.1:1,10.0.0.2:8080"}, "--members"},
 		{"bench kills no outside member", []string{"bench", "county", "--members", "http://127.0.0.1:1", "--kills", "3"}, "--kills"},
 	}
@@ -160,8 +164,10 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	urls := make(chan string, 1)
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)
+	var caFile string
 	go func() {
-		done <- runDemo(ctx, NewFactory(&out, &errOut), &DemoOptions{Listen: "127.0.0.1:" + strconv.Itoa(freePortRun(t, 7)), ready: func(u string) { urls <- u }})
+		done <- runDemo(ctx, NewFactory(&out, &errOut), &DemoOptions{Listen: "127.0.0.1:" + strconv.Itoa(freePortRun(t, 7)),
+			ready: func(u, ca string) { caFile = ca; urls <- u }})
 	}()
 	var url string
 	select {
@@ -172,6 +178,11 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 		t.Fatal("demo did not start")
 	}
 	require.Contains(t, out.String(), url)
+	require.True(t, strings.HasPrefix(url, "https://"), "the demo serves TLS")
+	t.Setenv("JIUJIN_CA", caFile)
+	code, _, stderr := run(t, url, "status", "--ca", "")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "--ca", "without the county CA the CLI says what to give")
 
 	// Status as JSON: every interesting state is seeded.
 	code, stdout, stderr := run(t, url, "status", "-o", "json")
@@ -345,7 +356,7 @@ func TestNodeStartValueLogGarbage(t *testing.T) {
 	require.NoError(t, os.WriteFile(withLimit, []byte("value_log_garbage_mib: 256\n"), 0o644))
 	zeroInFile := filepath.Join(dir, "zero.yaml")
 	require.NoError(t, os.WriteFile(zeroInFile, []byte("value_log_garbage_mib: 0\n"), 0o644))
-	member := []string{"--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:8300", "--bootstrap"}
+	member := []string{"--insecure", "--unit", "330324", "--data", "/tmp/x", "--raft-listen", "127.0.0.1:8300", "--bootstrap"}
 	tests := []struct {
 		name string
 		args []string

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -27,8 +29,9 @@ import (
 type DemoOptions struct {
 	Listen string
 	Data   string
-	// ready, if set, is called with the node's URL once seeded (tests).
-	ready func(url string)
+	// ready, if set, is called with the county node's URL and the CA
+	// certificate to trust once seeded (tests).
+	ready func(url, caFile string)
 }
 
 // DemoCounty is the unit code of the demo county.
@@ -63,8 +66,9 @@ var DemoUnits = []struct{ Code, Name string }{
 
 // demoNet is the running demo network.
 type demoNet struct {
-	nodes map[string]*node.Node
-	order []string
+	nodes  map[string]*node.Node
+	order  []string
+	caFile string
 }
 
 func (d *demoNet) shutdown() {
@@ -85,13 +89,18 @@ func startDemoNet(f *Factory, o *DemoOptions, data string, cal *delegation.Calen
 		return nil, fmt.Errorf("--listen: %w", err)
 	}
 	base, _ := strconv.Atoi(port)
+	bundles, caFile, err := demoCertificates(data, host)
+	if err != nil {
+		return nil, err
+	}
+	d.caFile = caFile
 	for i, u := range DemoUnits {
 		unit := tiers.MustParse(u.Code)
 		listen := net.JoinHostPort(host, "0")
 		if base > 0 {
 			listen = net.JoinHostPort(host, strconv.Itoa(base+i))
 		}
-		cfg := node.Config{Unit: unit, Listen: listen, DataDir: filepath.Join(data, u.Code), Calendar: cal,
+		cfg := node.Config{TLS: bundles[u.Code], Unit: unit, Listen: listen, DataDir: filepath.Join(data, u.Code), Calendar: cal,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if p := unit.Parent(); p != "" {
 			cfg.Parents = []string{d.nodes[string(p)].URL()}
@@ -156,6 +165,7 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 	village := d.nodes["330324101201"].URL()
 	fmt.Fprintf(f.Out, `
 另开一个终端试试：
+  export JIUJIN_CA=%s   # 本县证书颁发机构的证书
   export JIUJIN_NODE=%s            # 县级节点
   go run . status
   go run . app list --overdue
@@ -167,9 +177,9 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
   go run . app list --state received   # 片刻后，县里已收到并可办理
 
 按 Ctrl-C 退出。
-`, url, village, village, village, rules.MakeIDNumber("33032419490817242"))
+`, d.caFile, url, village, village, village, rules.MakeIDNumber("33032419490817242"))
 	if o.ready != nil {
-		o.ready(url)
+		o.ready(url, d.caFile)
 	}
 	select {
 	case <-ctx.Done():
@@ -481,4 +491,42 @@ func SeedDemo(ctx context.Context, st *node.Node, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// demoCertificates makes the demo county's CA under data/ca (kept with a
+// kept data directory) and a certificate for every unit's node, for host
+// (and localhost, 127.0.0.1 and ::1 when it is loopback). It returns the
+// loaded certificates by unit and the CA certificate's path.
+func demoCertificates(data, host string) (map[string]*auth.Bundle, string, error) {
+	caDir := filepath.Join(data, "ca")
+	ca, err := auth.OpenCA(caDir)
+	if errors.Is(err, os.ErrNotExist) {
+		ca, err = auth.InitCA(caDir, tiers.MustParse(DemoCounty), time.Now())
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("demo CA: %w", err)
+	}
+	hosts := []string{host}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		hosts = []string{"127.0.0.1", "::1", "localhost"}
+	}
+	out := map[string]*auth.Bundle{}
+	for _, u := range DemoUnits {
+		dir := filepath.Join(data, "tls", u.Code)
+		b, err := auth.LoadBundle(dir, time.Now())
+		if errors.Is(err, os.ErrNotExist) {
+			var cert, key []byte
+			if cert, key, err = ca.Issue(auth.IssueRequest{Unit: tiers.MustParse(u.Code), Role: auth.RoleNode, Hosts: hosts, Now: time.Now()}); err != nil {
+				return nil, "", err
+			}
+			if err = auth.WriteNodeDir(dir, ca.CertPEM(), cert, key); err == nil {
+				b, err = auth.LoadBundle(dir, time.Now())
+			}
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("certificate of %s: %w", u.Code, err)
+		}
+		out[u.Code] = b
+	}
+	return out, filepath.Join(caDir, auth.CACertFile), nil
 }

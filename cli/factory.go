@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/cli/client"
+	"github.com/jiujin/jiujin/node/auth"
 )
 
 // Factory holds the global options and builds clients lazily, so a verb
@@ -21,6 +26,11 @@ type Factory struct {
 	// (the defaults when zero: 3 and one second).
 	Retries   int
 	RetryWait time.Duration
+	// CAFile is the county CA to trust for https URLs (--ca, JIUJIN_CA);
+	// TLSDir a node's certificate directory, for the calls only a node's
+	// certificate may make (cluster verbs, with a member's).
+	CAFile string
+	TLSDir string
 
 	conn *client.Conn
 }
@@ -34,9 +44,37 @@ func NewFactory(out, errOut io.Writer) *Factory {
 // use, once the flags are parsed.
 func (f *Factory) nodeConn() *client.Conn {
 	if f.conn == nil {
-		f.conn = client.New(client.Config{NodeURL: f.NodeURL, Actor: f.Actor, Retries: f.Retries, RetryWait: f.RetryWait})
+		tc, err := f.tlsConfig()
+		f.conn = client.New(client.Config{NodeURL: f.NodeURL, Actor: f.Actor, Retries: f.Retries, RetryWait: f.RetryWait, TLS: tc})
+		if err != nil {
+			f.conn.Fail(err)
+		}
 	}
 	return f.conn
+}
+
+// tlsConfig is the client's TLS: a node's certificate and CA (--tls-dir),
+// or the county CA alone (--ca), or nil for the system's roots.
+func (f *Factory) tlsConfig() (*tls.Config, error) {
+	switch {
+	case f.TLSDir != "":
+		b, err := auth.LoadBundle(f.TLSDir, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("--%w", err)
+		}
+		return b.ClientConfig(), nil
+	case f.CAFile != "":
+		pem, err := os.ReadFile(f.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca: %s 中没有 PEM 格式的证书", f.CAFile)
+		}
+		return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}, nil
+	}
+	return nil, nil
 }
 
 // HTTPClient is the client of the node(s) --node names (see client.NewHTTPClient).

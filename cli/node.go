@@ -16,6 +16,7 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
@@ -38,6 +39,10 @@ type NodeStartOptions struct {
 	Data       string `yaml:"data"`
 	Calendar   string `yaml:"calendar"`
 	LogFormat  string `yaml:"log_format"`
+	// TLSDir holds ca.crt, node.crt and node.key (ca issue, node enroll).
+	TLSDir string `yaml:"tls_dir"`
+	// Insecure runs without certificates, on loopback only.
+	Insecure bool `yaml:"insecure"`
 	// MemoryLimit is the Go runtime's soft memory limit in MiB (0: none).
 	MemoryLimit int `yaml:"memory_limit_mib"`
 	// A county group member: its raft address, and either bootstrap (the
@@ -97,7 +102,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, calendar, log_format, memory_limit_mib, raft_listen, bootstrap, join, raft_snapshot_threshold, value_log_garbage_mib)")
+	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, tls_dir, insecure, calendar, log_format, memory_limit_mib, raft_listen, bootstrap, join, raft_snapshot_threshold, value_log_garbage_mib)")
 	fl.StringVar(&o.Unit, "unit", "", "unit code: 6 digits county, 9 township, 12 village")
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node; for a county group, every member: URL1,URL2,URL3")
@@ -110,6 +115,8 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.StringVar(&o.Join, "join", "", "county group: URL(s) of members to join through, comma-separated")
 	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "county group: log entries between snapshots, and kept after one (0: raft's default, 8192)")
 	fl.IntVar(&o.ValueLogGarbage, "value-log-garbage", cluster.DefaultValueLogGarbage>>20, "county group: MiB of its value log the store no longer reads above which a start reloads the store from the last snapshot, dropping them (-1: never)")
+	fl.StringVar(&o.TLSDir, "tls-dir", "", "directory of this node's certificate: ca.crt, node.crt, node.key (jiujin ca issue)")
+	fl.BoolVar(&o.Insecure, "insecure", false, "run without certificates or logins, on a loopback address only (tests, a developer's machine)")
 	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops")
 	_ = fl.MarkHidden("cpuprofile")
 	return cmd
@@ -220,7 +227,8 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 	default:
 		return node.Config{}, fmt.Errorf("--log-format: %q 应为 text 或 json", o.LogFormat)
 	}
-	cfg := node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parents: splitList(o.Parent), Calendar: cal, Logger: slog.New(h)}
+	cfg := node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parents: splitList(o.Parent), Calendar: cal, Logger: slog.New(h),
+		Insecure: o.Insecure}
 	switch {
 	case o.RaftListen != "":
 		if o.Bootstrap && o.Join != "" {
@@ -237,6 +245,16 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 			ValueLogGarbage: garbage}
 	case o.Bootstrap || o.Join != "":
 		return node.Config{}, fmt.Errorf("--raft-listen: --bootstrap 和 --join 须与 --raft-listen 一起使用")
+	}
+	switch {
+	case o.TLSDir != "" && o.Insecure:
+		return node.Config{}, fmt.Errorf("--insecure: 已指定 --tls-dir，二者只能选一")
+	case o.TLSDir != "":
+		if cfg.TLS, err = auth.LoadBundle(o.TLSDir, time.Now()); err != nil {
+			return node.Config{}, fmt.Errorf("--%w", err)
+		}
+	case !o.Insecure:
+		return node.Config{}, fmt.Errorf("--tls-dir: 请指定本节点的证书目录（jiujin ca issue 生成）；仅在本机测试时可用 --insecure")
 	}
 	return cfg, nil
 }

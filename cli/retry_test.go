@@ -34,7 +34,7 @@ import (
 func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
 	require.NoError(t, err)
-	n, err := node.Start(node.Config{Unit: tiers.MustParse(DemoCounty), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: cal, NoSync: true,
+	n, err := node.Start(node.Config{Insecure: true, Unit: tiers.MustParse(DemoCounty), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: cal, NoSync: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { n.Shutdown(context.Background()) })
@@ -46,7 +46,7 @@ func TestAWriteWhoseAnswerIsLostIsRetriedOnce(t *testing.T) {
 	target, err := url.Parse(n.URL())
 	require.NoError(t, err)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = client.NewHTTPClient().Transport
+	proxy.Transport = client.NewHTTPClient(nil).Transport
 	var mu gosync.Mutex
 	var keys []string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -54,6 +54,7 @@ decided where the power lies, hand the result back at the same window.`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.NodeURL, "node", envOr("JIUJIN_NODE", "http://127.0.0.1:8080"), "URL of the node to talk to; for a county group, its members: URL1,URL2,URL3 (env JIUJIN_NODE)")
+	pf.StringVar(&f.CAFile, "ca", os.Getenv("JIUJIN_CA"), "the county CA certificate to trust for https node URLs (env JIUJIN_CA)")
 	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&f.Actor, "actor", envOr("JIUJIN_ACTOR", envOr("USER", "")), "who is acting, recorded with every change (env JIUJIN_ACTOR)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
@@ -71,6 +72,7 @@ decided where the power lies, hand the result back at the same window.`,
 		newStatusCmd(f),
 		newStatsCmd(f),
 		newClusterCmd(f),
+		newCACmd(f),
 		newDemoCmd(f),
 		newBenchCmd(f),
 	)
@@ -186,7 +188,12 @@ func printError(w io.Writer, err error) {
 			label = ce.Code().String()
 		}
 		msg := ce.Message()
-		if ce.Code() == connect.CodeUnavailable && unreachable.MatchString(msg) {
+		switch {
+		case ce.Code() == connect.CodeUnavailable && strings.Contains(msg, "certificate signed by unknown authority"):
+			msg = "节点的证书不是所信任的证书颁发机构签发的：请用 --ca（或环境变量 JIUJIN_CA）指定本县的 ca.crt（" + msg + "）"
+		case ce.Code() == connect.CodeUnavailable && strings.Contains(msg, "x509: "):
+			msg = "节点的证书无效：" + msg
+		case ce.Code() == connect.CodeUnavailable && unreachable.MatchString(msg):
 			msg = "连不上节点：请确认节点已启动、--node 地址无误，网络通畅（" + msg + "）"
 		}
 		fmt.Fprintf(w, "错误（%s，%s）：%s\n", label, ce.Code(), msg)

@@ -29,6 +29,11 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			tier := tiers.Unit(s.GetUnit()).Tier().Label()
 			fmt.Fprintf(w, "单位：%s（%s）  节点：%s  版本：%s\n", s.GetUnit(), tier, s.GetNodeId(), s.GetVersion())
 			fmt.Fprintf(w, "启动：%s  事件流：%d  事项清单：第 %d 版，%d 项\n", when(s.GetStartedAt()), s.GetFeedHead(), s.GetCatalogVersion(), s.GetMatters())
+			if s.GetInsecure() {
+				fmt.Fprintln(w, "安全：insecure（无证书、无登录，仅供本机测试）")
+			} else {
+				fmt.Fprintf(w, "证书：%s  序列号 %s  有效至 %s\n", s.GetCertificate(), s.GetCertificateSerial(), when(s.GetCertificateNotAfter()))
+			}
 			fmt.Fprintf(w, "办件：%d 件，超期未办结 %d 件\n", s.GetApplications(), s.GetOverdue())
 			for _, c := range s.GetByState() {
 				fmt.Fprintf(w, "  %-8s %d\n", rules.StateLabel(c.GetState()), c.GetCount())

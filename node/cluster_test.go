@@ -38,7 +38,7 @@ func startMemberWith(t *testing.T, clock *testClock, rc *cluster.RaftConfig) *te
 	t.Helper()
 	dir := t.TempDir()
 	rc.Listen, rc.HeartbeatTimeout, rc.ElectionTimeout = "127.0.0.1:0", 200*time.Millisecond, 200*time.Millisecond
-	n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+	n, err := Start(Config{Insecure: true, Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
 		Logger: quietLogger(), Raft: rc})
 	require.NoError(t, err)
 	return wrapTestNode(t, n, clock, dir)
@@ -156,11 +156,11 @@ func TestCountyGroupOverTCP(t *testing.T) {
 }
 
 func TestAMemberMustBootstrapOrJoinOnFirstStart(t *testing.T) {
-	_, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
+	_, err := Start(Config{Insecure: true, Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
 		Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: "127.0.0.1:0"}})
 	require.ErrorIs(t, err, store.ErrInvalidArgument)
 	require.ErrorContains(t, err, "bootstrap")
-	_, err = Start(Config{Unit: tiers.MustParse("330324101"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
+	_, err = Start(Config{Insecure: true, Unit: tiers.MustParse("330324101"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
 		Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: "127.0.0.1:0", Bootstrap: true}})
 	require.ErrorContains(t, err, "县级")
 }
@@ -173,7 +173,7 @@ func TestAnEarlierRaftLogIsMoved(t *testing.T) {
 	clock := &testClock{t: at("2026-11-23", 10)}
 	dir := t.TempDir()
 	start := func(listen, raftListen string, bootstrap bool) *testNode {
-		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+		n, err := Start(Config{Insecure: true, Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
 			Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftListen, Bootstrap: bootstrap,
 				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
 		require.NoError(t, err)
@@ -246,7 +246,7 @@ func TestARestartLoadsTheSnapshotOnlyWhenBehind(t *testing.T) {
 	dir := t.TempDir()
 	var boot func() string // the machine's boot id, as the member reads it
 	start := func(listen, raftListen string, bootstrap bool) *Node {
-		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+		n, err := Start(Config{Insecure: true, Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
 			Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16,
 				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}, BootID: boot})
 		require.NoError(t, err)
@@ -377,7 +377,7 @@ func TestARestartDropsValueLogGarbage(t *testing.T) {
 	clock := &testClock{t: at("2026-11-23", 10)}
 	dir := t.TempDir()
 	start := func(listen, raftListen string, bootstrap bool) *testNode {
-		n, err := Start(Config{Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
+		n, err := Start(Config{Insecure: true, Unit: tiers.MustParse("330324"), Listen: listen, DataDir: dir, Calendar: seedCalendar(t), Clock: clock,
 			Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftListen, Bootstrap: bootstrap, SnapshotThreshold: 16, ValueLogGarbage: 48 << 10,
 				HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond}})
 		require.NoError(t, err)
@@ -456,7 +456,7 @@ func TestAFailedJoinStopsRaft(t *testing.T) {
 	require.NoError(t, err)
 	nobody, err := freeport.Loopback()
 	require.NoError(t, err)
-	_, err = Start(Config{Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
+	_, err = Start(Config{Insecure: true, Unit: tiers.MustParse("330324"), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Calendar: seedCalendar(t),
 		Logger: quietLogger(), Raft: &cluster.RaftConfig{Listen: raftAddr, Join: []string{"http://" + nobody}}})
 	require.ErrorContains(t, err, "join through")
 	l, err := net.Listen("tcp", raftAddr)

@@ -101,7 +101,7 @@ func (n *testNet) close() {
 }
 
 func startChildNoCleanup(t testing.TB, unit string, parents []string, rt http.RoundTripper, clock *testClock, dir string) *testNode {
-	n, err := Start(Config{Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir, Parents: parents,
+	n, err := Start(Config{Insecure: true, Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir, Parents: parents,
 		Calendar: seedCalendar(t), Clock: clock, Logger: quietLogger(),
 		SyncTransport: rt, Sync: sync.Config{BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, PullWait: time.Second, MaxEvents: 50}})
 	require.NoError(t, err)

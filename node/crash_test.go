@@ -38,7 +38,7 @@ var nodeURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
 // startProcess starts a node as a separate process and returns its URL.
 func startProcess(t *testing.T, bin, unit, dir string) (*exec.Cmd, string) {
 	t.Helper()
-	return startProcessArgs(t, bin, "node", "start", "--unit", unit, "--listen", "127.0.0.1:0", "--data", dir)
+	return startProcessArgs(t, bin, "node", "start", "--insecure", "--unit", unit, "--listen", "127.0.0.1:0", "--data", dir)
 }
 
 // TestKillNineMidWrite kills a node process with SIGKILL while clients

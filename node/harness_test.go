@@ -84,7 +84,7 @@ func startTestNode(t testing.TB, unit string, dir string, clock *testClock) *tes
 	if clock == nil {
 		clock = &testClock{t: at("2026-11-23", 10)} // a Monday
 	}
-	n, err := Start(Config{Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir,
+	n, err := Start(Config{Insecure: true, Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir,
 		Calendar: seedCalendar(t), Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	return wrapTestNode(t, n, clock, dir)
@@ -92,10 +92,14 @@ func startTestNode(t testing.TB, unit string, dir string, clock *testClock) *tes
 
 // wrapTestNode gives a started node its clients and its cleanup.
 func wrapTestNode(t testing.TB, n *Node, clock *testClock, dir string) *testNode {
-	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true)
-	hc := &http.Client{Transport: &http.Transport{Protocols: protocols}}
+	return wrapTestNodeWith(t, n, clock, dir, &http.Client{Transport: &http.Transport{Protocols: protocols}})
+}
+
+// wrapTestNodeWith is wrapTestNode with clients over hc.
+func wrapTestNodeWith(t testing.TB, n *Node, clock *testClock, dir string, hc *http.Client) *testNode {
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	t.Cleanup(hc.CloseIdleConnections) // runs before Shutdown: no wait for idle h2c conns
 	actor := connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {

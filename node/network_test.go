@@ -26,7 +26,7 @@ func startChild(t testing.TB, unit string, parents []string, rt http.RoundTrippe
 	if clock == nil {
 		clock = &testClock{t: at("2026-11-23", 10)}
 	}
-	n, err := Start(Config{Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir, Parents: parents,
+	n, err := Start(Config{Insecure: true, Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: dir, Parents: parents,
 		Calendar: seedCalendar(t), Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		SyncTransport: rt, Sync: sync.Config{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond, PullWait: 2 * time.Second}})
 	require.NoError(t, err)

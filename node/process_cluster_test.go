@@ -163,7 +163,7 @@ func startProcGroup(t *testing.T, args ...string) *procGroup {
 // start starts (or restarts) a member; extra is --bootstrap or --join on
 // its first start.
 func (g *procGroup) start(m *procMember, extra ...string) {
-	args := append([]string{"node", "start", "--unit", "330324", "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft}, g.args...)
+	args := append([]string{"node", "start", "--insecure", "--unit", "330324", "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft}, g.args...)
 	m.cmd, _ = startProcessArgs(g.t, g.bin, append(args, extra...)...)
 }
 

@@ -44,7 +44,7 @@ func freeAddr(t *testing.T) string {
 func (p *procNode) url() string { return "http://" + p.addr }
 
 func (p *procNode) start() {
-	args := []string{"node", "start", "--unit", p.unit, "--listen", p.addr, "--data", p.dir}
+	args := []string{"node", "start", "--insecure", "--unit", p.unit, "--listen", p.addr, "--data", p.dir}
 	if len(p.parents) > 0 {
 		args = append(args, "--parent", strings.Join(p.parents, ","))
 	}

@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/rpc"
 	"github.com/jiujin/jiujin/node/rules"
@@ -91,6 +93,13 @@ type Config struct {
 	// SyncTransport, if set, carries the link's requests (tests put a
 	// fault-injecting layer here).
 	SyncTransport http.RoundTripper
+	// TLS is the node's certificate and the county CA it trusts: the
+	// listener serves TLS 1.3 and node-to-node calls need a node
+	// certificate. Nil only with Insecure.
+	TLS *auth.Bundle
+	// Insecure runs without certificates, on loopback addresses only (tests,
+	// a developer's machine): every call is anonymous and may do anything.
+	Insecure bool
 	// Raft makes a county node a member of a replicated group (nil: alone).
 	Raft *cluster.RaftConfig
 	// RaftLog receives raft's warnings (nil: discarded).
@@ -124,10 +133,56 @@ func (c *Config) Validate() error {
 	if c.Unit.Tier() == tiers.County && len(c.Parents) > 0 {
 		return store.Invalid("parent", "县级节点没有上级")
 	}
+	if err := c.validateTrust(); err != nil {
+		return err
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return nil
+}
+
+// validateTrust checks that the node has a certificate for its unit and
+// role, or runs insecure on loopback addresses only.
+func (c *Config) validateTrust() error {
+	switch {
+	case c.TLS == nil && !c.Insecure:
+		return store.Invalid("tls-dir", "未指定节点证书目录（--tls-dir）；仅在本机测试时可用 --insecure")
+	case c.TLS != nil && c.Insecure:
+		return store.Invalid("insecure", "已指定节点证书，不能同时 --insecure")
+	case c.Insecure:
+		addrs := []string{c.Listen}
+		if c.Raft != nil {
+			addrs = append(addrs, c.Raft.Listen)
+		}
+		for _, a := range addrs {
+			if !loopback(a) {
+				return store.Invalid("insecure", "--insecure 只能监听本机回环地址（127.0.0.1、::1、localhost），%q 不是", a)
+			}
+		}
+		return nil
+	}
+	self := c.TLS.Self
+	if self.Unit != c.Unit {
+		return store.Invalid("tls-dir", "证书属于单位 %s，本节点是 %s", self.Unit, c.Unit)
+	}
+	if c.Raft != nil && self.Role != auth.RoleMember {
+		return store.Invalid("tls-dir", "县级集群成员须持 member 证书（ca issue --role member），此证书是 %s", self.Role)
+	}
+	return nil
+}
+
+// loopback reports whether a listen address binds loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Node is a running node: its store and rules, and its HTTP listener.
@@ -184,7 +239,7 @@ func Start(cfg Config) (*Node, error) {
 		lc.ParentURLs = append([]string(nil), cfg.Parents...)
 		lc.Logger = cfg.Logger
 		lc.TooLarge = func(err error) bool { return errors.Is(err, store.ErrBatchTooLarge) }
-		lc.HTTPClient = sync.HTTPClient(cfg.SyncTransport)
+		lc.HTTPClient = sync.HTTPClient(n.transport(cfg.SyncTransport))
 		n.syncClient = lc.HTTPClient
 		if n.Link, err = sync.NewLink(lc); err != nil {
 			ln.Close()
@@ -212,6 +267,9 @@ func Start(cfg Config) (*Node, error) {
 		}
 		wg.Wait()
 	}()
+	if cfg.Insecure {
+		cfg.Logger.Warn("insecure: no certificates, no logins; every call acts as 匿名（insecure） with every role — for tests and a developer's machine only")
+	}
 	if cfg.Unit.Tier() != tiers.County && len(cfg.Parents) == 0 {
 		cfg.Logger.Warn("no parent configured: this node works alone and forwards nothing", "unit", cfg.Unit)
 	}
@@ -223,7 +281,11 @@ func Start(cfg Config) (*Node, error) {
 func (n *Node) serve() {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true) // h2c: connect clients multiplex on one connection
+	if n.cfg.TLS != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true) // h2c: connect clients multiplex on one connection
+	}
 	reqCtx, stopRequests := context.WithCancel(context.Background())
 	n.stopRequests = stopRequests
 	n.srv = &http.Server{
@@ -231,9 +293,16 @@ func (n *Node) serve() {
 		Handler:           n.Handler(),
 		Protocols:         protocols,
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	ln := n.ln
+	if n.cfg.TLS != nil {
+		n.srv.TLSConfig = n.cfg.TLS.ServerConfig()
+		n.srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		ln = tls.NewListener(ln, n.srv.TLSConfig)
 	}
 	go func() {
-		err := n.srv.Serve(n.ln)
+		err := n.srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 			if h := n.halted.Load(); h != nil {
@@ -249,7 +318,8 @@ func (n *Node) serve() {
 func (n *Node) startCluster() error {
 	c, err := cluster.Start(cluster.Config{Raft: *n.cfg.Raft, Store: n.Store, Addr: n.ln.Addr(), URL: n.URL(),
 		DataDir: n.cfg.DataDir, Version: buildVersion(), Halt: n.halt, Live: &n.live, Logger: n.cfg.Logger,
-		RaftLog: n.cfg.RaftLog, HTTPClient: sync.HTTPClient})
+		RaftLog: n.cfg.RaftLog, TLS: n.cfg.TLS,
+		HTTPClient: func(rt http.RoundTripper) *http.Client { return sync.HTTPClient(n.transport(rt)) }})
 	if err != nil {
 		return err
 	}
@@ -315,7 +385,7 @@ func (n *Node) Handler() http.Handler {
 		}
 	}
 	svc := rpc.New(rpc.Config{Rules: n.Rules, Write: n.Apply, Barrier: barrier, Links: n.linkStatus,
-		Version: buildVersion(), Started: time.Now()})
+		Version: buildVersion(), Started: time.Now(), TLS: n.cfg.TLS})
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
 		// Small answers are not worth compressing; sync batches are.
@@ -326,23 +396,64 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, opts...))
 	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, opts...))
-	mux.Handle(jiujinv1connect.NewClusterServiceHandler(cluster.NewService(live, n.Store, n.URL(), buildVersion()), opts...))
+	mux.Handle(n.guard(jiujinv1connect.NewClusterServiceHandler(cluster.NewService(live, n.Store, n.URL(), buildVersion()), opts...))(auth.RoleMember))
 	// Sync answers are compressed whatever their size: on a 4G link even a
 	// lone event's answer is smaller gzipped (measured by bench sync).
 	parent := sync.NewService(sync.ServiceConfig{Local: syncLocal{n}, Group: n.cfg.Raft != nil, Barrier: barrier,
-		ConnectError: rpc.ConnectError})
-	mux.Handle(jiujinv1connect.NewSyncServiceHandler(parent,
-		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))
+		ConnectError: rpc.ConnectError, Caller: caller, Logger: n.cfg.Logger})
+	mux.Handle(n.guard(jiujinv1connect.NewSyncServiceHandler(parent,
+		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))(auth.RoleNode, auth.RoleMember))
 	mux.HandleFunc("/metrics", n.metricsHandler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "ok %s %s\n", n.cfg.Unit, n.Store.NodeID())
+		security := "tls"
+		if n.cfg.Insecure {
+			security = "insecure"
+		}
+		fmt.Fprintf(w, "ok %s %s %s\n", n.cfg.Unit, n.Store.NodeID(), security)
 	})
 	return mux
 }
 
 // URL is the node's base URL.
-func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+func (n *Node) URL() string {
+	if n.cfg.TLS != nil {
+		return "https://" + n.ln.Addr().String()
+	}
+	return "http://" + n.ln.Addr().String()
+}
+
+// guard serves a node-to-node service (path, handler as connect-go
+// returns them) only to callers with a node certificate of roles; an
+// insecure node serves it to anyone.
+func (n *Node) guard(path string, h http.Handler) func(roles ...auth.Role) (string, http.Handler) {
+	return func(roles ...auth.Role) (string, http.Handler) {
+		if n.cfg.TLS == nil {
+			return path, h
+		}
+		return path, auth.Guard(h, n.cfg.Logger, roles...)
+	}
+}
+
+// caller is the unit whose node certificate made the call of ctx.
+func caller(ctx context.Context) (tiers.Unit, bool) {
+	id, ok := auth.Peer(ctx)
+	return id.Unit, ok
+}
+
+// transport carries the node's calls to other nodes: HTTP/2 over TLS with
+// its certificate, or h2c when insecure; inner, if set, instead (tests put
+// a fault-injecting layer there, over a transport of their own).
+func (n *Node) transport(inner http.RoundTripper) http.RoundTripper {
+	if inner != nil {
+		return inner
+	}
+	var tc *tls.Config
+	if n.cfg.TLS != nil {
+		tc = n.cfg.TLS.ClientConfig()
+	}
+	return sync.Transport(tc)
+}
 
 // Addr is the bound address.
 func (n *Node) Addr() net.Addr { return n.ln.Addr() }

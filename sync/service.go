@@ -2,8 +2,10 @@ package sync
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -50,6 +52,11 @@ type ServiceConfig struct {
 	Barrier func(ctx context.Context) error
 	// ConnectError gives the node's errors their connect codes.
 	ConnectError func(error) error
+	// Caller is the unit whose node certificate made the call (false: the
+	// node runs insecure and takes the unit a request names).
+	Caller func(ctx context.Context) (tiers.Unit, bool)
+	// Logger records refused calls (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 // Service is the parent's side of the sync protocol: it serves its
@@ -59,6 +66,8 @@ type Service struct {
 	group        bool
 	barrier      func(ctx context.Context) error
 	connectError func(error) error
+	caller       func(ctx context.Context) (tiers.Unit, bool)
+	logger       *slog.Logger
 }
 
 // NewService serves the sync protocol to a node's children.
@@ -67,11 +76,33 @@ func NewService(cfg ServiceConfig) *Service {
 	if ce == nil {
 		ce = func(err error) error { return err }
 	}
-	return &Service{store: cfg.Local, group: cfg.Group, barrier: cfg.Barrier, connectError: ce}
+	caller := cfg.Caller
+	if caller == nil {
+		caller = func(context.Context) (tiers.Unit, bool) { return "", false }
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Service{store: cfg.Local, group: cfg.Group, barrier: cfg.Barrier, connectError: ce, caller: caller, logger: logger}
+}
+
+// checkCaller refuses a call naming another unit than the certificate of
+// the node that makes it: a child speaks for its own unit only.
+func (h *Service) checkCaller(ctx context.Context, procedure string, child *pb.Peer) error {
+	unit, ok := h.caller(ctx)
+	if !ok || string(unit) == child.GetUnit() {
+		return nil
+	}
+	h.logger.Warn("sync call for another unit refused", "procedure", procedure, "certificate_unit", unit, "claimed_unit", child.GetUnit())
+	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("child.unit: 证书属于 %s，不能以 %.20s 的名义同步", unit, child.GetUnit()))
 }
 
 func (h *Service) PushCursor(ctx context.Context, req *connect.Request[pb.PushCursorRequest]) (*connect.Response[pb.PushCursorResponse], error) {
 	child := req.Msg.GetChild()
+	if err := h.checkCaller(ctx, "PushCursor", child); err != nil {
+		return nil, err
+	}
 	if err := h.store.CheckPeer(child, true); err != nil {
 		return nil, h.connectError(err)
 	}
@@ -89,6 +120,9 @@ func (h *Service) PushCursor(ctx context.Context, req *connect.Request[pb.PushCu
 
 func (h *Service) Push(ctx context.Context, req *connect.Request[pb.PushRequest]) (*connect.Response[pb.PushResponse], error) {
 	m := req.Msg
+	if err := h.checkCaller(ctx, "Push", m.GetChild()); err != nil {
+		return nil, err
+	}
 	if len(m.GetEvents()) > MaxBatchEvents {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("events: 一批最多 %d 个事件，实为 %d", MaxBatchEvents, len(m.GetEvents())))
 	}
@@ -142,6 +176,9 @@ func (h *Service) checkAcked(ctx context.Context, child *pb.Peer, acked uint64) 
 func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]) (*connect.Response[pb.PullResponse], error) {
 	m := req.Msg
 	child := m.GetChild()
+	if err := h.checkCaller(ctx, "Pull", child); err != nil {
+		return nil, err
+	}
 	if err := h.store.CheckPeer(child, true); err != nil {
 		return nil, h.connectError(err)
 	}
@@ -192,17 +229,29 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 	}
 }
 
-// HTTPClient speaks h2c: one connection carries a child's long-poll pull
-// and its pushes (and a county member's calls to the others). rt, if set,
-// carries the requests instead (tests put a fault-injecting layer there).
+// HTTPClient is a client of other nodes over rt (Transport(nil) when
+// nil): one connection carries a child's long-poll pull and its pushes
+// (and a county member's calls to the others).
 func HTTPClient(rt http.RoundTripper) *http.Client {
 	if rt == nil {
-		protocols := new(http.Protocols)
-		protocols.SetUnencryptedHTTP2(true)
-		rt = &http.Transport{
-			Protocols:   protocols,
-			DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
-		}
+		rt = Transport(nil)
 	}
 	return &http.Client{Transport: rt}
+}
+
+// Transport speaks HTTP/2 to other nodes: over TLS with tc (https URLs),
+// h2c without (http URLs).
+func Transport(tc *tls.Config) *http.Transport {
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	if tc != nil {
+		protocols.SetHTTP2(true)
+		tc = tc.Clone()
+		tc.NextProtos = []string{"h2"}
+	}
+	return &http.Transport{
+		Protocols:       protocols,
+		TLSClientConfig: tc,
+		DialContext:     (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+	}
 }

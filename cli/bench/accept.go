@@ -87,7 +87,7 @@ func RunAccept(ctx context.Context, cfg AcceptConfig) (*AcceptReport, error) {
 		return nil, err
 	}
 	defer func() { cancel(); proc.Wait() }()
-	hc := client.NewHTTPClient()
+	hc := client.NewHTTPClient(nil)
 	cat := jiujinv1connect.NewCatalogServiceClient(hc, url)
 	apps := jiujinv1connect.NewApplicationServiceClient(hc, url)
 	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
@@ -185,7 +185,7 @@ func startNodeProcess(ctx context.Context, dir string) (*exec.Cmd, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	cmd := exec.CommandContext(ctx, exe, "node", "start", "--unit", seed.County, "--listen", "127.0.0.1:0", "--data", dir)
+	cmd := exec.CommandContext(ctx, exe, "node", "start", "--insecure", "--unit", seed.County, "--listen", "127.0.0.1:0", "--data", dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err

@@ -164,7 +164,7 @@ func countyInProcess(ctx context.Context, cfg CountyConfig, dir string, cal *del
 // countyMembers runs the writers and the pushes against a running
 // group, which must hold no applications: the measurement writes its own.
 func countyMembers(ctx context.Context, cfg CountyConfig, dir string, cal *delegation.Calendar, catalog *pb.ImportCatalogRequest, rep *CountyReport) error {
-	hc := client.NewHTTPClient()
+	hc := client.NewHTTPClient(nil)
 	defer hc.CloseIdleConnections()
 	cs, err := jiujinv1connect.NewClusterServiceClient(hc, cfg.Members[0]).GetClusterStatus(ctx, connect.NewRequest(&pb.GetClusterStatusRequest{}))
 	if err != nil {
@@ -206,7 +206,7 @@ type groupTarget struct {
 // countyRuns imports the seed catalog at the group, then runs the writers
 // and the pushes.
 func countyRuns(ctx context.Context, cfg CountyConfig, g groupTarget, townDir string, cal *delegation.Calendar, catalog *pb.ImportCatalogRequest, rep *CountyReport) error {
-	hc := client.NewHTTPClient()
+	hc := client.NewHTTPClient(nil)
 	defer hc.CloseIdleConnections()
 	if _, err := jiujinv1connect.NewCatalogServiceClient(hc, g.leader).ImportCatalog(ctx, connect.NewRequest(catalog)); err != nil {
 		return fmt.Errorf("import the seed catalog: %w", err)
@@ -261,7 +261,7 @@ func runWriters(ctx context.Context, url string, w int, d time.Duration, h2c boo
 		go func(c int) {
 			defer wg.Done()
 			// Each writer is a client of its own, on its own connection.
-			hc := client.NewHTTPClient()
+			hc := client.NewHTTPClient(nil)
 			if h2c {
 				hc = client.NewH2CClient()
 			}

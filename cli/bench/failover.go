@@ -30,7 +30,7 @@ func (m *procMember) url() string { return "http://" + m.addr }
 
 // start runs the member; extra are the first start's --bootstrap/--join.
 func (m *procMember) start(extra ...string) error {
-	args := append([]string{"node", "start", "--unit", seed.County, "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft,
+	args := append([]string{"node", "start", "--insecure", "--unit", seed.County, "--listen", m.addr, "--data", m.dir, "--raft-listen", m.raft,
 		"--memory-limit", "0"}, extra...)
 	if m.log == nil {
 		var err error
@@ -112,7 +112,7 @@ func runFailover(ctx context.Context, cfg CountyConfig, dir string, catalog *pb.
 		}
 		ms = append(ms, &procMember{bin: bin, addr: addr, raft: raftAddr, dir: filepath.Join(dir, fmt.Sprint(i))})
 	}
-	hc := client.NewHTTPClient()
+	hc := client.NewHTTPClient(nil)
 	defer hc.CloseIdleConnections()
 	clusters := map[*procMember]jiujinv1connect.ClusterServiceClient{}
 	var urls []string

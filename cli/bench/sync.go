@@ -89,7 +89,7 @@ func startTierNet(dir string) (*tierNet, error) {
 	b.villLink = sync.NewFaultTransport(b.villWire.Transport(), 1)
 	b.townLink = sync.NewFaultTransport(b.townWire.Transport(), 2)
 	start := func(unit string, parent *node.Node, rt *sync.FaultTransport) (*node.Node, error) {
-		cfg := node.Config{Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, unit), Calendar: cal, Logger: quiet,
+		cfg := node.Config{Insecure: true, Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, unit), Calendar: cal, Logger: quiet,
 			// Retry at once after a heal: the figures are transfer times,
 			// not backoff sleeps.
 			Sync: sync.Config{BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond}}

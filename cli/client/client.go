@@ -13,6 +13,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"net/http"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ type Config struct {
 	// (zero: DefaultRetries and DefaultRetryWait).
 	Retries   int
 	RetryWait time.Duration
+	// TLS is the client's TLS for https URLs (nil: the system's roots).
+	TLS *tls.Config
 }
 
 // Conn is the connection to the node(s) of a Config: one HTTP client,
@@ -54,7 +57,7 @@ type Conn struct {
 // until a call is made. A NodeURL that is no list of node URLs (see
 // ParseNodeURLs) is used as it is, as a single base URL.
 func New(cfg Config) *Conn {
-	c := &Conn{http: NewHTTPClient(), baseURL: strings.TrimRight(cfg.NodeURL, "/")}
+	c := &Conn{http: NewHTTPClient(cfg.TLS), baseURL: strings.TrimRight(cfg.NodeURL, "/")}
 	if urls, err := ParseNodeURLs(cfg.NodeURL); err == nil {
 		c.baseURL = urls[0].String()
 		if len(urls) > 1 {
@@ -71,6 +74,16 @@ func New(cfg Config) *Conn {
 	c.options = []connect.ClientOption{connect.WithInterceptors(actorInterceptor(cfg.Actor), RetryInterceptor(tries, wait))}
 	return c
 }
+
+// Fail makes every call of the connection fail with err (a flag that
+// could not be honoured, found when the first client is built).
+func (c *Conn) Fail(err error) {
+	c.http.Transport = failing{err}
+}
+
+type failing struct{ err error }
+
+func (f failing) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 // HTTPClient is the HTTP client of the connection: NewHTTPClient's, going
 // from member to member when the Config names several.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"time"
@@ -10,12 +11,17 @@ import (
 // connections kept open. Its calls are unary, and a node answers a call
 // over HTTP/1.1 with less CPU than one over HTTP/2 without TLS (h2c): in
 // `jiujin bench county`, 64 writers on one box, about a fifth more
-// committed writes a second (see README). Nodes speak h2c to one another,
+// committed writes a second (docs/benchmarks.md). Nodes speak h2c to one another,
 // where a child's pushes and long polls share one connection (NewH2CClient).
-func NewHTTPClient() *http.Client {
+//
+// tc, if set, is the TLS of https URLs (the county CA to trust, and for a
+// member's administrative calls its certificate).
+func NewHTTPClient(tc *tls.Config) *http.Client {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	return nodeClient(protocols)
+	c := nodeClient(protocols)
+	c.Transport.(*http.Transport).TLSClientConfig = tc
+	return c
 }
 
 // NewH2CClient returns a client of nodes speaking HTTP/2 without TLS, as

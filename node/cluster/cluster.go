@@ -22,6 +22,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -69,6 +70,10 @@ type Config struct {
 	RaftLog io.Writer
 	// HTTPClient builds the client for calls to the other members.
 	HTTPClient func(http.RoundTripper) *http.Client
+	// TLS, if set, is the member's certificate: raft then runs over
+	// mutual TLS with the other members' member certificates (nil: plain
+	// TCP, for an insecure node on loopback).
+	TLS *auth.Bundle
 }
 
 // Live holds a node's member once built (nil before, and after a start
@@ -150,7 +155,7 @@ func (c *Cluster) start() error {
 		return store.Invalid("raft-listen", "%q 应为其他成员可达的 IP:端口（不能是 0.0.0.0）", rc.Listen)
 	}
 	// Advertised as bound: the address the other members reach.
-	trans, err := raft.NewTCPTransportWithLogger(rc.Listen, nil, 3, 10*time.Second, hl)
+	trans, err := newTransport(rc.Listen, n.TLS, hl)
 	if err != nil {
 		logs.Close()
 		return fmt.Errorf("raft transport on %s: %w", rc.Listen, err)
@@ -555,3 +560,16 @@ func (c *Cluster) CheckReaders(ctx context.Context, urls []string) bool {
 // LogStore is the member's raft log, for reading what it holds (tests,
 // diagnostics); writes go through raft.
 func (c *Cluster) LogStore() raft.LogStore { return c.log }
+
+// newTransport is raft's network: mutual TLS between members when the
+// member has a certificate, plain TCP on loopback otherwise.
+func newTransport(listen string, b *auth.Bundle, hl hclog.Logger) (*raft.NetworkTransport, error) {
+	if b == nil {
+		return raft.NewTCPTransportWithLogger(listen, nil, 3, 10*time.Second, hl)
+	}
+	stream, err := auth.NewStreamLayer(listen, b)
+	if err != nil {
+		return nil, err
+	}
+	return raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, hl), nil
+}

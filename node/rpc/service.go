@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/tiers"
@@ -44,6 +45,8 @@ type Config struct {
 	Links   func() []*pb.LinkStatus
 	Version string
 	Started time.Time
+	// TLS is the node's certificate (nil: the node runs insecure).
+	TLS *auth.Bundle
 }
 
 // Service implements the catalog, application, delegation and node
@@ -58,6 +61,7 @@ type Service struct {
 	links   func() []*pb.LinkStatus
 	version string
 	started time.Time
+	tls     *auth.Bundle
 }
 
 // New builds the handlers.
@@ -67,7 +71,7 @@ func New(cfg Config) *Service {
 		links = func() []*pb.LinkStatus { return nil }
 	}
 	return &Service{rules: cfg.Rules, store: cfg.Rules.Store(), write: cfg.Write, barrier: cfg.Barrier,
-		links: links, version: cfg.Version, started: cfg.Started}
+		links: links, version: cfg.Version, started: cfg.Started, tls: cfg.TLS}
 }
 
 // read waits, at a group member, until reads see every acknowledged write.
@@ -487,6 +491,12 @@ func (h *Service) GetStatus(ctx context.Context, req *connect.Request[pb.GetStat
 	}
 	q, held := s.SyncCounts()
 	res.Quarantined, res.HeldBack = q, held
+	if h.tls == nil {
+		res.Insecure = true
+	} else {
+		res.Certificate, res.CertificateSerial = h.tls.Self.String(), auth.Serial(h.tls.Leaf)
+		res.CertificateNotAfter = timestamppb.New(h.tls.Leaf.NotAfter)
+	}
 	recent, err := s.Quarantine(10)
 	if err != nil {
 		return nil, connectError(err)

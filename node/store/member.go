@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/jiujin/jiujin/internal/durable"
 )
 
 // The store of a county group's member (Config.Member) runs on a
@@ -159,24 +161,9 @@ func markClosed(dir string) error {
 	return nil
 }
 
-// writeMark writes a mark file into dir, synced with the directory.
+// writeMark writes a mark file into dir, durably.
 func writeMark(dir, name, content string) error {
-	f, err := os.Create(filepath.Join(dir, name))
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return SyncDir(dir)
+	return durable.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)
 }
 
 // removeMark removes a mark file from dir (if there) and syncs dir.
@@ -241,14 +228,7 @@ func (s *Store) ValueLogUse(floor int64) (files, live int64, err error) {
 }
 
 // SyncDir fsyncs a directory, so that files created or renamed in it stay.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func SyncDir(dir string) error { return durable.SyncDir(dir) }
 
 // The marks a store leaves in its directory, named for tools and tests
 // that look at it: OpenMark while a member's store is open, RestoreMark

@@ -477,8 +477,15 @@ type GetStatusResponse struct {
 	HeldBack uint64 `protobuf:"varint,16,opt,name=held_back,json=heldBack,proto3" json:"held_back,omitempty"`
 	// The most recent quarantined events, newest first.
 	RecentQuarantine []*QuarantinedEvent `protobuf:"bytes,17,rep,name=recent_quarantine,json=recentQuarantine,proto3" json:"recent_quarantine,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The node runs without certificates (on loopback, for tests only).
+	Insecure bool `protobuf:"varint,18,opt,name=insecure,proto3" json:"insecure,omitempty"`
+	// The identity the node's certificate binds (jiujin://county/unit/U/role/R),
+	// its serial number and its expiry; empty when insecure.
+	Certificate         string                 `protobuf:"bytes,19,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	CertificateSerial   string                 `protobuf:"bytes,20,opt,name=certificate_serial,json=certificateSerial,proto3" json:"certificate_serial,omitempty"`
+	CertificateNotAfter *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=certificate_not_after,json=certificateNotAfter,proto3" json:"certificate_not_after,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -630,6 +637,34 @@ func (x *GetStatusResponse) GetRecentQuarantine() []*QuarantinedEvent {
 	return nil
 }
 
+func (x *GetStatusResponse) GetInsecure() bool {
+	if x != nil {
+		return x.Insecure
+	}
+	return false
+}
+
+func (x *GetStatusResponse) GetCertificate() string {
+	if x != nil {
+		return x.Certificate
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetCertificateSerial() string {
+	if x != nil {
+		return x.CertificateSerial
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetCertificateNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CertificateNotAfter
+	}
+	return nil
+}
+
 type QuarantinedEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
@@ -776,7 +811,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"StateCount\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\xdd\x04\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\x9a\x06\n" +
 	"\x11GetStatusResponse\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x12\n" +
 	"\x04tier\x18\x02 \x01(\tR\x04tier\x12\x17\n" +
@@ -796,7 +831,11 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\aversion\x18\x0e \x01(\tR\aversion\x12\x16\n" +
 	"\x06parent\x18\x0f \x01(\tR\x06parent\x12\x1b\n" +
 	"\theld_back\x18\x10 \x01(\x04R\bheldBack\x12H\n" +
-	"\x11recent_quarantine\x18\x11 \x03(\v2\x1b.jiujin.v1.QuarantinedEventR\x10recentQuarantine\"\xe4\x01\n" +
+	"\x11recent_quarantine\x18\x11 \x03(\v2\x1b.jiujin.v1.QuarantinedEventR\x10recentQuarantine\x12\x1a\n" +
+	"\binsecure\x18\x12 \x01(\bR\binsecure\x12 \n" +
+	"\vcertificate\x18\x13 \x01(\tR\vcertificate\x12-\n" +
+	"\x12certificate_serial\x18\x14 \x01(\tR\x11certificateSerial\x12N\n" +
+	"\x15certificate_not_after\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\"\xe4\x01\n" +
 	"\x10QuarantinedEvent\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -842,16 +881,17 @@ var file_jiujin_v1_node_proto_depIdxs = []int32{
 	3, // 2: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
 	7, // 3: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
 	6, // 4: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
-	7, // 5: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
-	2, // 6: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	0, // 7: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
-	5, // 8: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	1, // 9: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7, // 5: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	7, // 6: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
+	2, // 7: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	0, // 8: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
+	5, // 9: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	1, // 10: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
+	9, // [9:11] is the sub-list for method output_type
+	7, // [7:9] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_node_proto_init() }
