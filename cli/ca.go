@@ -68,7 +68,7 @@ type CAIssueOptions struct {
 func newCAIssueCmd(f *Factory) *cobra.Command {
 	o := &CAIssueOptions{}
 	cmd := &cobra.Command{
-		Use:   "issue --dir DIR --unit CODE [--role node|member] [--host H]... --out DIR",
+		Use:   "issue --dir DIR --unit CODE [--role node|member|monitor] [--host H]... --out DIR",
 		Short: "为一个节点签发证书：写出 ca.crt、node.crt、node.key（权限 0600），供 node start --tls-dir 使用",
 		Example: `  jiujin ca issue --dir /media/usb/jiujin-ca --unit 330324101 --host 10.1.0.2 --host cg.jiujin.lan --out ./tls-330324101
   jiujin ca issue --dir /media/usb/jiujin-ca --unit 330324 --role member --host 10.0.0.1 --out ./tls-member1`,
@@ -106,7 +106,7 @@ func newCAIssueCmd(f *Factory) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Dir, "dir", "", "directory of the CA")
 	fl.StringVar(&o.Unit, "unit", "", "unit code of the node")
-	fl.StringVar(&o.Role, "role", string(auth.RoleNode), "node, or member for a county group member")
+	fl.StringVar(&o.Role, "role", string(auth.RoleNode), "node; member for a county group member; monitor for a monitoring system (reads /metrics)")
 	fl.StringSliceVar(&o.Hosts, "host", nil, "DNS name or IP address clients reach the node at (repeatable)")
 	fl.StringVar(&o.Out, "out", "", "directory to write ca.crt, node.crt and node.key to")
 	fl.IntVar(&o.Days, "days", auth.DefaultNodeDays, "days of validity")

@@ -44,6 +44,7 @@ func newDemoCmd(f *Factory) *cobra.Command {
 		Short: "在本机启动一个示范县节点：导入示范事项清单，预置各种状态的办件；Ctrl-C 退出",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			privateFiles()
 			return runDemo(cmd.Context(), f, o)
 		},
 	}

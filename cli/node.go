@@ -98,6 +98,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 				return err
 			}
 			defer stop()
+			privateFiles()
 			return runNode(cmd.Context(), f, cfg)
 		},
 	}
@@ -405,6 +406,7 @@ hand: the node would reuse event ids, and its parent would quarantine them.`,
 			if err != nil {
 				return err
 			}
+			privateFiles()
 			fh, err := os.Open(o.File)
 			if err != nil {
 				return fmt.Errorf("--from: %w", err)

@@ -33,7 +33,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-var nodeURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
+var nodeURL = regexp.MustCompile(`https?://127\.0\.0\.1:[0-9]+`)
 
 // startProcess starts a node as a separate process and returns its URL.
 func startProcess(t *testing.T, bin, unit, dir string) (*exec.Cmd, string) {

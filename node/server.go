@@ -202,6 +202,7 @@ type Node struct {
 	// stopRequests ends long polls in flight when the node shuts down.
 	stopRequests context.CancelFunc
 	syncClient   *http.Client
+	polls        polls
 	cluster      *cluster.Cluster
 	// live is the member once built, for the handlers: they serve while
 	// it is still opening its raft log.
@@ -293,6 +294,9 @@ func (n *Node) serve() {
 		Handler:           n.Handler(),
 		Protocols:         protocols,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	ln := n.ln
@@ -401,9 +405,10 @@ func (n *Node) Handler() http.Handler {
 	// lone event's answer is smaller gzipped (measured by bench sync).
 	parent := sync.NewService(sync.ServiceConfig{Local: syncLocal{n}, Group: n.cfg.Raft != nil, Barrier: barrier,
 		ConnectError: rpc.ConnectError, Caller: caller, Logger: n.cfg.Logger})
-	mux.Handle(n.guard(jiujinv1connect.NewSyncServiceHandler(parent,
-		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))(auth.RoleNode, auth.RoleMember))
-	mux.HandleFunc("/metrics", n.metricsHandler)
+	syncPath, syncHandler := n.guard(jiujinv1connect.NewSyncServiceHandler(parent,
+		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))(auth.RoleNode, auth.RoleMember)
+	mux.Handle(syncPath, n.polls.limitPolls(syncHandler))
+	mux.HandleFunc("/metrics", localOnly(n.metricsHandler))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		security := "tls"

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
@@ -401,4 +402,33 @@ func countyStore(t *testing.T) *solo {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestAnEventFromTheFutureMovesNoClock: an event dated 2100 is quarantined
+// for its clock, and what the receiver writes next carries its own time.
+func TestAnEventFromTheFutureMovesNoClock(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	peer, ch := fakeChild("f00d")
+	key := appKey(fakeTown + "-20261123-000001")
+	ch.clock.last = uint64(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()) << 16
+	acc := ch.event(fakeTown, rules.KindAppAccepted, key, acceptedAt(fakeTown, "330324"))
+	res, err := push(t, syncClient(county), peer, 1, acc)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), res.GetQuarantined())
+	q, err := county.Store.Quarantine(1)
+	require.NoError(t, err)
+	require.Contains(t, q[0].GetReason(), "时钟超前")
+
+	// Five minutes ahead is a fast clock, not a forgery: applied.
+	_, ch2 := fakeChild("f00e")
+	ch2.clock.last = uint64(county.clock.Now().Add(4*time.Minute).UnixMilli()) << 16
+	acc2 := ch2.event(fakeTown, rules.KindAppAccepted, appKey(fakeTown+"-20261123-000001"), acceptedAt(fakeTown, "330324"))
+	res, err = push(t, syncClient(county), &pb.Peer{Unit: fakeTown, NodeId: "f00e", Epoch: 7}, 1, acc2)
+	require.NoError(t, err)
+	q, _ = county.Store.Quarantine(1)
+	require.Equal(t, uint32(1), res.GetApplied(), "%v %v", res, q)
+
+	a := county.accept(t, acceptReq())
+	require.Less(t, a.GetAcceptedAt().AsTime().Year(), 2100, "the county's clock stayed its own")
 }

@@ -113,8 +113,11 @@ func TestNodeToNodeServicesNeedANodeCertificate(t *testing.T) {
 	stranger.Transport.(*http.Transport).TLSClientConfig.VerifyConnection = nil
 	_, err = jiujinv1connect.NewSyncServiceClient(stranger, county.URL()).Pull(ctx, connect.NewRequest(&pb.PullRequest{
 		Child: &pb.Peer{Unit: "330324101", NodeId: "a", Epoch: 1}}))
+	// TLS 1.3: the server's refusal of the client's certificate arrives
+	// after the client's first write, as a failed handshake or a closed
+	// connection; never as an answer of the service.
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "tls")
+	require.NotContains(t, []connect.Code{connect.CodeUnauthenticated, connect.CodePermissionDenied, connect.CodeFailedPrecondition}, connect.CodeOf(err), "%v", err)
 }
 
 func TestAChildSpeaksForItsOwnUnitOnly(t *testing.T) {

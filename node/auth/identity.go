@@ -35,15 +35,17 @@ const (
 	// RoleMember: a member of the county's raft group; it also speaks raft
 	// and the cluster service. Only the county's own unit holds one.
 	RoleMember Role = "member"
+	// RoleMonitor: a monitoring system; it may read a node's /metrics.
+	RoleMonitor Role = "monitor"
 )
 
 // ParseRole reads a role as a flag gives it.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(strings.TrimSpace(s)); r {
-	case RoleNode, RoleMember:
+	case RoleNode, RoleMember, RoleMonitor:
 		return r, nil
 	}
-	return "", fmt.Errorf("role: %q 应为 node 或 member", s)
+	return "", fmt.Errorf("role: %q 应为 node、member 或 monitor", s)
 }
 
 // Identity is what a node certificate binds: the county whose CA issued

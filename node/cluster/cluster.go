@@ -134,7 +134,7 @@ func (c *Cluster) start() error {
 		return store.Invalid("listen", "集群成员须监听其他成员可达的 IP（不能是 0.0.0.0），实为 %s", n.Addr)
 	}
 	dir := filepath.Join(n.DataDir, "raft")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: io.Discard})

@@ -58,7 +58,7 @@ func openRaftLog(dir string, logger hclog.Logger) (raftLog, error) {
 			return nil, err
 		}
 	case !walExists:
-		if err := os.MkdirAll(walDir, 0o755); err != nil {
+		if err := os.MkdirAll(walDir, 0o700); err != nil {
 			return nil, err
 		}
 	}
@@ -96,7 +96,7 @@ func moveBoltLog(dir string, logger hclog.Logger) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
 	src, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, raftBoltFile)})

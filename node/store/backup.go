@@ -84,7 +84,7 @@ func RestoreBackup(cfg Config, r io.Reader) error {
 	if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
 		return precondition("data", "数据目录 %s 不为空，请恢复到一个新目录", cfg.Dir)
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return err
 	}
 	// Marked until whole (restoreMark): a node is never started on a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"google.golang.org/protobuf/proto"
@@ -31,6 +32,11 @@ func (s *Store) CheckPeer(from *pb.Peer, pushed bool) error {
 	}
 	return nil
 }
+
+// MaxClockSkew is how far ahead of the receiver's clock an event's time may
+// be: a writer's clock a little fast is accepted, one set to another year
+// is not.
+const MaxClockSkew = 5 * time.Minute
 
 // ingest applies a batch received over a sync link. Every event ends up in
 // exactly one place: applied (feed, record), held back until its
@@ -114,6 +120,13 @@ func (w *Tx) storedEntry(ev *pb.Event) (*pb.FeedEntry, error) {
 func (s *Store) ingestOne(w *Tx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, res *pb.PushResponse) error {
 	if err := CheckEvent(ev); err != nil {
 		s.quarantine(w, cmd, in, ev, err.Error(), res)
+		return nil
+	}
+	if ahead := hlcTime(ev.GetHlc()).Sub(time.UnixMilli(cmd.GetNowMs())); ahead > MaxClockSkew {
+		// Applied, it would move this node's clock, and every event it
+		// writes after, to the forged time.
+		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.hlc: 时钟超前：事件时间 %s 比本节点时钟快 %s，超过允许的 %s",
+			hlcTime(ev.GetHlc()).UTC().Format(time.RFC3339), ahead.Round(time.Second), MaxClockSkew), res)
 		return nil
 	}
 	if in.GetPushed() && !tiers.Unit(in.GetFrom().GetUnit()).Contains(tiers.Unit(ev.GetUnit())) {

@@ -179,7 +179,11 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.BootID != nil {
 		boot = cfg.BootID()
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	// The directory holds names and identity numbers: its owner's only.
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
 	halfRestored, err := clearIfHalfRestored(cfg.Dir, cfg.Member)
