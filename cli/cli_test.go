@@ -392,3 +392,25 @@ func TestNodeStartValueLogGarbage(t *testing.T) {
 		})
 	}
 }
+
+// TestEncryptionKeyFileIsChecked: the key file must be its owner's only and
+// exactly 32 bytes, and the flag is named when it is not.
+func TestEncryptionKeyFileIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.key")
+	require.NoError(t, os.WriteFile(open, bytes.Repeat([]byte{1}, 32), 0o644))
+	require.NoError(t, os.Chmod(open, 0o644)) // whatever umask an earlier start set
+	short := filepath.Join(dir, "short.key")
+	require.NoError(t, os.WriteFile(short, []byte("short"), 0o600))
+	for file, want := range map[string]string{open: "0600", short: "32 字节", filepath.Join(dir, "none"): "no such file"} {
+		for _, args := range [][]string{
+			{"node", "start", "--insecure", "--unit", "330324", "--data", filepath.Join(dir, "d"), "--encryption-key-file", file},
+			{"node", "verify", "--unit", "330324", "--data", filepath.Join(dir, "d"), "--encryption-key-file", file},
+		} {
+			code, _, stderr := run(t, "", args...)
+			require.NotZero(t, code)
+			require.Contains(t, stderr, "--encryption-key-file")
+			require.Contains(t, stderr, want)
+		}
+	}
+}

@@ -43,6 +43,8 @@ type NodeStartOptions struct {
 	TLSDir string `yaml:"tls_dir"`
 	// Insecure runs without certificates, on loopback only.
 	Insecure bool `yaml:"insecure"`
+	// EncryptionKeyFile holds the 32-byte key that keeps the store encrypted.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
 	// MemoryLimit is the Go runtime's soft memory limit in MiB (0: none).
 	MemoryLimit int `yaml:"memory_limit_mib"`
 	// A county group member: its raft address, and either bootstrap (the
@@ -103,7 +105,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, tls_dir, insecure, calendar, log_format, memory_limit_mib, raft_listen, bootstrap, join, raft_snapshot_threshold, value_log_garbage_mib)")
+	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, tls_dir, insecure, encryption_key_file, calendar, log_format, memory_limit_mib, raft_listen, bootstrap, join, raft_snapshot_threshold, value_log_garbage_mib)")
 	fl.StringVar(&o.Unit, "unit", "", "unit code: 6 digits county, 9 township, 12 village")
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node; for a county group, every member: URL1,URL2,URL3")
@@ -117,6 +119,7 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "county group: log entries between snapshots, and kept after one (0: raft's default, 8192)")
 	fl.IntVar(&o.ValueLogGarbage, "value-log-garbage", cluster.DefaultValueLogGarbage>>20, "county group: MiB of its value log the store no longer reads above which a start reloads the store from the last snapshot, dropping them (-1: never)")
 	fl.StringVar(&o.TLSDir, "tls-dir", "", "directory of this node's certificate: ca.crt, node.crt, node.key (jiujin ca issue)")
+	fl.StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "file of 32 random bytes (mode 0600) that keeps the data directory encrypted; the same for every start, backup and restore")
 	fl.BoolVar(&o.Insecure, "insecure", false, "run without certificates or logins, on a loopback address only (tests, a developer's machine)")
 	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops")
 	_ = fl.MarkHidden("cpuprofile")
@@ -228,8 +231,12 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 	default:
 		return node.Config{}, fmt.Errorf("--log-format: %q 应为 text 或 json", o.LogFormat)
 	}
+	key, err := readEncryptionKey(o.EncryptionKeyFile)
+	if err != nil {
+		return node.Config{}, err
+	}
 	cfg := node.Config{Unit: unit, Listen: o.Listen, DataDir: o.Data, Parents: splitList(o.Parent), Calendar: cal, Logger: slog.New(h),
-		Insecure: o.Insecure}
+		Insecure: o.Insecure, EncryptionKey: key}
 	switch {
 	case o.RaftListen != "":
 		if o.Bootstrap && o.Join != "" {
@@ -312,6 +319,7 @@ func newNodeVerifyCmd(f *Factory) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the data belongs to")
 	cmd.Flags().StringVar(&o.Data, "data", "", "data directory")
+	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "the key of an encrypted data directory")
 	return cmd
 }
 
@@ -322,6 +330,8 @@ type NodeDataOptions struct {
 	Unit string
 	Data string
 	File string
+	// EncryptionKeyFile: the key of an encrypted data directory.
+	EncryptionKeyFile string
 }
 
 func (o *NodeDataOptions) config(fileFlag string) (rules.Config, error) {
@@ -339,7 +349,23 @@ func (o *NodeDataOptions) config(fileFlag string) (rules.Config, error) {
 	if err != nil {
 		return rules.Config{}, err
 	}
-	return rules.Config{Store: store.Config{Dir: o.Data, Unit: unit}, Calendar: cal}, nil
+	key, err := readEncryptionKey(o.EncryptionKeyFile)
+	if err != nil {
+		return rules.Config{}, err
+	}
+	return rules.Config{Store: store.Config{Dir: o.Data, Unit: unit, EncryptionKey: key}, Calendar: cal}, nil
+}
+
+// readEncryptionKey reads the key file a flag names (nil: none named).
+func readEncryptionKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	key, err := auth.ReadKeyFile(path, 32)
+	if err != nil {
+		return nil, fmt.Errorf("--encryption-key-file: %w", err)
+	}
+	return key, nil
 }
 
 func (o *NodeDataOptions) open(fileFlag string) (*rules.Rules, error) {
@@ -386,6 +412,7 @@ func newNodeBackupCmd(f *Factory) *cobra.Command {
 	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the data belongs to")
 	cmd.Flags().StringVar(&o.Data, "data", "", "data directory")
 	cmd.Flags().StringVar(&o.File, "to", "", "backup file to create")
+	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "the key of an encrypted data directory (the backup stays encrypted)")
 	return cmd
 }
 
@@ -422,5 +449,6 @@ hand: the node would reuse event ids, and its parent would quarantine them.`,
 	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the backup belongs to")
 	cmd.Flags().StringVar(&o.Data, "data", "", "new, empty data directory")
 	cmd.Flags().StringVar(&o.File, "from", "", "backup file")
+	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "the key of the node whose backup it is (an encrypted backup needs it)")
 	return cmd
 }

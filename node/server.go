@@ -87,6 +87,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// NoSync disables fsync; only benchmarks that say so use it.
 	NoSync bool
+	// EncryptionKey (32 bytes) keeps the store encrypted at rest, its
+	// backups and snapshots sealed (nil: plain).
+	EncryptionKey []byte
 	// Sync tunes the link to the parent (batch sizes, long-poll wait,
 	// backoff); zero values take the defaults of package sync.
 	Sync sync.Config
@@ -217,7 +220,8 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sc := store.Config{Dir: cfg.DataDir, Unit: cfg.Unit, Clock: cfg.Clock, Logger: cfg.Logger, NoSync: cfg.NoSync, Tune: cfg.Tune}
+	sc := store.Config{Dir: cfg.DataDir, Unit: cfg.Unit, Clock: cfg.Clock, Logger: cfg.Logger, NoSync: cfg.NoSync, Tune: cfg.Tune,
+		EncryptionKey: cfg.EncryptionKey}
 	if cfg.Raft != nil {
 		// The raft log is the durable record: the store is tuned for that
 		// (no fsync, values in the value log; store/member.go).

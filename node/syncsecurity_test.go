@@ -432,3 +432,46 @@ func TestAnEventFromTheFutureMovesNoClock(t *testing.T) {
 	a := county.accept(t, acceptReq())
 	require.Less(t, a.GetAcceptedAt().AsTime().Year(), 2100, "the county's clock stayed its own")
 }
+
+// TestSyncedAcceptancesMeetTheWindowsLimits: an acceptance that arrives by
+// sync is held to what a window may write: no name of 500 KB, no 10,005
+// materials, no identity number that fails its check.
+func TestSyncedAcceptancesMeetTheWindowsLimits(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	sc := syncClient(county)
+	many := make([]string, 10005)
+	for i := range many {
+		many[i] = fmt.Sprintf("材料%d", i)
+	}
+	tests := []struct {
+		name string
+		edit func(a *pb.Application)
+		want string
+	}{
+		{"a 500 KB name", func(a *pb.Application) { a.Applicant.Name = strings.Repeat("王", 170000) }, "applicant.name"},
+		{"10,005 materials", func(a *pb.Application) { a.MaterialsReceived = many }, "materials"},
+		{"a bad identity number", func(a *pb.Application) { a.Applicant.IdNumber = "330324195803121226" }, "applicant.id_number"},
+		{"a bad phone", func(a *pb.Application) { a.Applicant.Phone = "call me" }, "applicant.phone"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			origin := fmt.Sprintf("bad%d", i)
+			peer, ch := fakeChild(origin)
+			acc := acceptedAt(fakeTown, "330324")
+			tt.edit(acc.GetApplication())
+			ev := ch.event(fakeTown, rules.KindAppAccepted, appKey(acc.GetApplication().GetId()), acc)
+			res, err := push(t, sc, peer, 1, ev)
+			if err != nil {
+				// Too large for a batch at all: refused whole, nothing stored.
+				require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(err), "%v", err)
+				return
+			}
+			require.Equal(t, uint32(1), res.GetQuarantined())
+			q, err := county.Store.Quarantine(1)
+			require.NoError(t, err)
+			require.Contains(t, q[0].GetReason(), tt.want)
+			require.Nil(t, appOn(county, acc.GetApplication().GetId()))
+		})
+	}
+}

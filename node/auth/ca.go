@@ -380,3 +380,19 @@ func validHostname(h string) bool {
 	}
 	return true
 }
+
+// ReadKeyFile reads a secret key of size bytes from a file its owner alone
+// may read (a store's encryption key).
+func ReadKeyFile(path string, size int) ([]byte, error) {
+	if err := checkKeyMode(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != size {
+		return nil, fmt.Errorf("%s 应恰为 %d 字节（如 head -c %d /dev/urandom），实为 %d 字节", path, size, size, len(b))
+	}
+	return b, nil
+}

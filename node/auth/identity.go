@@ -20,7 +20,7 @@ var (
 	ErrNoIdentity  = errors.New("证书未绑定 jiujin 身份")
 	ErrWrongCounty = errors.New("证书属于另一个县")
 	ErrWrongRole   = errors.New("证书的角色不允许此操作")
-	ErrKeyExposed  = errors.New("私钥文件的权限过宽")
+	ErrKeyExposed  = errors.New("密钥文件的权限过宽")
 	ErrCAExists    = errors.New("证书颁发机构已存在")
 	ErrNoPeer      = errors.New("未出示有效的节点证书")
 )

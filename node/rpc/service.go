@@ -112,6 +112,7 @@ func (h *Service) present(a *pb.Application, reveal bool) *pb.Application {
 	a = proto.Clone(a).(*pb.Application)
 	if !reveal && a.GetApplicant() != nil {
 		a.Applicant.IdNumber = rules.MaskIDNumber(a.GetApplicant().GetIdNumber())
+		a.Applicant.Phone = rules.MaskPhone(a.GetApplicant().GetPhone())
 	}
 	a.Deadline = h.rules.Deadline(a, h.store.Now())
 	return a

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -80,6 +81,14 @@ func acceptApp(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {
 		return nil, precondition("accepting_unit", "受理单位 %s 与发出单位 %s 不符", a.GetAcceptingUnit(), ev.GetUnit())
 	case a.GetState() != StateAccepted || a.GetHolder() != ev.GetUnit():
 		return nil, invalid("event.payload.application.state", "新受理的办件应为已受理状态，由受理单位持有")
+	}
+	// A child's acceptance meets the limits a window's does.
+	id, err := checkApplication(a.GetApplicant(), a.GetNote(), a.GetMaterialsReceived(), a.GetMaterialsMissing(), ts(ev).AsTime())
+	if err != nil {
+		return nil, fmt.Errorf("event.payload.application: %w", err)
+	}
+	if id != a.GetApplicant().GetIdNumber() {
+		return nil, invalid("event.payload.application.applicant.id_number", "身份证号应以规范形式记录")
 	}
 	a = proto.Clone(a).(*pb.Application)
 	a.AcceptedAt = ts(ev)

@@ -219,6 +219,33 @@ func (s *Rules) matter(w *store.Tx, code string) (*pb.Matter, error) {
 	return m, nil
 }
 
+// checkApplication checks what a window fills in, wherever an application
+// comes from (a window's command, or a child's app.accepted event): the
+// applicant's name, identity number (as of now) and phone, the note, the
+// materials' names. It returns the identity number as stored.
+func checkApplication(ap *pb.Applicant, note string, materials, missing []string, now time.Time) (string, error) {
+	if err := checkText("applicant.name", ap.GetName(), maxNameRunes, true); err != nil {
+		return "", err
+	}
+	id, err := ValidateIDNumber(ap.GetIdNumber(), now)
+	if err != nil {
+		return "", err
+	}
+	if ap.GetPhone() != "" && !phoneRE.MatchString(ap.GetPhone()) {
+		return "", invalid("applicant.phone", "联系电话 %q 格式不正确", ap.GetPhone())
+	}
+	if err := checkText("note", note, maxNoteRunes, false); err != nil {
+		return "", err
+	}
+	if err := checkMaterialNames("materials", materials, false); err != nil {
+		return "", err
+	}
+	if err := checkMaterialNames("missing", missing, false); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 func (s *Rules) accept(w *store.Tx, cmd *pb.Command, req *pb.AcceptApplicationRequest) (proto.Message, error) {
 	if w.Restored() {
 		return nil, precondition("unit", "本节点数据刚从备份恢复，正在与上级同步，同步完成前暂不受理（以免办件编号重复）")
@@ -234,24 +261,9 @@ func (s *Rules) accept(w *store.Tx, cmd *pb.Command, req *pb.AcceptApplicationRe
 		return nil, err
 	}
 	ap := req.GetApplicant()
-	if err := checkText("applicant.name", ap.GetName(), maxNameRunes, true); err != nil {
-		return nil, err
-	}
 	now := time.UnixMilli(cmd.GetNowMs())
-	id, err := ValidateIDNumber(ap.GetIdNumber(), now)
+	id, err := checkApplication(ap, req.GetNote(), req.GetMaterials(), req.GetMissing(), now)
 	if err != nil {
-		return nil, err
-	}
-	if ap.GetPhone() != "" && !phoneRE.MatchString(ap.GetPhone()) {
-		return nil, invalid("applicant.phone", "联系电话 %q 格式不正确", ap.GetPhone())
-	}
-	if err := checkText("note", req.GetNote(), maxNoteRunes, false); err != nil {
-		return nil, err
-	}
-	if err := checkMaterialNames("materials", req.GetMaterials(), false); err != nil {
-		return nil, err
-	}
-	if err := checkMaterialNames("missing", req.GetMissing(), false); err != nil {
 		return nil, err
 	}
 	byName := map[string]*pb.Material{}

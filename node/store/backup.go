@@ -27,6 +27,20 @@ const metaRestored = "m/restored"
 // feed of an earlier one, and a member restoring such a snapshot would skip
 // entries it never applied.
 func (s *Store) Backup(w io.Writer) error {
+	if s.cfg.EncryptionKey == nil {
+		return s.backup(w)
+	}
+	sw, err := newSealer(w, s.cfg.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	if err := s.backup(sw); err != nil {
+		return err
+	}
+	return sw.Close()
+}
+
+func (s *Store) backup(w io.Writer) error {
 	return s.view(func(txn *badger.Txn) error {
 		bw := bufio.NewWriterSize(w, 256<<10)
 		list := &bpb.KVList{}
@@ -109,12 +123,16 @@ func RestoreBackup(cfg Config, r io.Reader) error {
 // loadBackup loads a backup into an empty directory and gives the data a
 // new identity.
 func loadBackup(cfg Config, r io.Reader) error {
-	db, err := badger.Open(badgerOptions(cfg.Dir, true, cfg.Member))
+	plain, err := unsealed(r, cfg.EncryptionKey)
 	if err != nil {
-		return fmt.Errorf("open badger at %s: %w", cfg.Dir, err)
+		return invalid("backup", "%v", err)
+	}
+	db, err := openBadger(cfg, badgerOptions(cfg.Dir, true, cfg.Member))
+	if err != nil {
+		return err
 	}
 	defer db.Close()
-	if err := db.Load(r, 64); err != nil {
+	if err := db.Load(plain, 64); err != nil {
 		return invalid("backup", "备份文件不完整或已损坏，未能载入（%v）：请用完整的备份再恢复", err)
 	}
 	return db.Update(func(txn *badger.Txn) error {

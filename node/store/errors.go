@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Errors of this package. Callers test with errors.Is; every error that
@@ -54,17 +56,17 @@ func (e *FieldError) Unwrap() error { return e.Kind }
 
 // Invalid is an ErrInvalidArgument about a field.
 func Invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Kind: ErrInvalidArgument}
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, clipQuoted(format, args)...), Kind: ErrInvalidArgument}
 }
 
 // NotFound is an ErrNotFound about a field.
 func NotFound(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Kind: ErrNotFound}
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, clipQuoted(format, args)...), Kind: ErrNotFound}
 }
 
 // Precondition is an ErrFailedPrecondition about a field.
 func Precondition(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Kind: ErrFailedPrecondition}
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, clipQuoted(format, args)...), Kind: ErrFailedPrecondition}
 }
 
 var (
@@ -72,3 +74,39 @@ var (
 	notFound     = NotFound
 	precondition = Precondition
 )
+
+// maxEcho is how many characters of a value an error quotes back.
+const maxEcho = 40
+
+// clipQuoted shortens the values a message quotes (%q), which are what a
+// caller sent: an error never echoes a long value back whole.
+func clipQuoted(format string, args []any) []any {
+	var out []any
+	arg := 0
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+		i++
+		for i < len(format) && strings.IndexByte("+-# 0123456789.", format[i]) >= 0 {
+			i++
+		}
+		if i >= len(format) || format[i] == '%' {
+			continue
+		}
+		if format[i] == 'q' && arg < len(args) {
+			if v, ok := args[arg].(string); ok && utf8.RuneCountInString(v) > maxEcho {
+				if out == nil {
+					out = append([]any(nil), args...)
+				}
+				r := []rune(v)
+				out[arg] = fmt.Sprintf("%s…（共 %d 字）", string(r[:maxEcho-8]), len(r))
+			}
+		}
+		arg++
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}

@@ -46,13 +46,14 @@ type StoreConfig struct {
 	Member   bool
 	Logger   *slog.Logger
 	BootID   func() string
+	Key      []byte
 	tune     func(badger.Options) badger.Options
 }
 
 // OpenStore opens a store with its rules.
 func OpenStore(c StoreConfig) (*store.Store, error) {
 	r, err := rules.Open(rules.Config{Calendar: c.Calendar, Store: store.Config{Dir: c.Dir, Unit: c.Unit, NoSync: c.NoSync,
-		Member: c.Member, Logger: c.Logger, Tune: c.tune, BootID: c.BootID}})
+		Member: c.Member, Logger: c.Logger, Tune: c.tune, BootID: c.BootID, EncryptionKey: c.Key}})
 	if err != nil {
 		return nil, err
 	}

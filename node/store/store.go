@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +54,10 @@ type Config struct {
 	// badger's value log, and has 64 MiB memtables. See member.go.
 	Member bool
 	Logger *slog.Logger
+	// EncryptionKey, 32 bytes, keeps the store encrypted at rest (badger's
+	// encryption) and its backups and snapshots sealed with a key derived
+	// from it (sealed.go). Nil: plain.
+	EncryptionKey []byte
 
 	// Tune adjusts badger's options (tests and benchmarks: smaller files).
 	Tune func(badger.Options) badger.Options
@@ -77,7 +82,28 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.EncryptionKey != nil && len(c.EncryptionKey) != 32 {
+		return invalid("encryption-key-file", "数据加密密钥应为 32 字节，实为 %d 字节", len(c.EncryptionKey))
+	}
 	return nil
+}
+
+// openBadger opens the store's badger with its options, and says plainly
+// when the key does not fit the data.
+func openBadger(cfg Config, opts badger.Options) (*badger.DB, error) {
+	if cfg.EncryptionKey != nil {
+		opts = opts.WithEncryptionKey(cfg.EncryptionKey).WithEncryptionKeyRotationDuration(30 * 24 * time.Hour)
+	}
+	db, err := badger.Open(opts)
+	switch {
+	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
+		return nil, precondition("encryption-key-file", "数据目录 %s 的加密与所给密钥不符：已加密的目录须用 --encryption-key-file 指定它的密钥，未加密的目录不能加上密钥打开", cfg.Dir)
+	case err != nil && strings.Contains(err.Error(), "encryption"):
+		return nil, precondition("encryption-key-file", "数据目录 %s 已加密：请用 --encryption-key-file 指定其密钥（%v）", cfg.Dir, err)
+	case err != nil:
+		return nil, fmt.Errorf("open badger at %s: %w", cfg.Dir, err)
+	}
+	return db, nil
 }
 
 // Store is a node's durable state.
@@ -206,9 +232,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Tune != nil {
 		opts = cfg.Tune(opts)
 	}
-	db, err := badger.Open(opts)
+	db, err := openBadger(cfg, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open badger at %s: %w", cfg.Dir, err)
+		return nil, err
 	}
 	s := &Store{
 		cfg:     cfg,
@@ -387,12 +413,16 @@ func (s *Store) Restore(r io.Reader) error {
 	if err := s.db.DropAll(); err != nil {
 		return fmt.Errorf("drop before restore: %w", err)
 	}
-	if err := s.db.Load(r, 64); err != nil {
+	plain, err := unsealed(r, s.cfg.EncryptionKey)
+	if err != nil {
+		return fmt.Errorf("load snapshot: %w", err)
+	}
+	if err := s.db.Load(plain, 64); err != nil {
 		return fmt.Errorf("load snapshot: %w", err)
 	}
 	s.mu.Lock()
 	s.state = counters{}
-	err := s.loadMeta()
+	err = s.loadMeta()
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
