@@ -62,6 +62,10 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			}
 			fmt.Fprintf(w, "隔离事件：%d  等待前序事件：%d\n", s.GetQuarantined(), s.GetHeldBack())
 			for _, q := range s.GetRecentQuarantine() {
+				if q.GetOrigin() == "" { // a child's summary of what was dropped
+					fmt.Fprintf(w, "  %s 来自 %s：%s\n", when(q.GetAt()), q.GetFromUnit(), q.GetReason())
+					continue
+				}
 				fmt.Fprintf(w, "  %s 来自 %s：%s %s（%s/%d）— %s\n", when(q.GetAt()), q.GetFromUnit(), q.GetKind(), q.GetRecordKey(), q.GetOrigin(), q.GetSeq(), q.GetReason())
 			}
 			return nil

@@ -24,32 +24,81 @@ const (
 	writeTimeout = 30 * time.Second
 	// idleTimeout closes a connection no request has used for this long.
 	idleTimeout = 60 * time.Second
-	// maxPollsPerCaller bounds the long polls one child (its certificate,
-	// or its address on an insecure node) holds open at once: a child
-	// needs one.
+	// maxPollsPerCaller bounds the long polls one child (its certificate)
+	// holds open at once: a child needs one.
 	maxPollsPerCaller = 4
+	// syncRate and syncBurst bound one child's sync calls a second. A
+	// healthy child makes a few (one long poll, a push per change); one
+	// catching up pulls a batch of 500 a call, so the bound leaves it
+	// 25,000 events a second.
+	syncRate  = 50
+	syncBurst = 200
 )
 
 var pullPath = jiujinv1connect.SyncServicePullProcedure
 
-// polls counts the long polls each caller holds open.
+// polls counts the long polls each child holds open, and what is left of
+// each child's allowance of calls.
 type polls struct {
-	mu gosync.Mutex
-	n  map[string]int
+	mu      gosync.Mutex
+	n       map[string]int
+	buckets map[string]*bucket
 }
 
-// limitPolls wraps the sync service: a pull gets the write deadline of its
-// wait, and a caller already holding maxPollsPerCaller is refused
-// ResourceExhausted, before its body is read.
-func (p *polls) limitPolls(h http.Handler) http.Handler {
+// bucket is a token bucket: tokens refill at syncRate a second up to
+// syncBurst.
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// allow takes a token of who's bucket at now.
+func (p *polls) allow(who string, now time.Time) bool {
+	if p.buckets == nil {
+		p.buckets = map[string]*bucket{}
+	}
+	b := p.buckets[who]
+	if b == nil {
+		b = &bucket{tokens: syncBurst, at: now}
+		p.buckets[who] = b
+	}
+	b.tokens = min(syncBurst, b.tokens+now.Sub(b.at).Seconds()*syncRate)
+	b.at = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// limitSync wraps the sync service: a pull gets the write deadline of its
+// wait; a child with a certificate past its rate of calls, or already
+// holding maxPollsPerCaller long polls, is refused ResourceExhausted
+// before its body is read. An insecure node (loopback, tests) limits no
+// one: its callers cannot be told apart.
+func (p *polls) limitSync(h http.Handler) http.Handler {
 	ew := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != pullPath {
+		id, known := auth.PeerOf(r)
+		if r.URL.Path == pullPath {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(sync.MaxPullWait + writeTimeout))
+		}
+		if !known {
 			h.ServeHTTP(w, r)
 			return
 		}
-		who := callerKey(r)
+		who := string(id.Unit)
 		p.mu.Lock()
+		if !p.allow(who, time.Now()) {
+			p.mu.Unlock()
+			_ = ew.Write(w, r, connect.NewError(connect.CodeResourceExhausted, errors.New("同步调用过于频繁，请稍后再试")))
+			return
+		}
+		if r.URL.Path != pullPath {
+			p.mu.Unlock()
+			h.ServeHTTP(w, r)
+			return
+		}
 		if p.n == nil {
 			p.n = map[string]int{}
 		}
@@ -67,22 +116,8 @@ func (p *polls) limitPolls(h http.Handler) http.Handler {
 			}
 			p.mu.Unlock()
 		}()
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(sync.MaxPullWait + writeTimeout))
 		h.ServeHTTP(w, r)
 	})
-}
-
-// callerKey names who calls: the unit of its node certificate, or else
-// its address.
-func callerKey(r *http.Request) string {
-	if id, ok := auth.PeerOf(r); ok {
-		return "unit:" + string(id.Unit)
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return "addr:" + host
 }
 
 // localOnly serves h to callers on the node's own machine, and to a

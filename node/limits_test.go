@@ -15,11 +15,13 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/auth"
 )
 
 func TestLongPollsPerChildAreCapped(t *testing.T) {
-	county := startTestNode(t, "330324", "", nil)
-	sc := syncClient(county)
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	sc := jiujinv1connect.NewSyncServiceClient(nodeClient(t, issueBundle(t, ca, fakeTown, auth.RoleNode)), county.URL())
 	child := &pb.Peer{Unit: fakeTown, NodeId: "f00d", Epoch: 7}
 	pull := func(ctx context.Context) error {
 		_, err := sc.Pull(ctx, connect.NewRequest(&pb.PullRequest{Child: child, WaitMs: 5000}))
@@ -31,11 +33,12 @@ func TestLongPollsPerChildAreCapped(t *testing.T) {
 	for i := 0; i < maxPollsPerCaller; i++ {
 		go func() { done <- pull(ctx) }()
 	}
-	require.Eventually(t, func() bool {
+	polling := func() int {
 		county.polls.mu.Lock()
 		defer county.polls.mu.Unlock()
-		return county.polls.n["addr:127.0.0.1"] == maxPollsPerCaller
-	}, 5*time.Second, 10*time.Millisecond)
+		return county.polls.n[fakeTown]
+	}
+	require.Eventually(t, func() bool { return polling() == maxPollsPerCaller }, 5*time.Second, 10*time.Millisecond)
 	err := pull(context.Background())
 	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(err), "%v", err)
 	// Others are still served.
@@ -45,11 +48,42 @@ func TestLongPollsPerChildAreCapped(t *testing.T) {
 	for i := 0; i < maxPollsPerCaller; i++ {
 		<-done
 	}
-	require.Eventually(t, func() bool {
-		county.polls.mu.Lock()
-		defer county.polls.mu.Unlock()
-		return len(county.polls.n) == 0
-	}, 5*time.Second, 10*time.Millisecond, "a finished poll is counted off")
+	require.Eventually(t, func() bool { return polling() == 0 }, 5*time.Second, 10*time.Millisecond, "a finished poll is counted off")
+}
+
+func TestSyncCallsPerChildAreRateLimited(t *testing.T) {
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	sc := jiujinv1connect.NewSyncServiceClient(nodeClient(t, issueBundle(t, ca, fakeTown, auth.RoleNode)), county.URL())
+	other := jiujinv1connect.NewSyncServiceClient(nodeClient(t, issueBundle(t, ca, "330324101", auth.RoleNode)), county.URL())
+	call := func(c jiujinv1connect.SyncServiceClient, unit string) error {
+		_, err := c.PushCursor(context.Background(), connect.NewRequest(&pb.PushCursorRequest{Child: &pb.Peer{Unit: unit, NodeId: "n", Epoch: 1}}))
+		return err
+	}
+	refused := 0
+	for i := 0; i < 3*syncBurst; i++ {
+		if err := call(sc, fakeTown); err != nil {
+			require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(err), "%v", err)
+			refused++
+		}
+	}
+	require.NotZero(t, refused, "a child past its rate is refused")
+	require.NoError(t, call(other, "330324101"), "another child is not")
+}
+
+func TestAnInsecureNodeCapsNoOne(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	errs := make(chan error, maxPollsPerCaller+2)
+	for i := 0; i < maxPollsPerCaller+2; i++ {
+		go func() {
+			_, err := syncClient(county).Pull(context.Background(), connect.NewRequest(&pb.PullRequest{
+				Child: &pb.Peer{Unit: fakeTown, NodeId: "f00d", Epoch: 7}, WaitMs: 500}))
+			errs <- err
+		}()
+	}
+	for i := 0; i < maxPollsPerCaller+2; i++ {
+		require.NoError(t, <-errs)
+	}
 }
 
 // TestAGzipBombIsRefused: a push whose body inflates far past the message

@@ -411,7 +411,7 @@ func (n *Node) Handler() http.Handler {
 		ConnectError: rpc.ConnectError, Caller: caller, Logger: n.cfg.Logger})
 	syncPath, syncHandler := n.guard(jiujinv1connect.NewSyncServiceHandler(parent,
 		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))(auth.RoleNode, auth.RoleMember)
-	mux.Handle(syncPath, n.polls.limitPolls(syncHandler))
+	mux.Handle(syncPath, n.polls.limitSync(syncHandler))
 	mux.HandleFunc("/metrics", localOnly(n.metricsHandler))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

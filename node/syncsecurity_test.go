@@ -475,3 +475,39 @@ func TestSyncedAcceptancesMeetTheWindowsLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestQuarantinePerChildIsBounded: a child pushing junk by the thousand
+// leaves at most MaxQuarantinePerChild entries whole; the older are
+// summarized, and the count keeps every one.
+func TestQuarantinePerChildIsBounded(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	sc := syncClient(county)
+	peer, ch := fakeChild("junk")
+	total := store.MaxQuarantinePerChild + 700
+	var last uint64
+	for sent := 0; sent < total; {
+		var batch []*pb.Event
+		for len(batch) < sync.MaxBatchEvents/2 && sent < total {
+			ev := ch.event(fakeTown, rules.KindAppDecided, appKey(fmt.Sprintf("%s-20261123-%06d", fakeTown, sent)), &pb.AppDecided{Approved: true})
+			batch = append(batch, ev)
+			sent++
+		}
+		last += uint64(len(batch))
+		res, err := push(t, sc, peer, last, batch...)
+		require.NoError(t, err)
+		require.Equal(t, uint32(len(batch)), res.GetQuarantined())
+	}
+	q, _ := county.Store.SyncCounts()
+	require.Equal(t, uint64(total), q, "every one counted")
+	kept, err := county.Store.Quarantine(10 * total)
+	require.NoError(t, err)
+	require.Len(t, kept, store.MaxQuarantinePerChild)
+	require.Equal(t, uint64(total), kept[0].GetEvent().GetSeq(), "the newest kept")
+	sums, err := county.Store.QuarantineSummaries()
+	require.NoError(t, err)
+	require.Len(t, sums, 1)
+	require.Contains(t, sums[0].GetReason(), "700 个较早的隔离事件")
+	st, err := county.status.GetStatus(context.Background(), connect.NewRequest(&pb.GetStatusRequest{}))
+	require.NoError(t, err)
+	require.Contains(t, fmt.Sprint(st.Msg.GetRecentQuarantine()), "700 个较早的隔离事件")
+}

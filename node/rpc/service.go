@@ -508,6 +508,14 @@ func (h *Service) GetStatus(ctx context.Context, req *connect.Request[pb.GetStat
 			Kind: ev.GetKind(), RecordKey: ev.GetRecordKey(), Unit: ev.GetUnit(), Reason: e.GetReason(), FromUnit: e.GetFromUnit(),
 			At: timestamppb.New(time.UnixMilli(e.GetAtMs()))})
 	}
+	sums, err := s.QuarantineSummaries()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	for _, e := range sums {
+		res.RecentQuarantine = append(res.RecentQuarantine, &pb.QuarantinedEvent{Reason: e.GetReason(), FromUnit: e.GetFromUnit(),
+			At: timestamppb.New(time.UnixMilli(e.GetAtMs()))})
+	}
 	for st, n := range c.ByState {
 		res.ByState = append(res.ByState, &pb.StateCount{State: st, Count: n})
 	}

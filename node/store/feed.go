@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -93,6 +94,30 @@ func (s *Store) Quarantine(limit int) ([]*pb.QuarantineEntry, error) {
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Seek([]byte(prefixQuar + "\xff")); it.ValidForPrefix([]byte(prefixQuar)) && len(out) < limit; it.Next() {
+			q := &pb.QuarantineEntry{}
+			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, q) }); err != nil {
+				return err
+			}
+			out = append(out, q)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// QuarantineSummaries are, for each child that has had more quarantined
+// events than MaxQuarantinePerChild, what was kept of the dropped ones.
+func (s *Store) QuarantineSummaries() ([]*pb.QuarantineEntry, error) {
+	var out []*pb.QuarantineEntry
+	err := s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(prefixQuarFrom)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if !strings.HasSuffix(string(it.Item().Key()), "/sum") {
+				continue
+			}
 			q := &pb.QuarantineEntry{}
 			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, q) }); err != nil {
 				return err

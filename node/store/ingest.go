@@ -73,18 +73,71 @@ func (s *Store) ingest(w *Tx, cmd *pb.Command, in *pb.Ingest) (proto.Message, er
 		w.st.restored = false
 		w.Delete([]byte(metaRestored))
 	}
+	if w.quarErr != nil {
+		return nil, w.quarErr
+	}
+	if res.GetQuarantined() > 0 {
+		// One line per batch, however many it quarantined.
+		s.cfg.Logger.Warn("events quarantined", "from", in.GetFrom().GetUnit(), "from_node", in.GetFrom().GetNodeId(),
+			"count", res.GetQuarantined(), "first_reason", w.quarReason)
+	}
 	res.AckedPosition = in.GetLastPosition()
 	return res, nil
 }
 
+// MaxQuarantinePerChild is how many quarantined events of one child a
+// node keeps whole; past it, each new one takes the place of that child's
+// oldest, which lives on in the child's summary and in the counts.
+const MaxQuarantinePerChild = 1000
+
 func (s *Store) quarantine(w *Tx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, reason string, res *pb.PushResponse) {
+	from := in.GetFrom().GetNodeId()
 	w.st.quarantined++
 	w.Set(quarKey(w.st.quarantined), MustMarshal(&pb.QuarantineEntry{
-		Event: ev, Reason: reason, FromNode: in.GetFrom().GetNodeId(), FromUnit: in.GetFrom().GetUnit(), AtMs: cmd.GetNowMs(),
+		Event: ev, Reason: reason, FromNode: from, FromUnit: in.GetFrom().GetUnit(), AtMs: cmd.GetNowMs(),
 	}))
 	res.Quarantined++
-	s.cfg.Logger.Warn("event quarantined", "origin", ev.GetOrigin(), "seq", ev.GetSeq(), "kind", ev.GetKind(),
-		"record", ev.GetRecordKey(), "from", in.GetFrom().GetUnit(), "reason", reason)
+	if w.quarReason == "" {
+		w.quarReason = reason
+	}
+	if err := w.keepPerChild(from, in.GetFrom().GetUnit(), reason, cmd.GetNowMs()); err != nil {
+		w.quarErr = err
+	}
+}
+
+// keepPerChild puts the entry just quarantined in its child's ring; the
+// entry it replaces is deleted and counted in the child's summary.
+func (w *Tx) keepPerChild(from, unit, reason string, atMs int64) error {
+	n, err := w.Get(quarCountKey(from))
+	if err != nil {
+		return err
+	}
+	count := beUint64(n)
+	slot := quarSlotKey(from, count%MaxQuarantinePerChild)
+	w.Set(quarCountKey(from), u64(count+1))
+	old, err := w.Get(slot)
+	if err != nil {
+		return err
+	}
+	w.Set(slot, u64(w.st.quarantined))
+	if old == nil {
+		return nil
+	}
+	w.Delete(quarKey(beUint64(old)))
+	sum := &pb.QuarantineEntry{FromNode: from, FromUnit: unit}
+	if b, err := w.Get(quarSummaryKey(from)); err != nil {
+		return err
+	} else if b != nil {
+		if err := proto.Unmarshal(b, sum); err != nil {
+			return fmt.Errorf("%w: quarantine summary: %v", ErrCorrupt, err)
+		}
+	}
+	var dropped uint64
+	fmt.Sscan(sum.GetReason(), &dropped)
+	sum.Reason = fmt.Sprintf("%d 个较早的隔离事件只保留计数（每个下级完整保留最近 %d 个）；最近的原因：%s", dropped+1, MaxQuarantinePerChild, reason)
+	sum.AtMs = atMs
+	w.Set(quarSummaryKey(from), MustMarshal(sum))
+	return nil
 }
 
 // appliedEntry finds an event applied here by id (nil: none).

@@ -32,11 +32,14 @@ const (
 	prefixHash    = "x/"
 	prefixOrigin  = "o/"
 	prefixQuar    = "q/"
-	prefixHeld    = "p/"
-	keyPullCursor = "k/pull"
-	prefixPushCur = "k/push/"
-	prefixDone    = "d/"
-	prefixDoneAt  = "t/"
+	// prefixQuarFrom: per child (its node id), the ring of the quarantine
+	// entries kept of it and the count and summary of those dropped.
+	prefixQuarFrom = "Q/"
+	prefixHeld     = "p/"
+	keyPullCursor  = "k/pull"
+	prefixPushCur  = "k/push/"
+	prefixDone     = "d/"
+	prefixDoneAt   = "t/"
 
 	metaNodeID    = "m/node_id"
 	metaEpoch     = "m/epoch"
@@ -90,6 +93,14 @@ func hashKey(h []byte) []byte { return append([]byte(prefixHash), h...) }
 func originKey(origin string) []byte { return []byte(prefixOrigin + origin) }
 
 func quarKey(n uint64) []byte { return append([]byte(prefixQuar), u64(n)...) }
+
+func quarCountKey(node string) []byte { return []byte(prefixQuarFrom + node + "/n") }
+
+func quarSummaryKey(node string) []byte { return []byte(prefixQuarFrom + node + "/sum") }
+
+func quarSlotKey(node string, slot uint64) []byte {
+	return append([]byte(prefixQuarFrom+node+"/s/"), u64(slot)...)
+}
 
 func heldPrefix(prev []byte) []byte {
 	return append(append([]byte(prefixHeld), prev...), '/')

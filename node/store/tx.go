@@ -28,6 +28,10 @@ type Tx struct {
 	// before it (if none, nothing held needs looking up in badger).
 	stagedHeld map[string][][]byte
 	startHeld  uint64
+	// quarReason is the first reason this command quarantined an event
+	// for (logged once), quarErr a failure keeping its per-child ring.
+	quarReason string
+	quarErr    error
 }
 
 func newTx(s *Store, btx *badger.Txn, st counters) *Tx {
