@@ -1,8 +1,8 @@
 package store
 
 import (
+	"bytes"
 	"errors"
-	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -86,36 +86,30 @@ func IngestCommand(now time.Time, from *pb.Peer, pushed bool, events []*pb.Event
 
 // Quarantine lists the most recent quarantined events, newest first.
 func (s *Store) Quarantine(limit int) ([]*pb.QuarantineEntry, error) {
-	var out []*pb.QuarantineEntry
-	err := s.view(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Reverse = true
-		opts.Prefix = []byte(prefixQuar)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Seek([]byte(prefixQuar + "\xff")); it.ValidForPrefix([]byte(prefixQuar)) && len(out) < limit; it.Next() {
-			q := &pb.QuarantineEntry{}
-			if err := it.Item().Value(func(v []byte) error { return proto.Unmarshal(v, q) }); err != nil {
-				return err
-			}
-			out = append(out, q)
-		}
-		return nil
-	})
-	return out, err
+	return s.quarantineEntries(prefixQuar, true, limit, func([]byte) bool { return true })
 }
 
 // QuarantineSummaries are, for each child that has had more quarantined
 // events than MaxQuarantinePerChild, what was kept of the dropped ones.
 func (s *Store) QuarantineSummaries() ([]*pb.QuarantineEntry, error) {
+	return s.quarantineEntries(prefixQuarFrom, false, -1, func(k []byte) bool { return bytes.HasSuffix(k, []byte("/sum")) })
+}
+
+// quarantineEntries reads up to limit (negative: all) entries under
+// prefix whose keys match, in key order or its reverse.
+func (s *Store) quarantineEntries(prefix string, reverse bool, limit int, match func(key []byte) bool) ([]*pb.QuarantineEntry, error) {
 	var out []*pb.QuarantineEntry
 	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte(prefixQuarFrom)
+		opts.Reverse, opts.Prefix = reverse, []byte(prefix)
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if !strings.HasSuffix(string(it.Item().Key()), "/sum") {
+		start := []byte(prefix)
+		if reverse {
+			start = append(start, 0xff)
+		}
+		for it.Seek(start); it.ValidForPrefix([]byte(prefix)) && len(out) != limit; it.Next() {
+			if !match(it.Item().Key()) {
 				continue
 			}
 			q := &pb.QuarantineEntry{}
