@@ -76,6 +76,7 @@ func newBenchAcceptCmd(f *Factory) *cobra.Command {
 	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "length of each run")
 	cmd.Flags().DurationVar(&o.Settle, "settle", 3*time.Second, "wait before measuring idle memory")
 	cmd.Flags().Uint64Var(&o.Seed, "seed", 1, "seed for the generated applicants")
+	cmd.Flags().BoolVar(&o.TLS, "tls", false, "the node serves TLS with a certificate of a CA made for the run, as deployed")
 	return cmd
 }
 
@@ -120,6 +121,7 @@ TCP bytes counted, and measures:
 	cmd.Flags().IntVar(&o.Iterations, "iterations", 300, "latency samples")
 	cmd.Flags().IntVar(&o.CatchUp, "catch-up", 10000, "events accumulated at the cut-off village")
 	cmd.Flags().BoolVar(&o.Shaped, "shaped", true, "also run the catch-up through a 1 Mbit/s, 150 ms RTT link")
+	cmd.Flags().BoolVar(&o.TLS, "tls", false, "nodes speak mutual TLS with certificates of a CA made for the run, as deployed")
 	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
 }

@@ -154,7 +154,7 @@ func TestWireCounterCountsBothWays(t *testing.T) {
 	var hits atomic.Int64
 	srv := echoServer(t, &hits)
 	w := &WireCounter{}
-	tr := w.Transport()
+	tr := w.Transport(nil)
 	tr.Protocols = nil // the test server speaks HTTP/1.1
 	c := &http.Client{Transport: tr}
 	_, err := post(c, srv.URL, strings.Repeat("y", 1000))

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -18,21 +19,19 @@ type WireCounter struct {
 // Total is all bytes both ways.
 func (w *WireCounter) Total() int64 { return w.Written.Load() + w.Read.Load() }
 
-// Transport returns an h2c transport whose connections are counted.
-func (w *WireCounter) Transport() *http.Transport {
+// Transport returns Transport(tc) whose connections are counted (the TLS
+// records' bytes, when tc is set).
+func (w *WireCounter) Transport(tc *tls.Config) *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}
-	protocols := new(http.Protocols)
-	protocols.SetUnencryptedHTTP2(true)
-	return &http.Transport{
-		Protocols: protocols,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &countedConn{Conn: c, w: w}, nil
-		},
+	t := Transport(tc)
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countedConn{Conn: c, w: w}, nil
 	}
+	return t
 }
 
 type countedConn struct {

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -37,6 +39,9 @@ type AcceptConfig struct {
 	Settle time.Duration
 	// Seed seeds the generated applicants.
 	Seed uint64
+	// TLS: the node serves TLS with a certificate of a CA made for the run,
+	// and the clients trust that CA (false: insecure, plain HTTP).
+	TLS bool
 }
 
 // Validate says what in c cannot be run, naming the flag.
@@ -82,12 +87,22 @@ func RunAccept(ctx context.Context, cfg AcceptConfig) (*AcceptReport, error) {
 	defer os.RemoveAll(dir)
 	nctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	proc, url, err := startNodeProcess(nctx, dir)
+	var trust *tls.Config
+	args := []string{"--insecure"}
+	if cfg.TLS {
+		bundles, err := benchCertificates(filepath.Join(dir, "ca"), []string{seed.County})
+		if err != nil {
+			return nil, err
+		}
+		trust = &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: bundles[seed.County].Pool}
+		args = []string{"--tls-dir", filepath.Join(dir, "ca", "tls-"+seed.County)}
+	}
+	proc, url, err := startNodeProcess(nctx, filepath.Join(dir, "data"), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { cancel(); proc.Wait() }()
-	hc := client.NewHTTPClient(nil)
+	hc := client.NewHTTPClient(trust)
 	cat := jiujinv1connect.NewCatalogServiceClient(hc, url)
 	apps := jiujinv1connect.NewApplicationServiceClient(hc, url)
 	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
@@ -176,16 +191,17 @@ func RunAccept(ctx context.Context, cfg AcceptConfig) (*AcceptReport, error) {
 	return rep, nil
 }
 
-var urlLine = regexp.MustCompile(`(http://127\.0\.0\.1:[0-9]+)`)
+var urlLine = regexp.MustCompile(`(https?://127\.0\.0\.1:[0-9]+)`)
 
 // startNodeProcess starts this binary as a separate county node process,
 // so its memory is the node's alone.
-func startNodeProcess(ctx context.Context, dir string) (*exec.Cmd, string, error) {
+func startNodeProcess(ctx context.Context, dir string, trust ...string) (*exec.Cmd, string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, "", err
 	}
-	cmd := exec.CommandContext(ctx, exe, "node", "start", "--insecure", "--unit", seed.County, "--listen", "127.0.0.1:0", "--data", dir)
+	args := append([]string{"node", "start", "--unit", seed.County, "--listen", "127.0.0.1:0", "--data", dir}, trust...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/deploy/seed"
 	"github.com/jiujin/jiujin/node"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
@@ -30,6 +32,9 @@ type SyncConfig struct {
 	Shaped bool
 	// CPUProfile, if set, is where the run's CPU profile goes.
 	CPUProfile string
+	// TLS: the nodes speak mutual TLS with certificates of a CA made for
+	// the run, as deployed (false: insecure, h2c).
+	TLS bool
 }
 
 // Validate says what in c cannot be run, naming the flag.
@@ -79,17 +84,30 @@ func (b *tierNet) close() {
 	}
 }
 
-func startTierNet(dir string) (*tierNet, error) {
+func startTierNet(dir string, secure bool) (*tierNet, error) {
 	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
 	if err != nil {
 		return nil, err
 	}
+	units := []string{seed.County, "330324101", "330324101201"}
+	bundles := map[string]*auth.Bundle{}
+	if secure {
+		if bundles, err = benchCertificates(filepath.Join(dir, "ca"), units); err != nil {
+			return nil, err
+		}
+	}
+	client := func(unit string) *tls.Config {
+		if b := bundles[unit]; b != nil {
+			return b.ClientConfig()
+		}
+		return nil
+	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b := &tierNet{villWire: &sync.WireCounter{}, townWire: &sync.WireCounter{}}
-	b.villLink = sync.NewFaultTransport(b.villWire.Transport(), 1)
-	b.townLink = sync.NewFaultTransport(b.townWire.Transport(), 2)
+	b.villLink = sync.NewFaultTransport(b.villWire.Transport(client(units[2])), 1)
+	b.townLink = sync.NewFaultTransport(b.townWire.Transport(client(units[1])), 2)
 	start := func(unit string, parent *node.Node, rt *sync.FaultTransport) (*node.Node, error) {
-		cfg := node.Config{Insecure: true, Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, unit), Calendar: cal, Logger: quiet,
+		cfg := node.Config{Insecure: !secure, TLS: bundles[unit], Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, unit), Calendar: cal, Logger: quiet,
 			// Retry at once after a heal: the figures are transfer times,
 			// not backoff sleeps.
 			Sync: sync.Config{BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond}}
@@ -101,10 +119,10 @@ func startTierNet(dir string) (*tierNet, error) {
 	if b.county, err = start(seed.County, nil, nil); err != nil {
 		return nil, err
 	}
-	if b.town, err = start("330324101", b.county, b.townLink); err != nil {
+	if b.town, err = start(units[1], b.county, b.townLink); err != nil {
 		return nil, err
 	}
-	if b.vill, err = start("330324101201", b.town, b.villLink); err != nil {
+	if b.vill, err = start(units[2], b.town, b.villLink); err != nil {
 		return nil, err
 	}
 	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
@@ -143,7 +161,7 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	rep := &SyncReport{Iterations: cfg.Iterations, CatchUpEvents: cfg.CatchUp}
 
 	// Latency on live links.
-	b, err := startTierNet(filepath.Join(dir, "live"))
+	b, err := startTierNet(filepath.Join(dir, "live"), cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +199,7 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	b.close()
 
 	// Relay throughput per hop: both links cut, backlog, heal one hop at a time.
-	b, err = startTierNet(filepath.Join(dir, "relay"))
+	b, err = startTierNet(filepath.Join(dir, "relay"), cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +225,7 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	b.close()
 
 	// Catch-up through both hops at once.
-	b, err = startTierNet(filepath.Join(dir, "catchup"))
+	b, err = startTierNet(filepath.Join(dir, "catchup"), cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +252,7 @@ func RunSync(ctx context.Context, cfg SyncConfig) (*SyncReport, error) {
 	b.close()
 
 	if cfg.Shaped {
-		b, err = startTierNet(filepath.Join(dir, "shaped"))
+		b, err = startTierNet(filepath.Join(dir, "shaped"), cfg.TLS)
 		if err != nil {
 			return nil, err
 		}
@@ -299,4 +317,28 @@ func backlog(ctx context.Context, b *tierNet, n int) (string, error) {
 		return "", err
 	}
 	return last, nil
+}
+
+// benchCertificates makes a CA in dir and a node certificate for each unit
+// on 127.0.0.1, loaded as a node loads its own.
+func benchCertificates(dir string, units []string) (map[string]*auth.Bundle, error) {
+	ca, err := auth.InitCA(dir, tiers.MustParse(seed.County), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*auth.Bundle{}
+	for _, u := range units {
+		cert, key, err := ca.Issue(auth.IssueRequest{Unit: tiers.MustParse(u), Role: auth.RoleNode, Hosts: []string{"127.0.0.1"}, Now: time.Now()})
+		if err != nil {
+			return nil, err
+		}
+		tlsDir := filepath.Join(dir, "tls-"+u)
+		if err := auth.WriteNodeDir(tlsDir, ca.CertPEM(), cert, key); err != nil {
+			return nil, err
+		}
+		if out[u], err = auth.LoadBundle(tlsDir, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
