@@ -2,12 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/node/rules"
+	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/tiers"
 )
 
@@ -59,6 +61,11 @@ func newStatusCmd(f *Factory) *cobra.Command {
 					line += "，最近错误：" + l.GetLastError()
 				}
 				fmt.Fprintln(w, line)
+			}
+			if ls := s.GetLinks(); len(ls) > 0 {
+				if skew := time.Duration(ls[0].GetClockSkewMs()) * time.Millisecond; skew > store.MaxClockSkew || skew < -store.MaxClockSkew {
+					fmt.Fprintf(w, "注意：本机时钟与上级相差 %s，超过允许的 %s：校准时间（开启 NTP）前本节点不写入任何事项\n", skew.Round(time.Second), store.MaxClockSkew)
+				}
 			}
 			fmt.Fprintf(w, "隔离事件：%d  等待前序事件：%d\n", s.GetQuarantined(), s.GetHeldBack())
 			for _, q := range s.GetRecentQuarantine() {

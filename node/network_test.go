@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
@@ -105,4 +106,27 @@ func TestVillageToCountyAndBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, st.Msg.GetLinks(), 2)
 	require.True(t, st.Msg.GetLinks()[0].GetConnected())
+}
+
+// TestANodeFarFromItsParentsClockWritesNothing: a township whose clock runs
+// ten minutes fast says so in its status and refuses to accept until its
+// clock is set right; sync goes on meanwhile.
+func TestANodeFarFromItsParentsClockWritesNothing(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	fast := &testClock{t: county.clock.Now().Add(10 * time.Minute)}
+	vill := startChild(t, "330324101", []string{county.URL()}, nil, fast, "")
+	eventually(t, func() bool { c, _ := vill.Rules.Catalog(); return c.GetVersion() > 0 }, "the catalog arrives all the same")
+	eventually(t, func() bool { s, ok := vill.Link.ClockSkew(); return ok && s > 9*time.Minute }, "the village sees its clock is fast")
+
+	_, err := vill.apps.AcceptApplication(context.Background(), req(acceptReq()))
+	requireCode(t, err, connect.CodeFailedPrecondition, "clock")
+	require.Contains(t, err.Error(), "快 10m0s")
+	st, err := vill.status.GetStatus(context.Background(), req(&pb.GetStatusRequest{}))
+	require.NoError(t, err)
+	require.InDelta(t, 600000, st.Msg.GetLinks()[0].GetClockSkewMs(), 5000)
+
+	fast.Set(county.clock.Now())
+	eventually(t, func() bool { s, ok := vill.Link.ClockSkew(); return ok && s < time.Minute }, "the link sees the clock set right")
+	vill.accept(t, acceptReq())
 }

@@ -349,6 +349,24 @@ func (n *Node) Apply(ctx context.Context, cmd *pb.Command) (proto.Message, error
 	return c.Propose(ctx, cmd)
 }
 
+// write is the writer of the node's own commands (a window's, an
+// administrator's): refused while the node's clock is more than
+// store.MaxClockSkew from its parent's, for every event it would write
+// would carry the wrong time (and, ahead, be quarantined upstream).
+func (n *Node) write(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
+	if n.Link != nil {
+		if skew, ok := n.Link.ClockSkew(); ok && (skew > store.MaxClockSkew || skew < -store.MaxClockSkew) {
+			way := "快"
+			if skew < 0 {
+				way, skew = "慢", -skew
+			}
+			return nil, store.Precondition("clock", "本机时钟比上级%s %s，超过允许的 %s：请校准本机时间（开启 NTP 自动对时）后再办理；校准前本节点不写入任何事项",
+				way, skew.Round(time.Second), store.MaxClockSkew)
+		}
+	}
+	return n.Apply(ctx, cmd)
+}
+
 // syncLocal is the node as the child's side of sync sees it: the store,
 // with batches written through the node's writer.
 type syncLocal struct{ n *Node }
@@ -360,6 +378,7 @@ func (l syncLocal) PullCursor() (*pb.Cursor, error)             { return l.n.Sto
 func (l syncLocal) BytesAfter(pos uint64) uint64                { return l.n.Store.BytesAfter(pos) }
 func (l syncLocal) HasEvent(hash []byte) bool                   { return l.n.Store.HasEvent(hash) }
 func (l syncLocal) Restored() bool                              { return l.n.Store.Restored() }
+func (l syncLocal) Now() time.Time                              { return l.n.Store.Now() }
 func (l syncLocal) PushCursor(child string) (*pb.Cursor, error) { return l.n.Store.PushCursor(child) }
 func (l syncLocal) CheckPeer(from *pb.Peer, pushed bool) error {
 	return l.n.Store.CheckPeer(from, pushed)
@@ -392,7 +411,7 @@ func (n *Node) Handler() http.Handler {
 			return c.ReadBarrier(ctx)
 		}
 	}
-	svc := rpc.New(rpc.Config{Rules: n.Rules, Write: n.Apply, Barrier: barrier, Links: n.linkStatus,
+	svc := rpc.New(rpc.Config{Rules: n.Rules, Write: n.write, Barrier: barrier, Links: n.linkStatus,
 		Version: buildVersion(), Started: time.Now(), TLS: n.cfg.TLS})
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),

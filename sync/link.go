@@ -37,6 +37,8 @@ type Local interface {
 	// Restored: restored from a backup and not yet caught up; such a node
 	// stores even an empty pull answer, to learn that it has caught up.
 	Restored() bool
+	// Now is the node's clock, which its events are dated by.
+	Now() time.Time
 }
 
 // Config configures a Link.
@@ -116,9 +118,13 @@ type Link struct {
 	batch  int      // events per batch now: halved when a batch is too large
 	good   int      // batches in a row since the last halving
 	parent *pb.Peer // as last seen
-	next   int      // index of the parent URL in use
-	push   dirStatus
-	pull   dirStatus
+	// skew is this node's clock minus the parent's at the last answer
+	// that said the parent's time.
+	skew      time.Duration
+	skewKnown bool
+	next      int // index of the parent URL in use
+	push      dirStatus
+	pull      dirStatus
 }
 
 type dirStatus struct {
@@ -222,12 +228,15 @@ func (l *Link) setStatus(dir string, f func(s *dirStatus)) {
 	}
 }
 
-func (l *Link) contact(dir string, parent *pb.Peer) {
+func (l *Link) contact(dir string, parent *pb.Peer, parentNowMs int64) {
 	now := l.cfg.Clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if parent != nil {
 		l.parent = parent
+	}
+	if parentNowMs != 0 {
+		l.skew, l.skewKnown = l.cfg.Local.Now().Sub(time.UnixMilli(parentNowMs)), true
 	}
 	s := &l.push
 	if dir == "pull" {
@@ -248,7 +257,7 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 	if tiers.Unit(parent.GetUnit()) != l.unit.Parent() {
 		return fmt.Errorf("push: %s is not this unit's parent", parent.GetUnit())
 	}
-	l.contact("push", parent)
+	l.contact("push", parent, cres.Msg.GetNowMs())
 	progressed()
 	// acked is what the parent last said it holds; each push tells it
 	// again, so that a parent that has since lost some of it (restored,
@@ -305,7 +314,7 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 		}
 		scanned = res.Msg.GetAckedPosition()
 		acked = scanned
-		l.contact("push", res.Msg.GetParent())
+		l.contact("push", res.Msg.GetParent(), 0)
 		l.setStatus("push", func(s *dirStatus) { s.sentEvents += uint64(len(events)); s.sentBatches++ })
 		progressed()
 	}
@@ -341,7 +350,7 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 			}
 			continue
 		}
-		l.contact("pull", parent)
+		l.contact("pull", parent, res.Msg.GetNowMs())
 		progressed()
 		if cur.GetNodeId() != "" && (cur.GetNodeId() != parent.GetNodeId() || cur.GetEpoch() != parent.GetEpoch()) {
 			// The parent is a new identity (restored or replaced): its feed
@@ -377,6 +386,14 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 	}
 }
 
+// ClockSkew is this node's clock minus its parent's, as last seen (false:
+// not seen yet).
+func (l *Link) ClockSkew() (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.skew, l.skewKnown
+}
+
 // Status describes both directions for `jiujin status`. Events and bytes
 // behind count the whole feed past the cursor, whatever the scope: an
 // upper bound on what is still to move.
@@ -388,7 +405,8 @@ func (l *Link) Status() []*pb.LinkStatus {
 		peer = l.parent.GetUnit() + " " + peer
 	}
 	mk := func(dir string, s dirStatus) *pb.LinkStatus {
-		ls := &pb.LinkStatus{Peer: peer, Direction: dir, Connected: s.connected, EventsBehind: s.behind, BytesBehind: s.bytesBehind, LastError: s.lastError}
+		ls := &pb.LinkStatus{Peer: peer, Direction: dir, Connected: s.connected, EventsBehind: s.behind, BytesBehind: s.bytesBehind, LastError: s.lastError,
+			ClockSkewMs: l.skew.Milliseconds()}
 		if !s.lastContact.IsZero() {
 			ls.LastContact = timestamppb.New(s.lastContact)
 		}

@@ -38,6 +38,8 @@ type Parent interface {
 	// Ingest stores a pushed batch and the child's cursor atomically.
 	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error)
 	BytesAfter(pos uint64) uint64
+	// Now is the node's clock, told to its children.
+	Now() time.Time
 }
 
 // ServiceConfig configures the parent's side.
@@ -110,7 +112,7 @@ func (h *Service) PushCursor(ctx context.Context, req *connect.Request[pb.PushCu
 	if err != nil {
 		return nil, h.connectError(err)
 	}
-	res := &pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: c.GetPosition(), LastHash: c.GetLastHash()}
+	res := &pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: c.GetPosition(), LastHash: c.GetLastHash(), NowMs: h.store.Now().UnixMilli()}
 	if c.GetEpoch() != child.GetEpoch() {
 		// A new identity of the child: resync it from scratch.
 		res.AckedPosition, res.LastHash = 0, nil
@@ -216,13 +218,13 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 		head := h.store.FeedHead()
 		if len(events) > 0 || wait == 0 || (last < head) {
 			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, LastPosition: last, Head: head,
-				BytesBehind: h.store.BytesAfter(last)}), nil
+				BytesBehind: h.store.BytesAfter(last), NowMs: h.store.Now().UnixMilli()}), nil
 		}
 		after = last
 		select {
 		case <-changed:
 		case <-deadline.C:
-			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head}), nil
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head, NowMs: h.store.Now().UnixMilli()}), nil
 		case <-ctx.Done():
 			return nil, h.connectError(ctx.Err())
 		}

@@ -312,14 +312,16 @@ func (*GetStatusRequest) Descriptor() ([]byte, []int) {
 
 // One link of the node to its parent (filled in once sync runs).
 type LinkStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Peer          string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
-	Direction     string                 `protobuf:"bytes,2,opt,name=direction,proto3" json:"direction,omitempty"`
-	Connected     bool                   `protobuf:"varint,3,opt,name=connected,proto3" json:"connected,omitempty"`
-	LastContact   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_contact,json=lastContact,proto3" json:"last_contact,omitempty"`
-	EventsBehind  uint64                 `protobuf:"varint,5,opt,name=events_behind,json=eventsBehind,proto3" json:"events_behind,omitempty"`
-	BytesBehind   uint64                 `protobuf:"varint,6,opt,name=bytes_behind,json=bytesBehind,proto3" json:"bytes_behind,omitempty"`
-	LastError     string                 `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Peer         string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	Direction    string                 `protobuf:"bytes,2,opt,name=direction,proto3" json:"direction,omitempty"`
+	Connected    bool                   `protobuf:"varint,3,opt,name=connected,proto3" json:"connected,omitempty"`
+	LastContact  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_contact,json=lastContact,proto3" json:"last_contact,omitempty"`
+	EventsBehind uint64                 `protobuf:"varint,5,opt,name=events_behind,json=eventsBehind,proto3" json:"events_behind,omitempty"`
+	BytesBehind  uint64                 `protobuf:"varint,6,opt,name=bytes_behind,json=bytesBehind,proto3" json:"bytes_behind,omitempty"`
+	LastError    string                 `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// This node's clock minus its parent's, as last seen (ms); 0 before contact.
+	ClockSkewMs   int64 `protobuf:"varint,8,opt,name=clock_skew_ms,json=clockSkewMs,proto3" json:"clock_skew_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -401,6 +403,13 @@ func (x *LinkStatus) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *LinkStatus) GetClockSkewMs() int64 {
+	if x != nil {
+		return x.ClockSkewMs
+	}
+	return 0
 }
 
 type StateCount struct {
@@ -797,7 +806,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x05rated\x18\x0f \x01(\x04R\x05rated\x12!\n" +
 	"\fnearby_share\x18\x10 \x01(\x01R\vnearbyShare\x12\x1c\n" +
 	"\twithdrawn\x18\x11 \x01(\x04R\twithdrawn\"\x12\n" +
-	"\x10GetStatusRequest\"\x82\x02\n" +
+	"\x10GetStatusRequest\"\xa6\x02\n" +
 	"\n" +
 	"LinkStatus\x12\x12\n" +
 	"\x04peer\x18\x01 \x01(\tR\x04peer\x12\x1c\n" +
@@ -807,7 +816,8 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\revents_behind\x18\x05 \x01(\x04R\feventsBehind\x12!\n" +
 	"\fbytes_behind\x18\x06 \x01(\x04R\vbytesBehind\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\a \x01(\tR\tlastError\"8\n" +
+	"last_error\x18\a \x01(\tR\tlastError\x12\"\n" +
+	"\rclock_skew_ms\x18\b \x01(\x03R\vclockSkewMs\"8\n" +
 	"\n" +
 	"StateCount\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x14\n" +

@@ -133,7 +133,9 @@ type PushCursorResponse struct {
 	AckedPosition uint64 `protobuf:"varint,2,opt,name=acked_position,json=ackedPosition,proto3" json:"acked_position,omitempty"`
 	// Hash of the last event the parent stored from this child: a child that
 	// does not have it was rolled back and must resend its whole feed.
-	LastHash      []byte `protobuf:"bytes,3,opt,name=last_hash,json=lastHash,proto3" json:"last_hash,omitempty"`
+	LastHash []byte `protobuf:"bytes,3,opt,name=last_hash,json=lastHash,proto3" json:"last_hash,omitempty"`
+	// The parent's clock when it answered (unix ms): the child compares its own.
+	NowMs         int64 `protobuf:"varint,4,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -187,6 +189,13 @@ func (x *PushCursorResponse) GetLastHash() []byte {
 		return x.LastHash
 	}
 	return nil
+}
+
+func (x *PushCursorResponse) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
 }
 
 type PushRequest struct {
@@ -444,7 +453,9 @@ type PullResponse struct {
 	Head uint64 `protobuf:"varint,4,opt,name=head,proto3" json:"head,omitempty"`
 	// Bytes of the parent's feed between last_position and head (an upper
 	// bound on what the child still has to pull).
-	BytesBehind   uint64 `protobuf:"varint,5,opt,name=bytes_behind,json=bytesBehind,proto3" json:"bytes_behind,omitempty"`
+	BytesBehind uint64 `protobuf:"varint,5,opt,name=bytes_behind,json=bytesBehind,proto3" json:"bytes_behind,omitempty"`
+	// The parent's clock when it answered (unix ms).
+	NowMs         int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -514,6 +525,13 @@ func (x *PullResponse) GetBytesBehind() uint64 {
 	return 0
 }
 
+func (x *PullResponse) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
 var File_jiujin_v1_sync_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_sync_proto_rawDesc = "" +
@@ -524,11 +542,12 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\":\n" +
 	"\x11PushCursorRequest\x12%\n" +
-	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\"\x81\x01\n" +
+	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\"\x98\x01\n" +
 	"\x12PushCursorResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
 	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x1b\n" +
-	"\tlast_hash\x18\x03 \x01(\fR\blastHash\"\xd1\x01\n" +
+	"\tlast_hash\x18\x03 \x01(\fR\blastHash\x12\x15\n" +
+	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"\xd1\x01\n" +
 	"\vPushRequest\x12%\n" +
 	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
@@ -550,13 +569,14 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"max_events\x18\x03 \x01(\rR\tmaxEvents\x12\x1b\n" +
 	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\x12\x17\n" +
-	"\await_ms\x18\x05 \x01(\rR\x06waitMs\"\xbd\x01\n" +
+	"\await_ms\x18\x05 \x01(\rR\x06waitMs\"\xd4\x01\n" +
 	"\fPullResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x03 \x01(\x04R\flastPosition\x12\x12\n" +
 	"\x04head\x18\x04 \x01(\x04R\x04head\x12!\n" +
-	"\fbytes_behind\x18\x05 \x01(\x04R\vbytesBehind2\xd0\x01\n" +
+	"\fbytes_behind\x18\x05 \x01(\x04R\vbytesBehind\x12\x15\n" +
+	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs2\xd0\x01\n" +
 	"\vSyncService\x12K\n" +
 	"\n" +
 	"PushCursor\x12\x1c.jiujin.v1.PushCursorRequest\x1a\x1d.jiujin.v1.PushCursorResponse\"\x00\x129\n" +
