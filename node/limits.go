@@ -28,11 +28,13 @@ const (
 	// holds open at once: a child needs one.
 	maxPollsPerCaller = 4
 	// syncRate and syncBurst bound one child's sync calls a second. A
-	// healthy child makes a few (one long poll, a push per change); one
-	// catching up pulls a batch of 500 a call, so the bound leaves it
-	// 25,000 events a second.
-	syncRate  = 50
-	syncBurst = 200
+	// quiet child makes a few (one long poll, a push per change), but a
+	// busy one pushes again as soon as a push is answered, and pulls again
+	// as soon as a pull returns: a call per round trip each way, hundreds a
+	// second on a LAN. At 50 a second `bench sync --tls` waited seconds for
+	// its allowance (p99 1.8–2.9 s against 15 ms; docs/benchmarks.md).
+	syncRate  = 500
+	syncBurst = 1000
 )
 
 var pullPath = jiujinv1connect.SyncServicePullProcedure
