@@ -45,6 +45,8 @@ type polls struct {
 	mu      gosync.Mutex
 	n       map[string]int
 	buckets map[string]*bucket
+	// now is the allowance's clock (nil: the wall clock; tests stop it).
+	now func() time.Time
 }
 
 // bucket is a token bucket: tokens refill at syncRate a second up to
@@ -91,7 +93,11 @@ func (p *polls) limitSync(h http.Handler) http.Handler {
 		}
 		who := string(id.Unit)
 		p.mu.Lock()
-		if !p.allow(who, time.Now()) {
+		now := time.Now
+		if p.now != nil {
+			now = p.now
+		}
+		if !p.allow(who, now()) {
 			p.mu.Unlock()
 			_ = ew.Write(w, r, connect.NewError(connect.CodeResourceExhausted, errors.New("同步调用过于频繁，请稍后再试")))
 			return
