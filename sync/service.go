@@ -64,39 +64,32 @@ type ServiceConfig struct {
 // Service is the parent's side of the sync protocol: it serves its
 // children's pushes and long-poll pulls.
 type Service struct {
-	store        Parent
-	group        bool
-	barrier      func(ctx context.Context) error
-	connectError func(error) error
-	caller       func(ctx context.Context) (tiers.Unit, bool)
-	logger       *slog.Logger
+	cfg   ServiceConfig
+	store Parent
 }
 
 // NewService serves the sync protocol to a node's children.
 func NewService(cfg ServiceConfig) *Service {
-	ce := cfg.ConnectError
-	if ce == nil {
-		ce = func(err error) error { return err }
+	if cfg.ConnectError == nil {
+		cfg.ConnectError = func(err error) error { return err }
 	}
-	caller := cfg.Caller
-	if caller == nil {
-		caller = func(context.Context) (tiers.Unit, bool) { return "", false }
+	if cfg.Caller == nil {
+		cfg.Caller = func(context.Context) (tiers.Unit, bool) { return "", false }
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	return &Service{store: cfg.Local, group: cfg.Group, barrier: cfg.Barrier, connectError: ce, caller: caller, logger: logger}
+	return &Service{cfg: cfg, store: cfg.Local}
 }
 
 // checkCaller refuses a call naming another unit than the certificate of
 // the node that makes it: a child speaks for its own unit only.
 func (h *Service) checkCaller(ctx context.Context, procedure string, child *pb.Peer) error {
-	unit, ok := h.caller(ctx)
+	unit, ok := h.cfg.Caller(ctx)
 	if !ok || string(unit) == child.GetUnit() {
 		return nil
 	}
-	h.logger.Warn("sync call for another unit refused", "procedure", procedure, "certificate_unit", unit, "claimed_unit", child.GetUnit())
+	h.cfg.Logger.Warn("sync call for another unit refused", "procedure", procedure, "certificate_unit", unit, "claimed_unit", child.GetUnit())
 	return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("child.unit: 证书属于 %s，不能以 %.20s 的名义同步", unit, child.GetUnit()))
 }
 
@@ -106,11 +99,11 @@ func (h *Service) PushCursor(ctx context.Context, req *connect.Request[pb.PushCu
 		return nil, err
 	}
 	if err := h.store.CheckPeer(child, true); err != nil {
-		return nil, h.connectError(err)
+		return nil, h.cfg.ConnectError(err)
 	}
 	c, err := h.store.PushCursor(child.GetNodeId())
 	if err != nil {
-		return nil, h.connectError(err)
+		return nil, h.cfg.ConnectError(err)
 	}
 	res := &pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: c.GetPosition(), LastHash: c.GetLastHash(), NowMs: h.store.Now().UnixMilli()}
 	if c.GetEpoch() != child.GetEpoch() {
@@ -132,11 +125,11 @@ func (h *Service) Push(ctx context.Context, req *connect.Request[pb.PushRequest]
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("last_position: %d 小于 after_position %d", m.GetLastPosition(), m.GetAfterPosition()))
 	}
 	if err := h.checkAcked(ctx, m.GetChild(), m.GetAckedPosition()); err != nil {
-		return nil, h.connectError(err)
+		return nil, h.cfg.ConnectError(err)
 	}
 	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetLastPosition(), 0)
 	if err != nil {
-		return nil, h.connectError(err)
+		return nil, h.cfg.ConnectError(err)
 	}
 	res.Parent = h.store.Self()
 	return connect.NewResponse(res), nil
@@ -163,8 +156,8 @@ func (h *Service) checkAcked(ctx context.Context, child *pb.Peer, acked uint64) 
 		return c, c.GetEpoch() != child.GetEpoch() || c.GetPosition() < acked, nil
 	}
 	c, lost, err := behind()
-	if err == nil && lost && h.barrier != nil {
-		if err = h.barrier(ctx); err == nil {
+	if err == nil && lost && h.cfg.Barrier != nil {
+		if err = h.cfg.Barrier(ctx); err == nil {
 			c, lost, err = behind()
 		}
 	}
@@ -182,7 +175,7 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 		return nil, err
 	}
 	if err := h.store.CheckPeer(child, true); err != nil {
-		return nil, h.connectError(err)
+		return nil, h.cfg.ConnectError(err)
 	}
 	maxEvents := int(m.GetMaxEvents())
 	if maxEvents <= 0 || maxEvents > MaxBatchEvents {
@@ -200,20 +193,20 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	after := m.GetAfter()
-	for h.group && h.store.FeedHead() < after {
+	for h.cfg.Group && h.store.FeedHead() < after {
 		select {
 		case <-h.store.Changed():
 		case <-deadline.C:
 			return nil, connect.NewError(connect.CodeUnavailable, errors.New("本成员尚未追上集群，请换一个成员"))
 		case <-ctx.Done():
-			return nil, h.connectError(ctx.Err())
+			return nil, h.cfg.ConnectError(ctx.Err())
 		}
 	}
 	for {
 		changed := h.store.Changed() // before reading: no wake-up is missed
 		events, last, err := h.store.ReadFeed(after, keep, maxEvents, maxBytes)
 		if err != nil {
-			return nil, h.connectError(err)
+			return nil, h.cfg.ConnectError(err)
 		}
 		head := h.store.FeedHead()
 		if len(events) > 0 || wait == 0 || (last < head) {
@@ -226,7 +219,7 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 		case <-deadline.C:
 			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head, NowMs: h.store.Now().UnixMilli()}), nil
 		case <-ctx.Done():
-			return nil, h.connectError(ctx.Err())
+			return nil, h.cfg.ConnectError(ctx.Err())
 		}
 	}
 }

@@ -132,16 +132,9 @@ func OpenCA(dir string) (*CA, error) {
 		return nil, err
 	}
 	kp := filepath.Join(dir, caKeyFile)
-	if err := checkKeyMode(kp); err != nil {
+	key, err := readKey(kp)
+	if err != nil {
 		return nil, err
-	}
-	b, err := os.ReadFile(kp)
-	if err != nil {
-		return nil, fmt.Errorf("dir: %w", err)
-	}
-	key, err := parseKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", kp, err)
 	}
 	if !key.Public().(ed25519.PublicKey).Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("%s: 私钥与 %s 不配对", kp, CACertFile)
@@ -334,6 +327,22 @@ func readCert(path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// readKey reads an ed25519 private key from a file its owner alone may read.
+func readKey(path string) (ed25519.PrivateKey, error) {
+	if err := checkKeyMode(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := parseKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return key, nil
 }
 
 func parseKey(b []byte) (ed25519.PrivateKey, error) {

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -36,17 +35,9 @@ func LoadBundle(dir string, now time.Time) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls-dir: %s: %w", CACertFile, err)
 	}
-	kp := filepath.Join(dir, NodeKeyFile)
-	if err := checkKeyMode(kp); err != nil {
-		return nil, fmt.Errorf("tls-dir: %w", err)
-	}
-	kb, err := os.ReadFile(kp)
+	key, err := readKey(filepath.Join(dir, NodeKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("tls-dir: %w", err)
-	}
-	key, err := parseKey(kb)
-	if err != nil {
-		return nil, fmt.Errorf("tls-dir: %s: %w", NodeKeyFile, err)
 	}
 	leaf, err := readCert(filepath.Join(dir, NodeCertFile))
 	if err != nil {
