@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -15,8 +14,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
-	"github.com/jiujin/jiujin/delegation"
-	"github.com/jiujin/jiujin/deploy/seed"
+	"github.com/jiujin/jiujin/internal/testseed"
 	"github.com/jiujin/jiujin/node/rpc"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/tiers"
@@ -41,27 +39,7 @@ func (c *testClock) Set(t time.Time) {
 }
 
 // at is a time in China on a date of the seed calendar.
-func at(date string, hour int) time.Time {
-	d, err := delegation.ParseDate(date)
-	if err != nil {
-		panic(err)
-	}
-	return d.Add(time.Duration(hour) * time.Hour)
-}
-
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func seedCalendar(t testing.TB) *delegation.Calendar {
-	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
-	require.NoError(t, err)
-	return cal
-}
-
-func seedCatalog(t testing.TB) *pb.ImportCatalogRequest {
-	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
-	require.NoError(t, err)
-	return req
-}
 
 // testNode is a real node on 127.0.0.1:0 with a real badger directory, and
 // connect clients talking to it over HTTP.
@@ -125,18 +103,18 @@ func (n *testNode) importSeed(t testing.TB) {
 
 // Applicants with valid identity numbers.
 var (
-	idWang = rules.MakeIDNumber("33032419580312122")
+	idWang = testseed.IDWang
 	idLi   = rules.MakeIDNumber("33032419660405301")
 )
 
+// The seed data as every package's tests use it (internal/testseed);
 // acceptReq is an acceptance of MZ-005 (老年人优待证) with every material.
-func acceptReq() *pb.AcceptApplicationRequest {
-	return &pb.AcceptApplicationRequest{
-		MatterCode: "MZ-005",
-		Applicant:  &pb.Applicant{Name: "王秀英", IdNumber: idWang, Phone: "13857700101"},
-		Materials:  []string{"居民身份证", "近期一寸免冠证件照"},
-	}
-}
+var (
+	at           = testseed.At
+	seedCalendar = testseed.Calendar
+	seedCatalog  = testseed.Catalog
+	acceptReq    = testseed.AcceptReq
+)
 
 func (n *testNode) accept(t testing.TB, req *pb.AcceptApplicationRequest) *pb.Application {
 	t.Helper()

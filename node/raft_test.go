@@ -16,16 +16,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/internal/testseed"
 	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
 )
 
-func logOf(t testing.TB, index uint64, cmd *pb.Command) *raft.Log {
-	b, err := proto.Marshal(cmd)
-	require.NoError(t, err)
-	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: b}
-}
+var (
+	logOf     = testseed.LogOf
+	acceptCmd = testseed.AcceptCmd
+)
 
 func freshStore(t testing.TB, dir string) *solo {
 	if dir == "" {
@@ -37,10 +37,6 @@ func freshStore(t testing.TB, dir string) *solo {
 }
 
 var groupIdentity = &pb.Command{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_Identity{Identity: &pb.Identity{NodeId: "c0c0c0c0c0c0c0c0", Epoch: 7}}}
-
-func acceptCmd(hour int) *pb.Command {
-	return &pb.Command{NowMs: at("2026-11-23", hour).UnixMilli(), Actor: "窗口", Op: &pb.Command_Accept{Accept: acceptReq()}}
-}
 
 // TestFSMFedRawLogs feeds the state machine committed entries directly, as
 // raft would, and checks the results, exact replay and determinism.

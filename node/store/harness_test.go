@@ -1,19 +1,16 @@
 package store_test
 
 import (
-	"bytes"
 	"log/slog"
 	"testing"
-	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/delegation"
-	"github.com/jiujin/jiujin/deploy/seed"
+	"github.com/jiujin/jiujin/internal/testseed"
 	"github.com/jiujin/jiujin/node/cluster"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
@@ -26,7 +23,18 @@ import (
 
 const county = "330324"
 
-var idWang = rules.MakeIDNumber("33032419580312122")
+var (
+	idWang        = testseed.IDWang
+	at            = testseed.At
+	seedCalendar  = testseed.Calendar
+	seedCatalog   = testseed.Catalog
+	acceptReq     = testseed.AcceptReq
+	acceptCmd     = testseed.AcceptCmd
+	groupIdentity = testseed.GroupIdentity
+	groupSetup    = testseed.GroupSetup
+	cmdBytes      = testseed.CmdBytes
+	logOf         = testseed.LogOf
+)
 
 type (
 	FSM         = cluster.FSM
@@ -58,56 +66,6 @@ func OpenStore(c StoreConfig) (*store.Store, error) {
 		return nil, err
 	}
 	return r.Store(), nil
-}
-
-// at is a time in China on a date of the seed calendar.
-func at(date string, hour int) time.Time {
-	d, err := delegation.ParseDate(date)
-	if err != nil {
-		panic(err)
-	}
-	return d.Add(time.Duration(hour) * time.Hour)
-}
-
-func seedCalendar(t testing.TB) *delegation.Calendar {
-	cal, err := delegation.LoadCalendar(bytes.NewReader(seed.Calendar))
-	require.NoError(t, err)
-	return cal
-}
-
-func seedCatalog(t testing.TB) *pb.ImportCatalogRequest {
-	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
-	require.NoError(t, err)
-	return req
-}
-
-func acceptReq() *pb.AcceptApplicationRequest {
-	return &pb.AcceptApplicationRequest{
-		MatterCode: "MZ-005",
-		Applicant:  &pb.Applicant{Name: "王秀英", IdNumber: idWang, Phone: "13857700101"},
-		Materials:  []string{"居民身份证", "近期一寸免冠证件照"},
-	}
-}
-
-func acceptCmd(hour int) *pb.Command {
-	return &pb.Command{NowMs: at("2026-11-23", hour).UnixMilli(), Actor: "窗口", Op: &pb.Command_Accept{Accept: acceptReq()}}
-}
-
-var groupIdentity = &pb.Command{NowMs: at("2026-11-23", 8).UnixMilli(), Op: &pb.Command_Identity{Identity: &pb.Identity{NodeId: "c0c0c0c0c0c0c0c0", Epoch: 7}}}
-
-var groupSetup = func(t testing.TB) []*raft.Log {
-	return []*raft.Log{logOf(t, 1, groupIdentity),
-		logOf(t, 2, &pb.Command{NowMs: at("2026-11-23", 9).UnixMilli(), Op: &pb.Command_ImportCatalog{ImportCatalog: seedCatalog(t)}})}
-}
-
-func cmdBytes(t testing.TB, cmd *pb.Command) []byte {
-	b, err := proto.Marshal(cmd)
-	require.NoError(t, err)
-	return b
-}
-
-func logOf(t testing.TB, index uint64, cmd *pb.Command) *raft.Log {
-	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: cmdBytes(t, cmd)}
 }
 
 // batchOf is a log entry holding the given commands as one CommandBatch.
