@@ -23,8 +23,15 @@ import (
 // and stderr.
 func run(t *testing.T, nodeURL string, args ...string) (int, string, string) {
 	t.Helper()
+	return runIn(t, "", nodeURL, args...)
+}
+
+// runIn is run with stdin as standard input.
+func runIn(t *testing.T, stdin, nodeURL string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	f := NewFactory(&out, &errOut)
+	f.In = strings.NewReader(stdin)
 	if nodeURL != "" {
 		args = append([]string{"--node", nodeURL}, args...)
 	}
@@ -178,11 +185,39 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 		t.Fatal("demo did not start")
 	}
 	require.Contains(t, out.String(), url)
+	require.Contains(t, out.String(), "zhangli")
 	require.True(t, strings.HasPrefix(url, "https://"), "the demo serves TLS")
 	t.Setenv("JIUJIN_CA", caFile)
 	code, _, stderr := run(t, url, "status", "--ca", "")
 	require.NotZero(t, code)
 	require.Contains(t, stderr, "--ca", "without the county CA the CLI says what to give")
+
+	// Operators log in, each with a credentials file of their own; admin
+	// and auditor with the second factor the demo keeps for them.
+	creds, otp := t.TempDir(), filepath.Join(filepath.Dir(filepath.Dir(caFile)), "otp")
+	as := func(user string) { t.Setenv("JIUJIN_CREDENTIALS", filepath.Join(creds, user)) }
+	login := func(node, user string) {
+		t.Helper()
+		as(user)
+		args := []string{"login", "--user", user, "--password-stdin"}
+		if _, err := os.Stat(filepath.Join(otp, user)); err == nil {
+			args = append(args, "--otp-secret-file", filepath.Join(otp, user))
+		}
+		code, stdout, stderr := runIn(t, DemoPassword+"\n", node, args...)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "已登录")
+	}
+	as("nobody")
+	code, _, stderr = run(t, url, "status")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "jiujin login", "without a session the CLI says to log in")
+	code, _, stderr = runIn(t, "wrong-password-1\n", url, "login", "--user", "liufang", "--password-stdin")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "unauthenticated")
+	login(url, "liufang")
+	fi, err := os.Stat(filepath.Join(creds, "liufang"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 	// Status as JSON: every interesting state is seeded.
 	code, stdout, stderr := run(t, url, "status", "-o", "json")
@@ -253,7 +288,7 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 
 	// Accept at the window, then walk it to the end.
 	id := rules.MakeIDNumber("33032419490817242")
-	code, stdout, stderr = run(t, url, "--actor", "综合窗口 张丽", "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
+	code, stdout, stderr = run(t, url, "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
 		"--applicant-id", id, "--material", "居民身份证", "--material", "近期一寸免冠证件照", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var acc struct {
@@ -271,8 +306,14 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	require.Equal(t, "330324********242X", acc.Receipt.ApplicantIDNumber)
 	require.NotEmpty(t, acc.Receipt.PromisedDue)
 
+	code, _, stderr = run(t, url, "app", "decide", appID, "--approve", "--reason", "符合条件")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "permission_denied", "a window worker does not decide")
+	login(url, "zhouhong") // 县民政局
+	code, _, stderr = run(t, url, "app", "decide", appID, "--approve", "--reason", "符合条件")
+	require.Equal(t, 0, code, stderr)
+	as("liufang")
 	for _, args := range [][]string{
-		{"app", "decide", appID, "--approve", "--reason", "符合条件"},
 		{"app", "deliver", appID, "--by", "window"},
 		{"app", "rate", appID, "--score", "5"},
 	} {
@@ -282,13 +323,29 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	code, stdout, _ = run(t, url, "app", "show", appID)
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "已评价")
-	require.Contains(t, stdout, "综合窗口 张丽")
+	require.Contains(t, stdout, "刘芳")
+	require.Contains(t, stdout, "周红")
 	require.NotContains(t, stdout, id)
+	code, _, stderr = run(t, url, "app", "show", appID, "--reveal", "--reason", "核对身份")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "permission_denied", "only an auditor reveals")
 
+	login(url, "auditor")
 	code, stdout, _ = run(t, url, "app", "show", appID, "--reveal", "--reason", "核对身份")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, id)
 	require.Contains(t, stdout, "查看完整身份证号（核对身份）")
+	code, stdout, stderr = run(t, url, "audit", "list")
+	require.Equal(t, 0, code, stderr)
+	for _, want := range []string{"陈静（auditor）", "登录失败", "查看完整身份证号", "设立账户 zhangli"} {
+		require.Contains(t, stdout, want)
+	}
+	code, _, _ = run(t, url, "logout")
+	require.Equal(t, 0, code)
+	code, _, stderr = run(t, url, "audit", "list")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "jiujin login")
+	as("liufang")
 
 	// Errors: non-zero exit, the connect code and the field on stderr.
 	code, _, stderr = run(t, url, "app", "accept", "--matter", "MZ-005", "--applicant-name", "赵桂兰",
@@ -306,6 +363,7 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	// The network: a village window holds its own applications, and its
 	// link to the township is up.
 	village := strings.Replace(url, portOf(url), strconv.Itoa(mustAtoi(portOf(url))+3), 1)
+	login(village, "zhangli")
 	code, stdout, _ = run(t, village, "app", "list")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "330324101201-")

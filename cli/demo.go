@@ -151,6 +151,9 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 		if err := SeedDemo(ctx, county, time.Now()); err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
+		if err := seedDemoAccounts(ctx, county, data); err != nil {
+			return fmt.Errorf("seed demo accounts: %w", err)
+		}
 		if err := SeedNetwork(ctx, d.nodes, 30*time.Second); err != nil {
 			return fmt.Errorf("seed network: %w", err)
 		}
@@ -163,22 +166,24 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 		t.add(u.Code, u.Name, tiers.Unit(u.Code).Tier().Label(), d.nodes[u.Code].URL())
 	}
 	t.print(f.Out)
+	printDemoLogins(f.Out, d, data)
 	village := d.nodes["330324101201"].URL()
 	fmt.Fprintf(f.Out, `
-另开一个终端试试：
+另开一个终端试试（go build -o jiujin . 之后；或把 jiujin 换成 go run .）：
   export JIUJIN_CA=%s   # 本县证书颁发机构的证书
-  export JIUJIN_NODE=%s            # 县级节点
-  go run . status
-  go run . app list --overdue
-  go run . catalog show SJ-001
-  go run . --node %s app list      # 城东社区的窗口
-  go run . --node %s status        # 城东社区与城关镇之间的链路
-  go run . --node %s app accept --matter MZ-005 --applicant-name 赵桂兰 \
+  export JIUJIN_NODE=%s            # 城东社区的窗口
+  echo %s | jiujin login --user zhangli --password-stdin
+  jiujin app list
+  jiujin status                     # 城东社区与城关镇之间的链路
+  jiujin app accept --matter MZ-005 --applicant-name 赵桂兰 \
       --applicant-id %s --material 居民身份证 --material 近期一寸免冠证件照
-  go run . app list --state received   # 片刻后，县里已收到并可办理
+  # 县里：审计员查看审计记录
+  echo %s | jiujin --node %s login --user auditor --otp-secret-file %s --password-stdin
+  jiujin --node %s audit list
 
 按 Ctrl-C 退出。
-`, d.caFile, url, village, village, village, rules.MakeIDNumber("33032419490817242"))
+`, d.caFile, village, DemoPassword, rules.MakeIDNumber("33032419490817242"), DemoPassword, url,
+		filepath.Join(demoOTPDir(data), "auditor"), url)
 	if o.ready != nil {
 		o.ready(url, d.caFile)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,9 +20,10 @@ import (
 type Factory struct {
 	NodeURL string
 	Output  string
-	Actor   string
-	Out     io.Writer
-	Err     io.Writer
+	// In is where --password-stdin reads (os.Stdin unless a test says).
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
 	// Retries of a call the node answers Unavailable, RetryWait apart
 	// (the defaults when zero: 3 and one second).
 	Retries   int
@@ -37,7 +39,7 @@ type Factory struct {
 
 // NewFactory returns a factory writing to out and errOut.
 func NewFactory(out, errOut io.Writer) *Factory {
-	return &Factory{Out: out, Err: errOut, Output: "text"}
+	return &Factory{In: os.Stdin, Out: out, Err: errOut, Output: "text"}
 }
 
 // nodeConn is the connection to the node(s) --node names, made at its first
@@ -45,8 +47,9 @@ func NewFactory(out, errOut io.Writer) *Factory {
 func (f *Factory) nodeConn() *client.Conn {
 	if f.conn == nil {
 		tc, err := f.tlsConfig()
-		f.conn = client.New(client.Config{NodeURL: f.NodeURL, Actor: f.Actor, Retries: f.Retries, RetryWait: f.RetryWait, TLS: tc})
-		if err != nil {
+		token, terr := f.token()
+		f.conn = client.New(client.Config{NodeURL: f.NodeURL, Token: token, Retries: f.Retries, RetryWait: f.RetryWait, TLS: tc})
+		if err = errors.Join(err, terr); err != nil {
 			f.conn.Fail(err)
 		}
 	}
@@ -90,6 +93,9 @@ func (f *Factory) Catalog() jiujinv1connect.CatalogServiceClient { return f.node
 func (f *Factory) Delegations() jiujinv1connect.DelegationServiceClient {
 	return f.nodeConn().Delegations()
 }
+
+// Accounts is the account service of the node.
+func (f *Factory) Accounts() jiujinv1connect.AccountServiceClient { return f.nodeConn().Accounts() }
 
 // Node is the node service of the node.
 func (f *Factory) Node() jiujinv1connect.NodeServiceClient { return f.nodeConn().Node() }

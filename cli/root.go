@@ -56,7 +56,6 @@ decided where the power lies, hand the result back at the same window.`,
 	pf.StringVar(&f.NodeURL, "node", envOr("JIUJIN_NODE", "http://127.0.0.1:8080"), "URL of the node to talk to; for a county group, its members: URL1,URL2,URL3 (env JIUJIN_NODE)")
 	pf.StringVar(&f.CAFile, "ca", os.Getenv("JIUJIN_CA"), "the county CA certificate to trust for https node URLs (env JIUJIN_CA)")
 	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json")
-	pf.StringVar(&f.Actor, "actor", envOr("JIUJIN_ACTOR", envOr("USER", "")), "who is acting, recorded with every change (env JIUJIN_ACTOR)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		if f.Output != "text" && f.Output != "json" {
 			return fmt.Errorf("--output: %q 应为 text 或 json", f.Output)
@@ -73,6 +72,10 @@ decided where the power lies, hand the result back at the same window.`,
 		newStatsCmd(f),
 		newClusterCmd(f),
 		newCACmd(f),
+		newUserCmd(f),
+		newLoginCmd(f),
+		newLogoutCmd(f),
+		newAuditCmd(f),
 		newDemoCmd(f),
 		newBenchCmd(f),
 	)

@@ -11,6 +11,7 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/sync"
 )
@@ -45,7 +46,7 @@ func TestDevolvedMatterIsDecidedAtTheTownship(t *testing.T) {
 	del := g.Msg.GetDelegation()
 	require.Equal(t, "D-000001", del.GetId())
 	require.Equal(t, "2026-11-23", del.GetFrom())
-	require.Equal(t, "张丽", del.GetGrantedBy())
+	require.Equal(t, auth.AnonymousName, del.GetGrantedBy())
 	_, err = dc.GrantDelegation(ctx, req(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: "330324101", Mode: "entrust"}))
 	requireCode(t, err, connect.CodeFailedPrecondition, "unit")
 

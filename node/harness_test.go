@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/internal/testseed"
-	"github.com/jiujin/jiujin/node/rpc"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -52,6 +52,9 @@ type testNode struct {
 	catalog jiujinv1connect.CatalogServiceClient
 	status  jiujinv1connect.NodeServiceClient
 	deleg   jiujinv1connect.DelegationServiceClient
+	accts   jiujinv1connect.AccountServiceClient
+	// token is the session the clients call with (see signIn), if any.
+	token atomic.Pointer[string]
 }
 
 func startTestNode(t testing.TB, unit string, dir string, clock *testClock) *testNode {
@@ -79,19 +82,21 @@ func wrapTestNode(t testing.TB, n *Node, clock *testClock, dir string) *testNode
 func wrapTestNodeWith(t testing.TB, n *Node, clock *testClock, dir string, hc *http.Client) *testNode {
 	t.Cleanup(func() { n.Shutdown(context.Background()) })
 	t.Cleanup(hc.CloseIdleConnections) // runs before Shutdown: no wait for idle h2c conns
-	actor := connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+	tn := &testNode{Node: n, hc: hc, clock: clock, dir: dir}
+	bearer := connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			req.Header().Set(rpc.ActorHeader, "%E5%BC%A0%E4%B8%BD") // 张丽
+			if tok := tn.token.Load(); tok != nil && req.Header().Get("Authorization") == "" {
+				req.Header().Set("Authorization", "Bearer "+*tok)
+			}
 			return next(ctx, req)
 		}
 	}))
-	return &testNode{
-		Node: n, hc: hc, clock: clock, dir: dir,
-		apps:    jiujinv1connect.NewApplicationServiceClient(hc, n.URL(), actor),
-		catalog: jiujinv1connect.NewCatalogServiceClient(hc, n.URL(), actor),
-		status:  jiujinv1connect.NewNodeServiceClient(hc, n.URL(), actor),
-		deleg:   jiujinv1connect.NewDelegationServiceClient(hc, n.URL(), actor),
-	}
+	tn.apps = jiujinv1connect.NewApplicationServiceClient(hc, n.URL(), bearer)
+	tn.catalog = jiujinv1connect.NewCatalogServiceClient(hc, n.URL(), bearer)
+	tn.status = jiujinv1connect.NewNodeServiceClient(hc, n.URL(), bearer)
+	tn.deleg = jiujinv1connect.NewDelegationServiceClient(hc, n.URL(), bearer)
+	tn.accts = jiujinv1connect.NewAccountServiceClient(hc, n.URL(), bearer)
+	return tn
 }
 
 func (n *testNode) importSeed(t testing.TB) {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
 )
@@ -37,7 +38,7 @@ func TestLifecycleFromWindowToRating(t *testing.T) {
 	require.Equal(t, "330324-20261123-000001", id)
 	require.Equal(t, rules.StateAccepted, a.GetState())
 	require.Equal(t, "330324", a.GetHolder())
-	require.Equal(t, "张丽", a.GetAcceptedBy())
+	require.Equal(t, auth.AnonymousName, a.GetAcceptedBy())
 	require.Equal(t, []string{"食品安全管理制度文本"}, rc.GetMaterialsMissing())
 	require.Equal(t, "2026-11-30", rc.GetPromisedDue())   // 5 working days
 	require.Equal(t, "2026-12-21", rc.GetStatutoryDue())  // 20 working days
@@ -221,7 +222,7 @@ func TestIdentityNumbersAreMaskedAndRevealsAudited(t *testing.T) {
 	require.Equal(t, "13857700101", rev.Msg.GetApplication().GetApplicant().GetPhone())
 	last := rev.Msg.GetHistory()[len(rev.Msg.GetHistory())-1]
 	require.Equal(t, rules.KindAuditIdentityRevealed, last.GetKind())
-	require.Equal(t, "张丽", last.GetActor())
+	require.Equal(t, auth.AnonymousName, last.GetActor())
 	require.Contains(t, last.GetSummary(), "核对户籍")
 	// The audit is its own record: the application's chain is untouched.
 	require.Equal(t, uint64(1), rev.Msg.GetApplication().GetVersion())

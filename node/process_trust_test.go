@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,11 +35,16 @@ func TestProcessesOverTLS(t *testing.T) {
 	bin, err := buildBinary()
 	require.NoError(t, err)
 	root := t.TempDir()
-	jiujin := func(args ...string) string {
-		out, err := exec.Command(bin, args...).CombinedOutput()
+	creds := filepath.Join(root, "credentials")
+	jiujinIn := func(stdin string, args ...string) string {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "JIUJIN_CREDENTIALS="+creds)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%v: %s", args, out)
 		return string(out)
 	}
+	jiujin := func(args ...string) string { return jiujinIn("", args...) }
 	caDir := filepath.Join(root, "ca")
 	jiujin("ca", "init", "--dir", caDir, "--county", county)
 	for _, u := range []string{county, "330324101"} {
@@ -59,17 +66,43 @@ func TestProcessesOverTLS(t *testing.T) {
 	hc := &http.Client{Transport: sync.Transport(&tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}), Timeout: 10 * time.Second}
 	t.Cleanup(hc.CloseIdleConnections)
 	ctx := context.Background()
-	_, err = jiujinv1connect.NewCatalogServiceClient(hc, countyURL).ImportCatalog(ctx, connect.NewRequest(seedCatalog(t)))
-	require.NoError(t, err)
+
+	// The first administrator, at the county's own machine; a second
+	// bootstrap is refused.
+	caFlag := []string{"--ca", filepath.Join(caDir, auth.CACertFile)}
+	county1 := append([]string{"--node", countyURL}, caFlag...)
+	town1 := append([]string{"--node", townURL}, caFlag...)
+	out := jiujinIn("Admin-pass-1\n", append(county1, "user", "bootstrap", "--login", "admin", "--name", "王建国", "--password-stdin")...)
+	m := regexp.MustCompile(`otpauth://totp/\S*secret=([A-Z2-7]+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	secretFile := filepath.Join(root, "admin.otp")
+	require.NoError(t, os.WriteFile(secretFile, []byte(m[1]), 0o600))
+	bad := exec.Command(bin, append(county1, "user", "bootstrap", "--login", "admin2", "--name", "x", "--password-stdin")...)
+	bad.Stdin = strings.NewReader("Admin-pass-2\n")
+	b, err := bad.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(b), "已有账户")
+
+	jiujinIn("Admin-pass-1\n", append(county1, "login", "--user", "admin", "--otp-secret-file", secretFile, "--password-stdin")...)
+	jiujin(append(county1, "catalog", "import", "--seed")...)
+	jiujinIn("Town-pass-1\n", append(county1, "user", "add", "--login", "sunwei", "--name", "孙伟", "--unit", "330324101",
+		"--role", "worker", "--role", "clerk", "--password-stdin")...)
+	require.Contains(t, jiujin(append(county1, "user", "list")...), "待改口令")
+
+	// The township's clerk logs in there, changing the password an
+	// administrator set.
 	require.Eventually(t, func() bool {
-		res, err := jiujinv1connect.NewCatalogServiceClient(hc, townURL).ListMatters(ctx, connect.NewRequest(&pb.ListMattersRequest{}))
-		return err == nil && len(res.Msg.GetMatters()) > 0
-	}, 15*time.Second, 100*time.Millisecond)
+		cmd := exec.Command(bin, append(town1, "login", "--user", "sunwei", "--password-stdin")...)
+		cmd.Env = append(os.Environ(), "JIUJIN_CREDENTIALS="+creds)
+		cmd.Stdin = strings.NewReader("Town-pass-1\nTown-pass-2\n")
+		return cmd.Run() == nil
+	}, 15*time.Second, 100*time.Millisecond, "the account reaches the township")
+	require.Contains(t, jiujin(append(town1, "catalog", "list")...), "MZ-005")
 
 	_, err = jiujinv1connect.NewSyncServiceClient(hc, countyURL).Pull(ctx, connect.NewRequest(&pb.PullRequest{Child: &pb.Peer{Unit: "330324101", NodeId: "x", Epoch: 1}}))
 	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err), "%v", err)
 
-	out := jiujin("status", "--node", townURL, "--ca", filepath.Join(caDir, auth.CACertFile))
+	out = jiujin(append(town1, "status")...)
 	require.Contains(t, out, "jiujin://330324/unit/330324101/role/node")
 
 	for _, dir := range []string{countyData, townData} {

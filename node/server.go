@@ -103,6 +103,9 @@ type Config struct {
 	// Insecure runs without certificates, on loopback addresses only (tests,
 	// a developer's machine): every call is anonymous and may do anything.
 	Insecure bool
+	// SessionIdle and SessionAbsolute end an operator's session (defaults
+	// 30 minutes idle, 12 hours in all).
+	SessionIdle, SessionAbsolute time.Duration
 	// Raft makes a county node a member of a replicated group (nil: alone).
 	Raft *cluster.RaftConfig
 	// RaftLog receives raft's warnings (nil: discarded).
@@ -210,6 +213,8 @@ type Node struct {
 	// live is the member once built, for the handlers: they serve while
 	// it is still opening its raft log.
 	live cluster.Live
+	// accounts logs operators in and holds their sessions.
+	accounts *auth.Accounts
 }
 
 // MaxMessageBytes bounds every request body.
@@ -252,6 +257,8 @@ func Start(cfg Config) (*Node, error) {
 			return nil, store.Invalid("parent", "%v", err)
 		}
 	}
+	n.accounts = auth.NewAccounts(auth.AccountsConfig{Rules: r, Write: n.write, Insecure: cfg.Insecure,
+		Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute, Now: st.Now, Logger: cfg.Logger})
 	n.serve()
 	if cfg.Raft != nil {
 		if err := n.startCluster(); err != nil {
@@ -412,17 +419,20 @@ func (n *Node) Handler() http.Handler {
 		}
 	}
 	svc := rpc.New(rpc.Config{Rules: n.Rules, Write: n.write, Barrier: barrier, Links: n.linkStatus,
-		Version: buildVersion(), Started: time.Now(), TLS: n.cfg.TLS})
+		Version: buildVersion(), Started: time.Now(), TLS: n.cfg.TLS, Accounts: n.accounts})
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
 		// Small answers are not worth compressing; sync batches are.
 		connect.WithCompressMinBytes(4 << 10),
 	}
+	// People's services: every call authenticated and authorized in one place.
+	people := append(opts[:len(opts):len(opts)], connect.WithInterceptors(n.accounts.Interceptor()))
 	mux := http.NewServeMux()
-	mux.Handle(jiujinv1connect.NewCatalogServiceHandler(svc, opts...))
-	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, opts...))
-	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, opts...))
-	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, opts...))
+	mux.Handle(jiujinv1connect.NewAccountServiceHandler(svc, people...))
+	mux.Handle(jiujinv1connect.NewCatalogServiceHandler(svc, people...))
+	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, people...))
+	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, people...))
+	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, people...))
 	mux.Handle(n.guard(jiujinv1connect.NewClusterServiceHandler(cluster.NewService(live, n.Store, n.URL(), buildVersion()), opts...))(auth.RoleMember))
 	// Sync answers are compressed whatever their size: on a 4G link even a
 	// lone event's answer is smaller gzipped (measured by bench sync).

@@ -45,7 +45,9 @@ func issueBundle(t *testing.T, ca *auth.CA, unit string, role auth.Role) *auth.B
 }
 
 // startTLSNode starts a node serving TLS with its certificate; its test
-// clients trust the CA and present no certificate, as the CLI does.
+// clients trust the CA and present no certificate, as the CLI does. A
+// lone county node's clients call as "tester", a worker, admin and
+// auditor.
 func startTLSNode(t *testing.T, unit string, b *auth.Bundle, parents []string, rc *cluster.RaftConfig) *testNode {
 	t.Helper()
 	dir := t.TempDir()
@@ -58,7 +60,25 @@ func startTLSNode(t *testing.T, unit string, b *auth.Bundle, parents []string, r
 		Sync: sync.Config{PullWait: 200 * time.Millisecond, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
 	require.NoError(t, err)
 	hc := &http.Client{Transport: sync.Transport(&tls.Config{MinVersion: tls.VersionTLS13, RootCAs: b.Pool})}
-	return wrapTestNodeWith(t, n, clock, dir, hc)
+	tn := wrapTestNodeWith(t, n, clock, dir, hc)
+	if tiers.MustParse(unit).Tier() == tiers.County && rc == nil {
+		tn.signIn(t, tn, "tester", rules.RoleWorker, rules.RoleAdmin, rules.RoleAuditor)
+	}
+	return tn
+}
+
+// restartTLSNode starts a stopped TLS node again on its address and data.
+func restartTLSNode(t *testing.T, old *testNode) *testNode {
+	t.Helper()
+	cfg := old.cfg
+	cfg.Listen = old.Addr().String()
+	var n *Node
+	require.Eventually(t, func() bool {
+		var err error
+		n, err = Start(cfg)
+		return err == nil
+	}, 5*time.Second, 50*time.Millisecond, "the address is free again")
+	return wrapTestNodeWith(t, n, old.clock, old.dir, old.hc)
 }
 
 // nodeClient is an HTTP client presenting b's certificate, as nodes call
@@ -75,6 +95,7 @@ func TestATreeSyncsOverMutualTLS(t *testing.T) {
 	require.True(t, strings.HasPrefix(county.URL(), "https://"))
 	town := startTLSNode(t, "330324101", issueBundle(t, ca, "330324101", auth.RoleNode), []string{county.URL()}, nil)
 	county.importSeed(t)
+	town.signIn(t, county, "town.worker", rules.RoleWorker)
 	require.Eventually(t, func() bool {
 		res, err := town.catalog.ListMatters(context.Background(), connect.NewRequest(&pb.ListMattersRequest{}))
 		return err == nil && len(res.Msg.GetMatters()) > 0

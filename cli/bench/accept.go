@@ -105,6 +105,15 @@ func RunAccept(ctx context.Context, cfg AcceptConfig) (*AcceptReport, error) {
 	hc := client.NewHTTPClient(trust)
 	cat := jiujinv1connect.NewCatalogServiceClient(hc, url)
 	apps := jiujinv1connect.NewApplicationServiceClient(hc, url)
+	if cfg.TLS {
+		// With TLS come accounts: every call carries a session.
+		admin, worker, err := operators(ctx, hc, url)
+		if err != nil {
+			return nil, err
+		}
+		cat = jiujinv1connect.NewCatalogServiceClient(hc, url, admin)
+		apps = jiujinv1connect.NewApplicationServiceClient(hc, url, worker)
+	}
 	req, err := delegation.ParseCatalogYAML(bytes.NewReader(seed.Catalog))
 	if err != nil {
 		return nil, err

@@ -1,14 +1,14 @@
 // Package client builds the command line's clients of jiujin nodes: the
 // HTTP clients (HTTP/1.1 for the command line, h2c as nodes speak to one
 // another), the reading of node URLs, the failover between a county
-// group's members, and the interceptors that put the acting operator and
-// an idempotency key on every call and ask again, under the same key, when
+// group's members, and the interceptors that put the operator's session
+// token and an idempotency key on every call and ask again, under the same key, when
 // a node answers Unavailable.
 //
 // A Conn is the connection to the node(s) a Config names; its methods give
 // the client of each service:
 //
-//	c := client.New(client.Config{NodeURL: "http://10.0.0.1:8080,http://10.0.0.2:8080", Actor: "张三"})
+//	c := client.New(client.Config{NodeURL: "http://10.0.0.1:8080,http://10.0.0.2:8080", Token: token})
 //	res, err := c.Apps().AcceptApplication(ctx, connect.NewRequest(req))
 package client
 
@@ -35,8 +35,9 @@ type Config struct {
 	// commas (see ParseNodeURLs): calls go to the first and move on to the
 	// next when one cannot be reached or answers Unavailable.
 	NodeURL string
-	// Actor is who is acting, sent with every call (rpc.ActorHeader).
-	Actor string
+	// Token is the operator's session (jiujin login), sent with every call
+	// as its bearer; empty at an insecure node.
+	Token string
 	// Retries of a call the node answers Unavailable, RetryWait apart
 	// (zero: DefaultRetries and DefaultRetryWait).
 	Retries   int
@@ -71,7 +72,7 @@ func New(cfg Config) *Conn {
 	if wait == 0 {
 		wait = DefaultRetryWait
 	}
-	c.options = []connect.ClientOption{connect.WithInterceptors(actorInterceptor(cfg.Actor), RetryInterceptor(tries, wait))}
+	c.options = []connect.ClientOption{connect.WithInterceptors(tokenInterceptor(cfg.Token), RetryInterceptor(tries, wait))}
 	return c
 }
 
@@ -102,6 +103,11 @@ func (c *Conn) Catalog() jiujinv1connect.CatalogServiceClient {
 // Delegations is the delegation service of the node.
 func (c *Conn) Delegations() jiujinv1connect.DelegationServiceClient {
 	return jiujinv1connect.NewDelegationServiceClient(c.http, c.baseURL, c.options...)
+}
+
+// Accounts is the account service of the node: logins, accounts, audit.
+func (c *Conn) Accounts() jiujinv1connect.AccountServiceClient {
+	return jiujinv1connect.NewAccountServiceClient(c.http, c.baseURL, c.options...)
 }
 
 // Node is the node service of the node.

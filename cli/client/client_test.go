@@ -42,11 +42,11 @@ func (unavailable) GetStatus(context.Context, *connect.Request[pb.GetStatusReque
 // under.
 type answering struct {
 	jiujinv1connect.UnimplementedNodeServiceHandler
-	actor, key string
+	auth, key string
 }
 
 func (a *answering) GetStatus(_ context.Context, req *connect.Request[pb.GetStatusRequest]) (*connect.Response[pb.GetStatusResponse], error) {
-	a.actor, a.key = req.Header().Get(rpc.ActorHeader), req.Header().Get(rpc.IdempotencyHeader)
+	a.auth, a.key = req.Header().Get("Authorization"), req.Header().Get(rpc.IdempotencyHeader)
 	return connect.NewResponse(&pb.GetStatusResponse{Unit: "330324"}), nil
 }
 
@@ -59,15 +59,15 @@ func serve(t *testing.T, h jiujinv1connect.NodeServiceHandler) string {
 }
 
 // TestConnMovesOnToTheNextMember: a member answering Unavailable is left
-// for the next one listed, where the call is asked again with the actor
-// and an idempotency key.
+// for the next one listed, where the call is asked again with the session
+// token and an idempotency key.
 func TestConnMovesOnToTheNextMember(t *testing.T) {
 	next := &answering{}
 	nodes := strings.Join([]string{serve(t, unavailable{}), serve(t, next) + "/"}, ",")
-	c := New(Config{NodeURL: nodes, Actor: "张三", RetryWait: time.Millisecond})
+	c := New(Config{NodeURL: nodes, Token: "tok-1", RetryWait: time.Millisecond})
 	res, err := c.Node().GetStatus(context.Background(), connect.NewRequest(&pb.GetStatusRequest{}))
 	require.NoError(t, err)
 	require.Equal(t, "330324", res.Msg.GetUnit())
-	require.Equal(t, "%E5%BC%A0%E4%B8%89", next.actor, "percent-encoded")
+	require.Equal(t, "Bearer tok-1", next.auth, "the session travels with the call")
 	require.NotEmpty(t, next.key)
 }

@@ -4,21 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net/url"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/jiujin/jiujin/node/rpc"
 )
 
-// actorInterceptor sends actor, if not empty, with every call
-// (rpc.ActorHeader), percent-encoded: names are Chinese, headers want
-// ASCII.
-func actorInterceptor(actor string) connect.UnaryInterceptorFunc {
+// tokenInterceptor sends the session token, if any, with every call as
+// its bearer.
+func tokenInterceptor(token string) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if actor != "" {
-				req.Header().Set(rpc.ActorHeader, url.PathEscape(actor))
+			if token != "" {
+				req.Header().Set("Authorization", "Bearer "+token)
 			}
 			return next(ctx, req)
 		}

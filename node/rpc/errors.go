@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/jiujin/jiujin/delegation"
+	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -30,6 +31,15 @@ func ConnectError(err error) error {
 	case errors.Is(err, store.ErrNotFound):
 		code = connect.CodeNotFound
 	case errors.Is(err, store.ErrFailedPrecondition), errors.Is(err, delegation.ErrDelegationConflict):
+		code = connect.CodeFailedPrecondition
+	case errors.Is(err, auth.ErrBadLogin), errors.Is(err, auth.ErrLocked), errors.Is(err, auth.ErrNoSession):
+		code = connect.CodeUnauthenticated
+	case errors.Is(err, auth.ErrForbidden), errors.Is(err, auth.ErrDisabled):
+		code = connect.CodePermissionDenied
+	case errors.Is(err, auth.ErrBadPassword):
+		code = connect.CodeInvalidArgument
+	case errors.Is(err, auth.ErrOTPRequired), errors.Is(err, auth.ErrPasswordChange), errors.Is(err, auth.ErrInsecureLogin),
+		errors.Is(err, auth.ErrWrongUnit):
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, store.ErrBatchTooLarge):
 		code = connect.CodeResourceExhausted

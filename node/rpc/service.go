@@ -6,7 +6,6 @@ package rpc
 
 import (
 	"context"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -21,10 +20,6 @@ import (
 	"github.com/jiujin/jiujin/node/store"
 	"github.com/jiujin/jiujin/tiers"
 )
-
-// ActorHeader carries the name of the person at the window or desk,
-// recorded as the event's actor.
-const ActorHeader = "Jiujin-Actor"
 
 // IdempotencyHeader carries a client's key for one write. A write repeated
 // with the same key within an hour (a retry after a lost answer, perhaps
@@ -47,6 +42,9 @@ type Config struct {
 	Started time.Time
 	// TLS is the node's certificate (nil: the node runs insecure).
 	TLS *auth.Bundle
+	// Accounts logs operators in; its interceptor puts the operator of
+	// every call in the call's context.
+	Accounts *auth.Accounts
 }
 
 // Service implements the catalog, application, delegation and node
@@ -54,14 +52,15 @@ type Config struct {
 // them, and present the records: identity numbers masked, deadlines
 // computed.
 type Service struct {
-	rules   *rules.Rules
-	store   *store.Store
-	write   func(ctx context.Context, cmd *pb.Command) (proto.Message, error)
-	barrier func(ctx context.Context) error
-	links   func() []*pb.LinkStatus
-	version string
-	started time.Time
-	tls     *auth.Bundle
+	rules    *rules.Rules
+	store    *store.Store
+	write    func(ctx context.Context, cmd *pb.Command) (proto.Message, error)
+	barrier  func(ctx context.Context) error
+	links    func() []*pb.LinkStatus
+	version  string
+	started  time.Time
+	tls      *auth.Bundle
+	accounts *auth.Accounts
 }
 
 // New builds the handlers.
@@ -71,7 +70,7 @@ func New(cfg Config) *Service {
 		links = func() []*pb.LinkStatus { return nil }
 	}
 	return &Service{rules: cfg.Rules, store: cfg.Rules.Store(), write: cfg.Write, barrier: cfg.Barrier,
-		links: links, version: cfg.Version, started: cfg.Started, tls: cfg.TLS}
+		links: links, version: cfg.Version, started: cfg.Started, tls: cfg.TLS, accounts: cfg.Accounts}
 }
 
 // read waits, at a group member, until reads see every acknowledged write.
@@ -85,16 +84,14 @@ func (h *Service) read(ctx context.Context) error {
 	return connectError(h.barrier(ctx))
 }
 
+// command is a command made by the caller: its operator (from the
+// session) is the actor, its address the source, and a client's
+// idempotency key the request id.
 func (h *Service) command(ctx context.Context, hdr interface{ Get(string) string }) *pb.Command {
-	actor, err := url.PathUnescape(hdr.Get(ActorHeader))
-	if err != nil {
-		actor = hdr.Get(ActorHeader)
+	cmd := &pb.Command{NowMs: h.store.Now().UnixMilli()}
+	if op := auth.OperatorFrom(ctx); op != nil {
+		cmd.Actor, cmd.ActorLogin, cmd.Source = op.Name, op.Login, op.Source
 	}
-	actor = strings.TrimSpace(actor)
-	if actor == "" {
-		actor = "未署名"
-	}
-	cmd := &pb.Command{NowMs: h.store.Now().UnixMilli(), Actor: actor}
 	if key := strings.TrimSpace(hdr.Get(IdempotencyHeader)); key != "" {
 		// Apart from the ids members give the commands they hand over.
 		cmd.RequestId = "c:" + key
@@ -245,6 +242,9 @@ func (h *Service) ListApplications(ctx context.Context, req *connect.Request[pb.
 
 func (h *Service) GetApplication(ctx context.Context, req *connect.Request[pb.GetApplicationRequest]) (*connect.Response[pb.GetApplicationResponse], error) {
 	if req.Msg.GetReveal() {
+		if op := auth.OperatorFrom(ctx); !op.Has(rules.RoleAuditor) {
+			return nil, connectError(auth.Forbidden("只有审计员可以查看完整身份证号，%s 不是审计员", op.Login))
+		}
 		// Audit first: nobody sees the number without a durable record.
 		cmd := h.command(ctx, req.Header())
 		cmd.Op = &pb.Command_Reveal{Reveal: &pb.RevealAudit{ApplicationId: req.Msg.GetId(), Reason: req.Msg.GetRevealReason()}}
@@ -263,6 +263,9 @@ func (h *Service) GetApplication(ctx context.Context, req *connect.Request[pb.Ge
 }
 
 func (h *Service) RequestSupplement(ctx context.Context, req *connect.Request[pb.RequestSupplementRequest]) (*connect.Response[pb.RequestSupplementResponse], error) {
+	if err := h.mayDecide(ctx, req.Msg.GetId(), ""); err != nil {
+		return nil, err
+	}
 	cmd := h.command(ctx, req.Header())
 	cmd.Op = &pb.Command_RequestSupplement{RequestSupplement: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))
@@ -283,6 +286,9 @@ func (h *Service) SupplyMaterials(ctx context.Context, req *connect.Request[pb.S
 }
 
 func (h *Service) DecideApplication(ctx context.Context, req *connect.Request[pb.DecideApplicationRequest]) (*connect.Response[pb.DecideApplicationResponse], error) {
+	if err := h.mayDecide(ctx, req.Msg.GetId(), req.Msg.GetPart()); err != nil {
+		return nil, err
+	}
 	cmd := h.command(ctx, req.Header())
 	cmd.Op = &pb.Command_Decide{Decide: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))

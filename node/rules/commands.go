@@ -74,6 +74,14 @@ func (s *Rules) Execute(w *store.Tx, cmd *pb.Command) (proto.Message, error) {
 		return s.order(w, cmd, op.Order)
 	case *pb.Command_SetNegative:
 		return s.setNegative(w, cmd, op.SetNegative)
+	case *pb.Command_PutAccount:
+		return s.putAccount(w, cmd, op.PutAccount)
+	case *pb.Command_SetPassword:
+		return s.setPassword(w, cmd, op.SetPassword)
+	case *pb.Command_SignIn:
+		return s.signIn(w, cmd, op.SignIn, true)
+	case *pb.Command_SignInFailed:
+		return s.signIn(w, cmd, op.SignInFailed, false)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }

@@ -43,6 +43,9 @@ var folders = map[string]func(prev *pb.StoredRecord, ev *pb.Event) (proto.Messag
 	store.RecordKind(recClass):      applyMenuEvent,
 	store.RecordKind(recOrder):      applyMenuEvent,
 	recNegative:                     applyMenuEvent,
+	store.RecordKind(recAccount):    applyAccountEvent,
+	store.RecordKind(recPassword):   applyPasswordEvent,
+	store.RecordKind(recSignIn):     applySignInEvent,
 }
 
 func fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {

@@ -58,8 +58,12 @@ func (s *Rules) Calendar() *delegation.Calendar { return s.cal }
 func (s *Rules) Close() error { return s.st.Close() }
 
 // Admit checks an event that arrived from a peer against what this node
-// knows: a decision of a matter this unit routes elsewhere is refused.
+// knows: a decision of a matter this unit routes elsewhere is refused, and
+// so is a login or password written for an account of another unit.
 func (s *Rules) Admit(w *store.Tx, prev *pb.StoredRecord, ev *pb.Event) error {
+	if err := checkAccountWriter(w, ev); err != nil {
+		return err
+	}
 	return s.checkRoute(w, prev, ev)
 }
 

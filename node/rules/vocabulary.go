@@ -45,6 +45,17 @@ const (
 	KindClassPublished    = "class.published"
 	KindOrderPlaced       = "order.placed"
 	KindNegativePublished = "negative.published"
+
+	// Operator accounts (written by the county) and what their owners do.
+	KindAccountCreated       = "account.created"
+	KindAccountChanged       = "account.changed"
+	KindAccountDisabled      = "account.disabled"
+	KindAccountEnabled       = "account.enabled"
+	KindAccountPasswordReset = "account.password_reset"
+	KindAccountTOTPReset     = "account.totp_reset"
+	KindPasswordChanged      = "account.password_changed"
+	KindSignIn               = "session.login"
+	KindSignInFailed         = "session.login_failed"
 )
 
 // Application states, as in DESIGN.md.
@@ -131,6 +142,9 @@ const (
 	recClass      = "class/"
 	recOrder      = "order/"
 	recNegative   = "negative"
+	recAccount    = "acct/"
+	recPassword   = "pass/"
+	recSignIn     = "signin/"
 )
 
 func matterKey(code string) string       { return recMatter + code }

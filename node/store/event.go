@@ -35,12 +35,14 @@ type Rules interface {
 
 // EventHash is SHA-256 over the deterministic encoding of the event with
 // its hash field cleared. It covers the id, kind, record, payload, clock,
-// actor, unit, scope and the previous hash, so a record's chain is
+// actor (name and login), unit, scope, the caller's address and the
+// previous hash, so a record's chain is
 // tamper-evident.
 func EventHash(ev *pb.Event) []byte {
 	// Marshal a shallow copy without the hash: no deep clone on the hot path.
 	c := &pb.Event{Origin: ev.GetOrigin(), Seq: ev.GetSeq(), Kind: ev.GetKind(), RecordKey: ev.GetRecordKey(),
-		Payload: ev.GetPayload(), Hlc: ev.GetHlc(), Actor: ev.GetActor(), Unit: ev.GetUnit(), Scope: ev.GetScope(), PrevHash: ev.GetPrevHash()}
+		Payload: ev.GetPayload(), Hlc: ev.GetHlc(), Actor: ev.GetActor(), Unit: ev.GetUnit(), Scope: ev.GetScope(), PrevHash: ev.GetPrevHash(),
+		ActorLogin: ev.GetActorLogin(), Source: ev.GetSource()}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
 	if err != nil {
 		panic(fmt.Sprintf("marshal event: %v", err))

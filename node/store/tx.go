@@ -131,8 +131,9 @@ func (w *Tx) Emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 	ev.Hlc = w.st.hlc.next(cmd.GetNowMs())
 	ev.Unit = string(w.s.cfg.Unit)
 	if ev.Actor == "" {
-		ev.Actor = cmd.GetActor()
+		ev.Actor, ev.ActorLogin = cmd.GetActor(), cmd.GetActorLogin()
 	}
+	ev.Source = cmd.GetSource()
 	if prev != nil {
 		ev.PrevHash = prev.GetHead()
 	}

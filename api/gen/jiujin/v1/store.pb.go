@@ -34,6 +34,10 @@ type Command struct {
 	// whose id was applied before is not applied again, its first output is
 	// returned instead.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The operator's login (actor is the name), and the address the call
+	// came from.
+	ActorLogin string `protobuf:"bytes,4,opt,name=actor_login,json=actorLogin,proto3" json:"actor_login,omitempty"`
+	Source     string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
 	// Types that are valid to be assigned to Op:
 	//
 	//	*Command_ImportCatalog
@@ -56,6 +60,10 @@ type Command struct {
 	//	*Command_SetNegative
 	//	*Command_Identity
 	//	*Command_Batch
+	//	*Command_PutAccount
+	//	*Command_SetPassword
+	//	*Command_SignIn
+	//	*Command_SignInFailed
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -108,6 +116,20 @@ func (x *Command) GetActor() string {
 func (x *Command) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Command) GetActorLogin() string {
+	if x != nil {
+		return x.ActorLogin
+	}
+	return ""
+}
+
+func (x *Command) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -299,6 +321,42 @@ func (x *Command) GetBatch() *CommandBatch {
 	return nil
 }
 
+func (x *Command) GetPutAccount() *PutAccount {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutAccount); ok {
+			return x.PutAccount
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetPassword() *PasswordChanged {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetPassword); ok {
+			return x.SetPassword
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSignIn() *SignIn {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SignIn); ok {
+			return x.SignIn
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSignInFailed() *SignIn {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SignInFailed); ok {
+			return x.SignInFailed
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -383,6 +441,22 @@ type Command_Batch struct {
 	Batch *CommandBatch `protobuf:"bytes,29,opt,name=batch,proto3,oneof"`
 }
 
+type Command_PutAccount struct {
+	PutAccount *PutAccount `protobuf:"bytes,30,opt,name=put_account,json=putAccount,proto3,oneof"`
+}
+
+type Command_SetPassword struct {
+	SetPassword *PasswordChanged `protobuf:"bytes,31,opt,name=set_password,json=setPassword,proto3,oneof"`
+}
+
+type Command_SignIn struct {
+	SignIn *SignIn `protobuf:"bytes,32,opt,name=sign_in,json=signIn,proto3,oneof"`
+}
+
+type Command_SignInFailed struct {
+	SignInFailed *SignIn `protobuf:"bytes,33,opt,name=sign_in_failed,json=signInFailed,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -422,6 +496,14 @@ func (*Command_SetNegative) isCommand_Op() {}
 func (*Command_Identity) isCommand_Op() {}
 
 func (*Command_Batch) isCommand_Op() {}
+
+func (*Command_PutAccount) isCommand_Op() {}
+
+func (*Command_SetPassword) isCommand_Op() {}
+
+func (*Command_SignIn) isCommand_Op() {}
+
+func (*Command_SignInFailed) isCommand_Op() {}
 
 // Commands proposed at once by different callers, put in one entry of a
 // replicated group's log so that they share one log append, one fsync on
@@ -1765,13 +1847,15 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\x9a\n" +
-	"\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xb7\f\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\x12H\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x1f\n" +
+	"\vactor_login\x18\x04 \x01(\tR\n" +
+	"actorLogin\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12H\n" +
 	"\x0eimport_catalog\x18\n" +
 	" \x01(\v2\x1f.jiujin.v1.ImportCatalogRequestH\x00R\rimportCatalog\x12=\n" +
 	"\x06accept\x18\v \x01(\v2#.jiujin.v1.AcceptApplicationRequestH\x00R\x06accept\x12T\n" +
@@ -1792,7 +1876,12 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x05order\x18\x1a \x01(\v2\x1e.jiujin.v1.OrderMattersRequestH\x00R\x05order\x12F\n" +
 	"\fset_negative\x18\x1b \x01(\v2!.jiujin.v1.SetNegativeListRequestH\x00R\vsetNegative\x121\n" +
 	"\bidentity\x18\x1c \x01(\v2\x13.jiujin.v1.IdentityH\x00R\bidentity\x12/\n" +
-	"\x05batch\x18\x1d \x01(\v2\x17.jiujin.v1.CommandBatchH\x00R\x05batchB\x04\n" +
+	"\x05batch\x18\x1d \x01(\v2\x17.jiujin.v1.CommandBatchH\x00R\x05batch\x128\n" +
+	"\vput_account\x18\x1e \x01(\v2\x15.jiujin.v1.PutAccountH\x00R\n" +
+	"putAccount\x12?\n" +
+	"\fset_password\x18\x1f \x01(\v2\x1a.jiujin.v1.PasswordChangedH\x00R\vsetPassword\x12,\n" +
+	"\asign_in\x18  \x01(\v2\x11.jiujin.v1.SignInH\x00R\x06signIn\x129\n" +
+	"\x0esign_in_failed\x18! \x01(\v2\x11.jiujin.v1.SignInH\x00R\fsignInFailedB\x04\n" +
 	"\x02op\"*\n" +
 	"\fCommandBatch\x12\x1a\n" +
 	"\bcommands\x18\x01 \x03(\fR\bcommands\"9\n" +
@@ -1935,11 +2024,14 @@ var file_jiujin_v1_store_proto_goTypes = []any{
 	(*SetClassRequest)(nil),            // 36: jiujin.v1.SetClassRequest
 	(*OrderMattersRequest)(nil),        // 37: jiujin.v1.OrderMattersRequest
 	(*SetNegativeListRequest)(nil),     // 38: jiujin.v1.SetNegativeListRequest
-	(*Peer)(nil),                       // 39: jiujin.v1.Peer
-	(*Event)(nil),                      // 40: jiujin.v1.Event
-	(*Department)(nil),                 // 41: jiujin.v1.Department
-	(*Matter)(nil),                     // 42: jiujin.v1.Matter
-	(*Application)(nil),                // 43: jiujin.v1.Application
+	(*PutAccount)(nil),                 // 39: jiujin.v1.PutAccount
+	(*PasswordChanged)(nil),            // 40: jiujin.v1.PasswordChanged
+	(*SignIn)(nil),                     // 41: jiujin.v1.SignIn
+	(*Peer)(nil),                       // 42: jiujin.v1.Peer
+	(*Event)(nil),                      // 43: jiujin.v1.Event
+	(*Department)(nil),                 // 44: jiujin.v1.Department
+	(*Matter)(nil),                     // 45: jiujin.v1.Matter
+	(*Application)(nil),                // 46: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
 	24, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
@@ -1962,20 +2054,24 @@ var file_jiujin_v1_store_proto_depIdxs = []int32{
 	38, // 17: jiujin.v1.Command.set_negative:type_name -> jiujin.v1.SetNegativeListRequest
 	2,  // 18: jiujin.v1.Command.identity:type_name -> jiujin.v1.Identity
 	1,  // 19: jiujin.v1.Command.batch:type_name -> jiujin.v1.CommandBatch
-	39, // 20: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	40, // 21: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	40, // 22: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	40, // 23: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	41, // 24: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	42, // 25: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	41, // 26: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	43, // 27: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	22, // 28: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	39, // 20: jiujin.v1.Command.put_account:type_name -> jiujin.v1.PutAccount
+	40, // 21: jiujin.v1.Command.set_password:type_name -> jiujin.v1.PasswordChanged
+	41, // 22: jiujin.v1.Command.sign_in:type_name -> jiujin.v1.SignIn
+	41, // 23: jiujin.v1.Command.sign_in_failed:type_name -> jiujin.v1.SignIn
+	42, // 24: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	43, // 25: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	43, // 26: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	43, // 27: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	44, // 28: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	45, // 29: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	44, // 30: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	46, // 31: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	22, // 32: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -1983,6 +2079,7 @@ func file_jiujin_v1_store_proto_init() {
 	if File_jiujin_v1_store_proto != nil {
 		return
 	}
+	file_jiujin_v1_account_proto_init()
 	file_jiujin_v1_application_proto_init()
 	file_jiujin_v1_catalog_proto_init()
 	file_jiujin_v1_delegation_proto_init()
@@ -2009,6 +2106,10 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_SetNegative)(nil),
 		(*Command_Identity)(nil),
 		(*Command_Batch)(nil),
+		(*Command_PutAccount)(nil),
+		(*Command_SetPassword)(nil),
+		(*Command_SignIn)(nil),
+		(*Command_SignInFailed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

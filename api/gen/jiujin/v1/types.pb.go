@@ -1497,10 +1497,13 @@ type Event struct {
 	Hlc   uint64 `protobuf:"varint,6,opt,name=hlc,proto3" json:"hlc,omitempty"`
 	Actor string `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
 	// The unit that wrote the event.
-	Unit          string `protobuf:"bytes,8,opt,name=unit,proto3" json:"unit,omitempty"`
-	Scope         *Scope `protobuf:"bytes,9,opt,name=scope,proto3" json:"scope,omitempty"`
-	PrevHash      []byte `protobuf:"bytes,10,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	Hash          []byte `protobuf:"bytes,11,opt,name=hash,proto3" json:"hash,omitempty"`
+	Unit     string `protobuf:"bytes,8,opt,name=unit,proto3" json:"unit,omitempty"`
+	Scope    *Scope `protobuf:"bytes,9,opt,name=scope,proto3" json:"scope,omitempty"`
+	PrevHash []byte `protobuf:"bytes,10,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	Hash     []byte `protobuf:"bytes,11,opt,name=hash,proto3" json:"hash,omitempty"`
+	// The operator's login, and the address the call came from.
+	ActorLogin    string `protobuf:"bytes,12,opt,name=actor_login,json=actorLogin,proto3" json:"actor_login,omitempty"`
+	Source        string `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1610,6 +1613,20 @@ func (x *Event) GetHash() []byte {
 		return x.Hash
 	}
 	return nil
+}
+
+func (x *Event) GetActorLogin() string {
+	if x != nil {
+		return x.ActorLogin
+	}
+	return ""
+}
+
+func (x *Event) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 // An event as a person reads it in a record's history.
@@ -2147,7 +2164,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x06visits\x18\x0e \x01(\rR\x06visits\"9\n" +
 	"\x05Scope\x12\x14\n" +
 	"\x05units\x18\x01 \x03(\tR\x05units\x12\x1a\n" +
-	"\bsubtrees\x18\x02 \x03(\tR\bsubtrees\"\x93\x02\n" +
+	"\bsubtrees\x18\x02 \x03(\tR\bsubtrees\"\xcc\x02\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -2161,7 +2178,10 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x05scope\x18\t \x01(\v2\x10.jiujin.v1.ScopeR\x05scope\x12\x1b\n" +
 	"\tprev_hash\x18\n" +
 	" \x01(\fR\bprevHash\x12\x12\n" +
-	"\x04hash\x18\v \x01(\fR\x04hash\"\xcb\x01\n" +
+	"\x04hash\x18\v \x01(\fR\x04hash\x12\x1f\n" +
+	"\vactor_login\x18\f \x01(\tR\n" +
+	"actorLogin\x12\x16\n" +
+	"\x06source\x18\r \x01(\tR\x06source\"\xcb\x01\n" +
 	"\fHistoryEntry\x12#\n" +
 	"\rfeed_position\x18\x01 \x01(\x04R\ffeedPosition\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
