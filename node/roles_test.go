@@ -2,6 +2,10 @@ package node
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +186,63 @@ func TestAccountsAtTheVillage(t *testing.T) {
 	}, 15*time.Second, 50*time.Millisecond, "the village's login in the county's audit")
 	_, err = loginAt(village, "wangfang", testPassword, "")
 	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err), "a disabled account logs in: %v", err)
+}
+
+// TestConsoleFormLogin: the console's POST /login sets an HttpOnly,
+// SameSite=Strict, Secure cookie that the API takes as the session; a
+// wrong password answers 401 with the reason; POST /logout ends it.
+func TestConsoleFormLogin(t *testing.T) {
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	addAccount(t, county, "liufang", "330324", "", rules.RoleWorker)
+	hc := *county.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	post := func(path string, form url.Values, cookie *http.Cookie) *http.Response {
+		req, err := http.NewRequest(http.MethodPost, county.URL()+path, strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		res, err := hc.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	bad := post("/login", url.Values{"login": {"liufang"}, "password": {"Wrong-pass-1"}}, nil)
+	require.Equal(t, http.StatusUnauthorized, bad.StatusCode)
+	body, _ := io.ReadAll(bad.Body)
+	require.Contains(t, string(body), "账户或口令不对")
+	require.Empty(t, bad.Cookies())
+
+	good := post("/login", url.Values{"login": {"liufang"}, "password": {testPassword}, "next": {"//evil.example/"}}, nil)
+	require.Equal(t, http.StatusSeeOther, good.StatusCode)
+	require.Equal(t, "/", good.Header.Get("Location"), "never sent to another site")
+	var c *http.Cookie
+	for _, x := range good.Cookies() {
+		if x.Name == auth.SessionCookie {
+			c = x
+		}
+	}
+	require.NotNil(t, c)
+	require.True(t, c.HttpOnly)
+	require.True(t, c.Secure)
+	require.Equal(t, http.SameSiteStrictMode, c.SameSite)
+
+	withCookie := connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			req.Header().Set("Cookie", c.Name+"="+c.Value)
+			return next(ctx, req)
+		}
+	}))
+	who := jiujinv1connect.NewAccountServiceClient(county.hc, county.URL(), withCookie)
+	me, err := who.WhoAmI(context.Background(), connect.NewRequest(&pb.WhoAmIRequest{}))
+	require.NoError(t, err)
+	require.Equal(t, "liufang", me.Msg.GetAccount().GetLogin())
+
+	out := post("/logout", nil, c)
+	require.Equal(t, http.StatusSeeOther, out.StatusCode)
+	_, err = who.WhoAmI(context.Background(), connect.NewRequest(&pb.WhoAmIRequest{}))
+	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err), "%v", err)
 }

@@ -441,6 +441,8 @@ func (n *Node) Handler() http.Handler {
 	syncPath, syncHandler := n.guard(jiujinv1connect.NewSyncServiceHandler(parent,
 		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))(auth.RoleNode, auth.RoleMember)
 	mux.Handle(syncPath, n.polls.limitSync(syncHandler))
+	mux.HandleFunc("/login", n.accounts.FormLogin)
+	mux.HandleFunc("/logout", n.accounts.FormLogout)
 	mux.HandleFunc("/metrics", localOnly(n.metricsHandler))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -511,6 +513,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.stopRequests()
 	err := n.srv.Shutdown(ctx)
+	n.accounts.Wait()
 	if cerr := n.Store.Close(); err == nil {
 		err = cerr
 	}

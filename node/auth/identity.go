@@ -1,8 +1,10 @@
 // Package auth is who may do what: the county's certificate authority, the
 // node certificates it issues and the identity each binds (county, unit,
 // role), the TLS configurations of a node's listener and of its calls to
-// other nodes, and the guard that refuses a node-to-node call without a
-// valid certificate before its body is read.
+// other nodes, the guard that refuses a node-to-node call without a valid
+// certificate before its body is read; and for people, the logins
+// (argon2id passwords, TOTP), the sessions of a node, and the one
+// interceptor that maps an operator's roles to the procedures it may call.
 package auth
 
 import (

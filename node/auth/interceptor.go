@@ -71,7 +71,7 @@ var procedures = map[string]access{
 
 	v1.ApplicationServiceListApplicationsProcedure:    roles(worker, clerk, approver, auditor),
 	v1.ApplicationServiceGetApplicationProcedure:      roles(worker, clerk, approver, auditor),
-	v1.ApplicationServiceListFollowUpsProcedure:       roles(worker, clerk, approver, auditor),
+	v1.ApplicationServiceListFollowUpsProcedure:       roles(worker, clerk, approver, admin, auditor),
 	v1.ApplicationServiceAcceptApplicationProcedure:   roles(worker, clerk),
 	v1.ApplicationServiceSupplyMaterialsProcedure:     roles(worker, clerk),
 	v1.ApplicationServiceDeliverApplicationProcedure:  roles(worker, clerk),

@@ -97,6 +97,9 @@ type Accounts struct {
 	hashing chan struct{} // bounds the argon2id work of concurrent logins
 	steps   usedSteps
 
+	// pending: failed logins still being recorded.
+	pending gosync.WaitGroup
+
 	mu       gosync.Mutex
 	sessions map[[32]byte]*session
 	failed   map[string]*failures
@@ -106,10 +109,14 @@ type session struct {
 	login    string
 	created  time.Time
 	lastUsed time.Time
+	// passwordSet is when an administrator last set the account's password,
+	// as the login saw it: a later reset ends the session.
+	passwordSet uint64
 }
 
 type failures struct {
 	n           int
+	last        time.Time
 	lockedUntil time.Time
 }
 
@@ -130,6 +137,10 @@ func NewAccounts(cfg AccountsConfig) *Accounts {
 	return &Accounts{cfg: cfg, hashing: make(chan struct{}, concurrentHashes),
 		sessions: map[[32]byte]*session{}, failed: map[string]*failures{}}
 }
+
+// Wait returns once every failed login answered so far is recorded (the
+// node waits before it closes its store; tests before they read).
+func (a *Accounts) Wait() { a.pending.Wait() }
 
 // Insecure reports whether the node runs without logins.
 func (a *Accounts) Insecure() bool { return a.cfg.Insecure }
@@ -191,16 +202,23 @@ func (a *Accounts) Login(ctx context.Context, req *pb.LoginRequest, source strin
 	if err != nil {
 		return nil, err
 	}
+	acct := st.Record.GetAccount()
+	if acct.GetUnit() != string(a.cfg.Rules.Unit()) {
+		// Before the password: a node above the account's unit holds the
+		// account but must not tell whether a password is right.
+		return nil, fmt.Errorf("%w: 账户 %s 属于 %s，请在该单位的节点登录（本节点 %s）", ErrWrongUnit, login, acct.GetUnit(), a.cfg.Rules.Unit())
+	}
 	ok, err := a.check(ctx, st.PasswordHash, req.GetPassword())
 	if err != nil {
 		return nil, err
 	}
+	// Guesses that waited for a hashing slot while the account was being
+	// locked find it locked, whatever their password.
+	if until := a.lockedUntil(login, a.cfg.Now()); !until.IsZero() {
+		return nil, fmt.Errorf("%w: 连续 %d 次登录失败，请于 %s 后再试", ErrLocked, maxFailures, until.In(delegation.China).Format("15:04"))
+	}
 	if !ok {
 		return nil, a.fail(ctx, st, source, "口令错误", fmt.Errorf("%w: password: 请检查后重试", ErrBadLogin))
-	}
-	acct := st.Record.GetAccount()
-	if acct.GetUnit() != string(a.cfg.Rules.Unit()) {
-		return nil, fmt.Errorf("%w: 账户 %s 属于 %s，请在该单位的节点登录（本节点 %s）", ErrWrongUnit, login, acct.GetUnit(), a.cfg.Rules.Unit())
 	}
 	if acct.GetDisabled() {
 		return nil, a.fail(ctx, st, source, "账户已停用", fmt.Errorf("%w: 请与县里的管理员联系", ErrDisabled))
@@ -231,7 +249,7 @@ func (a *Accounts) Login(ctx context.Context, req *pb.LoginRequest, source strin
 	if _, err := a.cfg.Write(ctx, a.cmd(st, source, &pb.Command{Op: &pb.Command_SignIn{SignIn: &pb.SignIn{Login: login}}})); err != nil {
 		return nil, fmt.Errorf("record login: %w", err)
 	}
-	token, err := a.open(login, now)
+	token, err := a.open(login, st.Record.GetPasswordSetHlc(), now)
 	if err != nil {
 		return nil, err
 	}
@@ -281,25 +299,38 @@ func (a *Accounts) cmd(st *rules.AccountState, source string, cmd *pb.Command) *
 func (a *Accounts) fail(ctx context.Context, st *rules.AccountState, source, reason string, err error) error {
 	login := st.Record.GetAccount().GetLogin()
 	a.mu.Lock()
+	now := a.cfg.Now()
 	f := a.failed[login]
-	if f == nil {
+	if f != nil && now.Before(f.lockedUntil) {
+		// Locked by a guess that finished while this one was hashing.
+		until := f.lockedUntil
+		a.mu.Unlock()
+		return fmt.Errorf("%w: 连续 %d 次登录失败，请于 %s 后再试", ErrLocked, maxFailures, until.In(delegation.China).Format("15:04"))
+	}
+	if f == nil || now.Sub(f.last) > lockFor {
+		// Failures long past do not count towards a lock.
 		f = &failures{}
 		a.failed[login] = f
 	}
 	f.n++
+	f.last = now
 	if f.n >= maxFailures {
-		f.n, f.lockedUntil = 0, a.cfg.Now().Add(lockFor)
+		f.n, f.lockedUntil = 0, now.Add(lockFor)
 		reason += fmt.Sprintf("，连续 %d 次失败，锁定 %d 分钟", maxFailures, int(lockFor/time.Minute))
 	}
 	a.mu.Unlock()
 	a.cfg.Logger.Warn("login failed", "login", login, "source", source, "reason", reason)
-	if st.Record.GetAccount().GetUnit() == string(a.cfg.Rules.Unit()) {
-		cmd := &pb.Command{Op: &pb.Command_SignInFailed{SignInFailed: &pb.SignIn{Login: login, Reason: reason}}}
-		cmd.NowMs, cmd.Actor, cmd.Source = a.cfg.Rules.Store().Now().UnixMilli(), "登录失败", source
-		if _, werr := a.cfg.Write(ctx, cmd); werr != nil {
+	cmd := &pb.Command{Op: &pb.Command_SignInFailed{SignInFailed: &pb.SignIn{Login: login, Reason: reason}}}
+	cmd.NowMs, cmd.Actor, cmd.Source = a.cfg.Rules.Store().Now().UnixMilli(), "登录失败", source
+	// Written while the answer goes out: a wrong password must not take
+	// longer than an unknown login (which writes nothing).
+	a.pending.Add(1)
+	go func() {
+		defer a.pending.Done()
+		if _, werr := a.cfg.Write(context.WithoutCancel(ctx), cmd); werr != nil {
 			a.cfg.Logger.Error("record failed login", "login", login, "err", werr)
 		}
-	}
+	}()
 	return err
 }
 
@@ -314,7 +345,7 @@ func (a *Accounts) lockedUntil(login string, now time.Time) time.Time {
 
 // open makes a session: a random 256-bit token, of which the node keeps
 // only the SHA-256.
-func (a *Accounts) open(login string, now time.Time) (string, error) {
+func (a *Accounts) open(login string, passwordSet uint64, now time.Time) (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", fmt.Errorf("session token: %w", err)
@@ -327,7 +358,7 @@ func (a *Accounts) open(login string, now time.Time) (string, error) {
 			delete(a.sessions, h)
 		}
 	}
-	a.sessions[sha256.Sum256([]byte(token))] = &session{login: login, created: now, lastUsed: now}
+	a.sessions[sha256.Sum256([]byte(token))] = &session{login: login, created: now, lastUsed: now, passwordSet: passwordSet}
 	return token, nil
 }
 
@@ -375,6 +406,11 @@ func (a *Accounts) Authenticate(token, source string) (*Operator, error) {
 	if err != nil || st.Record.GetAccount().GetDisabled() {
 		a.Logout(token)
 		return nil, fmt.Errorf("%w: 账户已停用", ErrNoSession)
+	}
+	if st.Record.GetPasswordSetHlc() != s.passwordSet {
+		// An administrator reset the password since: whoever had it is out.
+		a.Logout(token)
+		return nil, fmt.Errorf("%w: 口令已由管理员重置，请重新登录", ErrNoSession)
 	}
 	acct := st.Record.GetAccount()
 	return &Operator{Login: acct.GetLogin(), Name: acct.GetName(), Unit: acct.GetUnit(), Roles: acct.GetRoles(),

@@ -5,11 +5,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/jiujin/jiujin/node/rules"
 )
 
 // Argon2id parameters: OWASP's first choice for a box without much memory
@@ -44,32 +45,15 @@ func HashPassword(password string) (string, error) {
 }
 
 // CheckPassword reports whether password is the one hashed in phc. A
-// malformed hash, or parameters past what this node would ever set,
-// never matches.
+// malformed hash, or one whose parameters are past what a node may set
+// (rules.ParsePasswordHash), never matches and costs no hashing.
 func CheckPassword(phc, password string) bool {
-	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+	h, err := rules.ParsePasswordHash(phc)
+	if err != nil {
 		return false
 	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false
-	}
-	if m == 0 || m > 256*1024 || t == 0 || t > 10 || p == 0 || p > 8 {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
-	if err != nil || len(salt) < 8 {
-		return false
-	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) < 16 || len(want) > 64 {
-		return false
-	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	got := argon2.IDKey([]byte(password), h.Salt, h.Time, h.MemoryKiB, h.Threads, uint32(len(h.Sum)))
+	return subtle.ConstantTimeCompare(got, h.Sum) == 1
 }
 
 // CheckPasswordStrength refuses a password people could guess in a few

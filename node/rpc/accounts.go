@@ -50,7 +50,7 @@ func (h *Service) newAccountRecord(ctx context.Context, a *pb.Account, password 
 		return nil, "", connectError(err)
 	}
 	// The account is checked before the slow hash.
-	probe := &pb.AccountRecord{Account: a, PasswordHash: "$argon2id$", TotpSecret: strings.Repeat("A", 32)}
+	probe := &pb.AccountRecord{Account: a, PasswordHash: probeHash, TotpSecret: strings.Repeat("A", 32)}
 	if err := rules.CheckAccount(probe); err != nil {
 		return nil, "", connectError(err)
 	}
@@ -67,6 +67,10 @@ func (h *Service) newAccountRecord(ctx context.Context, a *pb.Account, password 
 	}
 	return rec, uri, nil
 }
+
+// probeHash is a well-formed hash of nothing, for checking an account
+// before its password is hashed.
+const probeHash = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 func loopbackSource(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)

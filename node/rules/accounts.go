@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"encoding/base64"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -53,6 +55,49 @@ var (
 )
 
 const maxHashLen = 200
+
+// The argon2id parameters a stored password hash may have: what nodes set
+// (m=19 MiB, t=2, p=1) with room to raise them, and no more, so that a
+// hash cannot make a login cost a village box seconds and hundreds of MiB.
+const (
+	MaxHashMemoryKiB = 64 * 1024
+	MaxHashTime      = 4
+	MaxHashThreads   = 4
+)
+
+// PasswordHash is a parsed argon2id PHC string.
+type PasswordHash struct {
+	MemoryKiB, Time uint32
+	Threads         uint8
+	Salt, Sum       []byte
+}
+
+var phcPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=([0-9]{1,6}),t=([0-9]{1,2}),p=([0-9]{1,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$`)
+
+// ParsePasswordHash reads $argon2id$v=19$m=…,t=…,p=…$salt$sum, within the
+// bounds above: salt of 8–64 bytes, sum of 16–64.
+func ParsePasswordHash(phc string) (*PasswordHash, error) {
+	m := phcPattern.FindStringSubmatch(phc)
+	if m == nil || len(phc) > maxHashLen {
+		return nil, invalid("password_hash", "不是 argon2id 口令散列")
+	}
+	mem, _ := strconv.ParseUint(m[1], 10, 32)
+	t, _ := strconv.ParseUint(m[2], 10, 32)
+	p, _ := strconv.ParseUint(m[3], 10, 8)
+	if mem == 0 || mem > MaxHashMemoryKiB || t == 0 || t > MaxHashTime || p == 0 || p > MaxHashThreads {
+		return nil, invalid("password_hash", "argon2id 参数 m=%d,t=%d,p=%d 超出范围", mem, t, p)
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(m[4])
+	if err != nil || len(salt) < 8 || len(salt) > 64 {
+		return nil, invalid("password_hash", "argon2id 盐值无效")
+	}
+	sum, err := b64.DecodeString(m[5])
+	if err != nil || len(sum) < 16 || len(sum) > 64 {
+		return nil, invalid("password_hash", "argon2id 散列值无效")
+	}
+	return &PasswordHash{MemoryKiB: uint32(mem), Time: uint32(t), Threads: uint8(p), Salt: salt, Sum: sum}, nil
+}
 
 // AccountState is an account as a login sees it: the record and the
 // password that holds now (the owner's own, or one an administrator set
@@ -164,8 +209,8 @@ func CheckAccount(r *pb.AccountRecord) error {
 	if err := checkText("department", a.GetDepartment(), maxNameRunes, false); err != nil {
 		return err
 	}
-	if h := r.GetPasswordHash(); !strings.HasPrefix(h, "$argon2id$") || len(h) > maxHashLen {
-		return invalid("password_hash", "不是 argon2id 口令散列")
+	if _, err := ParsePasswordHash(r.GetPasswordHash()); err != nil {
+		return err
 	}
 	switch secret := r.GetTotpSecret(); {
 	case NeedsSecondFactor(a.GetRoles()) && secret == "":
@@ -261,8 +306,8 @@ func (s *Rules) setPassword(w *store.Tx, cmd *pb.Command, req *pb.PasswordChange
 	if unit != string(s.unit) {
 		return nil, precondition("login", "账户 %s 属于 %s，只能在本单位节点修改口令", req.GetLogin(), unit)
 	}
-	if h := req.GetPasswordHash(); !strings.HasPrefix(h, "$argon2id$") || len(h) > maxHashLen {
-		return nil, invalid("password_hash", "不是 argon2id 口令散列")
+	if _, err := ParsePasswordHash(req.GetPasswordHash()); err != nil {
+		return nil, err
 	}
 	b, err := proto.Marshal(req)
 	if err != nil {
@@ -374,8 +419,8 @@ func applyPasswordEvent(_ *pb.StoredRecord, ev *pb.Event) (proto.Message, error)
 	if ev.GetRecordKey() != recPassword+p.GetLogin() {
 		return nil, invalid("event.record_key", "账户 %s 的口令不能写在 %s 下", p.GetLogin(), ev.GetRecordKey())
 	}
-	if h := p.GetPasswordHash(); !strings.HasPrefix(h, "$argon2id$") || len(h) > maxHashLen {
-		return nil, invalid("password_hash", "不是 argon2id 口令散列")
+	if _, err := ParsePasswordHash(p.GetPasswordHash()); err != nil {
+		return nil, err
 	}
 	return &pb.PasswordRecord{PasswordHash: p.GetPasswordHash(), PasswordSetHlc: ev.GetHlc()}, nil
 }
