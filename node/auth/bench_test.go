@@ -27,3 +27,21 @@ func BenchmarkCheckPasswordParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAuthenticate is the session check every call of a logged-in
+// operator pays.
+func BenchmarkAuthenticate(b *testing.B) {
+	f := newLoginFixture(b, false)
+	f.worker(b)
+	res, err := f.login("wang", pwWang, "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.acc.Authenticate(res.GetToken(), "127.0.0.1:1"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -112,6 +112,11 @@ type session struct {
 	// passwordSet is when an administrator last set the account's password,
 	// as the login saw it: a later reset ends the session.
 	passwordSet uint64
+	// op is the operator as last read, at the store's generation gen:
+	// while no account changes, a call needs no read of the store (a
+	// read waits for the commits in flight).
+	op  *Operator
+	gen uint64
 }
 
 type failures struct {
@@ -399,6 +404,15 @@ func (a *Accounts) Authenticate(token, source string) (*Operator, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: 请重新登录（jiujin login）", ErrNoSession)
 	}
+	gen := a.cfg.Rules.Store().Generation()
+	a.mu.Lock()
+	cached, cachedGen := s.op, s.gen
+	a.mu.Unlock()
+	if cached != nil && cachedGen == gen {
+		op := *cached
+		op.Source = source
+		return &op, nil
+	}
 	st, err := a.cfg.Rules.Account(s.login)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -413,8 +427,14 @@ func (a *Accounts) Authenticate(token, source string) (*Operator, error) {
 		return nil, fmt.Errorf("%w: 口令已由管理员重置，请重新登录", ErrNoSession)
 	}
 	acct := st.Record.GetAccount()
-	return &Operator{Login: acct.GetLogin(), Name: acct.GetName(), Unit: acct.GetUnit(), Roles: acct.GetRoles(),
-		Department: acct.GetDepartment(), Source: source}, nil
+	op := &Operator{Login: acct.GetLogin(), Name: acct.GetName(), Unit: acct.GetUnit(), Roles: acct.GetRoles(),
+		Department: acct.GetDepartment()}
+	a.mu.Lock()
+	s.op, s.gen = op, gen
+	a.mu.Unlock()
+	out := *op
+	out.Source = source
+	return &out, nil
 }
 
 // Forbidden is ErrForbidden with what the caller lacks.

@@ -37,6 +37,8 @@ func Open(cfg Config) (*Rules, error) {
 	r := &Rules{unit: cfg.Store.Unit, cal: cfg.Calendar}
 	sc := cfg.Store
 	sc.Rules = r
+	// Sessions keep what they read of accounts until these change.
+	sc.Watch = []string{recAccount, recPassword}
 	st, err := store.Open(sc)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -61,6 +62,9 @@ type Config struct {
 
 	// Tune adjusts badger's options (tests and benchmarks: smaller files).
 	Tune func(badger.Options) badger.Options
+	// Watch are prefixes of record keys whose changes move Generation,
+	// once committed (the rules cache what they read of them).
+	Watch []string
 	// BootID names the machine's boot (tests: another boot); defaults to
 	// the kernel's.
 	BootID func() string
@@ -122,7 +126,9 @@ type Store struct {
 	mu      sync.Mutex // guards state, changed, closed
 	state   counters
 	changed chan struct{}
-	closed  bool
+	// generation: see Generation.
+	generation atomic.Uint64
+	closed     bool
 }
 
 // counters are the store's sequence numbers; the writer owns them.
@@ -147,6 +153,8 @@ type counters struct {
 	oldestDone uint64
 	doneKnown  bool
 	doneNone   bool // known: no request id is kept
+	// watched counts writes of records under Config.Watch. Not persisted.
+	watched uint64
 }
 
 type writeReq struct {
@@ -370,6 +378,11 @@ func (s *Store) FeedHead() uint64 {
 	return s.state.feedHead
 }
 
+// Generation moves after every commit that changed a record under
+// Config.Watch (and after a restore): what was read of those records
+// while it stood still is still so.
+func (s *Store) Generation() uint64 { return s.generation.Load() }
+
 // Changed returns a channel closed at the next commit that adds events.
 func (s *Store) Changed() <-chan struct{} {
 	s.mu.Lock()
@@ -422,6 +435,7 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	s.mu.Lock()
 	s.state = counters{}
+	s.generation.Add(1)
 	err = s.loadMeta()
 	close(s.changed)
 	s.changed = make(chan struct{})

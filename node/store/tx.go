@@ -164,6 +164,12 @@ func (w *Tx) store(ev *pb.Event, rec *pb.StoredRecord, from string) error {
 	w.Set(hashKey(ev.GetHash()), u64(pos))
 	w.Set(historyKey(ev.GetRecordKey(), pos), nil)
 	w.Set(recordKey(ev.GetRecordKey()), recb)
+	for _, p := range w.s.cfg.Watch {
+		if strings.HasPrefix(ev.GetRecordKey(), p) {
+			w.st.watched++
+			break
+		}
+	}
 	return nil
 }
 

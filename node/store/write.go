@@ -188,6 +188,9 @@ func (s *Store) applyBatch(batch []*writeReq) {
 	btx.Discard()
 	s.mu.Lock()
 	grew := st.feedHead != s.state.feedHead
+	if st.watched != s.state.watched {
+		s.generation.Add(1)
+	}
 	s.state = st
 	if grew {
 		close(s.changed)
