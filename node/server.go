@@ -232,6 +232,15 @@ func Start(cfg Config) (*Node, error) {
 		// (no fsync, values in the value log; store/member.go).
 		sc.Member, sc.BootID = true, cfg.BootID
 	}
+	if cfg.TLS != nil {
+		// A node with a certificate signs what it writes and checks what
+		// it receives.
+		sg, err := auth.NewSigning(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		sc.Signing = sg
+	}
 	r, err := rules.Open(rules.Config{Store: sc, Calendar: cfg.Calendar})
 	if err != nil {
 		return nil, err
@@ -394,9 +403,13 @@ func (l syncLocal) ReadFeed(after uint64, keep func(ev *pb.Event, from string) b
 	return l.n.Store.ReadFeed(after, keep, maxEvents, maxBytes)
 }
 
+func (l syncLocal) Certificates(events []*pb.Event) ([][]byte, error) {
+	return l.n.Store.Certificates(events)
+}
+
 // Ingest applies a batch from a sync peer and moves its cursor, durably.
-func (l syncLocal) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error) {
-	out, err := l.n.Apply(ctx, store.IngestCommand(l.n.Store.Now(), from, pushed, events, last, head))
+func (l syncLocal) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, certs [][]byte, last, head uint64) (*pb.PushResponse, error) {
+	out, err := l.n.Apply(ctx, store.IngestCommand(l.n.Store.Now(), from, pushed, events, certs, last, head))
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func materialize(prev *pb.StoredRecord, ev *pb.Event) (*pb.StoredRecord, error) 
 
 // Ingest applies a batch from a sync peer, as the node's sync link does.
 func (s *solo) Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error) {
-	out, err := s.Store.Apply(ctx, store.IngestCommand(s.Store.Now(), from, pushed, events, last, head))
+	out, err := s.Store.Apply(ctx, store.IngestCommand(s.Store.Now(), from, pushed, events, nil, last, head))
 	if err != nil {
 		return nil, err
 	}

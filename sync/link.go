@@ -26,10 +26,12 @@ type Local interface {
 	// Changed is closed at the next commit that adds events.
 	Changed() <-chan struct{}
 	ReadFeed(after uint64, keep func(ev *pb.Event, from string) bool, maxEvents, maxBytes int) ([]*pb.Event, uint64, error)
+	// Certificates are those of the events' signers, sent with them.
+	Certificates(events []*pb.Event) ([][]byte, error)
 	PullCursor() (*pb.Cursor, error)
 	// Ingest stores a batch and its cursor atomically; head is the
 	// parent's feed head for a pulled batch.
-	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error)
+	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, certs [][]byte, last, head uint64) (*pb.PushResponse, error)
 	// BytesAfter is the size of the feed's events after a position.
 	BytesAfter(pos uint64) uint64
 	// HasEvent reports whether an event with this hash is in the feed.
@@ -307,7 +309,12 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 			scanned = last // nothing for the parent in this stretch
 			continue
 		}
-		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, AfterPosition: scanned, LastPosition: last, AckedPosition: acked}))
+		certs, err := l.cfg.Local.Certificates(events)
+		if err != nil {
+			return fmt.Errorf("certificates: %w", err)
+		}
+		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, Certificates: certs,
+			AfterPosition: scanned, LastPosition: last, AckedPosition: acked}))
 		l.sized(err)
 		if err != nil {
 			return fmt.Errorf("push: %w", err)
@@ -345,7 +352,7 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 			// back. Pull it again from the start; duplicates are dropped.
 			l.cfg.Logger.Error("parent feed shorter than our cursor: pulling it from the start",
 				"cursor", cur.GetPosition(), "head", res.Msg.GetHead())
-			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, 0, 0); err != nil {
+			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, nil, 0, 0); err != nil {
 				return fmt.Errorf("reset pull cursor: %w", err)
 			}
 			continue
@@ -358,7 +365,7 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 			// already here are recognized and dropped as duplicates.
 			l.cfg.Logger.Warn("parent identity changed: pulling its feed from the start",
 				"old", cur.GetNodeId(), "new", parent.GetNodeId())
-			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, 0, 0); err != nil {
+			if _, err := l.cfg.Local.Ingest(ctx, parent, false, nil, nil, 0, 0); err != nil {
 				return fmt.Errorf("reset pull cursor: %w", err)
 			}
 			continue
@@ -369,7 +376,7 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 			})
 			continue // long poll ended empty
 		}
-		_, err = l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetLastPosition(), res.Msg.GetHead())
+		_, err = l.cfg.Local.Ingest(ctx, parent, false, res.Msg.GetEvents(), res.Msg.GetCertificates(), res.Msg.GetLastPosition(), res.Msg.GetHead())
 		if l.cfg.TooLarge != nil && l.cfg.TooLarge(err) {
 			err = fmt.Errorf("%w: %w", errTooLarge, err)
 		}

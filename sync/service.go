@@ -30,13 +30,16 @@ type Parent interface {
 	// Changed is closed at the next commit that adds events.
 	Changed() <-chan struct{}
 	ReadFeed(after uint64, keep func(ev *pb.Event, from string) bool, maxEvents, maxBytes int) ([]*pb.Event, uint64, error)
+	// Certificates are those of the events' signers, sent with them.
+	Certificates(events []*pb.Event) ([][]byte, error)
 	// PushCursor is what the node has stored of a child's feed.
 	PushCursor(childNodeID string) (*pb.Cursor, error)
 	// CheckPeer makes sure a peer is the node's direct child (pushed) or
 	// its parent.
 	CheckPeer(from *pb.Peer, pushed bool) error
-	// Ingest stores a pushed batch and the child's cursor atomically.
-	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) (*pb.PushResponse, error)
+	// Ingest stores a pushed batch (its events, and the certificates of
+	// their signers) and the child's cursor atomically.
+	Ingest(ctx context.Context, from *pb.Peer, pushed bool, events []*pb.Event, certs [][]byte, last, head uint64) (*pb.PushResponse, error)
 	BytesAfter(pos uint64) uint64
 	// Now is the node's clock, told to its children.
 	Now() time.Time
@@ -127,7 +130,7 @@ func (h *Service) Push(ctx context.Context, req *connect.Request[pb.PushRequest]
 	if err := h.checkAcked(ctx, m.GetChild(), m.GetAckedPosition()); err != nil {
 		return nil, h.cfg.ConnectError(err)
 	}
-	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetLastPosition(), 0)
+	res, err := h.store.Ingest(ctx, m.GetChild(), true, m.GetEvents(), m.GetCertificates(), m.GetLastPosition(), 0)
 	if err != nil {
 		return nil, h.cfg.ConnectError(err)
 	}
@@ -210,8 +213,12 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 		}
 		head := h.store.FeedHead()
 		if len(events) > 0 || wait == 0 || (last < head) {
-			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, LastPosition: last, Head: head,
-				BytesBehind: h.store.BytesAfter(last), NowMs: h.store.Now().UnixMilli()}), nil
+			certs, err := h.store.Certificates(events)
+			if err != nil {
+				return nil, h.cfg.ConnectError(err)
+			}
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, Certificates: certs, LastPosition: last,
+				Head: head, BytesBehind: h.store.BytesAfter(last), NowMs: h.store.Now().UnixMilli()}), nil
 		}
 		after = last
 		select {

@@ -46,7 +46,7 @@ func TestParseURIRefuses(t *testing.T) {
 }
 
 // newCA makes a CA in a temporary directory.
-func newCA(t *testing.T, county string) *CA {
+func newCA(t testing.TB, county string) *CA {
 	t.Helper()
 	ca, err := InitCA(filepath.Join(t.TempDir(), "ca"), tiers.MustParse(county), now)
 	require.NoError(t, err)
@@ -54,7 +54,7 @@ func newCA(t *testing.T, county string) *CA {
 }
 
 // issue writes a node's TLS directory and loads it.
-func issue(t *testing.T, ca *CA, unit string, role Role) *Bundle {
+func issue(t testing.TB, ca *CA, unit string, role Role) *Bundle {
 	t.Helper()
 	cert, key, err := ca.Issue(IssueRequest{Unit: tiers.MustParse(unit), Role: role, Hosts: []string{"127.0.0.1", "node.example"}, Now: now})
 	require.NoError(t, err)

@@ -397,7 +397,7 @@ func TestAccountWritersOverSync(t *testing.T) {
 
 	town := openUnit(t, township, clock)
 	ingest := func(from *pb.Peer, pushed bool, evs []*pb.Event) *pb.PushResponse {
-		out, err := town.Store().Apply(context.Background(), store.IngestCommand(clock.Now(), from, pushed, evs, uint64(len(evs)), uint64(len(evs))))
+		out, err := town.Store().Apply(context.Background(), store.IngestCommand(clock.Now(), from, pushed, evs, nil, uint64(len(evs)), uint64(len(evs))))
 		require.NoError(t, err)
 		return out.(*pb.PushResponse)
 	}

@@ -79,9 +79,9 @@ func (s *Store) PushCursor(childNodeID string) (*pb.Cursor, error) {
 // IngestCommand is the command that applies a batch from a sync peer and
 // moves the cursor, durably. For a pulled batch, head is the parent's feed
 // head when it answered. Its output is a *pb.PushResponse.
-func IngestCommand(now time.Time, from *pb.Peer, pushed bool, events []*pb.Event, last, head uint64) *pb.Command {
+func IngestCommand(now time.Time, from *pb.Peer, pushed bool, events []*pb.Event, certs [][]byte, last, head uint64) *pb.Command {
 	return &pb.Command{NowMs: now.UnixMilli(), Actor: "sync",
-		Op: &pb.Command_Ingest{Ingest: &pb.Ingest{From: from, Pushed: pushed, Events: events, LastPosition: last, Head: head}}}
+		Op: &pb.Command_Ingest{Ingest: &pb.Ingest{From: from, Pushed: pushed, Events: events, Certificates: certs, LastPosition: last, Head: head}}}
 }
 
 // Quarantine lists the most recent quarantined events, newest first.

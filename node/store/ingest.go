@@ -182,6 +182,12 @@ func (s *Store) ingestOne(w *Tx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, r
 			hlcTime(ev.GetHlc()).UTC().Format(time.RFC3339), ahead.Round(time.Second), MaxClockSkew), res)
 		return nil
 	}
+	if reason, err := w.checkSignature(in, ev); err != nil {
+		return err
+	} else if reason != "" {
+		s.quarantine(w, cmd, in, ev, reason, res)
+		return nil
+	}
 	if in.GetPushed() && !tiers.Unit(in.GetFrom().GetUnit()).Contains(tiers.Unit(ev.GetUnit())) {
 		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.unit: %s 推送的事件声称来自其辖区外的单位 %s", in.GetFrom().GetUnit(), ev.GetUnit()), res)
 		return nil

@@ -31,6 +31,7 @@ const (
 	prefixCounter = "c/"
 	prefixHash    = "x/"
 	prefixOrigin  = "o/"
+	prefixSigner  = "s/"
 	prefixQuar    = "q/"
 	// prefixQuarFrom: per child (its node id), the ring of the quarantine
 	// entries kept of it and the count and summary of those dropped.

@@ -62,6 +62,9 @@ type Config struct {
 
 	// Tune adjusts badger's options (tests and benchmarks: smaller files).
 	Tune func(badger.Options) badger.Options
+	// Signing signs this node's events and checks received ones (nil: an
+	// insecure node).
+	Signing Signing
 	// Watch are prefixes of record keys whose changes move Generation,
 	// once committed (the rules cache what they read of them).
 	Watch []string
@@ -128,7 +131,9 @@ type Store struct {
 	changed chan struct{}
 	// generation: see Generation.
 	generation atomic.Uint64
-	closed     bool
+	// certs: the signers' certificates read or received so far.
+	certs  certs
+	closed bool
 }
 
 // counters are the store's sequence numbers; the writer owns them.

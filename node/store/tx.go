@@ -27,6 +27,8 @@ type Tx struct {
 	// of the predecessor they wait for; startHeld is how many were held
 	// before it (if none, nothing held needs looking up in badger).
 	stagedHeld map[string][][]byte
+	// batchCerts are an ingested batch's certificates by fingerprint.
+	batchCerts map[string][]byte
 	startHeld  uint64
 	// quarReason is the first reason this command quarantined an event
 	// for (logged once), quarErr a failure keeping its per-child ring.
@@ -138,6 +140,7 @@ func (w *Tx) Emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 		ev.PrevHash = prev.GetHead()
 	}
 	ev.Hash = EventHash(ev)
+	w.s.sign(ev)
 	rec, err := w.s.fold(prev, ev)
 	if err != nil {
 		return nil, err

@@ -733,7 +733,9 @@ type Ingest struct {
 	LastPosition uint64 `protobuf:"varint,4,opt,name=last_position,json=lastPosition,proto3" json:"last_position,omitempty"`
 	// Pulled: the parent's feed head when it answered (caught up when
 	// last_position reaches it).
-	Head          uint64 `protobuf:"varint,5,opt,name=head,proto3" json:"head,omitempty"`
+	Head uint64 `protobuf:"varint,5,opt,name=head,proto3" json:"head,omitempty"`
+	// The certificates (DER) of the events' signers, as the sender gave them.
+	Certificates  [][]byte `protobuf:"bytes,6,rep,name=certificates,proto3" json:"certificates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -801,6 +803,13 @@ func (x *Ingest) GetHead() uint64 {
 		return x.Head
 	}
 	return 0
+}
+
+func (x *Ingest) GetCertificates() [][]byte {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
 }
 
 // A feed entry: the event and the node that delivered it here (this node's
@@ -1894,13 +1903,14 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12#\n" +
 	"\rdelegation_id\x18\x03 \x01(\tR\fdelegationId\x12\x1d\n" +
 	"\n" +
-	"route_mode\x18\x04 \x01(\tR\trouteMode\"\xa8\x01\n" +
+	"route_mode\x18\x04 \x01(\tR\trouteMode\"\xcc\x01\n" +
 	"\x06Ingest\x12#\n" +
 	"\x04from\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x04from\x12\x16\n" +
 	"\x06pushed\x18\x02 \x01(\bR\x06pushed\x12(\n" +
 	"\x06events\x18\x03 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x04 \x01(\x04R\flastPosition\x12\x12\n" +
-	"\x04head\x18\x05 \x01(\x04R\x04head\"h\n" +
+	"\x04head\x18\x05 \x01(\x04R\x04head\x12\"\n" +
+	"\fcertificates\x18\x06 \x03(\fR\fcertificates\"h\n" +
 	"\tFeedEntry\x12&\n" +
 	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x1b\n" +
 	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\x12\x16\n" +

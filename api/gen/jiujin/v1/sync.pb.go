@@ -213,6 +213,8 @@ type PushRequest struct {
 	// batch with FailedPrecondition, so that the child asks PushCursor
 	// again and sends what the parent lacks.
 	AckedPosition uint64 `protobuf:"varint,5,opt,name=acked_position,json=ackedPosition,proto3" json:"acked_position,omitempty"`
+	// The certificates (DER) of the events' signers.
+	Certificates  [][]byte `protobuf:"bytes,6,rep,name=certificates,proto3" json:"certificates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -280,6 +282,13 @@ func (x *PushRequest) GetAckedPosition() uint64 {
 		return x.AckedPosition
 	}
 	return 0
+}
+
+func (x *PushRequest) GetCertificates() [][]byte {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
 }
 
 type PushResponse struct {
@@ -455,7 +464,9 @@ type PullResponse struct {
 	// bound on what the child still has to pull).
 	BytesBehind uint64 `protobuf:"varint,5,opt,name=bytes_behind,json=bytesBehind,proto3" json:"bytes_behind,omitempty"`
 	// The parent's clock when it answered (unix ms).
-	NowMs         int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	NowMs int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	// The certificates (DER) of the events' signers.
+	Certificates  [][]byte `protobuf:"bytes,7,rep,name=certificates,proto3" json:"certificates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -532,6 +543,13 @@ func (x *PullResponse) GetNowMs() int64 {
 	return 0
 }
 
+func (x *PullResponse) GetCertificates() [][]byte {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
+}
+
 var File_jiujin_v1_sync_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_sync_proto_rawDesc = "" +
@@ -547,13 +565,14 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
 	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x1b\n" +
 	"\tlast_hash\x18\x03 \x01(\fR\blastHash\x12\x15\n" +
-	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"\xd1\x01\n" +
+	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"\xf5\x01\n" +
 	"\vPushRequest\x12%\n" +
 	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x03 \x01(\x04R\flastPosition\x12%\n" +
 	"\x0eafter_position\x18\x04 \x01(\x04R\rafterPosition\x12%\n" +
-	"\x0eacked_position\x18\x05 \x01(\x04R\rackedPosition\"\xce\x01\n" +
+	"\x0eacked_position\x18\x05 \x01(\x04R\rackedPosition\x12\"\n" +
+	"\fcertificates\x18\x06 \x03(\fR\fcertificates\"\xce\x01\n" +
 	"\fPushResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
 	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x18\n" +
@@ -569,14 +588,15 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\n" +
 	"max_events\x18\x03 \x01(\rR\tmaxEvents\x12\x1b\n" +
 	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\x12\x17\n" +
-	"\await_ms\x18\x05 \x01(\rR\x06waitMs\"\xd4\x01\n" +
+	"\await_ms\x18\x05 \x01(\rR\x06waitMs\"\xf8\x01\n" +
 	"\fPullResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x03 \x01(\x04R\flastPosition\x12\x12\n" +
 	"\x04head\x18\x04 \x01(\x04R\x04head\x12!\n" +
 	"\fbytes_behind\x18\x05 \x01(\x04R\vbytesBehind\x12\x15\n" +
-	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs2\xd0\x01\n" +
+	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x12\"\n" +
+	"\fcertificates\x18\a \x03(\fR\fcertificates2\xd0\x01\n" +
 	"\vSyncService\x12K\n" +
 	"\n" +
 	"PushCursor\x12\x1c.jiujin.v1.PushCursorRequest\x1a\x1d.jiujin.v1.PushCursorResponse\"\x00\x129\n" +

@@ -1502,8 +1502,14 @@ type Event struct {
 	PrevHash []byte `protobuf:"bytes,10,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
 	Hash     []byte `protobuf:"bytes,11,opt,name=hash,proto3" json:"hash,omitempty"`
 	// The operator's login, and the address the call came from.
-	ActorLogin    string `protobuf:"bytes,12,opt,name=actor_login,json=actorLogin,proto3" json:"actor_login,omitempty"`
-	Source        string `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
+	ActorLogin string `protobuf:"bytes,12,opt,name=actor_login,json=actorLogin,proto3" json:"actor_login,omitempty"`
+	Source     string `protobuf:"bytes,13,opt,name=source,proto3" json:"source,omitempty"`
+	// The authoring node's signature over hash, by the algorithm named
+	// ("ed25519"), with the certificate whose fingerprint (SHA-256 of its
+	// DER) is signer. Not covered by the hash. Empty at an insecure node.
+	SigAlg        string `protobuf:"bytes,14,opt,name=sig_alg,json=sigAlg,proto3" json:"sig_alg,omitempty"`
+	Signer        []byte `protobuf:"bytes,15,opt,name=signer,proto3" json:"signer,omitempty"`
+	Signature     []byte `protobuf:"bytes,16,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1627,6 +1633,27 @@ func (x *Event) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *Event) GetSigAlg() string {
+	if x != nil {
+		return x.SigAlg
+	}
+	return ""
+}
+
+func (x *Event) GetSigner() []byte {
+	if x != nil {
+		return x.Signer
+	}
+	return nil
+}
+
+func (x *Event) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
 }
 
 // An event as a person reads it in a record's history.
@@ -2164,7 +2191,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x06visits\x18\x0e \x01(\rR\x06visits\"9\n" +
 	"\x05Scope\x12\x14\n" +
 	"\x05units\x18\x01 \x03(\tR\x05units\x12\x1a\n" +
-	"\bsubtrees\x18\x02 \x03(\tR\bsubtrees\"\xcc\x02\n" +
+	"\bsubtrees\x18\x02 \x03(\tR\bsubtrees\"\x9b\x03\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -2181,7 +2208,10 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x04hash\x18\v \x01(\fR\x04hash\x12\x1f\n" +
 	"\vactor_login\x18\f \x01(\tR\n" +
 	"actorLogin\x12\x16\n" +
-	"\x06source\x18\r \x01(\tR\x06source\"\xcb\x01\n" +
+	"\x06source\x18\r \x01(\tR\x06source\x12\x17\n" +
+	"\asig_alg\x18\x0e \x01(\tR\x06sigAlg\x12\x16\n" +
+	"\x06signer\x18\x0f \x01(\fR\x06signer\x12\x1c\n" +
+	"\tsignature\x18\x10 \x01(\fR\tsignature\"\xcb\x01\n" +
 	"\fHistoryEntry\x12#\n" +
 	"\rfeed_position\x18\x01 \x01(\x04R\ffeedPosition\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
