@@ -281,6 +281,9 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 	keep := func(ev *pb.Event, from string) bool {
 		return from != parent.GetNodeId() && l.unit.Contains(tiers.Unit(ev.GetUnit())) && LeavesSubtree(ev.GetScope(), l.unit)
 	}
+	// Certificates the parent acknowledged on this connection; a new one
+	// (after any failure) starts afresh.
+	sent := &told{}
 	for {
 		changed := l.cfg.Local.Changed()
 		head := l.cfg.Local.FeedHead()
@@ -313,12 +316,13 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 		if err != nil {
 			return fmt.Errorf("certificates: %w", err)
 		}
-		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, Certificates: certs,
+		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, Certificates: sent.unsent(certs, last),
 			AfterPosition: scanned, LastPosition: last, AckedPosition: acked}))
 		l.sized(err)
 		if err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
+		sent.stored(res.Msg.GetAckedPosition())
 		scanned = res.Msg.GetAckedPosition()
 		acked = scanned
 		l.contact("push", res.Msg.GetParent(), 0)

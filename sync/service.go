@@ -69,6 +69,8 @@ type ServiceConfig struct {
 type Service struct {
 	cfg   ServiceConfig
 	store Parent
+	// told: which certificates each child has stored from pull answers.
+	told toldChildren
 }
 
 // NewService serves the sync protocol to a node's children.
@@ -196,6 +198,10 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	after := m.GetAfter()
+	// A child asks after what it has stored: the certificates of the
+	// answer that ended there are its own now.
+	told := h.told.of(child.GetNodeId())
+	told.stored(after)
 	for h.cfg.Group && h.store.FeedHead() < after {
 		select {
 		case <-h.store.Changed():
@@ -217,7 +223,7 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 			if err != nil {
 				return nil, h.cfg.ConnectError(err)
 			}
-			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, Certificates: certs, LastPosition: last,
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, Certificates: told.unsent(certs, last), LastPosition: last,
 				Head: head, BytesBehind: h.store.BytesAfter(last), NowMs: h.store.Now().UnixMilli()}), nil
 		}
 		after = last

@@ -87,6 +87,13 @@ func (s *Signing) Check(ev *pb.Event, der []byte) error {
 	return nil
 }
 
+// CheckCertificate verifies that der is a certificate of the county's CA
+// that may sign events.
+func (s *Signing) CheckCertificate(der []byte) error {
+	_, err := s.signerOf(der)
+	return err
+}
+
 // signerOf is the certificate der, checked once against the CA.
 func (s *Signing) signerOf(der []byte) (*signer, error) {
 	fp := string(store.Fingerprint(der))

@@ -47,7 +47,15 @@ func (s *Store) ingest(w *Tx, cmd *pb.Command, in *pb.Ingest) (proto.Message, er
 		return nil, err
 	}
 	res := &pb.PushResponse{}
-	for _, ev := range in.GetEvents() {
+	unsigned, err := w.checkSignatures(in)
+	if err != nil {
+		return nil, err
+	}
+	for i, ev := range in.GetEvents() {
+		if unsigned != nil && unsigned[i] != "" {
+			s.quarantine(w, cmd, in, ev, unsigned[i], res)
+			continue
+		}
 		if err := s.ingestOne(w, cmd, in, ev, res); err != nil {
 			return nil, err
 		}
@@ -180,12 +188,6 @@ func (s *Store) ingestOne(w *Tx, cmd *pb.Command, in *pb.Ingest, ev *pb.Event, r
 		// writes after, to the forged time.
 		s.quarantine(w, cmd, in, ev, fmt.Sprintf("event.hlc: 时钟超前：事件时间 %s 比本节点时钟快 %s，超过允许的 %s",
 			hlcTime(ev.GetHlc()).UTC().Format(time.RFC3339), ahead.Round(time.Second), MaxClockSkew), res)
-		return nil
-	}
-	if reason, err := w.checkSignature(in, ev); err != nil {
-		return err
-	} else if reason != "" {
-		s.quarantine(w, cmd, in, ev, reason, res)
 		return nil
 	}
 	if in.GetPushed() && !tiers.Unit(in.GetFrom().GetUnit()).Contains(tiers.Unit(ev.GetUnit())) {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -27,6 +28,8 @@ type Signing interface {
 	// county, for ev's unit, in force at ev's time) and that ev's
 	// signature is its own; the error names what is wrong.
 	Check(ev *pb.Event, der []byte) error
+	// CheckCertificate verifies that der may sign events at all.
+	CheckCertificate(der []byte) error
 }
 
 // Fingerprint is a certificate's SHA-256.
@@ -48,45 +51,78 @@ func (s *Store) sign(ev *pb.Event) {
 // change, so what was read once is kept.
 type certs struct{ m sync.Map }
 
-// checkSignature is why a received event's signature is not good (""
-// when it is): none, by an unknown certificate, or refused by Signing. A
-// certificate that came with the batch and signed a good event is kept.
-func (w *Tx) checkSignature(in *pb.Ingest, ev *pb.Event) (string, error) {
+// checkSignatures is, for each event of a received batch, why its
+// signature is not good ("" when it is): none, by a certificate neither
+// known here nor sent with the batch, or refused by Signing. The
+// signatures are checked in parallel, one worker a core: they are most
+// of what a relay spends on an event.
+func (w *Tx) checkSignatures(in *pb.Ingest) ([]string, error) {
 	sg := w.s.cfg.Signing
-	if sg == nil {
-		return "", nil
+	events := in.GetEvents()
+	if sg == nil || len(events) == 0 {
+		return nil, nil
 	}
-	if len(ev.GetSignature()) == 0 || len(ev.GetSigner()) == 0 {
-		return "event.signature: 事件未签名", nil
+	batch := map[string][]byte{}
+	for _, der := range in.GetCertificates() {
+		batch[string(Fingerprint(der))] = der
 	}
-	if w.batchCerts == nil {
-		w.batchCerts = map[string][]byte{}
-		for _, der := range in.GetCertificates() {
-			w.batchCerts[string(Fingerprint(der))] = der
+	reasons := make([]string, len(events))
+	ders := make([][]byte, len(events))
+	for i, ev := range events {
+		fp := ev.GetSigner()
+		if len(ev.GetSignature()) == 0 || len(fp) == 0 {
+			reasons[i] = "event.signature: 事件未签名"
+			continue
+		}
+		der, ok := batch[string(fp)]
+		if !ok {
+			var err error
+			if der, err = w.signer(fp); err != nil {
+				return nil, err
+			}
+		}
+		if der == nil {
+			reasons[i] = fmt.Sprintf("event.signer: 签名证书 %x 未知（发送方未附上）", fp[:min(8, len(fp))])
+			continue
+		}
+		ders[i] = der
+	}
+	check := func(i int) {
+		if ders[i] != nil {
+			if err := sg.Check(events[i], ders[i]); err != nil {
+				reasons[i] = "event.signature: " + err.Error()
+			}
 		}
 	}
-	der, fromBatch := w.batchCerts[string(ev.GetSigner())]
-	if !fromBatch {
-		var err error
-		if der, err = w.signer(ev.GetSigner()); err != nil {
-			return "", err
+	workers := min(runtime.GOMAXPROCS(0), len(events))
+	if workers <= 1 {
+		for i := range events {
+			check(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for k := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := k; i < len(events); i += workers {
+					check(i)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// Every good certificate sent is kept, whatever became of the events:
+	// the sender counts on it from now on.
+	for fp, der := range batch {
+		if known, err := w.signer([]byte(fp)); err != nil {
+			return nil, err
+		} else if known == nil && sg.CheckCertificate(der) == nil {
+			w.Set(signerKey([]byte(fp)), der)
+			w.s.certs.m.Store(fp, der)
 		}
 	}
-	if der == nil {
-		return fmt.Sprintf("event.signer: 签名证书 %x 未知（发送方未附上）", ev.GetSigner()[:8]), nil
-	}
-	if err := sg.Check(ev, der); err != nil {
-		return "event.signature: " + err.Error(), nil
-	}
-	if fromBatch {
-		if known, err := w.signer(ev.GetSigner()); err != nil {
-			return "", err
-		} else if known == nil {
-			w.Set(signerKey(ev.GetSigner()), der)
-			w.s.certs.m.Store(string(ev.GetSigner()), der)
-		}
-	}
-	return "", nil
+	return reasons, nil
 }
 
 // signer is a known certificate by fingerprint (nil: none).

@@ -27,8 +27,6 @@ type Tx struct {
 	// of the predecessor they wait for; startHeld is how many were held
 	// before it (if none, nothing held needs looking up in badger).
 	stagedHeld map[string][][]byte
-	// batchCerts are an ingested batch's certificates by fingerprint.
-	batchCerts map[string][]byte
 	startHeld  uint64
 	// quarReason is the first reason this command quarantined an event
 	// for (logged once), quarErr a failure keeping its per-child ring.
