@@ -7,16 +7,18 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/tiers"
 )
 
 func newCACmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "ca", Short: "本县的证书颁发机构：init 建立、issue 签发节点证书、list 已签发证书"}
-	cmd.AddCommand(newCAInitCmd(f), newCAIssueCmd(f), newCAListCmd(f))
+	cmd := &cobra.Command{Use: "ca", Short: "本县的证书颁发机构：init 建立、issue 签发节点证书、list 已签发证书、revoke 吊销"}
+	cmd.AddCommand(newCAInitCmd(f), newCAIssueCmd(f), newCAListCmd(f), newCARevokeCmd(f))
 	return cmd
 }
 
@@ -140,9 +142,14 @@ func newCAListCmd(f *Factory) *cobra.Command {
 				return enc.Encode(map[string]any{"county": ca.County, "certificates": list})
 			}
 			t := &table{}
-			t.add("序列号", "单位", "角色", "主机", "签发", "有效至")
+			t.add("序列号", "单位", "角色", "主机", "签发", "有效至", "状态")
 			for _, c := range list {
-				t.add(c.Serial, c.Unit, string(c.Role), hostsOf(c.Hosts), c.IssuedAt.In(delegation.China).Format("2006-01-02"), c.NotAfter.In(delegation.China).Format("2006-01-02"))
+				state := "有效"
+				if c.Revoked {
+					state = "已吊销"
+				}
+				t.add(c.Serial, c.Unit, string(c.Role), hostsOf(c.Hosts), c.IssuedAt.In(delegation.China).Format("2006-01-02"),
+					c.NotAfter.In(delegation.China).Format("2006-01-02"), state)
 			}
 			fmt.Fprintf(f.Out, "%s 的证书颁发机构已签发 %d 张证书\n", ca.County, len(list))
 			t.print(f.Out)
@@ -158,4 +165,53 @@ func hostsOf(hosts []string) string {
 		return "—"
 	}
 	return strings.Join(hosts, ",")
+}
+
+// CARevokeOptions are the flags of `ca revoke`.
+type CARevokeOptions struct {
+	Dir    string
+	Serial string
+	Reason string
+}
+
+func newCARevokeCmd(f *Factory) *cobra.Command {
+	o := &CARevokeOptions{}
+	cmd := &cobra.Command{
+		Use:     "revoke --dir DIR --serial N --reason TEXT",
+		Short:   "吊销一张证书：证书颁发机构签署吊销，由县级节点（--node，管理员登录）发布到每个节点；此后各节点拒绝该证书的连接及其此后签署的事件",
+		Example: `  jiujin ca revoke --dir /media/usb/jiujin-ca --serial 5f3a… --reason 设备丢失 --node https://10.0.0.1:8080`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case o.Dir == "":
+				return fmt.Errorf("--dir: 请指定证书颁发机构的目录")
+			case strings.TrimSpace(o.Serial) == "":
+				return fmt.Errorf("--serial: 请指定要吊销的证书序列号（见 ca list）")
+			case strings.TrimSpace(o.Reason) == "":
+				return fmt.Errorf("--reason: 请说明吊销的理由")
+			}
+			ca, err := auth.OpenCA(o.Dir)
+			if err != nil {
+				return fmt.Errorf("--dir: %w", err)
+			}
+			r, err := ca.Revoke(o.Serial, o.Reason, time.Now())
+			if err != nil {
+				return err
+			}
+			res, err := f.Node().RevokeCertificate(cmd.Context(), connect.NewRequest(&pb.RevokeCertificateRequest{Revocation: r}))
+			if err != nil {
+				return fmt.Errorf("吊销已签署并记入 %s，但未能发布（可再次运行本命令）：%w", o.Dir, err)
+			}
+			if f.json() {
+				return f.printJSON(res.Msg)
+			}
+			fmt.Fprintf(f.Out, "已吊销证书 %s（%s %s）：%s。各节点收到后即拒绝该证书。\n", r.GetSerial(), r.GetUnit(), r.GetRole(), r.GetReason())
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Dir, "dir", "", "directory of the CA")
+	fl.StringVar(&o.Serial, "serial", "", "serial of the certificate, as ca list shows it")
+	fl.StringVar(&o.Reason, "reason", "", "why (kept in the audit trail)")
+	return cmd
 }

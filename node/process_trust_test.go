@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"os"
@@ -104,6 +105,25 @@ func TestProcessesOverTLS(t *testing.T) {
 
 	out = jiujin(append(town1, "status")...)
 	require.Contains(t, out, "jiujin://330324/unit/330324101/role/node")
+
+	// The township's certificate is revoked: the CA signs, the county's
+	// administrator publishes, and the county serves the township no more.
+	var listed struct {
+		Certificates []auth.Issued `json:"certificates"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(jiujin("ca", "list", "--dir", caDir, "-o", "json")), &listed))
+	var serial string
+	for _, c := range listed.Certificates {
+		if c.Unit == "330324101" {
+			serial = c.Serial
+		}
+	}
+	out = jiujin(append(county1, "ca", "revoke", "--dir", caDir, "--serial", serial, "--reason", "设备丢失")...)
+	require.Contains(t, out, "已吊销证书 "+serial)
+	require.Contains(t, jiujin("ca", "list", "--dir", caDir), "已吊销")
+	require.Eventually(t, func() bool {
+		return strings.Contains(jiujin(append(town1, "status")...), "证书已被吊销")
+	}, 15*time.Second, 200*time.Millisecond, "the township's link is refused, and it says why")
 
 	for _, dir := range []string{countyData, townData} {
 		require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -246,6 +246,9 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	st := r.Store()
+	if cfg.TLS != nil {
+		cfg.TLS.SetRevocations(auth.RevocationsOf(r))
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()
@@ -484,7 +487,7 @@ func (n *Node) guard(path string, h http.Handler) func(roles ...auth.Role) (stri
 		if n.cfg.TLS == nil {
 			return path, h
 		}
-		return path, auth.Guard(h, n.cfg.Logger, roles...)
+		return path, auth.Guard(h, n.cfg.TLS, n.cfg.Logger, roles...)
 	}
 }
 

@@ -167,6 +167,8 @@ type Issued struct {
 	Hosts    []string  `json:"hosts,omitempty"`
 	NotAfter time.Time `json:"notAfter"`
 	IssuedAt time.Time `json:"issuedAt"`
+	// Revoked by this CA (ca revoke); not stored in the list itself.
+	Revoked bool `json:"revoked"`
 }
 
 // Issue signs a node certificate and records it in the CA's list. It
@@ -277,7 +279,14 @@ func (ca *CA) List() ([]Issued, error) {
 		}
 		out = append(out, rec)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	revoked, err := ca.Revoked()
+	for i := range out {
+		out[i].Revoked = revoked[out[i].Serial]
+	}
+	return out, err
 }
 
 // WriteNodeDir writes a node's TLS directory: the CA certificate, the

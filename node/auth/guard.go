@@ -13,10 +13,19 @@ import (
 // refused Unauthenticated, one of another role PermissionDenied, before
 // its body is read. The caller's identity travels in the request's
 // context (Peer).
-func Guard(h http.Handler, logger *slog.Logger, roles ...Role) http.Handler {
+func Guard(h http.Handler, b *Bundle, logger *slog.Logger, roles ...Role) http.Handler {
 	ew := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := PeerOf(r)
+		if ok {
+			// A connection made before the certificate was revoked is
+			// refused from the revocation's arrival on.
+			if err := b.checkRevoked(r.TLS.VerifiedChains[0][0]); err != nil {
+				logger.Warn("node-to-node call with a revoked certificate refused", "procedure", r.URL.Path, "remote", r.RemoteAddr, "peer", id.String())
+				_ = ew.Write(w, r, connect.NewError(connect.CodePermissionDenied, err))
+				return
+			}
+		}
 		if !ok {
 			logger.Warn("node-to-node call without a node certificate refused", "procedure", r.URL.Path, "remote", r.RemoteAddr)
 			r.Header.Del("Content-Encoding")

@@ -51,8 +51,10 @@ var procedures = map[string]access{
 	v1.AccountServiceListAccountsProcedure:  roles(admin, auditor),
 	v1.AccountServiceListAuditProcedure:     roles(auditor),
 
-	v1.NodeServiceGetStatusProcedure: operator,
-	v1.NodeServiceGetStatsProcedure:  operator,
+	v1.NodeServiceGetStatusProcedure:         operator,
+	v1.NodeServiceGetStatsProcedure:          operator,
+	v1.NodeServiceRevokeCertificateProcedure: roles(admin),
+	v1.NodeServiceListRevocationsProcedure:   operator,
 
 	v1.CatalogServiceListMattersProcedure:   operator,
 	v1.CatalogServiceGetMatterProcedure:     operator,

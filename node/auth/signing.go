@@ -23,6 +23,7 @@ const maxSigners = 4096
 // Signing signs a node's events with its certificate's key and checks the
 // events of others against the county's CA (store.Signing).
 type Signing struct {
+	b      *Bundle
 	key    ed25519.PrivateKey
 	fp     []byte
 	der    []byte
@@ -40,6 +41,7 @@ type signer struct {
 	id       Identity
 	pub      ed25519.PublicKey
 	notAfter time.Time
+	leaf     *x509.Certificate
 }
 
 // NewSigning signs with the bundle's key and checks with its CA.
@@ -48,7 +50,7 @@ func NewSigning(b *Bundle) (*Signing, error) {
 	if !ok {
 		return nil, errors.New("tls-dir: 节点密钥不是 ed25519 密钥，不能签署事件")
 	}
-	return &Signing{key: key, fp: store.Fingerprint(b.Leaf.Raw), der: b.Leaf.Raw, pool: b.Pool, county: b.Self,
+	return &Signing{b: b, key: key, fp: store.Fingerprint(b.Leaf.Raw), der: b.Leaf.Raw, pool: b.Pool, county: b.Self,
 		signers: map[string]*signer{}}, nil
 }
 
@@ -77,6 +79,11 @@ func (s *Signing) Check(ev *pb.Event, der []byte) error {
 	// which the holder may write too: not checked.
 	if at := store.HLCTime(ev.GetHlc()); at.After(sg.notAfter) {
 		return fmt.Errorf("签名证书已于 %s 过期，事件时间 %s", sg.notAfter.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+	}
+	if revoked, ok := s.b.revokedAt(sg.leaf); ok && !store.HLCTime(ev.GetHlc()).Before(revoked) {
+		// What it signed before stands.
+		return fmt.Errorf("%w（序列号 %s，%s 起），事件时间 %s", ErrRevoked, Serial(sg.leaf), revoked.UTC().Format(time.RFC3339),
+			store.HLCTime(ev.GetHlc()).UTC().Format(time.RFC3339))
 	}
 	if string(sg.id.Unit) != ev.GetUnit() {
 		return fmt.Errorf("签名证书属于单位 %s，事件却来自 %s", sg.id.Unit, clip(ev.GetUnit()))
@@ -120,7 +127,7 @@ func (s *Signing) signerOf(der []byte) (*signer, error) {
 	if id.Role != RoleNode && id.Role != RoleMember {
 		return nil, fmt.Errorf("%s 证书不能签署事件", id.Role)
 	}
-	sg = &signer{id: id, pub: pub, notAfter: leaf.NotAfter}
+	sg = &signer{id: id, pub: pub, notAfter: leaf.NotAfter, leaf: leaf}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.signers[fp]; !ok {

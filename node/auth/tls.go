@@ -21,6 +21,8 @@ type Bundle struct {
 	Cert tls.Certificate
 	Leaf *x509.Certificate
 	Self Identity
+	// revoked: see SetRevocations.
+	revoked revokedHook
 }
 
 // LoadBundle reads a node's TLS directory (ca.crt, node.crt, node.key):
@@ -88,6 +90,9 @@ func (b *Bundle) Verify(rawCerts [][]byte, now time.Time, roles ...Role) (Identi
 	}
 	id, err := verify(leaf, b.Pool, b.County(), now)
 	if err != nil {
+		return Identity{}, err
+	}
+	if err := b.checkRevoked(leaf); err != nil {
 		return Identity{}, err
 	}
 	if len(roles) > 0 && !hasRole(id, roles) {

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -283,4 +284,39 @@ func (h *Service) mayDecide(ctx context.Context, id, part string) error {
 		return connectError(auth.Forbidden("办件 %s 由部门 %s 办理，%s 属于部门 %s", id, dep, op.Login, op.Department))
 	}
 	return nil
+}
+
+// RevokeCertificate publishes a revocation the county's CA signed.
+func (h *Service) RevokeCertificate(ctx context.Context, req *connect.Request[pb.RevokeCertificateRequest]) (*connect.Response[pb.RevokeCertificateResponse], error) {
+	if h.tls == nil {
+		return nil, connectError(store.Precondition("node", "insecure 节点没有证书，也就没有可吊销的证书"))
+	}
+	r := req.Msg.GetRevocation()
+	if err := auth.VerifyRevocation(h.tls.CA, r); err != nil {
+		return nil, connectError(store.Invalid("ca_signature", "%v", err))
+	}
+	cmd := h.command(ctx, req.Header())
+	cmd.Op = &pb.Command_RevokeCertificate{RevokeCertificate: r}
+	out, err := h.apply(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&pb.RevokeCertificateResponse{Revocation: out.(*pb.Revocation)}), nil
+}
+
+// ListRevocations lists the revocations this node holds, by serial.
+func (h *Service) ListRevocations(ctx context.Context, req *connect.Request[pb.ListRevocationsRequest]) (*connect.Response[pb.ListRevocationsResponse], error) {
+	if err := h.read(ctx); err != nil {
+		return nil, err
+	}
+	revs, err := h.rules.Revocations()
+	if err != nil {
+		return nil, connectError(err)
+	}
+	res := &pb.ListRevocationsResponse{}
+	for _, r := range revs {
+		res.Revocations = append(res.Revocations, r)
+	}
+	slices.SortFunc(res.Revocations, func(a, b *pb.Revocation) int { return strings.Compare(a.GetSerial(), b.GetSerial()) })
+	return connect.NewResponse(res), nil
 }

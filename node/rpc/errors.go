@@ -34,7 +34,7 @@ func ConnectError(err error) error {
 		code = connect.CodeFailedPrecondition
 	case errors.Is(err, auth.ErrBadLogin), errors.Is(err, auth.ErrLocked), errors.Is(err, auth.ErrNoSession):
 		code = connect.CodeUnauthenticated
-	case errors.Is(err, auth.ErrForbidden), errors.Is(err, auth.ErrDisabled):
+	case errors.Is(err, auth.ErrForbidden), errors.Is(err, auth.ErrDisabled), errors.Is(err, auth.ErrRevoked):
 		code = connect.CodePermissionDenied
 	case errors.Is(err, auth.ErrBadPassword):
 		code = connect.CodeInvalidArgument

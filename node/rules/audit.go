@@ -19,6 +19,7 @@ var auditKinds = map[string]bool{
 	KindAccountPasswordReset: true, KindAccountTOTPReset: true, KindPasswordChanged: true,
 	KindDelegationGranted: true, KindDelegationRevoked: true, KindAppRerouted: true,
 	KindCatalogPublished: true, KindClassPublished: true, KindOrderPlaced: true, KindNegativePublished: true,
+	KindCertRevoked: true,
 }
 
 // maxAudit bounds one answer of the audit trail.
@@ -90,6 +91,10 @@ func summarizeAudit(ev *pb.Event) string {
 			return fmt.Sprintf("收回 %s 的 %s%s", p.GetUnit(), p.GetMatterCode(), reasonSuffix(p.GetRevokeReason()))
 		}
 		return fmt.Sprintf("授予 %s %s（%s）", p.GetUnit(), p.GetMatterCode(), p.GetMode())
+	case KindCertRevoked:
+		p := &pb.Revocation{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("吊销证书 %s（%s %s）%s", p.GetSerial(), p.GetUnit(), p.GetRole(), reasonSuffix(p.GetReason()))
 	case KindCatalogPublished:
 		p := &pb.CatalogPublished{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)

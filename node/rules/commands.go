@@ -82,6 +82,8 @@ func (s *Rules) Execute(w *store.Tx, cmd *pb.Command) (proto.Message, error) {
 		return s.signIn(w, cmd, op.SignIn, true)
 	case *pb.Command_SignInFailed:
 		return s.signIn(w, cmd, op.SignInFailed, false)
+	case *pb.Command_RevokeCertificate:
+		return s.revokeCertificate(w, cmd, op.RevokeCertificate)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }

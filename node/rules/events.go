@@ -46,6 +46,7 @@ var folders = map[string]func(prev *pb.StoredRecord, ev *pb.Event) (proto.Messag
 	store.RecordKind(recAccount):    applyAccountEvent,
 	store.RecordKind(recPassword):   applyPasswordEvent,
 	store.RecordKind(recSignIn):     applySignInEvent,
+	store.RecordKind(recRevoked):    applyRevocationEvent,
 }
 
 func fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {

@@ -37,8 +37,9 @@ func Open(cfg Config) (*Rules, error) {
 	r := &Rules{unit: cfg.Store.Unit, cal: cfg.Calendar}
 	sc := cfg.Store
 	sc.Rules = r
-	// Sessions keep what they read of accounts until these change.
-	sc.Watch = []string{recAccount, recPassword}
+	// Sessions and the revoked certificates are kept in memory until
+	// these change.
+	sc.Watch = []string{recAccount, recPassword, recRevoked}
 	st, err := store.Open(sc)
 	if err != nil {
 		return nil, err

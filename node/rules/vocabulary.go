@@ -56,6 +56,9 @@ const (
 	KindPasswordChanged      = "account.password_changed"
 	KindSignIn               = "session.login"
 	KindSignInFailed         = "session.login_failed"
+
+	// A certificate the county's CA revoked.
+	KindCertRevoked = "cert.revoked"
 )
 
 // Application states, as in DESIGN.md.
@@ -145,6 +148,7 @@ const (
 	recAccount    = "acct/"
 	recPassword   = "pass/"
 	recSignIn     = "signin/"
+	recRevoked    = "revoked/"
 )
 
 func matterKey(code string) string       { return recMatter + code }

@@ -22,6 +22,263 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// A node certificate revoked by the county's CA; the payload of
+// "cert.revoked" (record revoked/SERIAL).
+type Revocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As `ca list` shows it (hexadecimal).
+	Serial      string `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	Unit        string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	Role        string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Reason      string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	RevokedAtMs int64  `protobuf:"varint,5,opt,name=revoked_at_ms,json=revokedAtMs,proto3" json:"revoked_at_ms,omitempty"`
+	// The CA's ed25519 signature over the deterministic encoding of the
+	// fields above (this one empty).
+	CaSignature   []byte `protobuf:"bytes,6,opt,name=ca_signature,json=caSignature,proto3" json:"ca_signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Revocation) Reset() {
+	*x = Revocation{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Revocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Revocation) ProtoMessage() {}
+
+func (x *Revocation) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
+func (*Revocation) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Revocation) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *Revocation) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Revocation) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Revocation) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Revocation) GetRevokedAtMs() int64 {
+	if x != nil {
+		return x.RevokedAtMs
+	}
+	return 0
+}
+
+func (x *Revocation) GetCaSignature() []byte {
+	if x != nil {
+		return x.CaSignature
+	}
+	return nil
+}
+
+type RevokeCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revocation    *Revocation            `protobuf:"bytes,1,opt,name=revocation,proto3" json:"revocation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificateRequest) Reset() {
+	*x = RevokeCertificateRequest{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificateRequest) ProtoMessage() {}
+
+func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificateRequest.ProtoReflect.Descriptor instead.
+func (*RevokeCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RevokeCertificateRequest) GetRevocation() *Revocation {
+	if x != nil {
+		return x.Revocation
+	}
+	return nil
+}
+
+type RevokeCertificateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revocation    *Revocation            `protobuf:"bytes,1,opt,name=revocation,proto3" json:"revocation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCertificateResponse) Reset() {
+	*x = RevokeCertificateResponse{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCertificateResponse) ProtoMessage() {}
+
+func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCertificateResponse.ProtoReflect.Descriptor instead.
+func (*RevokeCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RevokeCertificateResponse) GetRevocation() *Revocation {
+	if x != nil {
+		return x.Revocation
+	}
+	return nil
+}
+
+type ListRevocationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsRequest) Reset() {
+	*x = ListRevocationsRequest{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsRequest) ProtoMessage() {}
+
+func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{3}
+}
+
+type ListRevocationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revocations   []*Revocation          `protobuf:"bytes,1,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsResponse) Reset() {
+	*x = ListRevocationsResponse{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsResponse) ProtoMessage() {}
+
+func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
 type GetStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A unit: applications accepted or decided in its subtree (empty: all).
@@ -37,7 +294,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +306,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +319,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{0}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetStatsRequest) GetUnit() string {
@@ -127,7 +384,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -139,7 +396,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -152,7 +409,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetStatsResponse) GetMatters() uint32 {
@@ -282,7 +539,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	mi := &file_jiujin_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +551,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	mi := &file_jiujin_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +564,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 // One link of the node to its parent (filled in once sync runs).
@@ -328,7 +585,7 @@ type LinkStatus struct {
 
 func (x *LinkStatus) Reset() {
 	*x = LinkStatus{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	mi := &file_jiujin_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +597,7 @@ func (x *LinkStatus) String() string {
 func (*LinkStatus) ProtoMessage() {}
 
 func (x *LinkStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	mi := &file_jiujin_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +610,7 @@ func (x *LinkStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkStatus.ProtoReflect.Descriptor instead.
 func (*LinkStatus) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LinkStatus) GetPeer() string {
@@ -422,7 +679,7 @@ type StateCount struct {
 
 func (x *StateCount) Reset() {
 	*x = StateCount{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	mi := &file_jiujin_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +691,7 @@ func (x *StateCount) String() string {
 func (*StateCount) ProtoMessage() {}
 
 func (x *StateCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	mi := &file_jiujin_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +704,7 @@ func (x *StateCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateCount.ProtoReflect.Descriptor instead.
 func (*StateCount) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StateCount) GetState() string {
@@ -499,7 +756,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	mi := &file_jiujin_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +768,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	mi := &file_jiujin_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +781,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetStatusResponse) GetUnit() string {
@@ -690,7 +947,7 @@ type QuarantinedEvent struct {
 
 func (x *QuarantinedEvent) Reset() {
 	*x = QuarantinedEvent{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	mi := &file_jiujin_v1_node_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +959,7 @@ func (x *QuarantinedEvent) String() string {
 func (*QuarantinedEvent) ProtoMessage() {}
 
 func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	mi := &file_jiujin_v1_node_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +972,7 @@ func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantinedEvent.ProtoReflect.Descriptor instead.
 func (*QuarantinedEvent) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *QuarantinedEvent) GetOrigin() string {
@@ -778,7 +1035,26 @@ var File_jiujin_v1_node_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x14jiujin/v1/node.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
+	"\x14jiujin/v1/node.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x01\n" +
+	"\n" +
+	"Revocation\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\"\n" +
+	"\rrevoked_at_ms\x18\x05 \x01(\x03R\vrevokedAtMs\x12!\n" +
+	"\fca_signature\x18\x06 \x01(\fR\vcaSignature\"Q\n" +
+	"\x18RevokeCertificateRequest\x125\n" +
+	"\n" +
+	"revocation\x18\x01 \x01(\v2\x15.jiujin.v1.RevocationR\n" +
+	"revocation\"R\n" +
+	"\x19RevokeCertificateResponse\x125\n" +
+	"\n" +
+	"revocation\x18\x01 \x01(\v2\x15.jiujin.v1.RevocationR\n" +
+	"revocation\"\x18\n" +
+	"\x16ListRevocationsRequest\"R\n" +
+	"\x17ListRevocationsResponse\x127\n" +
+	"\vrevocations\x18\x01 \x03(\v2\x15.jiujin.v1.RevocationR\vrevocations\"i\n" +
 	"\x0fGetStatsRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x1e\n" +
 	"\n" +
@@ -855,10 +1131,12 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1b\n" +
 	"\tfrom_unit\x18\a \x01(\tR\bfromUnit\x12*\n" +
-	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\x9e\x01\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\xdc\x02\n" +
 	"\vNodeService\x12H\n" +
 	"\tGetStatus\x12\x1b.jiujin.v1.GetStatusRequest\x1a\x1c.jiujin.v1.GetStatusResponse\"\x00\x12E\n" +
-	"\bGetStats\x12\x1a.jiujin.v1.GetStatsRequest\x1a\x1b.jiujin.v1.GetStatsResponse\"\x00B\x94\x01\n" +
+	"\bGetStats\x12\x1a.jiujin.v1.GetStatsRequest\x1a\x1b.jiujin.v1.GetStatsResponse\"\x00\x12`\n" +
+	"\x11RevokeCertificate\x12#.jiujin.v1.RevokeCertificateRequest\x1a$.jiujin.v1.RevokeCertificateResponse\"\x00\x12Z\n" +
+	"\x0fListRevocations\x12!.jiujin.v1.ListRevocationsRequest\x1a\".jiujin.v1.ListRevocationsResponse\"\x00B\x94\x01\n" +
 	"\rcom.jiujin.v1B\tNodeProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -874,34 +1152,46 @@ func file_jiujin_v1_node_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_node_proto_rawDescData
 }
 
-var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_jiujin_v1_node_proto_goTypes = []any{
-	(*GetStatsRequest)(nil),       // 0: jiujin.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),      // 1: jiujin.v1.GetStatsResponse
-	(*GetStatusRequest)(nil),      // 2: jiujin.v1.GetStatusRequest
-	(*LinkStatus)(nil),            // 3: jiujin.v1.LinkStatus
-	(*StateCount)(nil),            // 4: jiujin.v1.StateCount
-	(*GetStatusResponse)(nil),     // 5: jiujin.v1.GetStatusResponse
-	(*QuarantinedEvent)(nil),      // 6: jiujin.v1.QuarantinedEvent
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*Revocation)(nil),                // 0: jiujin.v1.Revocation
+	(*RevokeCertificateRequest)(nil),  // 1: jiujin.v1.RevokeCertificateRequest
+	(*RevokeCertificateResponse)(nil), // 2: jiujin.v1.RevokeCertificateResponse
+	(*ListRevocationsRequest)(nil),    // 3: jiujin.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),   // 4: jiujin.v1.ListRevocationsResponse
+	(*GetStatsRequest)(nil),           // 5: jiujin.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),          // 6: jiujin.v1.GetStatsResponse
+	(*GetStatusRequest)(nil),          // 7: jiujin.v1.GetStatusRequest
+	(*LinkStatus)(nil),                // 8: jiujin.v1.LinkStatus
+	(*StateCount)(nil),                // 9: jiujin.v1.StateCount
+	(*GetStatusResponse)(nil),         // 10: jiujin.v1.GetStatusResponse
+	(*QuarantinedEvent)(nil),          // 11: jiujin.v1.QuarantinedEvent
+	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
 }
 var file_jiujin_v1_node_proto_depIdxs = []int32{
-	7, // 0: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
-	4, // 1: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
-	3, // 2: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
-	7, // 3: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	6, // 4: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
-	7, // 5: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	7, // 6: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
-	2, // 7: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	0, // 8: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
-	5, // 9: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	1, // 10: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	0,  // 0: jiujin.v1.RevokeCertificateRequest.revocation:type_name -> jiujin.v1.Revocation
+	0,  // 1: jiujin.v1.RevokeCertificateResponse.revocation:type_name -> jiujin.v1.Revocation
+	0,  // 2: jiujin.v1.ListRevocationsResponse.revocations:type_name -> jiujin.v1.Revocation
+	12, // 3: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
+	9,  // 4: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
+	8,  // 5: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
+	12, // 6: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	11, // 7: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
+	12, // 8: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	12, // 9: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
+	7,  // 10: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	5,  // 11: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
+	1,  // 12: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
+	3,  // 13: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
+	10, // 14: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	6,  // 15: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
+	2,  // 16: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
+	4,  // 17: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_node_proto_init() }
@@ -915,7 +1205,7 @@ func file_jiujin_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_node_proto_rawDesc), len(file_jiujin_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

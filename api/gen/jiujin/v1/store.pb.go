@@ -64,6 +64,7 @@ type Command struct {
 	//	*Command_SetPassword
 	//	*Command_SignIn
 	//	*Command_SignInFailed
+	//	*Command_RevokeCertificate
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -357,6 +358,15 @@ func (x *Command) GetSignInFailed() *SignIn {
 	return nil
 }
 
+func (x *Command) GetRevokeCertificate() *Revocation {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeCertificate); ok {
+			return x.RevokeCertificate
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -457,6 +467,10 @@ type Command_SignInFailed struct {
 	SignInFailed *SignIn `protobuf:"bytes,33,opt,name=sign_in_failed,json=signInFailed,proto3,oneof"`
 }
 
+type Command_RevokeCertificate struct {
+	RevokeCertificate *Revocation `protobuf:"bytes,34,opt,name=revoke_certificate,json=revokeCertificate,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -504,6 +518,8 @@ func (*Command_SetPassword) isCommand_Op() {}
 func (*Command_SignIn) isCommand_Op() {}
 
 func (*Command_SignInFailed) isCommand_Op() {}
+
+func (*Command_RevokeCertificate) isCommand_Op() {}
 
 // Commands proposed at once by different callers, put in one entry of a
 // replicated group's log so that they share one log append, one fsync on
@@ -1856,7 +1872,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xb7\f\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xff\f\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
@@ -1890,7 +1906,8 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"putAccount\x12?\n" +
 	"\fset_password\x18\x1f \x01(\v2\x1a.jiujin.v1.PasswordChangedH\x00R\vsetPassword\x12,\n" +
 	"\asign_in\x18  \x01(\v2\x11.jiujin.v1.SignInH\x00R\x06signIn\x129\n" +
-	"\x0esign_in_failed\x18! \x01(\v2\x11.jiujin.v1.SignInH\x00R\fsignInFailedB\x04\n" +
+	"\x0esign_in_failed\x18! \x01(\v2\x11.jiujin.v1.SignInH\x00R\fsignInFailed\x12F\n" +
+	"\x12revoke_certificate\x18\" \x01(\v2\x15.jiujin.v1.RevocationH\x00R\x11revokeCertificateB\x04\n" +
 	"\x02op\"*\n" +
 	"\fCommandBatch\x12\x1a\n" +
 	"\bcommands\x18\x01 \x03(\fR\bcommands\"9\n" +
@@ -2037,11 +2054,12 @@ var file_jiujin_v1_store_proto_goTypes = []any{
 	(*PutAccount)(nil),                 // 39: jiujin.v1.PutAccount
 	(*PasswordChanged)(nil),            // 40: jiujin.v1.PasswordChanged
 	(*SignIn)(nil),                     // 41: jiujin.v1.SignIn
-	(*Peer)(nil),                       // 42: jiujin.v1.Peer
-	(*Event)(nil),                      // 43: jiujin.v1.Event
-	(*Department)(nil),                 // 44: jiujin.v1.Department
-	(*Matter)(nil),                     // 45: jiujin.v1.Matter
-	(*Application)(nil),                // 46: jiujin.v1.Application
+	(*Revocation)(nil),                 // 42: jiujin.v1.Revocation
+	(*Peer)(nil),                       // 43: jiujin.v1.Peer
+	(*Event)(nil),                      // 44: jiujin.v1.Event
+	(*Department)(nil),                 // 45: jiujin.v1.Department
+	(*Matter)(nil),                     // 46: jiujin.v1.Matter
+	(*Application)(nil),                // 47: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
 	24, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
@@ -2068,20 +2086,21 @@ var file_jiujin_v1_store_proto_depIdxs = []int32{
 	40, // 21: jiujin.v1.Command.set_password:type_name -> jiujin.v1.PasswordChanged
 	41, // 22: jiujin.v1.Command.sign_in:type_name -> jiujin.v1.SignIn
 	41, // 23: jiujin.v1.Command.sign_in_failed:type_name -> jiujin.v1.SignIn
-	42, // 24: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	43, // 25: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	43, // 26: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	43, // 27: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	44, // 28: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	45, // 29: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	44, // 30: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	46, // 31: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	22, // 32: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	42, // 24: jiujin.v1.Command.revoke_certificate:type_name -> jiujin.v1.Revocation
+	43, // 25: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	44, // 26: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	44, // 27: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	44, // 28: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	45, // 29: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	46, // 30: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	45, // 31: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	47, // 32: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	22, // 33: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -2093,6 +2112,7 @@ func file_jiujin_v1_store_proto_init() {
 	file_jiujin_v1_application_proto_init()
 	file_jiujin_v1_catalog_proto_init()
 	file_jiujin_v1_delegation_proto_init()
+	file_jiujin_v1_node_proto_init()
 	file_jiujin_v1_sync_proto_init()
 	file_jiujin_v1_types_proto_init()
 	file_jiujin_v1_store_proto_msgTypes[0].OneofWrappers = []any{
@@ -2120,6 +2140,7 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_SetPassword)(nil),
 		(*Command_SignIn)(nil),
 		(*Command_SignInFailed)(nil),
+		(*Command_RevokeCertificate)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

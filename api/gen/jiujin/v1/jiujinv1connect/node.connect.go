@@ -37,6 +37,12 @@ const (
 	NodeServiceGetStatusProcedure = "/jiujin.v1.NodeService/GetStatus"
 	// NodeServiceGetStatsProcedure is the fully-qualified name of the NodeService's GetStats RPC.
 	NodeServiceGetStatsProcedure = "/jiujin.v1.NodeService/GetStats"
+	// NodeServiceRevokeCertificateProcedure is the fully-qualified name of the NodeService's
+	// RevokeCertificate RPC.
+	NodeServiceRevokeCertificateProcedure = "/jiujin.v1.NodeService/RevokeCertificate"
+	// NodeServiceListRevocationsProcedure is the fully-qualified name of the NodeService's
+	// ListRevocations RPC.
+	NodeServiceListRevocationsProcedure = "/jiujin.v1.NodeService/ListRevocations"
 )
 
 // NodeServiceClient is a client for the jiujin.v1.NodeService service.
@@ -45,6 +51,12 @@ type NodeServiceClient interface {
 	// The figures of the reform (最多跑一次, 就近办, 好差评) over what this
 	// node holds; the county holds everything.
 	GetStats(context.Context, *connect.Request[v1.GetStatsRequest]) (*connect.Response[v1.GetStatsResponse], error)
+	// Publishes a revocation the county's CA signed (jiujin ca revoke): county
+	// administrators, at a county node. From its arrival every node refuses
+	// the certificate on every connection, and the events it signs after.
+	RevokeCertificate(context.Context, *connect.Request[v1.RevokeCertificateRequest]) (*connect.Response[v1.RevokeCertificateResponse], error)
+	// The revocations this node holds.
+	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
 }
 
 // NewNodeServiceClient constructs a client for the jiujin.v1.NodeService service. By default, it
@@ -70,13 +82,27 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(nodeServiceMethods.ByName("GetStats")),
 			connect.WithClientOptions(opts...),
 		),
+		revokeCertificate: connect.NewClient[v1.RevokeCertificateRequest, v1.RevokeCertificateResponse](
+			httpClient,
+			baseURL+NodeServiceRevokeCertificateProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("RevokeCertificate")),
+			connect.WithClientOptions(opts...),
+		),
+		listRevocations: connect.NewClient[v1.ListRevocationsRequest, v1.ListRevocationsResponse](
+			httpClient,
+			baseURL+NodeServiceListRevocationsProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("ListRevocations")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // nodeServiceClient implements NodeServiceClient.
 type nodeServiceClient struct {
-	getStatus *connect.Client[v1.GetStatusRequest, v1.GetStatusResponse]
-	getStats  *connect.Client[v1.GetStatsRequest, v1.GetStatsResponse]
+	getStatus         *connect.Client[v1.GetStatusRequest, v1.GetStatusResponse]
+	getStats          *connect.Client[v1.GetStatsRequest, v1.GetStatsResponse]
+	revokeCertificate *connect.Client[v1.RevokeCertificateRequest, v1.RevokeCertificateResponse]
+	listRevocations   *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
 }
 
 // GetStatus calls jiujin.v1.NodeService.GetStatus.
@@ -89,12 +115,28 @@ func (c *nodeServiceClient) GetStats(ctx context.Context, req *connect.Request[v
 	return c.getStats.CallUnary(ctx, req)
 }
 
+// RevokeCertificate calls jiujin.v1.NodeService.RevokeCertificate.
+func (c *nodeServiceClient) RevokeCertificate(ctx context.Context, req *connect.Request[v1.RevokeCertificateRequest]) (*connect.Response[v1.RevokeCertificateResponse], error) {
+	return c.revokeCertificate.CallUnary(ctx, req)
+}
+
+// ListRevocations calls jiujin.v1.NodeService.ListRevocations.
+func (c *nodeServiceClient) ListRevocations(ctx context.Context, req *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error) {
+	return c.listRevocations.CallUnary(ctx, req)
+}
+
 // NodeServiceHandler is an implementation of the jiujin.v1.NodeService service.
 type NodeServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
 	// The figures of the reform (最多跑一次, 就近办, 好差评) over what this
 	// node holds; the county holds everything.
 	GetStats(context.Context, *connect.Request[v1.GetStatsRequest]) (*connect.Response[v1.GetStatsResponse], error)
+	// Publishes a revocation the county's CA signed (jiujin ca revoke): county
+	// administrators, at a county node. From its arrival every node refuses
+	// the certificate on every connection, and the events it signs after.
+	RevokeCertificate(context.Context, *connect.Request[v1.RevokeCertificateRequest]) (*connect.Response[v1.RevokeCertificateResponse], error)
+	// The revocations this node holds.
+	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
 }
 
 // NewNodeServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -116,12 +158,28 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(nodeServiceMethods.ByName("GetStats")),
 		connect.WithHandlerOptions(opts...),
 	)
+	nodeServiceRevokeCertificateHandler := connect.NewUnaryHandler(
+		NodeServiceRevokeCertificateProcedure,
+		svc.RevokeCertificate,
+		connect.WithSchema(nodeServiceMethods.ByName("RevokeCertificate")),
+		connect.WithHandlerOptions(opts...),
+	)
+	nodeServiceListRevocationsHandler := connect.NewUnaryHandler(
+		NodeServiceListRevocationsProcedure,
+		svc.ListRevocations,
+		connect.WithSchema(nodeServiceMethods.ByName("ListRevocations")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.NodeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case NodeServiceGetStatusProcedure:
 			nodeServiceGetStatusHandler.ServeHTTP(w, r)
 		case NodeServiceGetStatsProcedure:
 			nodeServiceGetStatsHandler.ServeHTTP(w, r)
+		case NodeServiceRevokeCertificateProcedure:
+			nodeServiceRevokeCertificateHandler.ServeHTTP(w, r)
+		case NodeServiceListRevocationsProcedure:
+			nodeServiceListRevocationsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -137,4 +195,12 @@ func (UnimplementedNodeServiceHandler) GetStatus(context.Context, *connect.Reque
 
 func (UnimplementedNodeServiceHandler) GetStats(context.Context, *connect.Request[v1.GetStatsRequest]) (*connect.Response[v1.GetStatsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.GetStats is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) RevokeCertificate(context.Context, *connect.Request[v1.RevokeCertificateRequest]) (*connect.Response[v1.RevokeCertificateResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.RevokeCertificate is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.ListRevocations is not implemented"))
 }
