@@ -128,6 +128,12 @@ func (p *polls) limitSync(h http.Handler) http.Handler {
 	})
 }
 
+// A request's headers, and the streams of one HTTP/2 connection.
+const (
+	maxHeaderBytes = 64 << 10
+	maxStreams     = 64
+)
+
 // localOnly serves h to callers on the node's own machine, and to a
 // monitoring system holding a monitor certificate of the county.
 func localOnly(h http.HandlerFunc) http.HandlerFunc {

@@ -320,7 +320,11 @@ func (n *Node) serve() {
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    maxHeaderBytes,
+		// A child holds a few long polls and a push at a time, a console
+		// page a handful of calls: a connection needs no more streams.
+		HTTP2:    &http.HTTP2Config{MaxConcurrentStreams: maxStreams},
+		ErrorLog: slog.NewLogLogger(n.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	ln := n.ln
 	if n.cfg.TLS != nil {

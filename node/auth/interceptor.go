@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
 
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	v1 "github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/node/rules"
 )
@@ -85,6 +87,18 @@ var procedures = map[string]access{
 	v1.ApplicationServiceUpdateFollowUpProcedure:      roles(clerk, approver),
 }
 
+// privileged: a procedure only administrators or auditors may call.
+func privileged(procedure string) bool {
+	rule := procedures[procedure]
+	return slices.Contains(rule.roles, admin) || (len(rule.roles) == 1 && rule.roles[0] == auditor)
+}
+
+// reveals: a call that shows a full identity number.
+func reveals(req connect.AnyRequest) bool {
+	m, ok := req.Any().(*pb.GetApplicationRequest)
+	return ok && m.GetReveal()
+}
+
 // Interceptor authenticates and authorizes every call of the services
 // people use, in one place: the session (a bearer token, or the console's
 // cookie) gives the operator, the operator's roles the procedures. The
@@ -99,7 +113,13 @@ func (i interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if err != nil {
 			return nil, err
 		}
-		return next(WithOperator(ctx, op), req)
+		res, err := next(WithOperator(ctx, op), req)
+		if privileged(req.Spec().Procedure) || reveals(req) {
+			// Besides the events they write, in the node's own log.
+			i.a.cfg.Logger.Info("privileged call", "procedure", req.Spec().Procedure, "login", op.Login,
+				"source", op.Source, "ok", err == nil)
+		}
+		return res, err
 	}
 }
 
