@@ -49,6 +49,15 @@ func TestFlagsAreCheckedBeforeAnyCall(t *testing.T) {
 		want string
 	}{
 		{"bad output", []string{"-o", "yaml", "status"}, "--output"},
+		{"login needs a user", []string{"login", "--password-stdin"}, "--user"},
+		{"login, one second factor", []string{"login", "--user", "a", "--otp", "1", "--otp-secret-file", "f"}, "--otp-secret-file"},
+		{"login, no password given", []string{"login", "--user", "a", "--password-stdin"}, "标准输入中没有口令"},
+		{"login not at a terminal", []string{"login", "--user", "a"}, "--password-stdin"},
+		{"user add needs a role", []string{"user", "add", "--login", "a", "--name", "b", "--unit", "330324"}, "--role"},
+		{"user roles needs a role", []string{"user", "roles", "a"}, "--role"},
+		{"user disable needs a login", []string{"user", "disable"}, "应给出 1 个参数"},
+		{"revoke needs the CA", []string{"ca", "revoke", "--serial", "1", "--reason", "r"}, "--dir"},
+		{"revoke needs a reason", []string{"ca", "revoke", "--dir", "x", "--serial", "1"}, "--reason"},
 		{"decide needs a verdict", []string{"app", "decide", "X"}, "--approve / --reject"},
 		{"decide needs one verdict", []string{"app", "decide", "X", "--approve", "--reject"}, "--approve / --reject"},
 		{"rate range", []string{"app", "rate", "X", "--score", "9"}, "--score"},

@@ -39,6 +39,16 @@ func credentialsPath() (string, error) {
 	return filepath.Join(dir, "jiujin", "credentials"), nil
 }
 
+// openCredentials is the credentials file's path and what it holds.
+func openCredentials() (string, *credentials, error) {
+	path, err := credentialsPath()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := loadCredentials(path)
+	return path, c, err
+}
+
 func loadCredentials(path string) (*credentials, error) {
 	c := &credentials{Sessions: map[string]savedSession{}}
 	fi, err := os.Stat(path)

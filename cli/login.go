@@ -75,11 +75,7 @@ func runLogin(cmd *cobra.Command, f *Factory, o *LoginOptions) error {
 	if err != nil {
 		return err
 	}
-	path, err := credentialsPath()
-	if err != nil {
-		return err
-	}
-	c, err := loadCredentials(path)
+	path, c, err := openCredentials()
 	if err != nil {
 		return err
 	}
@@ -183,11 +179,7 @@ func newLogoutCmd(f *Factory) *cobra.Command {
 		Short: "结束在 --node 节点上的会话，并从凭据文件中删去",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := credentialsPath()
-			if err != nil {
-				return err
-			}
-			c, err := loadCredentials(path)
+			path, c, err := openCredentials()
 			if err != nil {
 				return err
 			}
