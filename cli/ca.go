@@ -17,8 +17,8 @@ import (
 )
 
 func newCACmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "ca", Short: "本县的证书颁发机构：init 建立、issue 签发节点证书、list 已签发证书、revoke 吊销"}
-	cmd.AddCommand(newCAInitCmd(f), newCAIssueCmd(f), newCAListCmd(f), newCARevokeCmd(f))
+	cmd := &cobra.Command{Use: "ca", Short: "本县的证书颁发机构：init 建立、issue 签发节点证书、list 已签发证书、revoke 吊销、token 入网令牌、sign-pending 签发入网申请"}
+	cmd.AddCommand(newCAInitCmd(f), newCAIssueCmd(f), newCAListCmd(f), newCARevokeCmd(f), newCATokenCmd(f), newCASignPendingCmd(f))
 	return cmd
 }
 

@@ -94,6 +94,9 @@ func (f *Factory) Delegations() jiujinv1connect.DelegationServiceClient {
 	return f.nodeConn().Delegations()
 }
 
+// Enroll is the enrollment service of the node.
+func (f *Factory) Enroll() jiujinv1connect.EnrollServiceClient { return f.nodeConn().Enroll() }
+
 // Accounts is the account service of the node.
 func (f *Factory) Accounts() jiujinv1connect.AccountServiceClient { return f.nodeConn().Accounts() }
 

@@ -24,8 +24,8 @@ import (
 )
 
 func newNodeCmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "node", Short: "运行节点（start），检查（verify）、备份（backup）、恢复（restore）节点数据"}
-	cmd.AddCommand(newNodeStartCmd(f, nil), newNodeVerifyCmd(f), newNodeBackupCmd(f), newNodeRestoreCmd(f))
+	cmd := &cobra.Command{Use: "node", Short: "运行节点（start），检查（verify）、备份（backup）、恢复（restore）节点数据，新节点入网（enroll）"}
+	cmd.AddCommand(newNodeStartCmd(f, nil), newNodeVerifyCmd(f), newNodeBackupCmd(f), newNodeRestoreCmd(f), newNodeEnrollCmd(f))
 	return cmd
 }
 

@@ -453,6 +453,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, people...))
 	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, people...))
 	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, people...))
+	mux.Handle(jiujinv1connect.NewEnrollServiceHandler(svc, people...))
 	mux.Handle(n.guard(jiujinv1connect.NewClusterServiceHandler(cluster.NewService(live, n.Store, n.URL(), buildVersion()), opts...))(auth.RoleMember))
 	// Sync answers are compressed whatever their size: on a 4G link even a
 	// lone event's answer is smaller gzipped (measured by bench sync).

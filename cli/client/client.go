@@ -105,6 +105,11 @@ func (c *Conn) Delegations() jiujinv1connect.DelegationServiceClient {
 	return jiujinv1connect.NewDelegationServiceClient(c.http, c.baseURL, c.options...)
 }
 
+// Enroll is the enrollment service of the node.
+func (c *Conn) Enroll() jiujinv1connect.EnrollServiceClient {
+	return jiujinv1connect.NewEnrollServiceClient(c.http, c.baseURL, c.options...)
+}
+
 // Accounts is the account service of the node: logins, accounts, audit.
 func (c *Conn) Accounts() jiujinv1connect.AccountServiceClient {
 	return jiujinv1connect.NewAccountServiceClient(c.http, c.baseURL, c.options...)

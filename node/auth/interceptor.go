@@ -57,6 +57,11 @@ var procedures = map[string]access{
 	v1.NodeServiceGetStatsProcedure:          operator,
 	v1.NodeServiceRevokeCertificateProcedure: roles(admin),
 	v1.NodeServiceListRevocationsProcedure:   operator,
+	v1.NodeServiceListEnrollmentsProcedure:   roles(admin),
+	v1.NodeServiceAnswerEnrollmentProcedure:  roles(admin),
+	// A new box has no account and no certificate yet.
+	v1.EnrollServiceEnrollProcedure:        anyone,
+	v1.EnrollServiceGetEnrollmentProcedure: anyone,
 
 	v1.CatalogServiceListMattersProcedure:   operator,
 	v1.CatalogServiceGetMatterProcedure:     operator,

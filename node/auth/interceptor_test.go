@@ -51,7 +51,8 @@ func TestEveryProcedureHasAnAccessRule(t *testing.T) {
 		services[strings.Split(p, "/")[1]] = true
 	}
 	require.Equal(t, map[string]bool{"jiujin.v1.AccountService": true, "jiujin.v1.CatalogService": true,
-		"jiujin.v1.ApplicationService": true, "jiujin.v1.DelegationService": true, "jiujin.v1.NodeService": true}, services)
+		"jiujin.v1.ApplicationService": true, "jiujin.v1.DelegationService": true, "jiujin.v1.NodeService": true,
+		"jiujin.v1.EnrollService": true}, services)
 	require.Len(t, procedures, len(procs), "the table has entries of no procedure")
 	// The generated constants spell procedures the same way.
 	require.Contains(t, procs, v1.ApplicationServiceDecideApplicationProcedure)
@@ -65,7 +66,8 @@ func TestEveryProcedureHasAnAccessRule(t *testing.T) {
 	// Only the login and the county's bootstrap are open to anyone.
 	for p, rule := range procedures {
 		if rule.public {
-			require.Contains(t, []string{v1.AccountServiceLoginProcedure, v1.AccountServiceBootstrapProcedure}, p)
+			require.Contains(t, []string{v1.AccountServiceLoginProcedure, v1.AccountServiceBootstrapProcedure,
+				v1.EnrollServiceEnrollProcedure, v1.EnrollServiceGetEnrollmentProcedure}, p)
 		}
 	}
 	// Every role the table names is a role accounts may hold.

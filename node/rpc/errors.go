@@ -12,6 +12,8 @@ import (
 	"github.com/jiujin/jiujin/tiers"
 )
 
+var errTooManyEnrolls = errors.New("入网申请过于频繁，请一分钟后再试")
+
 // ConnectError is the one place where errors become connect codes.
 func ConnectError(err error) error {
 	if err == nil {

@@ -61,6 +61,7 @@ type Service struct {
 	started  time.Time
 	tls      *auth.Bundle
 	accounts *auth.Accounts
+	enrolls  window
 }
 
 // New builds the handlers.

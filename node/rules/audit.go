@@ -19,7 +19,7 @@ var auditKinds = map[string]bool{
 	KindAccountPasswordReset: true, KindAccountTOTPReset: true, KindPasswordChanged: true,
 	KindDelegationGranted: true, KindDelegationRevoked: true, KindAppRerouted: true,
 	KindCatalogPublished: true, KindClassPublished: true, KindOrderPlaced: true, KindNegativePublished: true,
-	KindCertRevoked: true,
+	KindCertRevoked: true, KindEnrollRequested: true, KindEnrollAnswered: true,
 }
 
 // maxAudit bounds one answer of the audit trail.
@@ -91,6 +91,17 @@ func summarizeAudit(ev *pb.Event) string {
 			return fmt.Sprintf("收回 %s 的 %s%s", p.GetUnit(), p.GetMatterCode(), reasonSuffix(p.GetRevokeReason()))
 		}
 		return fmt.Sprintf("授予 %s %s（%s）", p.GetUnit(), p.GetMatterCode(), p.GetMode())
+	case KindEnrollRequested:
+		p := &pb.Enrollment{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("新节点 %s 申请入网（%s，经 %s）", p.GetUnit(), p.GetId(), p.GetReceivedBy())
+	case KindEnrollAnswered:
+		p := &pb.AnswerEnrollmentRequest{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		if p.GetRefused() != "" {
+			return fmt.Sprintf("拒绝入网申请 %s（%s）", p.GetId(), p.GetRefused())
+		}
+		return fmt.Sprintf("签发入网申请 %s 的证书", p.GetId())
 	case KindCertRevoked:
 		p := &pb.Revocation{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)

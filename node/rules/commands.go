@@ -84,6 +84,10 @@ func (s *Rules) Execute(w *store.Tx, cmd *pb.Command) (proto.Message, error) {
 		return s.signIn(w, cmd, op.SignInFailed, false)
 	case *pb.Command_RevokeCertificate:
 		return s.revokeCertificate(w, cmd, op.RevokeCertificate)
+	case *pb.Command_Enroll:
+		return s.enroll(w, cmd, op.Enroll)
+	case *pb.Command_AnswerEnrollment:
+		return s.answerEnrollment(w, cmd, op.AnswerEnrollment)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }

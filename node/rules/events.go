@@ -47,6 +47,8 @@ var folders = map[string]func(prev *pb.StoredRecord, ev *pb.Event) (proto.Messag
 	store.RecordKind(recPassword):   applyPasswordEvent,
 	store.RecordKind(recSignIn):     applySignInEvent,
 	store.RecordKind(recRevoked):    applyRevocationEvent,
+	store.RecordKind(recEnroll):     applyEnrollEvent,
+	store.RecordKind(recEnrolled):   applyEnrolledEvent,
 }
 
 func fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {

@@ -59,6 +59,9 @@ const (
 
 	// A certificate the county's CA revoked.
 	KindCertRevoked = "cert.revoked"
+	// A new box's request for a certificate, and the CA's answer.
+	KindEnrollRequested = "enroll.requested"
+	KindEnrollAnswered  = "enroll.answered"
 )
 
 // Application states, as in DESIGN.md.
@@ -149,6 +152,8 @@ const (
 	recPassword   = "pass/"
 	recSignIn     = "signin/"
 	recRevoked    = "revoked/"
+	recEnroll     = "enroll/"
+	recEnrolled   = "enrolled/"
 )
 
 func matterKey(code string) string       { return recMatter + code }

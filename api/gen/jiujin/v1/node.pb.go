@@ -22,6 +22,517 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type EnrollRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit the new box serves: the node asked, or a unit right below it.
+	Unit string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	// The box's ed25519 public key.
+	PublicKey []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The names and addresses others reach it at.
+	Hosts []string `protobuf:"bytes,3,rep,name=hosts,proto3" json:"hosts,omitempty"`
+	// HMAC-SHA256 under the token of unit, public key and hosts: the CA
+	// checks it; the token itself never leaves the box.
+	Proof         []byte `protobuf:"bytes,4,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollRequest) Reset() {
+	*x = EnrollRequest{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollRequest) ProtoMessage() {}
+
+func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollRequest.ProtoReflect.Descriptor instead.
+func (*EnrollRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EnrollRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *EnrollRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *EnrollRequest) GetHosts() []string {
+	if x != nil {
+		return x.Hosts
+	}
+	return nil
+}
+
+func (x *EnrollRequest) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type EnrollResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollResponse) Reset() {
+	*x = EnrollResponse{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollResponse) ProtoMessage() {}
+
+func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollResponse.ProtoReflect.Descriptor instead.
+func (*EnrollResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EnrollResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+type GetEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEnrollmentRequest) Reset() {
+	*x = GetEnrollmentRequest{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEnrollmentRequest) ProtoMessage() {}
+
+func (x *GetEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*GetEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetEnrollmentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEnrollmentResponse) Reset() {
+	*x = GetEnrollmentResponse{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEnrollmentResponse) ProtoMessage() {}
+
+func (x *GetEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*GetEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+// An enrollment as a node holds it: the request (record enroll/ID, written
+// by the node asked) and the CA's answer (record enrolled/ID, written by
+// the county).
+type Enrollment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first 24 hex digits of the SHA-256 of the public key.
+	Id        string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Unit      string   `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	PublicKey []byte   `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	Hosts     []string `protobuf:"bytes,4,rep,name=hosts,proto3" json:"hosts,omitempty"`
+	Proof     []byte   `protobuf:"bytes,5,opt,name=proof,proto3" json:"proof,omitempty"`
+	// The node the box asked.
+	ReceivedBy    string `protobuf:"bytes,6,opt,name=received_by,json=receivedBy,proto3" json:"received_by,omitempty"`
+	RequestedAtMs int64  `protobuf:"varint,7,opt,name=requested_at_ms,json=requestedAtMs,proto3" json:"requested_at_ms,omitempty"`
+	// The certificate (DER), once signed; or why the CA refused.
+	Certificate   []byte `protobuf:"bytes,8,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	Refused       string `protobuf:"bytes,9,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Enrollment) Reset() {
+	*x = Enrollment{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Enrollment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Enrollment) ProtoMessage() {}
+
+func (x *Enrollment) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Enrollment.ProtoReflect.Descriptor instead.
+func (*Enrollment) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Enrollment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Enrollment) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Enrollment) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *Enrollment) GetHosts() []string {
+	if x != nil {
+		return x.Hosts
+	}
+	return nil
+}
+
+func (x *Enrollment) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *Enrollment) GetReceivedBy() string {
+	if x != nil {
+		return x.ReceivedBy
+	}
+	return ""
+}
+
+func (x *Enrollment) GetRequestedAtMs() int64 {
+	if x != nil {
+		return x.RequestedAtMs
+	}
+	return 0
+}
+
+func (x *Enrollment) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *Enrollment) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
+type ListEnrollmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PendingOnly   bool                   `protobuf:"varint,1,opt,name=pending_only,json=pendingOnly,proto3" json:"pending_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrollmentsRequest) Reset() {
+	*x = ListEnrollmentsRequest{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrollmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrollmentsRequest) ProtoMessage() {}
+
+func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrollmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListEnrollmentsRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListEnrollmentsRequest) GetPendingOnly() bool {
+	if x != nil {
+		return x.PendingOnly
+	}
+	return false
+}
+
+type ListEnrollmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollments   []*Enrollment          `protobuf:"bytes,1,rep,name=enrollments,proto3" json:"enrollments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrollmentsResponse) Reset() {
+	*x = ListEnrollmentsResponse{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrollmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrollmentsResponse) ProtoMessage() {}
+
+func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrollmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListEnrollmentsResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListEnrollmentsResponse) GetEnrollments() []*Enrollment {
+	if x != nil {
+		return x.Enrollments
+	}
+	return nil
+}
+
+type AnswerEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Certificate   []byte                 `protobuf:"bytes,2,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	Refused       string                 `protobuf:"bytes,3,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerEnrollmentRequest) Reset() {
+	*x = AnswerEnrollmentRequest{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerEnrollmentRequest) ProtoMessage() {}
+
+func (x *AnswerEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*AnswerEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AnswerEnrollmentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AnswerEnrollmentRequest) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *AnswerEnrollmentRequest) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
+type AnswerEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerEnrollmentResponse) Reset() {
+	*x = AnswerEnrollmentResponse{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerEnrollmentResponse) ProtoMessage() {}
+
+func (x *AnswerEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*AnswerEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AnswerEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
 // A node certificate revoked by the county's CA; the payload of
 // "cert.revoked" (record revoked/SERIAL).
 type Revocation struct {
@@ -41,7 +552,7 @@ type Revocation struct {
 
 func (x *Revocation) Reset() {
 	*x = Revocation{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	mi := &file_jiujin_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +564,7 @@ func (x *Revocation) String() string {
 func (*Revocation) ProtoMessage() {}
 
 func (x *Revocation) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[0]
+	mi := &file_jiujin_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +577,7 @@ func (x *Revocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
 func (*Revocation) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{0}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Revocation) GetSerial() string {
@@ -120,7 +631,7 @@ type RevokeCertificateRequest struct {
 
 func (x *RevokeCertificateRequest) Reset() {
 	*x = RevokeCertificateRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	mi := &file_jiujin_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -132,7 +643,7 @@ func (x *RevokeCertificateRequest) String() string {
 func (*RevokeCertificateRequest) ProtoMessage() {}
 
 func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[1]
+	mi := &file_jiujin_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -145,7 +656,7 @@ func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RevokeCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{1}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RevokeCertificateRequest) GetRevocation() *Revocation {
@@ -164,7 +675,7 @@ type RevokeCertificateResponse struct {
 
 func (x *RevokeCertificateResponse) Reset() {
 	*x = RevokeCertificateResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	mi := &file_jiujin_v1_node_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +687,7 @@ func (x *RevokeCertificateResponse) String() string {
 func (*RevokeCertificateResponse) ProtoMessage() {}
 
 func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[2]
+	mi := &file_jiujin_v1_node_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +700,7 @@ func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RevokeCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RevokeCertificateResponse) GetRevocation() *Revocation {
@@ -207,7 +718,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	mi := &file_jiujin_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +730,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[3]
+	mi := &file_jiujin_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +743,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 type ListRevocationsResponse struct {
@@ -244,7 +755,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	mi := &file_jiujin_v1_node_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +767,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[4]
+	mi := &file_jiujin_v1_node_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +780,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -294,7 +805,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	mi := &file_jiujin_v1_node_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -306,7 +817,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	mi := &file_jiujin_v1_node_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -319,7 +830,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStatsRequest) GetUnit() string {
@@ -384,7 +895,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	mi := &file_jiujin_v1_node_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +907,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	mi := &file_jiujin_v1_node_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +920,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStatsResponse) GetMatters() uint32 {
@@ -539,7 +1050,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[7]
+	mi := &file_jiujin_v1_node_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +1062,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[7]
+	mi := &file_jiujin_v1_node_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +1075,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{16}
 }
 
 // One link of the node to its parent (filled in once sync runs).
@@ -585,7 +1096,7 @@ type LinkStatus struct {
 
 func (x *LinkStatus) Reset() {
 	*x = LinkStatus{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[8]
+	mi := &file_jiujin_v1_node_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +1108,7 @@ func (x *LinkStatus) String() string {
 func (*LinkStatus) ProtoMessage() {}
 
 func (x *LinkStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[8]
+	mi := &file_jiujin_v1_node_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +1121,7 @@ func (x *LinkStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkStatus.ProtoReflect.Descriptor instead.
 func (*LinkStatus) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LinkStatus) GetPeer() string {
@@ -679,7 +1190,7 @@ type StateCount struct {
 
 func (x *StateCount) Reset() {
 	*x = StateCount{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[9]
+	mi := &file_jiujin_v1_node_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +1202,7 @@ func (x *StateCount) String() string {
 func (*StateCount) ProtoMessage() {}
 
 func (x *StateCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[9]
+	mi := &file_jiujin_v1_node_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +1215,7 @@ func (x *StateCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateCount.ProtoReflect.Descriptor instead.
 func (*StateCount) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{9}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StateCount) GetState() string {
@@ -756,7 +1267,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[10]
+	mi := &file_jiujin_v1_node_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +1279,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[10]
+	mi := &file_jiujin_v1_node_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +1292,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{10}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetStatusResponse) GetUnit() string {
@@ -947,7 +1458,7 @@ type QuarantinedEvent struct {
 
 func (x *QuarantinedEvent) Reset() {
 	*x = QuarantinedEvent{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[11]
+	mi := &file_jiujin_v1_node_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1470,7 @@ func (x *QuarantinedEvent) String() string {
 func (*QuarantinedEvent) ProtoMessage() {}
 
 func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[11]
+	mi := &file_jiujin_v1_node_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1483,7 @@ func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantinedEvent.ProtoReflect.Descriptor instead.
 func (*QuarantinedEvent) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QuarantinedEvent) GetOrigin() string {
@@ -1035,7 +1546,48 @@ var File_jiujin_v1_node_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x14jiujin/v1/node.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x01\n" +
+	"\x14jiujin/v1/node.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n" +
+	"\rEnrollRequest\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12\x14\n" +
+	"\x05hosts\x18\x03 \x03(\tR\x05hosts\x12\x14\n" +
+	"\x05proof\x18\x04 \x01(\fR\x05proof\"G\n" +
+	"\x0eEnrollResponse\x125\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x15.jiujin.v1.EnrollmentR\n" +
+	"enrollment\"&\n" +
+	"\x14GetEnrollmentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"N\n" +
+	"\x15GetEnrollmentResponse\x125\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x15.jiujin.v1.EnrollmentR\n" +
+	"enrollment\"\x80\x02\n" +
+	"\n" +
+	"Enrollment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\x12\x14\n" +
+	"\x05hosts\x18\x04 \x03(\tR\x05hosts\x12\x14\n" +
+	"\x05proof\x18\x05 \x01(\fR\x05proof\x12\x1f\n" +
+	"\vreceived_by\x18\x06 \x01(\tR\n" +
+	"receivedBy\x12&\n" +
+	"\x0frequested_at_ms\x18\a \x01(\x03R\rrequestedAtMs\x12 \n" +
+	"\vcertificate\x18\b \x01(\fR\vcertificate\x12\x18\n" +
+	"\arefused\x18\t \x01(\tR\arefused\";\n" +
+	"\x16ListEnrollmentsRequest\x12!\n" +
+	"\fpending_only\x18\x01 \x01(\bR\vpendingOnly\"R\n" +
+	"\x17ListEnrollmentsResponse\x127\n" +
+	"\venrollments\x18\x01 \x03(\v2\x15.jiujin.v1.EnrollmentR\venrollments\"e\n" +
+	"\x17AnswerEnrollmentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
+	"\vcertificate\x18\x02 \x01(\fR\vcertificate\x12\x18\n" +
+	"\arefused\x18\x03 \x01(\tR\arefused\"Q\n" +
+	"\x18AnswerEnrollmentResponse\x125\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x15.jiujin.v1.EnrollmentR\n" +
+	"enrollment\"\xab\x01\n" +
 	"\n" +
 	"Revocation\x12\x16\n" +
 	"\x06serial\x18\x01 \x01(\tR\x06serial\x12\x12\n" +
@@ -1131,12 +1683,17 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1b\n" +
 	"\tfrom_unit\x18\a \x01(\tR\bfromUnit\x12*\n" +
-	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\xdc\x02\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\x97\x04\n" +
 	"\vNodeService\x12H\n" +
 	"\tGetStatus\x12\x1b.jiujin.v1.GetStatusRequest\x1a\x1c.jiujin.v1.GetStatusResponse\"\x00\x12E\n" +
 	"\bGetStats\x12\x1a.jiujin.v1.GetStatsRequest\x1a\x1b.jiujin.v1.GetStatsResponse\"\x00\x12`\n" +
 	"\x11RevokeCertificate\x12#.jiujin.v1.RevokeCertificateRequest\x1a$.jiujin.v1.RevokeCertificateResponse\"\x00\x12Z\n" +
-	"\x0fListRevocations\x12!.jiujin.v1.ListRevocationsRequest\x1a\".jiujin.v1.ListRevocationsResponse\"\x00B\x94\x01\n" +
+	"\x0fListRevocations\x12!.jiujin.v1.ListRevocationsRequest\x1a\".jiujin.v1.ListRevocationsResponse\"\x00\x12Z\n" +
+	"\x0fListEnrollments\x12!.jiujin.v1.ListEnrollmentsRequest\x1a\".jiujin.v1.ListEnrollmentsResponse\"\x00\x12]\n" +
+	"\x10AnswerEnrollment\x12\".jiujin.v1.AnswerEnrollmentRequest\x1a#.jiujin.v1.AnswerEnrollmentResponse\"\x002\xa6\x01\n" +
+	"\rEnrollService\x12?\n" +
+	"\x06Enroll\x12\x18.jiujin.v1.EnrollRequest\x1a\x19.jiujin.v1.EnrollResponse\"\x00\x12T\n" +
+	"\rGetEnrollment\x12\x1f.jiujin.v1.GetEnrollmentRequest\x1a .jiujin.v1.GetEnrollmentResponse\"\x00B\x94\x01\n" +
 	"\rcom.jiujin.v1B\tNodeProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -1152,46 +1709,67 @@ func file_jiujin_v1_node_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_node_proto_rawDescData
 }
 
-var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_jiujin_v1_node_proto_goTypes = []any{
-	(*Revocation)(nil),                // 0: jiujin.v1.Revocation
-	(*RevokeCertificateRequest)(nil),  // 1: jiujin.v1.RevokeCertificateRequest
-	(*RevokeCertificateResponse)(nil), // 2: jiujin.v1.RevokeCertificateResponse
-	(*ListRevocationsRequest)(nil),    // 3: jiujin.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),   // 4: jiujin.v1.ListRevocationsResponse
-	(*GetStatsRequest)(nil),           // 5: jiujin.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),          // 6: jiujin.v1.GetStatsResponse
-	(*GetStatusRequest)(nil),          // 7: jiujin.v1.GetStatusRequest
-	(*LinkStatus)(nil),                // 8: jiujin.v1.LinkStatus
-	(*StateCount)(nil),                // 9: jiujin.v1.StateCount
-	(*GetStatusResponse)(nil),         // 10: jiujin.v1.GetStatusResponse
-	(*QuarantinedEvent)(nil),          // 11: jiujin.v1.QuarantinedEvent
-	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
+	(*EnrollRequest)(nil),             // 0: jiujin.v1.EnrollRequest
+	(*EnrollResponse)(nil),            // 1: jiujin.v1.EnrollResponse
+	(*GetEnrollmentRequest)(nil),      // 2: jiujin.v1.GetEnrollmentRequest
+	(*GetEnrollmentResponse)(nil),     // 3: jiujin.v1.GetEnrollmentResponse
+	(*Enrollment)(nil),                // 4: jiujin.v1.Enrollment
+	(*ListEnrollmentsRequest)(nil),    // 5: jiujin.v1.ListEnrollmentsRequest
+	(*ListEnrollmentsResponse)(nil),   // 6: jiujin.v1.ListEnrollmentsResponse
+	(*AnswerEnrollmentRequest)(nil),   // 7: jiujin.v1.AnswerEnrollmentRequest
+	(*AnswerEnrollmentResponse)(nil),  // 8: jiujin.v1.AnswerEnrollmentResponse
+	(*Revocation)(nil),                // 9: jiujin.v1.Revocation
+	(*RevokeCertificateRequest)(nil),  // 10: jiujin.v1.RevokeCertificateRequest
+	(*RevokeCertificateResponse)(nil), // 11: jiujin.v1.RevokeCertificateResponse
+	(*ListRevocationsRequest)(nil),    // 12: jiujin.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),   // 13: jiujin.v1.ListRevocationsResponse
+	(*GetStatsRequest)(nil),           // 14: jiujin.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),          // 15: jiujin.v1.GetStatsResponse
+	(*GetStatusRequest)(nil),          // 16: jiujin.v1.GetStatusRequest
+	(*LinkStatus)(nil),                // 17: jiujin.v1.LinkStatus
+	(*StateCount)(nil),                // 18: jiujin.v1.StateCount
+	(*GetStatusResponse)(nil),         // 19: jiujin.v1.GetStatusResponse
+	(*QuarantinedEvent)(nil),          // 20: jiujin.v1.QuarantinedEvent
+	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
 }
 var file_jiujin_v1_node_proto_depIdxs = []int32{
-	0,  // 0: jiujin.v1.RevokeCertificateRequest.revocation:type_name -> jiujin.v1.Revocation
-	0,  // 1: jiujin.v1.RevokeCertificateResponse.revocation:type_name -> jiujin.v1.Revocation
-	0,  // 2: jiujin.v1.ListRevocationsResponse.revocations:type_name -> jiujin.v1.Revocation
-	12, // 3: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
-	9,  // 4: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
-	8,  // 5: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
-	12, // 6: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	11, // 7: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
-	12, // 8: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	12, // 9: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
-	7,  // 10: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	5,  // 11: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
-	1,  // 12: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
-	3,  // 13: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
-	10, // 14: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	6,  // 15: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
-	2,  // 16: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
-	4,  // 17: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	4,  // 0: jiujin.v1.EnrollResponse.enrollment:type_name -> jiujin.v1.Enrollment
+	4,  // 1: jiujin.v1.GetEnrollmentResponse.enrollment:type_name -> jiujin.v1.Enrollment
+	4,  // 2: jiujin.v1.ListEnrollmentsResponse.enrollments:type_name -> jiujin.v1.Enrollment
+	4,  // 3: jiujin.v1.AnswerEnrollmentResponse.enrollment:type_name -> jiujin.v1.Enrollment
+	9,  // 4: jiujin.v1.RevokeCertificateRequest.revocation:type_name -> jiujin.v1.Revocation
+	9,  // 5: jiujin.v1.RevokeCertificateResponse.revocation:type_name -> jiujin.v1.Revocation
+	9,  // 6: jiujin.v1.ListRevocationsResponse.revocations:type_name -> jiujin.v1.Revocation
+	21, // 7: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
+	18, // 8: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
+	17, // 9: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
+	21, // 10: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	20, // 11: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
+	21, // 12: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	21, // 13: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
+	16, // 14: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	14, // 15: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
+	10, // 16: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
+	12, // 17: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
+	5,  // 18: jiujin.v1.NodeService.ListEnrollments:input_type -> jiujin.v1.ListEnrollmentsRequest
+	7,  // 19: jiujin.v1.NodeService.AnswerEnrollment:input_type -> jiujin.v1.AnswerEnrollmentRequest
+	0,  // 20: jiujin.v1.EnrollService.Enroll:input_type -> jiujin.v1.EnrollRequest
+	2,  // 21: jiujin.v1.EnrollService.GetEnrollment:input_type -> jiujin.v1.GetEnrollmentRequest
+	19, // 22: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	15, // 23: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
+	11, // 24: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
+	13, // 25: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
+	6,  // 26: jiujin.v1.NodeService.ListEnrollments:output_type -> jiujin.v1.ListEnrollmentsResponse
+	8,  // 27: jiujin.v1.NodeService.AnswerEnrollment:output_type -> jiujin.v1.AnswerEnrollmentResponse
+	1,  // 28: jiujin.v1.EnrollService.Enroll:output_type -> jiujin.v1.EnrollResponse
+	3,  // 29: jiujin.v1.EnrollService.GetEnrollment:output_type -> jiujin.v1.GetEnrollmentResponse
+	22, // [22:30] is the sub-list for method output_type
+	14, // [14:22] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_node_proto_init() }
@@ -1205,9 +1783,9 @@ func file_jiujin_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_node_proto_rawDesc), len(file_jiujin_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   21,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_jiujin_v1_node_proto_goTypes,
 		DependencyIndexes: file_jiujin_v1_node_proto_depIdxs,

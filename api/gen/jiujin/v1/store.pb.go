@@ -65,6 +65,8 @@ type Command struct {
 	//	*Command_SignIn
 	//	*Command_SignInFailed
 	//	*Command_RevokeCertificate
+	//	*Command_Enroll
+	//	*Command_AnswerEnrollment
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -367,6 +369,24 @@ func (x *Command) GetRevokeCertificate() *Revocation {
 	return nil
 }
 
+func (x *Command) GetEnroll() *Enrollment {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Enroll); ok {
+			return x.Enroll
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAnswerEnrollment() *AnswerEnrollmentRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_AnswerEnrollment); ok {
+			return x.AnswerEnrollment
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -471,6 +491,14 @@ type Command_RevokeCertificate struct {
 	RevokeCertificate *Revocation `protobuf:"bytes,34,opt,name=revoke_certificate,json=revokeCertificate,proto3,oneof"`
 }
 
+type Command_Enroll struct {
+	Enroll *Enrollment `protobuf:"bytes,35,opt,name=enroll,proto3,oneof"`
+}
+
+type Command_AnswerEnrollment struct {
+	AnswerEnrollment *AnswerEnrollmentRequest `protobuf:"bytes,36,opt,name=answer_enrollment,json=answerEnrollment,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -520,6 +548,10 @@ func (*Command_SignIn) isCommand_Op() {}
 func (*Command_SignInFailed) isCommand_Op() {}
 
 func (*Command_RevokeCertificate) isCommand_Op() {}
+
+func (*Command_Enroll) isCommand_Op() {}
+
+func (*Command_AnswerEnrollment) isCommand_Op() {}
 
 // Commands proposed at once by different callers, put in one entry of a
 // replicated group's log so that they share one log append, one fsync on
@@ -1872,7 +1904,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xff\f\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\x83\x0e\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
@@ -1907,7 +1939,9 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\fset_password\x18\x1f \x01(\v2\x1a.jiujin.v1.PasswordChangedH\x00R\vsetPassword\x12,\n" +
 	"\asign_in\x18  \x01(\v2\x11.jiujin.v1.SignInH\x00R\x06signIn\x129\n" +
 	"\x0esign_in_failed\x18! \x01(\v2\x11.jiujin.v1.SignInH\x00R\fsignInFailed\x12F\n" +
-	"\x12revoke_certificate\x18\" \x01(\v2\x15.jiujin.v1.RevocationH\x00R\x11revokeCertificateB\x04\n" +
+	"\x12revoke_certificate\x18\" \x01(\v2\x15.jiujin.v1.RevocationH\x00R\x11revokeCertificate\x12/\n" +
+	"\x06enroll\x18# \x01(\v2\x15.jiujin.v1.EnrollmentH\x00R\x06enroll\x12Q\n" +
+	"\x11answer_enrollment\x18$ \x01(\v2\".jiujin.v1.AnswerEnrollmentRequestH\x00R\x10answerEnrollmentB\x04\n" +
 	"\x02op\"*\n" +
 	"\fCommandBatch\x12\x1a\n" +
 	"\bcommands\x18\x01 \x03(\fR\bcommands\"9\n" +
@@ -2055,11 +2089,13 @@ var file_jiujin_v1_store_proto_goTypes = []any{
 	(*PasswordChanged)(nil),            // 40: jiujin.v1.PasswordChanged
 	(*SignIn)(nil),                     // 41: jiujin.v1.SignIn
 	(*Revocation)(nil),                 // 42: jiujin.v1.Revocation
-	(*Peer)(nil),                       // 43: jiujin.v1.Peer
-	(*Event)(nil),                      // 44: jiujin.v1.Event
-	(*Department)(nil),                 // 45: jiujin.v1.Department
-	(*Matter)(nil),                     // 46: jiujin.v1.Matter
-	(*Application)(nil),                // 47: jiujin.v1.Application
+	(*Enrollment)(nil),                 // 43: jiujin.v1.Enrollment
+	(*AnswerEnrollmentRequest)(nil),    // 44: jiujin.v1.AnswerEnrollmentRequest
+	(*Peer)(nil),                       // 45: jiujin.v1.Peer
+	(*Event)(nil),                      // 46: jiujin.v1.Event
+	(*Department)(nil),                 // 47: jiujin.v1.Department
+	(*Matter)(nil),                     // 48: jiujin.v1.Matter
+	(*Application)(nil),                // 49: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
 	24, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
@@ -2087,20 +2123,22 @@ var file_jiujin_v1_store_proto_depIdxs = []int32{
 	41, // 22: jiujin.v1.Command.sign_in:type_name -> jiujin.v1.SignIn
 	41, // 23: jiujin.v1.Command.sign_in_failed:type_name -> jiujin.v1.SignIn
 	42, // 24: jiujin.v1.Command.revoke_certificate:type_name -> jiujin.v1.Revocation
-	43, // 25: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	44, // 26: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	44, // 27: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	44, // 28: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	45, // 29: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	46, // 30: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	45, // 31: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	47, // 32: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	22, // 33: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	43, // 25: jiujin.v1.Command.enroll:type_name -> jiujin.v1.Enrollment
+	44, // 26: jiujin.v1.Command.answer_enrollment:type_name -> jiujin.v1.AnswerEnrollmentRequest
+	45, // 27: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	46, // 28: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	46, // 29: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	46, // 30: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	47, // 31: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	48, // 32: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	47, // 33: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	49, // 34: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	22, // 35: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -2141,6 +2179,8 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_SignIn)(nil),
 		(*Command_SignInFailed)(nil),
 		(*Command_RevokeCertificate)(nil),
+		(*Command_Enroll)(nil),
+		(*Command_AnswerEnrollment)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

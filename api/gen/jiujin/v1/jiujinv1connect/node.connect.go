@@ -23,6 +23,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// NodeServiceName is the fully-qualified name of the NodeService service.
 	NodeServiceName = "jiujin.v1.NodeService"
+	// EnrollServiceName is the fully-qualified name of the EnrollService service.
+	EnrollServiceName = "jiujin.v1.EnrollService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -43,6 +45,17 @@ const (
 	// NodeServiceListRevocationsProcedure is the fully-qualified name of the NodeService's
 	// ListRevocations RPC.
 	NodeServiceListRevocationsProcedure = "/jiujin.v1.NodeService/ListRevocations"
+	// NodeServiceListEnrollmentsProcedure is the fully-qualified name of the NodeService's
+	// ListEnrollments RPC.
+	NodeServiceListEnrollmentsProcedure = "/jiujin.v1.NodeService/ListEnrollments"
+	// NodeServiceAnswerEnrollmentProcedure is the fully-qualified name of the NodeService's
+	// AnswerEnrollment RPC.
+	NodeServiceAnswerEnrollmentProcedure = "/jiujin.v1.NodeService/AnswerEnrollment"
+	// EnrollServiceEnrollProcedure is the fully-qualified name of the EnrollService's Enroll RPC.
+	EnrollServiceEnrollProcedure = "/jiujin.v1.EnrollService/Enroll"
+	// EnrollServiceGetEnrollmentProcedure is the fully-qualified name of the EnrollService's
+	// GetEnrollment RPC.
+	EnrollServiceGetEnrollmentProcedure = "/jiujin.v1.EnrollService/GetEnrollment"
 )
 
 // NodeServiceClient is a client for the jiujin.v1.NodeService service.
@@ -57,6 +70,12 @@ type NodeServiceClient interface {
 	RevokeCertificate(context.Context, *connect.Request[v1.RevokeCertificateRequest]) (*connect.Response[v1.RevokeCertificateResponse], error)
 	// The revocations this node holds.
 	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
+	// The enrollments this node holds (county administrators: those the CA
+	// has yet to sign, for jiujin ca sign-pending).
+	ListEnrollments(context.Context, *connect.Request[v1.ListEnrollmentsRequest]) (*connect.Response[v1.ListEnrollmentsResponse], error)
+	// The CA's answer to an enrollment, published by the county: the
+	// certificate, or why not.
+	AnswerEnrollment(context.Context, *connect.Request[v1.AnswerEnrollmentRequest]) (*connect.Response[v1.AnswerEnrollmentResponse], error)
 }
 
 // NewNodeServiceClient constructs a client for the jiujin.v1.NodeService service. By default, it
@@ -94,6 +113,18 @@ func NewNodeServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(nodeServiceMethods.ByName("ListRevocations")),
 			connect.WithClientOptions(opts...),
 		),
+		listEnrollments: connect.NewClient[v1.ListEnrollmentsRequest, v1.ListEnrollmentsResponse](
+			httpClient,
+			baseURL+NodeServiceListEnrollmentsProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("ListEnrollments")),
+			connect.WithClientOptions(opts...),
+		),
+		answerEnrollment: connect.NewClient[v1.AnswerEnrollmentRequest, v1.AnswerEnrollmentResponse](
+			httpClient,
+			baseURL+NodeServiceAnswerEnrollmentProcedure,
+			connect.WithSchema(nodeServiceMethods.ByName("AnswerEnrollment")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -103,6 +134,8 @@ type nodeServiceClient struct {
 	getStats          *connect.Client[v1.GetStatsRequest, v1.GetStatsResponse]
 	revokeCertificate *connect.Client[v1.RevokeCertificateRequest, v1.RevokeCertificateResponse]
 	listRevocations   *connect.Client[v1.ListRevocationsRequest, v1.ListRevocationsResponse]
+	listEnrollments   *connect.Client[v1.ListEnrollmentsRequest, v1.ListEnrollmentsResponse]
+	answerEnrollment  *connect.Client[v1.AnswerEnrollmentRequest, v1.AnswerEnrollmentResponse]
 }
 
 // GetStatus calls jiujin.v1.NodeService.GetStatus.
@@ -125,6 +158,16 @@ func (c *nodeServiceClient) ListRevocations(ctx context.Context, req *connect.Re
 	return c.listRevocations.CallUnary(ctx, req)
 }
 
+// ListEnrollments calls jiujin.v1.NodeService.ListEnrollments.
+func (c *nodeServiceClient) ListEnrollments(ctx context.Context, req *connect.Request[v1.ListEnrollmentsRequest]) (*connect.Response[v1.ListEnrollmentsResponse], error) {
+	return c.listEnrollments.CallUnary(ctx, req)
+}
+
+// AnswerEnrollment calls jiujin.v1.NodeService.AnswerEnrollment.
+func (c *nodeServiceClient) AnswerEnrollment(ctx context.Context, req *connect.Request[v1.AnswerEnrollmentRequest]) (*connect.Response[v1.AnswerEnrollmentResponse], error) {
+	return c.answerEnrollment.CallUnary(ctx, req)
+}
+
 // NodeServiceHandler is an implementation of the jiujin.v1.NodeService service.
 type NodeServiceHandler interface {
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
@@ -137,6 +180,12 @@ type NodeServiceHandler interface {
 	RevokeCertificate(context.Context, *connect.Request[v1.RevokeCertificateRequest]) (*connect.Response[v1.RevokeCertificateResponse], error)
 	// The revocations this node holds.
 	ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error)
+	// The enrollments this node holds (county administrators: those the CA
+	// has yet to sign, for jiujin ca sign-pending).
+	ListEnrollments(context.Context, *connect.Request[v1.ListEnrollmentsRequest]) (*connect.Response[v1.ListEnrollmentsResponse], error)
+	// The CA's answer to an enrollment, published by the county: the
+	// certificate, or why not.
+	AnswerEnrollment(context.Context, *connect.Request[v1.AnswerEnrollmentRequest]) (*connect.Response[v1.AnswerEnrollmentResponse], error)
 }
 
 // NewNodeServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -170,6 +219,18 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(nodeServiceMethods.ByName("ListRevocations")),
 		connect.WithHandlerOptions(opts...),
 	)
+	nodeServiceListEnrollmentsHandler := connect.NewUnaryHandler(
+		NodeServiceListEnrollmentsProcedure,
+		svc.ListEnrollments,
+		connect.WithSchema(nodeServiceMethods.ByName("ListEnrollments")),
+		connect.WithHandlerOptions(opts...),
+	)
+	nodeServiceAnswerEnrollmentHandler := connect.NewUnaryHandler(
+		NodeServiceAnswerEnrollmentProcedure,
+		svc.AnswerEnrollment,
+		connect.WithSchema(nodeServiceMethods.ByName("AnswerEnrollment")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.NodeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case NodeServiceGetStatusProcedure:
@@ -180,6 +241,10 @@ func NewNodeServiceHandler(svc NodeServiceHandler, opts ...connect.HandlerOption
 			nodeServiceRevokeCertificateHandler.ServeHTTP(w, r)
 		case NodeServiceListRevocationsProcedure:
 			nodeServiceListRevocationsHandler.ServeHTTP(w, r)
+		case NodeServiceListEnrollmentsProcedure:
+			nodeServiceListEnrollmentsHandler.ServeHTTP(w, r)
+		case NodeServiceAnswerEnrollmentProcedure:
+			nodeServiceAnswerEnrollmentHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -203,4 +268,108 @@ func (UnimplementedNodeServiceHandler) RevokeCertificate(context.Context, *conne
 
 func (UnimplementedNodeServiceHandler) ListRevocations(context.Context, *connect.Request[v1.ListRevocationsRequest]) (*connect.Response[v1.ListRevocationsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.ListRevocations is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) ListEnrollments(context.Context, *connect.Request[v1.ListEnrollmentsRequest]) (*connect.Response[v1.ListEnrollmentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.ListEnrollments is not implemented"))
+}
+
+func (UnimplementedNodeServiceHandler) AnswerEnrollment(context.Context, *connect.Request[v1.AnswerEnrollmentRequest]) (*connect.Response[v1.AnswerEnrollmentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.NodeService.AnswerEnrollment is not implemented"))
+}
+
+// EnrollServiceClient is a client for the jiujin.v1.EnrollService service.
+type EnrollServiceClient interface {
+	Enroll(context.Context, *connect.Request[v1.EnrollRequest]) (*connect.Response[v1.EnrollResponse], error)
+	GetEnrollment(context.Context, *connect.Request[v1.GetEnrollmentRequest]) (*connect.Response[v1.GetEnrollmentResponse], error)
+}
+
+// NewEnrollServiceClient constructs a client for the jiujin.v1.EnrollService service. By default,
+// it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses, and
+// sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the connect.WithGRPC()
+// or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewEnrollServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) EnrollServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	enrollServiceMethods := v1.File_jiujin_v1_node_proto.Services().ByName("EnrollService").Methods()
+	return &enrollServiceClient{
+		enroll: connect.NewClient[v1.EnrollRequest, v1.EnrollResponse](
+			httpClient,
+			baseURL+EnrollServiceEnrollProcedure,
+			connect.WithSchema(enrollServiceMethods.ByName("Enroll")),
+			connect.WithClientOptions(opts...),
+		),
+		getEnrollment: connect.NewClient[v1.GetEnrollmentRequest, v1.GetEnrollmentResponse](
+			httpClient,
+			baseURL+EnrollServiceGetEnrollmentProcedure,
+			connect.WithSchema(enrollServiceMethods.ByName("GetEnrollment")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// enrollServiceClient implements EnrollServiceClient.
+type enrollServiceClient struct {
+	enroll        *connect.Client[v1.EnrollRequest, v1.EnrollResponse]
+	getEnrollment *connect.Client[v1.GetEnrollmentRequest, v1.GetEnrollmentResponse]
+}
+
+// Enroll calls jiujin.v1.EnrollService.Enroll.
+func (c *enrollServiceClient) Enroll(ctx context.Context, req *connect.Request[v1.EnrollRequest]) (*connect.Response[v1.EnrollResponse], error) {
+	return c.enroll.CallUnary(ctx, req)
+}
+
+// GetEnrollment calls jiujin.v1.EnrollService.GetEnrollment.
+func (c *enrollServiceClient) GetEnrollment(ctx context.Context, req *connect.Request[v1.GetEnrollmentRequest]) (*connect.Response[v1.GetEnrollmentResponse], error) {
+	return c.getEnrollment.CallUnary(ctx, req)
+}
+
+// EnrollServiceHandler is an implementation of the jiujin.v1.EnrollService service.
+type EnrollServiceHandler interface {
+	Enroll(context.Context, *connect.Request[v1.EnrollRequest]) (*connect.Response[v1.EnrollResponse], error)
+	GetEnrollment(context.Context, *connect.Request[v1.GetEnrollmentRequest]) (*connect.Response[v1.GetEnrollmentResponse], error)
+}
+
+// NewEnrollServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewEnrollServiceHandler(svc EnrollServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	enrollServiceMethods := v1.File_jiujin_v1_node_proto.Services().ByName("EnrollService").Methods()
+	enrollServiceEnrollHandler := connect.NewUnaryHandler(
+		EnrollServiceEnrollProcedure,
+		svc.Enroll,
+		connect.WithSchema(enrollServiceMethods.ByName("Enroll")),
+		connect.WithHandlerOptions(opts...),
+	)
+	enrollServiceGetEnrollmentHandler := connect.NewUnaryHandler(
+		EnrollServiceGetEnrollmentProcedure,
+		svc.GetEnrollment,
+		connect.WithSchema(enrollServiceMethods.ByName("GetEnrollment")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/jiujin.v1.EnrollService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case EnrollServiceEnrollProcedure:
+			enrollServiceEnrollHandler.ServeHTTP(w, r)
+		case EnrollServiceGetEnrollmentProcedure:
+			enrollServiceGetEnrollmentHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedEnrollServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedEnrollServiceHandler struct{}
+
+func (UnimplementedEnrollServiceHandler) Enroll(context.Context, *connect.Request[v1.EnrollRequest]) (*connect.Response[v1.EnrollResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.EnrollService.Enroll is not implemented"))
+}
+
+func (UnimplementedEnrollServiceHandler) GetEnrollment(context.Context, *connect.Request[v1.GetEnrollmentRequest]) (*connect.Response[v1.GetEnrollmentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.EnrollService.GetEnrollment is not implemented"))
 }
