@@ -261,6 +261,7 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 		if cfg.TLS, err = auth.LoadBundle(o.TLSDir, time.Now()); err != nil {
 			return node.Config{}, fmt.Errorf("--%w", err)
 		}
+		cfg.TLSDir = o.TLSDir
 	case !o.Insecure:
 		return node.Config{}, fmt.Errorf("--tls-dir: 请指定本节点的证书目录（jiujin ca issue 生成）；仅在本机测试时可用 --insecure")
 	}

@@ -100,6 +100,12 @@ type Config struct {
 	// listener serves TLS 1.3 and node-to-node calls need a node
 	// certificate. Nil only with Insecure.
 	TLS *auth.Bundle
+	// TLSDir is where TLS was loaded from: a renewed certificate is
+	// written there ("": no renewal).
+	TLSDir string
+	// RenewEvery is how often the node looks at its certificate's age
+	// (default an hour; negative: never).
+	RenewEvery time.Duration
 	// Insecure runs without certificates, on loopback addresses only (tests,
 	// a developer's machine): every call is anonymous and may do anything.
 	Insecure bool
@@ -284,8 +290,9 @@ func Start(cfg Config) (*Node, error) {
 	go func() {
 		defer close(n.linkDone)
 		var wg gosync.WaitGroup
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); n.sweepLoop(ctx) }()
+		go func() { defer wg.Done(); n.renewLoop(ctx) }()
 		if n.Link != nil {
 			n.Link.Serve(ctx)
 		}

@@ -101,6 +101,14 @@ func EnrollProof(token, unit string, pub []byte, hosts []string) []byte {
 // token is then spent), or why not. The error is for failures of the
 // CA itself.
 func (ca *CA) SignEnrollment(e *pb.Enrollment, now time.Time) (certDER []byte, refused string, err error) {
+	if e.GetRenewal() {
+		// Asked by the node itself, its request signed with the
+		// certificate it renews (the county checked that signature).
+		if e.GetUnit() != e.GetReceivedBy() {
+			return nil, "续期只能由节点为自己申请", nil
+		}
+		return ca.signFor(e, now)
+	}
 	tokens, err := ca.tokens()
 	if err != nil {
 		return nil, "", err
@@ -119,17 +127,31 @@ func (ca *CA) SignEnrollment(e *pb.Enrollment, now time.Time) (certDER []byte, r
 	case now.After(tokens[match].Expires):
 		return nil, fmt.Sprintf("入网令牌已于 %s 过期", tokens[match].Expires.Format(time.RFC3339)), nil
 	}
-	unit, err := tiers.Parse(e.GetUnit())
-	if err != nil {
-		return nil, "", err
-	}
-	certPEM, _, err := ca.Issue(IssueRequest{Unit: unit, Role: RoleNode, Hosts: e.GetHosts(), PublicKey: ed25519.PublicKey(e.GetPublicKey()), Now: now})
-	if err != nil {
-		return nil, err.Error(), nil
+	der, refused, err := ca.signFor(e, now)
+	if err != nil || refused != "" {
+		return der, refused, err
 	}
 	tokens[match].UsedBy = e.GetId()
 	if err := ca.saveTokens(tokens); err != nil {
 		return nil, "", err
+	}
+	return der, "", nil
+}
+
+// signFor issues the certificate an enrollment asks for: a node's, or a
+// county member's when a member renews.
+func (ca *CA) signFor(e *pb.Enrollment, now time.Time) (certDER []byte, refused string, err error) {
+	unit, err := tiers.Parse(e.GetUnit())
+	if err != nil {
+		return nil, "", err
+	}
+	role := RoleNode
+	if e.GetRenewal() && e.GetRole() == string(RoleMember) {
+		role = RoleMember
+	}
+	certPEM, _, err := ca.Issue(IssueRequest{Unit: unit, Role: role, Hosts: e.GetHosts(), PublicKey: ed25519.PublicKey(e.GetPublicKey()), Now: now})
+	if err != nil {
+		return nil, err.Error(), nil
 	}
 	blk, _ := pem.Decode(certPEM)
 	return blk.Bytes, "", nil
@@ -139,7 +161,11 @@ func (ca *CA) SignEnrollment(e *pb.Enrollment, now time.Time) (certDER []byte, r
 // county does before publishing it: issued by its CA, in force, for the
 // enrollment's unit, a node's, and for the key the box asked with.
 func (b *Bundle) CheckEnrolled(e *pb.Enrollment, der []byte, now time.Time) error {
-	id, err := b.Verify([][]byte{der}, now, RoleNode)
+	role := RoleNode
+	if e.GetRenewal() && e.GetRole() == string(RoleMember) {
+		role = RoleMember
+	}
+	id, err := b.Verify([][]byte{der}, now, role)
 	if err != nil {
 		return err
 	}

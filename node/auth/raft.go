@@ -32,7 +32,7 @@ func NewStreamLayer(listen string, b *Bundle) (*StreamLayer, error) {
 	}
 	server := &tls.Config{
 		MinVersion:       tls.VersionTLS13,
-		Certificates:     []tls.Certificate{b.Cert},
+		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return b.Current(), nil },
 		ClientAuth:       tls.RequireAnyClientCert,
 		VerifyConnection: check,
 	}
@@ -40,10 +40,10 @@ func NewStreamLayer(listen string, b *Bundle) (*StreamLayer, error) {
 	// certificates need not name: the chain and the member role are what
 	// is checked, on both sides.
 	client := &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		Certificates:       []tls.Certificate{b.Cert},
-		InsecureSkipVerify: true,
-		VerifyConnection:   check,
+		MinVersion:           tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return b.Current(), nil },
+		InsecureSkipVerify:   true,
+		VerifyConnection:     check,
 	}
 	return &StreamLayer{ln: ln, server: server, client: client}, nil
 }

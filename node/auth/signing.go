@@ -2,10 +2,12 @@ package auth
 
 import (
 	"crypto/ed25519"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
@@ -24,9 +26,7 @@ const maxSigners = 4096
 // events of others against the county's CA (store.Signing).
 type Signing struct {
 	b      *Bundle
-	key    ed25519.PrivateKey
-	fp     []byte
-	der    []byte
+	own    atomic.Pointer[ownKey]
 	pool   *x509.CertPool
 	county Identity
 
@@ -44,23 +44,43 @@ type signer struct {
 	leaf     *x509.Certificate
 }
 
-// NewSigning signs with the bundle's key and checks with its CA.
+// ownKey is the node's certificate in force, as signing needs it.
+type ownKey struct {
+	cert    *tls.Certificate
+	key     ed25519.PrivateKey
+	fp, der []byte
+}
+
+// NewSigning signs with the bundle's key in force and checks with its CA.
 func NewSigning(b *Bundle) (*Signing, error) {
-	key, ok := b.Cert.PrivateKey.(ed25519.PrivateKey)
-	if !ok {
+	if _, ok := b.Current().PrivateKey.(ed25519.PrivateKey); !ok {
 		return nil, errors.New("tls-dir: 节点密钥不是 ed25519 密钥，不能签署事件")
 	}
-	return &Signing{b: b, key: key, fp: store.Fingerprint(b.Leaf.Raw), der: b.Leaf.Raw, pool: b.Pool, county: b.Self,
-		signers: map[string]*signer{}}, nil
+	return &Signing{b: b, pool: b.Pool, county: b.Self, signers: map[string]*signer{}}, nil
+}
+
+// current is the key in force, following a renewal.
+func (s *Signing) current() *ownKey {
+	cert := s.b.Current()
+	if k := s.own.Load(); k != nil && k.cert == cert {
+		return k
+	}
+	k := &ownKey{cert: cert, key: cert.PrivateKey.(ed25519.PrivateKey), fp: store.Fingerprint(cert.Leaf.Raw), der: cert.Leaf.Raw}
+	s.own.Store(k)
+	return k
 }
 
 // Sign signs an event's hash.
 func (s *Signing) Sign(hash []byte) (alg string, signer, sig []byte) {
-	return SigAlg, s.fp, ed25519.Sign(s.key, hash)
+	k := s.current()
+	return SigAlg, k.fp, ed25519.Sign(k.key, hash)
 }
 
 // Certificate is the node's own certificate and its fingerprint.
-func (s *Signing) Certificate() (fp, der []byte) { return s.fp, s.der }
+func (s *Signing) Certificate() (fp, der []byte) {
+	k := s.current()
+	return k.fp, k.der
+}
 
 // Check verifies an event's signature with the certificate der: issued by
 // the county's CA to a node or a county member, for the event's unit, in
@@ -118,9 +138,14 @@ func (s *Signing) signerOf(der []byte) (*signer, error) {
 	if !ok {
 		return nil, errors.New("签名证书的密钥不是 ed25519 密钥")
 	}
-	// The chain is checked within the certificate's own life; the event's
-	// time is checked against that life by Check.
-	id, err := verify(leaf, s.pool, s.county.County, leaf.NotBefore.Add(time.Second))
+	// The chain is checked at a time in the life of both the certificate
+	// and the CA; the event's time is checked against the certificate's
+	// end by Check.
+	at := leaf.NotBefore
+	if s.b.CA.NotBefore.After(at) {
+		at = s.b.CA.NotBefore
+	}
+	id, err := verify(leaf, s.pool, s.county.County, at.Add(time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("签名证书不是本县证书颁发机构签发的节点证书：%w", err)
 	}

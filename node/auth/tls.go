@@ -5,22 +5,28 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/jiujin/jiujin/tiers"
 )
 
 // Bundle is a node's TLS directory loaded: the county CA it trusts, its
-// certificate and key, and the identity the certificate binds.
+// certificate and key, and the identity the certificate binds. Cert and
+// Leaf are as loaded; a renewal replaces what Current answers, which is
+// what handshakes present and events are signed with.
 type Bundle struct {
 	CA   *x509.Certificate
 	Pool *x509.CertPool
 	Cert tls.Certificate
 	Leaf *x509.Certificate
 	Self Identity
+	// cur is the certificate in force (see Current, Renewed).
+	cur atomic.Pointer[tls.Certificate]
 	// revoked: see SetRevocations.
 	revoked revokedHook
 }
@@ -29,6 +35,9 @@ type Bundle struct {
 // the key must be readable by its owner only, the certificate signed by
 // the CA, in force, and bound to a unit of the CA's county.
 func LoadBundle(dir string, now time.Time) (*Bundle, error) {
+	if err := finishRenewal(dir); err != nil {
+		return nil, fmt.Errorf("tls-dir: %w", err)
+	}
 	ca, err := readCert(filepath.Join(dir, CACertFile))
 	if err != nil {
 		return nil, fmt.Errorf("tls-dir: %w", err)
@@ -54,8 +63,35 @@ func LoadBundle(dir string, now time.Time) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls-dir: %s: %w", NodeCertFile, err)
 	}
-	return &Bundle{CA: ca, Pool: pool, Leaf: leaf, Self: id,
-		Cert: tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}}, nil
+	b := &Bundle{CA: ca, Pool: pool, Leaf: leaf, Self: id,
+		Cert: tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}}
+	b.cur.Store(&b.Cert)
+	return b, nil
+}
+
+// Current is the certificate in force: the one loaded, or its renewal.
+func (b *Bundle) Current() *tls.Certificate { return b.cur.Load() }
+
+// Renewed puts a renewed certificate in force, from the next handshake
+// and the next event on: the county's CA's, in force, binding the same
+// county, unit and role, for key.
+func (b *Bundle) Renewed(der []byte, key ed25519.PrivateKey, now time.Time) (*x509.Certificate, error) {
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("renewal: %w", err)
+	}
+	if pub, ok := leaf.PublicKey.(ed25519.PublicKey); !ok || !pub.Equal(key.Public()) {
+		return nil, errors.New("renewal: 新证书与新私钥不配对")
+	}
+	id, err := verify(leaf, b.Pool, b.County(), now)
+	if err != nil {
+		return nil, fmt.Errorf("renewal: %w", err)
+	}
+	if id != b.Self {
+		return nil, fmt.Errorf("renewal: 新证书绑定 %s，本节点是 %s", id, b.Self)
+	}
+	b.cur.Store(&tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf})
+	return leaf, nil
 }
 
 // verify checks a node certificate against the county's CA at now and
@@ -115,10 +151,10 @@ func hasRole(id Identity, roles []Role) bool {
 // come without one; node-to-node services then refuse the call).
 func (b *Bundle) ServerConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{b.Cert},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    b.Pool,
+		MinVersion:     tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return b.Current(), nil },
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      b.Pool,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return nil
@@ -134,9 +170,9 @@ func (b *Bundle) ServerConfig() *tls.Config {
 // CA for the host dialled.
 func (b *Bundle) ClientConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{b.Cert},
-		RootCAs:      b.Pool,
+		MinVersion:           tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return b.Current(), nil },
+		RootCAs:              b.Pool,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			_, err := b.Verify(rawOf(cs.PeerCertificates), time.Now())
 			return err

@@ -502,8 +502,9 @@ func (h *Service) GetStatus(ctx context.Context, req *connect.Request[pb.GetStat
 	if h.tls == nil {
 		res.Insecure = true
 	} else {
-		res.Certificate, res.CertificateSerial = h.tls.Self.String(), auth.Serial(h.tls.Leaf)
-		res.CertificateNotAfter = timestamppb.New(h.tls.Leaf.NotAfter)
+		leaf := h.tls.Current().Leaf
+		res.Certificate, res.CertificateSerial = h.tls.Self.String(), auth.Serial(leaf)
+		res.CertificateNotAfter = timestamppb.New(leaf.NotAfter)
 	}
 	recent, err := s.Quarantine(10)
 	if err != nil {

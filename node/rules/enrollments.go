@@ -44,8 +44,13 @@ func checkEnrollment(e *pb.Enrollment) error {
 			return invalid("hosts", "%.40q 不是主机名或地址", h)
 		}
 	}
-	if len(e.GetProof()) != sha256.Size {
+	switch {
+	case e.GetRenewal() && (len(e.GetProof()) != 0 || e.GetUnit() != e.GetReceivedBy()):
+		return invalid("renewal", "续期只能由节点为自己申请，不带令牌")
+	case !e.GetRenewal() && len(e.GetProof()) != sha256.Size:
 		return invalid("proof", "应为 32 字节")
+	case e.GetRole() != "" && e.GetRole() != "node" && !(e.GetRole() == "member" && e.GetRenewal() && tiers.Unit(e.GetUnit()).Tier() == tiers.County):
+		return invalid("role", "%.20q 不能申请", e.GetRole())
 	}
 	return nil
 }

@@ -40,10 +40,21 @@ func Fingerprint(der []byte) []byte {
 
 func signerKey(fp []byte) []byte { return []byte(prefixSigner + hex.EncodeToString(fp)) }
 
-// sign signs an event the node writes.
-func (s *Store) sign(ev *pb.Event) {
-	if s.cfg.Signing != nil {
-		ev.SigAlg, ev.Signer, ev.Signature = s.cfg.Signing.Sign(ev.GetHash())
+// sign signs an event the node writes. The certificate that signs is
+// kept with the first event it signs, so that after a renewal the events
+// of the old one can still be sent with their certificate.
+func (w *Tx) sign(ev *pb.Event) {
+	sg := w.s.cfg.Signing
+	if sg == nil {
+		return
+	}
+	ev.SigAlg, ev.Signer, ev.Signature = sg.Sign(ev.GetHash())
+	if _, kept := w.s.certs.m.Load(string(ev.GetSigner())); !kept {
+		fp, der := sg.Certificate()
+		if string(fp) == string(ev.GetSigner()) {
+			w.Set(signerKey(fp), der)
+			w.s.certs.m.Store(string(fp), der)
+		}
 	}
 }
 

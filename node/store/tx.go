@@ -138,7 +138,7 @@ func (w *Tx) Emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 		ev.PrevHash = prev.GetHead()
 	}
 	ev.Hash = EventHash(ev)
-	w.s.sign(ev)
+	w.sign(ev)
 	rec, err := w.s.fold(prev, ev)
 	if err != nil {
 		return nil, err

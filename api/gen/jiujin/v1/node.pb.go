@@ -242,8 +242,13 @@ type Enrollment struct {
 	ReceivedBy    string `protobuf:"bytes,6,opt,name=received_by,json=receivedBy,proto3" json:"received_by,omitempty"`
 	RequestedAtMs int64  `protobuf:"varint,7,opt,name=requested_at_ms,json=requestedAtMs,proto3" json:"requested_at_ms,omitempty"`
 	// The certificate (DER), once signed; or why the CA refused.
-	Certificate   []byte `protobuf:"bytes,8,opt,name=certificate,proto3" json:"certificate,omitempty"`
-	Refused       string `protobuf:"bytes,9,opt,name=refused,proto3" json:"refused,omitempty"`
+	Certificate []byte `protobuf:"bytes,8,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	Refused     string `protobuf:"bytes,9,opt,name=refused,proto3" json:"refused,omitempty"`
+	// A node renewing its own certificate: asked by itself, its request
+	// signed with the certificate it has; no token.
+	Renewal bool `protobuf:"varint,10,opt,name=renewal,proto3" json:"renewal,omitempty"`
+	// The role renewed (node or member).
+	Role          string `protobuf:"bytes,11,opt,name=role,proto3" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -337,6 +342,20 @@ func (x *Enrollment) GetCertificate() []byte {
 func (x *Enrollment) GetRefused() string {
 	if x != nil {
 		return x.Refused
+	}
+	return ""
+}
+
+func (x *Enrollment) GetRenewal() bool {
+	if x != nil {
+		return x.Renewal
+	}
+	return false
+}
+
+func (x *Enrollment) GetRole() string {
+	if x != nil {
+		return x.Role
 	}
 	return ""
 }
@@ -1562,7 +1581,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x15GetEnrollmentResponse\x125\n" +
 	"\n" +
 	"enrollment\x18\x01 \x01(\v2\x15.jiujin.v1.EnrollmentR\n" +
-	"enrollment\"\x80\x02\n" +
+	"enrollment\"\xae\x02\n" +
 	"\n" +
 	"Enrollment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -1575,7 +1594,10 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"receivedBy\x12&\n" +
 	"\x0frequested_at_ms\x18\a \x01(\x03R\rrequestedAtMs\x12 \n" +
 	"\vcertificate\x18\b \x01(\fR\vcertificate\x12\x18\n" +
-	"\arefused\x18\t \x01(\tR\arefused\";\n" +
+	"\arefused\x18\t \x01(\tR\arefused\x12\x18\n" +
+	"\arenewal\x18\n" +
+	" \x01(\bR\arenewal\x12\x12\n" +
+	"\x04role\x18\v \x01(\tR\x04role\";\n" +
 	"\x16ListEnrollmentsRequest\x12!\n" +
 	"\fpending_only\x18\x01 \x01(\bR\vpendingOnly\"R\n" +
 	"\x17ListEnrollmentsResponse\x127\n" +
