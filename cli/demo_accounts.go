@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/internal/durable"
@@ -85,5 +84,5 @@ func printDemoLogins(w io.Writer, d *demoNet, data string) {
 		return
 	}
 	fmt.Fprintf(w, "管理员和审计员另需动态口令：示范中其密钥在 %s 下，登录时加 --otp-secret-file %s\n",
-		otp, strings.TrimSuffix(filepath.Join(otp, "admin"), "admin")+"LOGIN")
+		otp, filepath.Join(otp, "LOGIN"))
 }
