@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"connectrpc.com/connect"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -178,4 +179,16 @@ func TestIdempotencyKeyAtANode(t *testing.T) {
 	r.Header().Set(rpc.IdempotencyHeader, strings.Repeat("k", 70))
 	_, err = n.apps.AcceptApplication(ctx, r)
 	requireCode(t, err, 3 /* invalid_argument */, "request_id")
+
+	// The same key for another request: refused, not answered as the
+	// first, and nothing is written.
+	other := acceptReq()
+	other.Applicant.Name = "李建国"
+	r = req(other)
+	r.Header().Set(rpc.IdempotencyHeader, "k1")
+	_, err = n.apps.AcceptApplication(ctx, r)
+	requireCode(t, err, connect.CodeFailedPrecondition, "Idempotency-Key")
+	as, _, err = n.Rules.ListApplications(rules.AppFilter{})
+	require.NoError(t, err)
+	require.Len(t, as, 2)
 }

@@ -34,7 +34,7 @@ func (h *Service) Bootstrap(ctx context.Context, req *connect.Request[pb.Bootstr
 	if err != nil {
 		return nil, err
 	}
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_PutAccount{PutAccount: &pb.PutAccount{Kind: rules.KindAccountCreated, Record: rec, Bootstrap: true}}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -125,7 +125,7 @@ func (h *Service) AddAccount(ctx context.Context, req *connect.Request[pb.AddAcc
 	if err != nil {
 		return nil, err
 	}
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_PutAccount{PutAccount: &pb.PutAccount{Kind: rules.KindAccountCreated, Record: rec}}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -213,7 +213,7 @@ func (h *Service) UpdateAccount(ctx context.Context, req *connect.Request[pb.Upd
 		}
 		kind = rules.KindAccountTOTPReset
 	}
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_PutAccount{PutAccount: &pb.PutAccount{Kind: kind, Record: rec, ExpectVersion: st.Version}}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -295,7 +295,7 @@ func (h *Service) RevokeCertificate(ctx context.Context, req *connect.Request[pb
 	if err := auth.VerifyRevocation(h.tls.CA, r); err != nil {
 		return nil, connectError(store.Invalid("ca_signature", "%v", err))
 	}
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_RevokeCertificate{RevokeCertificate: r}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {

@@ -41,7 +41,7 @@ func (h *Service) Enroll(ctx context.Context, req *connect.Request[pb.EnrollRequ
 		return nil, connect.NewError(connect.CodeResourceExhausted, errTooManyEnrolls)
 	}
 	m := req.Msg
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Actor = "新节点入网"
 	cmd.Op = &pb.Command_Enroll{Enroll: &pb.Enrollment{Unit: m.GetUnit(), PublicKey: m.GetPublicKey(), Hosts: m.GetHosts(), Proof: m.GetProof()}}
 	out, err := h.apply(ctx, cmd)
@@ -86,7 +86,7 @@ func (h *Service) AnswerEnrollment(ctx context.Context, req *connect.Request[pb.
 			return nil, connectError(store.Invalid("certificate", "%v", err))
 		}
 	}
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_AnswerEnrollment{AnswerEnrollment: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {

@@ -6,12 +6,14 @@ package rpc
 
 import (
 	"context"
+	"crypto/sha256"
 	"sort"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
@@ -88,16 +90,44 @@ func (h *Service) read(ctx context.Context) error {
 // command is a command made by the caller: its operator (from the
 // session) is the actor, its address the source, and a client's
 // idempotency key the request id.
-func (h *Service) command(ctx context.Context, hdr interface{ Get(string) string }) *pb.Command {
+func (h *Service) command(ctx context.Context, req connect.AnyRequest) *pb.Command {
 	cmd := &pb.Command{NowMs: h.store.Now().UnixMilli()}
 	if op := auth.OperatorFrom(ctx); op != nil {
 		cmd.Actor, cmd.ActorLogin, cmd.Source = op.Name, op.Login, op.Source
 	}
-	if key := strings.TrimSpace(hdr.Get(IdempotencyHeader)); key != "" {
+	if key := strings.TrimSpace(req.Header().Get(IdempotencyHeader)); key != "" {
 		// Apart from the ids members give the commands they hand over.
 		cmd.RequestId = "c:" + key
+		if m, ok := req.Any().(proto.Message); ok {
+			if b, err := (proto.MarshalOptions{Deterministic: true}).Marshal(withoutSecrets(m)); err == nil {
+				d := sha256.Sum256(append([]byte(req.Spec().Procedure+"\n"), b...))
+				cmd.RequestDigest = d[:]
+			}
+		}
 	}
 	return cmd
+}
+
+// secretFields are request fields that carry a password: left out of a
+// request's digest, which is kept for an hour and would otherwise be an
+// unsalted hash of the password.
+var secretFields = map[protoreflect.Name]bool{"password": true, "reset_password": true, "new_password": true}
+
+func withoutSecrets(m proto.Message) proto.Message {
+	fields := m.ProtoReflect().Descriptor().Fields()
+	var c protoreflect.Message
+	for i := range fields.Len() {
+		if f := fields.Get(i); secretFields[f.Name()] {
+			if c == nil {
+				c = proto.Clone(m).ProtoReflect()
+			}
+			c.Clear(f)
+		}
+	}
+	if c == nil {
+		return m
+	}
+	return c.Interface()
 }
 
 func (h *Service) apply(ctx context.Context, cmd *pb.Command) (proto.Message, error) {
@@ -142,7 +172,7 @@ func (h *Service) appOrRequest(out proto.Message, err error) (*pb.Application, *
 // --- CatalogService
 
 func (h *Service) ImportCatalog(ctx context.Context, req *connect.Request[pb.ImportCatalogRequest]) (*connect.Response[pb.ImportCatalogResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_ImportCatalog{ImportCatalog: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -184,7 +214,7 @@ func (h *Service) GetMatter(ctx context.Context, req *connect.Request[pb.GetMatt
 // --- ApplicationService
 
 func (h *Service) AcceptApplication(ctx context.Context, req *connect.Request[pb.AcceptApplicationRequest]) (*connect.Response[pb.AcceptApplicationResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Accept{Accept: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))
 	if err != nil {
@@ -247,7 +277,7 @@ func (h *Service) GetApplication(ctx context.Context, req *connect.Request[pb.Ge
 			return nil, connectError(auth.Forbidden("只有审计员可以查看完整身份证号，%s 不是审计员", op.Login))
 		}
 		// Audit first: nobody sees the number without a durable record.
-		cmd := h.command(ctx, req.Header())
+		cmd := h.command(ctx, req)
 		cmd.Op = &pb.Command_Reveal{Reveal: &pb.RevealAudit{ApplicationId: req.Msg.GetId(), Reason: req.Msg.GetRevealReason()}}
 		if _, err := h.apply(ctx, cmd); err != nil {
 			return nil, err
@@ -267,7 +297,7 @@ func (h *Service) RequestSupplement(ctx context.Context, req *connect.Request[pb
 	if err := h.mayDecide(ctx, req.Msg.GetId(), ""); err != nil {
 		return nil, err
 	}
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_RequestSupplement{RequestSupplement: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))
 	if err != nil {
@@ -277,7 +307,7 @@ func (h *Service) RequestSupplement(ctx context.Context, req *connect.Request[pb
 }
 
 func (h *Service) SupplyMaterials(ctx context.Context, req *connect.Request[pb.SupplyMaterialsRequest]) (*connect.Response[pb.SupplyMaterialsResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Supply{Supply: req.Msg}
 	a, r, err := h.appOrRequest(h.apply(ctx, cmd))
 	if err != nil {
@@ -290,7 +320,7 @@ func (h *Service) DecideApplication(ctx context.Context, req *connect.Request[pb
 	if err := h.mayDecide(ctx, req.Msg.GetId(), req.Msg.GetPart()); err != nil {
 		return nil, err
 	}
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Decide{Decide: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))
 	if err != nil {
@@ -300,7 +330,7 @@ func (h *Service) DecideApplication(ctx context.Context, req *connect.Request[pb
 }
 
 func (h *Service) DeliverApplication(ctx context.Context, req *connect.Request[pb.DeliverApplicationRequest]) (*connect.Response[pb.DeliverApplicationResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Deliver{Deliver: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))
 	if err != nil {
@@ -310,7 +340,7 @@ func (h *Service) DeliverApplication(ctx context.Context, req *connect.Request[p
 }
 
 func (h *Service) RateApplication(ctx context.Context, req *connect.Request[pb.RateApplicationRequest]) (*connect.Response[pb.RateApplicationResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Rate{Rate: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))
 	if err != nil {
@@ -320,7 +350,7 @@ func (h *Service) RateApplication(ctx context.Context, req *connect.Request[pb.R
 }
 
 func (h *Service) WithdrawApplication(ctx context.Context, req *connect.Request[pb.WithdrawApplicationRequest]) (*connect.Response[pb.WithdrawApplicationResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Withdraw{Withdraw: req.Msg}
 	a, r, err := h.appOrRequest(h.apply(ctx, cmd))
 	if err != nil {
@@ -330,7 +360,7 @@ func (h *Service) WithdrawApplication(ctx context.Context, req *connect.Request[
 }
 
 func (h *Service) ForwardApplication(ctx context.Context, req *connect.Request[pb.ForwardApplicationRequest]) (*connect.Response[pb.ForwardApplicationResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Forward{Forward: req.Msg}
 	a, err := h.appResult(h.apply(ctx, cmd))
 	if err != nil {
@@ -351,7 +381,7 @@ func (h *Service) ListFollowUps(ctx context.Context, req *connect.Request[pb.Lis
 }
 
 func (h *Service) UpdateFollowUp(ctx context.Context, req *connect.Request[pb.UpdateFollowUpRequest]) (*connect.Response[pb.UpdateFollowUpResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_FollowUp{FollowUp: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -363,7 +393,7 @@ func (h *Service) UpdateFollowUp(ctx context.Context, req *connect.Request[pb.Up
 // --- DelegationService
 
 func (h *Service) GrantDelegation(ctx context.Context, req *connect.Request[pb.GrantDelegationRequest]) (*connect.Response[pb.GrantDelegationResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Grant{Grant: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -373,7 +403,7 @@ func (h *Service) GrantDelegation(ctx context.Context, req *connect.Request[pb.G
 }
 
 func (h *Service) RevokeDelegation(ctx context.Context, req *connect.Request[pb.RevokeDelegationRequest]) (*connect.Response[pb.RevokeDelegationResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Revoke{Revoke: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -417,7 +447,7 @@ func (h *Service) Route(ctx context.Context, req *connect.Request[pb.RouteReques
 }
 
 func (h *Service) SetClass(ctx context.Context, req *connect.Request[pb.SetClassRequest]) (*connect.Response[pb.SetClassResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_SetClass{SetClass: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -438,7 +468,7 @@ func (h *Service) ListClasses(ctx context.Context, req *connect.Request[pb.ListC
 }
 
 func (h *Service) OrderMatters(ctx context.Context, req *connect.Request[pb.OrderMattersRequest]) (*connect.Response[pb.OrderMattersResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_Order{Order: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {
@@ -448,7 +478,7 @@ func (h *Service) OrderMatters(ctx context.Context, req *connect.Request[pb.Orde
 }
 
 func (h *Service) SetNegativeList(ctx context.Context, req *connect.Request[pb.SetNegativeListRequest]) (*connect.Response[pb.SetNegativeListResponse], error) {
-	cmd := h.command(ctx, req.Header())
+	cmd := h.command(ctx, req)
 	cmd.Op = &pb.Command_SetNegative{SetNegative: req.Msg}
 	out, err := h.apply(ctx, cmd)
 	if err != nil {

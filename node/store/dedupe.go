@@ -2,8 +2,10 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -35,14 +37,47 @@ func doneAtKey(ms int64, id string) []byte {
 	return append(append([]byte(prefixDoneAt), u64(uint64(ms))...), "/"+id...)
 }
 
-// done returns the output a command with this request id had, if one was
-// applied.
-func (w *Tx) done(id string) (proto.Message, bool, error) {
+// doneVersion marks a kept output that begins with the digest of its
+// command (commandDigest); older ones are the output alone.
+const doneVersion = 1
+
+// commandDigest identifies what a command asks, whoever asks it when: the
+// client's request as the API layer digested it (a handler may add to the
+// operation what differs between two tries of one request, a password's
+// salt), or else the SHA-256 of its operation.
+func commandDigest(cmd *pb.Command) ([]byte, error) {
+	if d := cmd.GetRequestDigest(); len(d) == sha256.Size {
+		return d, nil
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.Command{Op: cmd.GetOp()})
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(b)
+	return h[:], nil
+}
+
+// done returns the output the command applied under cmd's request id had,
+// if one was applied. The same id with another request is refused: a
+// client that reuses a key for a different write would otherwise be
+// answered as if it were applied.
+func (w *Tx) done(cmd *pb.Command) (proto.Message, bool, error) {
+	id := cmd.GetRequestId()
 	v, err := w.Get(doneKey(id))
 	if err != nil || v == nil {
 		return nil, false, err
 	}
-	if len(v) == 1 && v[0] == 0 {
+	if len(v) >= 1+sha256.Size && v[0] == doneVersion {
+		digest, err := commandDigest(cmd)
+		if err != nil {
+			return nil, false, err
+		}
+		if !bytes.Equal(v[1:1+sha256.Size], digest) {
+			return nil, false, Precondition("Idempotency-Key", "幂等键 %.40q 已用于另一个请求：同一个键只能重发同一个请求，新的请求请换一个键", strings.TrimPrefix(id, "c:"))
+		}
+		v = v[1+sha256.Size:]
+	}
+	if len(v) == 0 || (len(v) == 1 && v[0] == 0) {
 		return nil, true, nil // it had no output
 	}
 	a := &anypb.Any{}
@@ -60,15 +95,21 @@ func (w *Tx) done(id string) (proto.Message, bool, error) {
 // output, and prunes ids past their retention.
 func (w *Tx) remember(cmd *pb.Command, out proto.Message) error {
 	id := cmd.GetRequestId()
-	val := []byte{0}
+	digest, err := commandDigest(cmd)
+	if err != nil {
+		return err
+	}
+	val := append([]byte{doneVersion}, digest...)
 	if out != nil {
 		a, err := anypb.New(out)
 		if err != nil {
 			return err
 		}
-		if val, err = proto.Marshal(a); err != nil {
+		b, err := proto.Marshal(a)
+		if err != nil {
 			return err
 		}
+		val = append(val, b...)
 	}
 	w.Set(doneKey(id), val)
 	w.Set(doneAtKey(cmd.GetNowMs(), id), nil)

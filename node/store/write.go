@@ -129,7 +129,7 @@ func (s *Store) applyBatch(batch []*writeReq) {
 				continue
 			}
 			// Applied before under this id: its output, nothing written.
-			out, seen, err := w.done(id)
+			out, seen, err := w.done(r.cmd)
 			if err != nil || seen {
 				results[i] = writeResult{out: out, err: err}
 				if seen {

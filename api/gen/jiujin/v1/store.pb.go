@@ -38,6 +38,10 @@ type Command struct {
 	// came from.
 	ActorLogin string `protobuf:"bytes,4,opt,name=actor_login,json=actorLogin,proto3" json:"actor_login,omitempty"`
 	Source     string `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	// What the client asked, for a command under a request id: the SHA-256
+	// of its request message. The same id with another request is refused
+	// (empty: the command's operation is compared instead).
+	RequestDigest []byte `protobuf:"bytes,6,opt,name=request_digest,json=requestDigest,proto3" json:"request_digest,omitempty"`
 	// Types that are valid to be assigned to Op:
 	//
 	//	*Command_ImportCatalog
@@ -135,6 +139,13 @@ func (x *Command) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *Command) GetRequestDigest() []byte {
+	if x != nil {
+		return x.RequestDigest
+	}
+	return nil
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -1904,7 +1915,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\x83\x0e\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xaa\x0e\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
@@ -1912,7 +1923,8 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tR\trequestId\x12\x1f\n" +
 	"\vactor_login\x18\x04 \x01(\tR\n" +
 	"actorLogin\x12\x16\n" +
-	"\x06source\x18\x05 \x01(\tR\x06source\x12H\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12%\n" +
+	"\x0erequest_digest\x18\x06 \x01(\fR\rrequestDigest\x12H\n" +
 	"\x0eimport_catalog\x18\n" +
 	" \x01(\v2\x1f.jiujin.v1.ImportCatalogRequestH\x00R\rimportCatalog\x12=\n" +
 	"\x06accept\x18\v \x01(\v2#.jiujin.v1.AcceptApplicationRequestH\x00R\x06accept\x12T\n" +
