@@ -3,11 +3,13 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/delegation"
@@ -154,16 +156,19 @@ func fee(fen int64) string {
 
 // CatalogImportOptions are the flags of `catalog import`.
 type CatalogImportOptions struct {
-	Seed bool
+	Seed              bool
+	Yes               bool
+	AllowWithdrawMany bool
 }
 
 func newCatalogImportCmd(f *Factory) *cobra.Command {
 	o := &CatalogImportOptions{}
 	cmd := &cobra.Command{
 		Use:   "import FILE | --seed",
-		Short: "发布新版事项清单（仅县级节点）；文件中没有的事项将被撤销",
-		Example: `  jiujin catalog import deploy/seed/catalog.yaml
-  jiujin catalog import --seed`,
+		Short: "发布新版事项清单（仅县级节点）：先列出将新增、变更、撤销的事项，加 --yes（或在终端确认）才发布；文件中没有的事项将被撤销",
+		Example: `  jiujin catalog import deploy/seed/catalog.yaml          # 只列出变化
+  jiujin catalog import deploy/seed/catalog.yaml --yes    # 发布
+  jiujin catalog import --seed --yes`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.Seed != (len(args) == 0) {
 				return fmt.Errorf("请给出清单文件，或用 --seed 发布内置的示范清单（二者选一）")
@@ -183,6 +188,23 @@ func newCatalogImportCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			req.DryRun, req.AllowWithdrawMany = true, o.AllowWithdrawMany
+			preview, err := f.Catalog().ImportCatalog(cmd.Context(), connect.NewRequest(req))
+			if err != nil {
+				return err
+			}
+			changes := preview.Msg.GetAdded() + preview.Msg.GetChanged() + preview.Msg.GetRemoved()
+			if !o.Yes && !f.json() {
+				printCatalogDiff(f.Out, preview.Msg)
+			}
+			if changes > 0 && !o.Yes && !confirm(f, "确认发布以上变化？[y/N] ") {
+				if f.json() {
+					return f.printJSON(preview.Msg)
+				}
+				fmt.Fprintln(f.Out, "未发布：核对无误后加 --yes 发布。")
+				return nil
+			}
+			req.DryRun = false
 			res, err := f.Catalog().ImportCatalog(cmd.Context(), connect.NewRequest(req))
 			if err != nil {
 				return err
@@ -190,11 +212,38 @@ func newCatalogImportCmd(f *Factory) *cobra.Command {
 			if f.json() {
 				return f.printJSON(res.Msg)
 			}
-			fmt.Fprintf(f.Out, "事项清单第 %d 版：新增 %d，变更 %d，撤销 %d，未变 %d\n",
+			fmt.Fprintf(f.Out, "已发布事项清单第 %d 版：新增 %d，变更 %d，撤销 %d，未变 %d\n",
 				res.Msg.GetVersion(), res.Msg.GetAdded(), res.Msg.GetChanged(), res.Msg.GetRemoved(), res.Msg.GetUnchanged())
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&o.Seed, "seed", false, "publish the built-in demo catalog")
+	cmd.Flags().BoolVar(&o.Yes, "yes", false, "publish without asking (otherwise: show the changes, and ask at a terminal)")
+	cmd.Flags().BoolVar(&o.AllowWithdrawMany, "allow-withdraw-many", false, "allow withdrawing more than a third of the matters in force")
 	return cmd
+}
+
+// printCatalogDiff lists what an import would add, change and withdraw.
+func printCatalogDiff(w io.Writer, r *pb.ImportCatalogResponse) {
+	fmt.Fprintf(w, "与现行清单相比：新增 %d，变更 %d，撤销 %d，未变 %d\n", r.GetAdded(), r.GetChanged(), r.GetRemoved(), r.GetUnchanged())
+	for _, g := range []struct {
+		label string
+		ms    []*pb.MatterRef
+	}{{"新增", r.GetAddedMatters()}, {"变更", r.GetChangedMatters()}, {"撤销", r.GetRemovedMatters()}} {
+		for _, m := range g.ms {
+			fmt.Fprintf(w, "  %s  %s %s\n", g.label, m.GetCode(), m.GetName())
+		}
+	}
+}
+
+// confirm asks a yes-or-no question at a terminal (false elsewhere).
+func confirm(f *Factory, question string) bool {
+	in, ok := f.In.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return false
+	}
+	fmt.Fprint(f.Err, question)
+	var answer string
+	_, _ = fmt.Fscanln(in, &answer)
+	return strings.EqualFold(strings.TrimSpace(answer), "y") || strings.TrimSpace(answer) == "是"
 }

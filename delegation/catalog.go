@@ -24,7 +24,7 @@ import (
 // field, e.g. "matters[3].statutory_days: ...".
 var (
 	// ErrInvalidCatalog: a catalog, matter or calendar is malformed.
-	ErrInvalidCatalog = errors.New("invalid catalog")
+	ErrInvalidCatalog = errors.New("事项清单有误")
 	// ErrInvalidDelegation: a grant is malformed (unit, mode, dates).
 	ErrInvalidDelegation = errors.New("invalid delegation")
 	// ErrDelegationConflict: a grant overlaps one in force.
@@ -228,11 +228,11 @@ func ValidateCatalog(req *pb.ImportCatalogRequest) error {
 			part := byCode[p]
 			switch {
 			case part == nil:
-				return fmt.Errorf("%w: %s: 子事项 %q 不在清单中", ErrInvalidCatalog, field, p)
+				return fmt.Errorf("%w: %s: 一件事 %s 的子事项 %q 不在清单中", ErrInvalidCatalog, field, m.GetCode(), p)
 			case len(part.GetParts()) > 0:
-				return fmt.Errorf("%w: %s: 子事项 %q 本身是一件事，不能嵌套", ErrInvalidCatalog, field, p)
+				return fmt.Errorf("%w: %s: 一件事 %s 的子事项 %q 本身是一件事，不能嵌套", ErrInvalidCatalog, field, m.GetCode(), p)
 			case seen[p]:
-				return fmt.Errorf("%w: %s: 子事项 %q 重复", ErrInvalidCatalog, field, p)
+				return fmt.Errorf("%w: %s: 一件事 %s 的子事项 %q 重复", ErrInvalidCatalog, field, m.GetCode(), p)
 			}
 			seen[p] = true
 		}

@@ -78,7 +78,7 @@ func TestValidateCatalogNamesTheField(t *testing.T) {
 					return
 				}
 			}
-		}, ".parts[0]"},
+		}, "一件事 YJS-001 的子事项 \"GA-999\" 不在清单中"},
 		{"no departments", func(r *pb.ImportCatalogRequest) { r.Departments = nil }, "departments"},
 		{"YJS as department", func(r *pb.ImportCatalogRequest) { r.Departments[0].Code = "YJS" }, "departments[0].code"},
 	}

@@ -52,7 +52,7 @@ func TestEnrollment(t *testing.T) {
 	secretFile := filepath.Join(root, "admin.otp")
 	require.NoError(t, os.WriteFile(secretFile, []byte(secret[1]), 0o600))
 	jiujin("Admin-pass-1\n", append(county, "login", "--user", "admin", "--otp-secret-file", secretFile, "--password-stdin")...)
-	jiujin("", append(county, "catalog", "import", "--seed")...)
+	jiujin("", append(county, "catalog", "import", "--seed", "--yes")...)
 
 	out = jiujin("", "ca", "token", "--dir", caDir, "--unit", "330324101", "--ttl", "1h")
 	token := regexp.MustCompile(`(?m)^  ([A-Z2-7=]{32})$`).FindStringSubmatch(out)

@@ -85,7 +85,7 @@ func TestProcessesOverTLS(t *testing.T) {
 	require.Contains(t, string(b), "已有账户")
 
 	jiujinIn("Admin-pass-1\n", append(county1, "login", "--user", "admin", "--otp-secret-file", secretFile, "--password-stdin")...)
-	jiujin(append(county1, "catalog", "import", "--seed")...)
+	jiujin(append(county1, "catalog", "import", "--seed", "--yes")...)
 	jiujinIn("Town-pass-1\n", append(county1, "user", "add", "--login", "sunwei", "--name", "孙伟", "--unit", "330324101",
 		"--role", "worker", "--role", "clerk", "--password-stdin")...)
 	require.Contains(t, jiujin(append(county1, "user", "list")...), "待改口令")

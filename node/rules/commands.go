@@ -132,7 +132,8 @@ func (s *Rules) importCatalog(w *store.Tx, cmd *pb.Command, req *pb.ImportCatalo
 	for _, d := range req.GetDepartments() {
 		deptNames[d.GetCode()] = d.GetName()
 	}
-	res := &pb.ImportCatalogResponse{Version: version}
+	res := &pb.ImportCatalogResponse{Version: version, DryRun: req.GetDryRun()}
+	ref := func(m *pb.Matter) *pb.MatterRef { return &pb.MatterRef{Code: m.GetCode(), Name: m.GetName()} }
 	pub := &pb.CatalogPublished{Version: version, Title: req.GetTitle(), Departments: req.GetDepartments()}
 	listed := map[string]bool{}
 	scope := &pb.Scope{Subtrees: []string{string(s.unit)}}
@@ -155,23 +156,27 @@ func (s *Rules) importCatalog(w *store.Tx, cmd *pb.Command, req *pb.ImportCatalo
 				continue
 			}
 			if isWithdrawnMatter(om) {
-				pub.Added = append(pub.Added, m.GetCode())
+				pub.Added, res.AddedMatters = append(pub.Added, m.GetCode()), append(res.AddedMatters, ref(m))
 			} else {
-				pub.Changed = append(pub.Changed, m.GetCode())
+				pub.Changed, res.ChangedMatters = append(pub.Changed, m.GetCode()), append(res.ChangedMatters, ref(m))
 			}
 		} else {
-			pub.Added = append(pub.Added, m.GetCode())
+			pub.Added, res.AddedMatters = append(pub.Added, m.GetCode()), append(res.AddedMatters, ref(m))
 		}
 		m.CatalogVersion = version
 		events = append(events, &pb.Event{Kind: KindMatterPublished, RecordKey: matterKey(m.GetCode()), Payload: mustMarshal(&pb.MatterChanged{Matter: m}), Scope: scope})
 	}
+	inForce := 0
 	err = scanRecordsW(w, recMatter, func(key string, rec *pb.StoredRecord) error {
 		m, err := decodeRecord(rec, &pb.Matter{})
 		if err != nil {
 			return err
 		}
+		if !isWithdrawnMatter(m) {
+			inForce++
+		}
 		if !listed[m.GetCode()] && !isWithdrawnMatter(m) {
-			pub.Removed = append(pub.Removed, m.GetCode())
+			pub.Removed, res.RemovedMatters = append(pub.Removed, m.GetCode()), append(res.RemovedMatters, ref(m))
 			events = append(events, &pb.Event{Kind: KindMatterWithdrawn, RecordKey: key,
 				Payload: mustMarshal(&pb.MatterChanged{Matter: &pb.Matter{Code: m.GetCode(), CatalogVersion: version}}), Scope: scope})
 		}
@@ -181,6 +186,13 @@ func (s *Rules) importCatalog(w *store.Tx, cmd *pb.Command, req *pb.ImportCatalo
 		return nil, err
 	}
 	res.Added, res.Changed, res.Removed = uint32(len(pub.Added)), uint32(len(pub.Changed)), uint32(len(pub.Removed))
+	if req.GetDryRun() {
+		return res, nil
+	}
+	if n := len(pub.Removed); n*3 > inForce && !req.GetAllowWithdrawMany() {
+		return nil, precondition("allow_withdraw_many", "这份清单将撤销现行 %d 个事项中的 %d 个（超过三分之一）：若确是如此，请加 --allow-withdraw-many；若只想更新部分事项，请导入完整的清单",
+			inForce, n)
+	}
 	if len(events) == 0 && cat.GetTitle() == req.GetTitle() && catRec != nil && proto.Equal(&pb.CatalogRecord{Departments: cat.GetDepartments()}, &pb.CatalogRecord{Departments: req.GetDepartments()}) {
 		res.Version = cat.GetVersion()
 		return res, nil // nothing changed: no new version

@@ -22,12 +22,17 @@ const (
 )
 
 type ImportCatalogRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Title         string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
-	Departments   []*Department          `protobuf:"bytes,2,rep,name=departments,proto3" json:"departments,omitempty"`
-	Matters       []*Matter              `protobuf:"bytes,3,rep,name=matters,proto3" json:"matters,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Title       string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	Departments []*Department          `protobuf:"bytes,2,rep,name=departments,proto3" json:"departments,omitempty"`
+	Matters     []*Matter              `protobuf:"bytes,3,rep,name=matters,proto3" json:"matters,omitempty"`
+	// Only tell what would change; publish nothing.
+	DryRun bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Allow withdrawing more than a third of the matters in force (a file
+	// that holds only part of the catalog withdraws the rest).
+	AllowWithdrawMany bool `protobuf:"varint,5,opt,name=allow_withdraw_many,json=allowWithdrawMany,proto3" json:"allow_withdraw_many,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ImportCatalogRequest) Reset() {
@@ -81,13 +86,33 @@ func (x *ImportCatalogRequest) GetMatters() []*Matter {
 	return nil
 }
 
+func (x *ImportCatalogRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *ImportCatalogRequest) GetAllowWithdrawMany() bool {
+	if x != nil {
+		return x.AllowWithdrawMany
+	}
+	return false
+}
+
 type ImportCatalogResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	Added         uint32                 `protobuf:"varint,2,opt,name=added,proto3" json:"added,omitempty"`
-	Changed       uint32                 `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
-	Removed       uint32                 `protobuf:"varint,4,opt,name=removed,proto3" json:"removed,omitempty"`
-	Unchanged     uint32                 `protobuf:"varint,5,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Version   uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Added     uint32                 `protobuf:"varint,2,opt,name=added,proto3" json:"added,omitempty"`
+	Changed   uint32                 `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	Removed   uint32                 `protobuf:"varint,4,opt,name=removed,proto3" json:"removed,omitempty"`
+	Unchanged uint32                 `protobuf:"varint,5,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// The matters added, changed and withdrawn, by code and name.
+	AddedMatters   []*MatterRef `protobuf:"bytes,6,rep,name=added_matters,json=addedMatters,proto3" json:"added_matters,omitempty"`
+	ChangedMatters []*MatterRef `protobuf:"bytes,7,rep,name=changed_matters,json=changedMatters,proto3" json:"changed_matters,omitempty"`
+	RemovedMatters []*MatterRef `protobuf:"bytes,8,rep,name=removed_matters,json=removedMatters,proto3" json:"removed_matters,omitempty"`
+	// Nothing was published (dry_run).
+	DryRun        bool `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -157,6 +182,86 @@ func (x *ImportCatalogResponse) GetUnchanged() uint32 {
 	return 0
 }
 
+func (x *ImportCatalogResponse) GetAddedMatters() []*MatterRef {
+	if x != nil {
+		return x.AddedMatters
+	}
+	return nil
+}
+
+func (x *ImportCatalogResponse) GetChangedMatters() []*MatterRef {
+	if x != nil {
+		return x.ChangedMatters
+	}
+	return nil
+}
+
+func (x *ImportCatalogResponse) GetRemovedMatters() []*MatterRef {
+	if x != nil {
+		return x.RemovedMatters
+	}
+	return nil
+}
+
+func (x *ImportCatalogResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type MatterRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatterRef) Reset() {
+	*x = MatterRef{}
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatterRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatterRef) ProtoMessage() {}
+
+func (x *MatterRef) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatterRef.ProtoReflect.Descriptor instead.
+func (*MatterRef) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MatterRef) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *MatterRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type ListMattersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Filters; empty means any.
@@ -175,7 +280,7 @@ type ListMattersRequest struct {
 
 func (x *ListMattersRequest) Reset() {
 	*x = ListMattersRequest{}
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[2]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +292,7 @@ func (x *ListMattersRequest) String() string {
 func (*ListMattersRequest) ProtoMessage() {}
 
 func (x *ListMattersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[2]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +305,7 @@ func (x *ListMattersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMattersRequest.ProtoReflect.Descriptor instead.
 func (*ListMattersRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{2}
+	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListMattersRequest) GetDepartment() string {
@@ -264,7 +369,7 @@ type ListMattersResponse struct {
 
 func (x *ListMattersResponse) Reset() {
 	*x = ListMattersResponse{}
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[3]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +381,7 @@ func (x *ListMattersResponse) String() string {
 func (*ListMattersResponse) ProtoMessage() {}
 
 func (x *ListMattersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[3]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +394,7 @@ func (x *ListMattersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMattersResponse.ProtoReflect.Descriptor instead.
 func (*ListMattersResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{3}
+	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListMattersResponse) GetVersion() uint64 {
@@ -329,7 +434,7 @@ type GetMatterRequest struct {
 
 func (x *GetMatterRequest) Reset() {
 	*x = GetMatterRequest{}
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[4]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +446,7 @@ func (x *GetMatterRequest) String() string {
 func (*GetMatterRequest) ProtoMessage() {}
 
 func (x *GetMatterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[4]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +459,7 @@ func (x *GetMatterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMatterRequest.ProtoReflect.Descriptor instead.
 func (*GetMatterRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{4}
+	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetMatterRequest) GetCode() string {
@@ -374,7 +479,7 @@ type GetMatterResponse struct {
 
 func (x *GetMatterResponse) Reset() {
 	*x = GetMatterResponse{}
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[5]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +491,7 @@ func (x *GetMatterResponse) String() string {
 func (*GetMatterResponse) ProtoMessage() {}
 
 func (x *GetMatterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_catalog_proto_msgTypes[5]
+	mi := &file_jiujin_v1_catalog_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +504,7 @@ func (x *GetMatterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMatterResponse.ProtoReflect.Descriptor instead.
 func (*GetMatterResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_catalog_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetMatterResponse) GetMatter() *Matter {
@@ -420,17 +525,26 @@ var File_jiujin_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiujin/v1/catalog.proto\x12\tjiujin.v1\x1a\x15jiujin/v1/types.proto\"\x92\x01\n" +
+	"\x17jiujin/v1/catalog.proto\x12\tjiujin.v1\x1a\x15jiujin/v1/types.proto\"\xdb\x01\n" +
 	"\x14ImportCatalogRequest\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x127\n" +
 	"\vdepartments\x18\x02 \x03(\v2\x15.jiujin.v1.DepartmentR\vdepartments\x12+\n" +
-	"\amatters\x18\x03 \x03(\v2\x11.jiujin.v1.MatterR\amatters\"\x99\x01\n" +
+	"\amatters\x18\x03 \x03(\v2\x11.jiujin.v1.MatterR\amatters\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\x12.\n" +
+	"\x13allow_withdraw_many\x18\x05 \x01(\bR\x11allowWithdrawMany\"\xeb\x02\n" +
 	"\x15ImportCatalogResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x14\n" +
 	"\x05added\x18\x02 \x01(\rR\x05added\x12\x18\n" +
 	"\achanged\x18\x03 \x01(\rR\achanged\x12\x18\n" +
 	"\aremoved\x18\x04 \x01(\rR\aremoved\x12\x1c\n" +
-	"\tunchanged\x18\x05 \x01(\rR\tunchanged\"\xeb\x01\n" +
+	"\tunchanged\x18\x05 \x01(\rR\tunchanged\x129\n" +
+	"\radded_matters\x18\x06 \x03(\v2\x14.jiujin.v1.MatterRefR\faddedMatters\x12=\n" +
+	"\x0fchanged_matters\x18\a \x03(\v2\x14.jiujin.v1.MatterRefR\x0echangedMatters\x12=\n" +
+	"\x0fremoved_matters\x18\b \x03(\v2\x14.jiujin.v1.MatterRefR\x0eremovedMatters\x12\x17\n" +
+	"\adry_run\x18\t \x01(\bR\x06dryRun\"3\n" +
+	"\tMatterRef\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xeb\x01\n" +
 	"\x12ListMattersRequest\x12\x1e\n" +
 	"\n" +
 	"department\x18\x01 \x01(\tR\n" +
@@ -472,34 +586,38 @@ func file_jiujin_v1_catalog_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_catalog_proto_rawDescData
 }
 
-var file_jiujin_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_jiujin_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_jiujin_v1_catalog_proto_goTypes = []any{
 	(*ImportCatalogRequest)(nil),  // 0: jiujin.v1.ImportCatalogRequest
 	(*ImportCatalogResponse)(nil), // 1: jiujin.v1.ImportCatalogResponse
-	(*ListMattersRequest)(nil),    // 2: jiujin.v1.ListMattersRequest
-	(*ListMattersResponse)(nil),   // 3: jiujin.v1.ListMattersResponse
-	(*GetMatterRequest)(nil),      // 4: jiujin.v1.GetMatterRequest
-	(*GetMatterResponse)(nil),     // 5: jiujin.v1.GetMatterResponse
-	(*Department)(nil),            // 6: jiujin.v1.Department
-	(*Matter)(nil),                // 7: jiujin.v1.Matter
+	(*MatterRef)(nil),             // 2: jiujin.v1.MatterRef
+	(*ListMattersRequest)(nil),    // 3: jiujin.v1.ListMattersRequest
+	(*ListMattersResponse)(nil),   // 4: jiujin.v1.ListMattersResponse
+	(*GetMatterRequest)(nil),      // 5: jiujin.v1.GetMatterRequest
+	(*GetMatterResponse)(nil),     // 6: jiujin.v1.GetMatterResponse
+	(*Department)(nil),            // 7: jiujin.v1.Department
+	(*Matter)(nil),                // 8: jiujin.v1.Matter
 }
 var file_jiujin_v1_catalog_proto_depIdxs = []int32{
-	6, // 0: jiujin.v1.ImportCatalogRequest.departments:type_name -> jiujin.v1.Department
-	7, // 1: jiujin.v1.ImportCatalogRequest.matters:type_name -> jiujin.v1.Matter
-	6, // 2: jiujin.v1.ListMattersResponse.departments:type_name -> jiujin.v1.Department
-	7, // 3: jiujin.v1.ListMattersResponse.matters:type_name -> jiujin.v1.Matter
-	7, // 4: jiujin.v1.GetMatterResponse.matter:type_name -> jiujin.v1.Matter
-	0, // 5: jiujin.v1.CatalogService.ImportCatalog:input_type -> jiujin.v1.ImportCatalogRequest
-	2, // 6: jiujin.v1.CatalogService.ListMatters:input_type -> jiujin.v1.ListMattersRequest
-	4, // 7: jiujin.v1.CatalogService.GetMatter:input_type -> jiujin.v1.GetMatterRequest
-	1, // 8: jiujin.v1.CatalogService.ImportCatalog:output_type -> jiujin.v1.ImportCatalogResponse
-	3, // 9: jiujin.v1.CatalogService.ListMatters:output_type -> jiujin.v1.ListMattersResponse
-	5, // 10: jiujin.v1.CatalogService.GetMatter:output_type -> jiujin.v1.GetMatterResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7,  // 0: jiujin.v1.ImportCatalogRequest.departments:type_name -> jiujin.v1.Department
+	8,  // 1: jiujin.v1.ImportCatalogRequest.matters:type_name -> jiujin.v1.Matter
+	2,  // 2: jiujin.v1.ImportCatalogResponse.added_matters:type_name -> jiujin.v1.MatterRef
+	2,  // 3: jiujin.v1.ImportCatalogResponse.changed_matters:type_name -> jiujin.v1.MatterRef
+	2,  // 4: jiujin.v1.ImportCatalogResponse.removed_matters:type_name -> jiujin.v1.MatterRef
+	7,  // 5: jiujin.v1.ListMattersResponse.departments:type_name -> jiujin.v1.Department
+	8,  // 6: jiujin.v1.ListMattersResponse.matters:type_name -> jiujin.v1.Matter
+	8,  // 7: jiujin.v1.GetMatterResponse.matter:type_name -> jiujin.v1.Matter
+	0,  // 8: jiujin.v1.CatalogService.ImportCatalog:input_type -> jiujin.v1.ImportCatalogRequest
+	3,  // 9: jiujin.v1.CatalogService.ListMatters:input_type -> jiujin.v1.ListMattersRequest
+	5,  // 10: jiujin.v1.CatalogService.GetMatter:input_type -> jiujin.v1.GetMatterRequest
+	1,  // 11: jiujin.v1.CatalogService.ImportCatalog:output_type -> jiujin.v1.ImportCatalogResponse
+	4,  // 12: jiujin.v1.CatalogService.ListMatters:output_type -> jiujin.v1.ListMattersResponse
+	6,  // 13: jiujin.v1.CatalogService.GetMatter:output_type -> jiujin.v1.GetMatterResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_catalog_proto_init() }
@@ -514,7 +632,7 @@ func file_jiujin_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_catalog_proto_rawDesc), len(file_jiujin_v1_catalog_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
