@@ -266,6 +266,8 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	code, stdout, _ = run(t, url, "stats")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "按时办结率")
+	require.Regexp(t, `评价 \d+ 件，平均 [0-9.]+ 分：1分 \d+ 件，2分 \d+ 件，3分 \d+ 件，4分 \d+ 件，5分 \d+ 件`, stdout)
+	require.Contains(t, stdout, "其中容缺材料逾期自动撤回")
 
 	code, stdout, _ = run(t, url, "delegation", "list")
 	require.Equal(t, 0, code)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
@@ -37,10 +38,15 @@ func newStatsCmd(f *Factory) *cobra.Command {
 			pct := func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 			w := f.Out
 			fmt.Fprintf(w, "事项 %d 项：最多跑一次 %s，零上门 %s\n", s.GetMatters(), pct(s.GetOneTripShare()), pct(s.GetZeroVisitShare()))
-			fmt.Fprintf(w, "受理 %d 件，办结 %d 件，撤回 %d 件；按时 %d 件（按时办结率 %s），提前 %d 件，超期 %d 件\n",
-				s.GetAccepted(), s.GetDecided(), s.GetWithdrawn(), s.GetOnTime(), pct(s.GetOnTimeRate()), s.GetEarly(), s.GetOverdue())
+			fmt.Fprintf(w, "受理 %d 件，办结 %d 件；按时 %d 件（按时办结率 %s），提前 %d 件，超期 %d 件（含超期后撤回的）\n",
+				s.GetAccepted(), s.GetDecided(), s.GetOnTime(), pct(s.GetOnTimeRate()), s.GetEarly(), s.GetOverdue())
+			fmt.Fprintf(w, "撤回 %d 件，其中容缺材料逾期自动撤回 %d 件\n", s.GetWithdrawn(), s.GetWithdrawnBySweep())
 			fmt.Fprintf(w, "平均用时 %.1f 个工作日（法定 %.1f），时限压缩 %s\n", s.GetAverageWorkingDays(), s.GetAverageStatutoryDays(), pct(s.GetCompression()))
-			fmt.Fprintf(w, "评价 %d 件，平均 %.2f 分，1-5 分各 %v\n", s.GetRated(), s.GetSatisfaction(), s.GetSatisfactionDistribution())
+			var dist []string
+			for i, n := range s.GetSatisfactionDistribution() {
+				dist = append(dist, fmt.Sprintf("%d分 %d 件", i+1, n))
+			}
+			fmt.Fprintf(w, "评价 %d 件，平均 %.2f 分：%s\n", s.GetRated(), s.GetSatisfaction(), strings.Join(dist, "，"))
 			fmt.Fprintf(w, "就近办（在办理单位以外受理）：%s\n", pct(s.GetNearbyShare()))
 			return nil
 		},

@@ -284,6 +284,12 @@ func TestAParentRestoredFromABackupGetsWhatItLost(t *testing.T) {
 	}
 	for _, n := range []*testNode{county, town} {
 		q, held := n.Store.SyncCounts()
+		if q > 0 {
+			recent, _ := n.Store.Quarantine(5)
+			for _, e := range recent {
+				t.Logf("%s quarantined %s/%d %s: %s", n.Store.Unit(), e.GetEvent().GetOrigin(), e.GetEvent().GetSeq(), e.GetEvent().GetKind(), e.GetReason())
+			}
+		}
 		require.Zero(t, q, n.Store.Unit())
 		require.Zero(t, held, n.Store.Unit())
 		_, err := n.Store.Verify()

@@ -6,6 +6,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 )
@@ -39,12 +40,23 @@ func TestStatsMatchAHandComputedFixture(t *testing.T) {
 	// All accepted Monday 2026-11-23. MZ-005: statutory 10 (due 12-07),
 	// promised 0 (due the same day). MZ-001: statutory 30, promised 20.
 	a1, a2, a3, a4, _ := accept(acceptReq()), accept(acceptReq()), accept(mz001), accept(acceptReq()), accept(acceptReq())
+	// a6 is withdrawn after its due date (12-07): it stays overdue. a7 is
+	// accepted with a 容缺 material the sweep withdraws it for.
+	a6 := accept(acceptReq())
+	lapsing := proto.Clone(mz001).(*pb.AcceptApplicationRequest)
+	lapsing.Materials, lapsing.Missing = lapsing.Materials[:2], []string{"家庭成员居民户口簿"}
+	lapsing.Materials = append(lapsing.Materials, mz001.Materials[3:]...)
+	accept(lapsing)
 	decide("2026-11-23", 11, a1) // 0 days used; on time; not before the promised day
 	rate("2026-11-23", 12, a1, 5)
 	do("2026-11-24", 10, &pb.Command{Op: &pb.Command_Withdraw{Withdraw: &pb.WithdrawApplicationRequest{Id: a4, Reason: "撤回"}}})
 	decide("2026-11-25", 10, a3) // 2 days used; early
 	decide("2026-12-09", 10, a2) // 12 days used; late
 	rate("2026-12-09", 11, a2, 2)
+	do("2026-12-08", 10, &pb.Command{Op: &pb.Command_Withdraw{Withdraw: &pb.WithdrawApplicationRequest{Id: a6, Reason: "申请人不再需要"}}})
+	n.clock.Set(at("2026-12-09", 11))
+	_, err := n.Store.Apply(ctx, &pb.Command{NowMs: n.clock.Now().UnixMilli(), Actor: "系统", Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
+	require.NoError(t, err)
 	n.clock.Set(at("2026-12-09", 12)) // a5 undecided, past 12-07: overdue
 
 	st, err := n.status.GetStats(ctx, req(&pb.GetStatsRequest{}))
@@ -53,12 +65,13 @@ func TestStatsMatchAHandComputedFixture(t *testing.T) {
 	require.Equal(t, uint32(66), s.GetMatters())
 	require.InDelta(t, 61.0/66, s.GetOneTripShare(), 1e-9) // 26 zero-visit + 35 one-visit of 66
 	require.InDelta(t, 26.0/66, s.GetZeroVisitShare(), 1e-9)
-	require.Equal(t, uint64(5), s.GetAccepted())
+	require.Equal(t, uint64(7), s.GetAccepted())
 	require.Equal(t, uint64(3), s.GetDecided())
-	require.Equal(t, uint64(1), s.GetWithdrawn())
+	require.Equal(t, uint64(3), s.GetWithdrawn())        // a4, a6, a7
+	require.Equal(t, uint64(1), s.GetWithdrawnBySweep()) // a7
 	require.Equal(t, uint64(2), s.GetOnTime())
 	require.Equal(t, uint64(1), s.GetEarly())
-	require.Equal(t, uint64(2), s.GetOverdue()) // a2 late, a5 undecided
+	require.Equal(t, uint64(3), s.GetOverdue()) // a2 late, a5 undecided, a6 withdrawn after its due date
 	require.InDelta(t, 2.0/3, s.GetOnTimeRate(), 1e-9)
 	require.InDelta(t, 14.0/3, s.GetAverageWorkingDays(), 1e-9) // (0 + 12 + 2) / 3
 	require.InDelta(t, 50.0/3, s.GetAverageStatutoryDays(), 1e-9)

@@ -64,8 +64,16 @@ func (s *Rules) Stats(req *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
 				nearby++
 			}
 			d := computeDeadline(a, cal, now)
-			if a.GetWithdrawal() != nil {
+			if wd := a.GetWithdrawal(); wd != nil {
 				res.Withdrawn++
+				if wd.GetReason() == LapseReason {
+					res.WithdrawnBySweep++
+				}
+				// A case that went past its due date stays overdue in the
+				// figures when it is withdrawn afterwards.
+				if due, err := delegation.ParseDate(d.GetStatutoryDue()); err == nil && delegation.Day(wd.GetWithdrawnAt().AsTime()).After(due) {
+					res.Overdue++
+				}
 				return true, nil
 			}
 			if dec := a.GetDecision(); dec != nil {

@@ -892,7 +892,8 @@ type GetStatsResponse struct {
 	// Decided by the statutory due date / before the promised due date.
 	OnTime uint64 `protobuf:"varint,6,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
 	Early  uint64 `protobuf:"varint,7,opt,name=early,proto3" json:"early,omitempty"`
-	// Decided late, or undecided and past the statutory due date now.
+	// Decided late, undecided and past the statutory due date now, or
+	// withdrawn after it had passed.
 	Overdue    uint64  `protobuf:"varint,8,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	OnTimeRate float64 `protobuf:"fixed64,9,opt,name=on_time_rate,json=onTimeRate,proto3" json:"on_time_rate,omitempty"`
 	// Working days used per decided application, and its statutory limit.
@@ -906,10 +907,12 @@ type GetStatsResponse struct {
 	Rated                    uint64   `protobuf:"varint,15,opt,name=rated,proto3" json:"rated,omitempty"`
 	// Share of applications accepted at another unit than the deciding one
 	// (就近办: the applicant did not travel to the decider).
-	NearbyShare   float64 `protobuf:"fixed64,16,opt,name=nearby_share,json=nearbyShare,proto3" json:"nearby_share,omitempty"`
-	Withdrawn     uint64  `protobuf:"varint,17,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NearbyShare float64 `protobuf:"fixed64,16,opt,name=nearby_share,json=nearbyShare,proto3" json:"nearby_share,omitempty"`
+	Withdrawn   uint64  `protobuf:"varint,17,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
+	// Of the withdrawn: by the 容缺 sweep, the missing materials overdue.
+	WithdrawnBySweep uint64 `protobuf:"varint,18,opt,name=withdrawn_by_sweep,json=withdrawnBySweep,proto3" json:"withdrawn_by_sweep,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
@@ -1057,6 +1060,13 @@ func (x *GetStatsResponse) GetNearbyShare() float64 {
 func (x *GetStatsResponse) GetWithdrawn() uint64 {
 	if x != nil {
 		return x.Withdrawn
+	}
+	return 0
+}
+
+func (x *GetStatsResponse) GetWithdrawnBySweep() uint64 {
+	if x != nil {
+		return x.WithdrawnBySweep
 	}
 	return 0
 }
@@ -1635,7 +1645,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"department\x18\x02 \x01(\tR\n" +
 	"department\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
-	"\x02to\x18\x04 \x01(\tR\x02to\"\xdf\x04\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\"\x8d\x05\n" +
 	"\x10GetStatsResponse\x12\x18\n" +
 	"\amatters\x18\x01 \x01(\rR\amatters\x12$\n" +
 	"\x0eone_trip_share\x18\x02 \x01(\x01R\foneTripShare\x12(\n" +
@@ -1655,7 +1665,8 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x19satisfaction_distribution\x18\x0e \x03(\x04R\x18satisfactionDistribution\x12\x14\n" +
 	"\x05rated\x18\x0f \x01(\x04R\x05rated\x12!\n" +
 	"\fnearby_share\x18\x10 \x01(\x01R\vnearbyShare\x12\x1c\n" +
-	"\twithdrawn\x18\x11 \x01(\x04R\twithdrawn\"\x12\n" +
+	"\twithdrawn\x18\x11 \x01(\x04R\twithdrawn\x12,\n" +
+	"\x12withdrawn_by_sweep\x18\x12 \x01(\x04R\x10withdrawnBySweep\"\x12\n" +
 	"\x10GetStatusRequest\"\xa6\x02\n" +
 	"\n" +
 	"LinkStatus\x12\x12\n" +
