@@ -97,4 +97,18 @@ func TestEnrollment(t *testing.T) {
 		return err == nil
 	}, 15*time.Second, 200*time.Millisecond, "the account reaches the township over its enrolled certificate")
 	require.Contains(t, jiujin("", append(town, "catalog", "list")...), "MZ-005")
+
+	// An online backup of the running county, by its administrator; the
+	// file restores. A worker gets none.
+	file := filepath.Join(root, "county.bak")
+	require.Contains(t, jiujin("", append(county, "node", "backup", "--to", file)...), "已备份")
+	fi, err = os.Stat(file)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.Contains(t, jiujin("", "node", "restore", "--unit", "330324", "--data", filepath.Join(root, "restored"), "--from", file), "恢复")
+	out, err = run("", append(town, "node", "backup", "--to", filepath.Join(root, "town.bak"))...)
+	require.Error(t, err)
+	require.Contains(t, out, "需要管理员角色")
+	_, err = os.Stat(filepath.Join(root, "town.bak"))
+	require.True(t, os.IsNotExist(err), "no file left behind")
 }

@@ -471,6 +471,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle(syncPath, n.polls.limitSync(syncHandler))
 	mux.HandleFunc("/login", n.accounts.FormLogin)
 	mux.HandleFunc("/logout", n.accounts.FormLogout)
+	mux.HandleFunc("/backup", n.backupHandler)
 	mux.HandleFunc("/metrics", localOnly(n.metricsHandler))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

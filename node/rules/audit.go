@@ -19,7 +19,7 @@ var auditKinds = map[string]bool{
 	KindAccountPasswordReset: true, KindAccountTOTPReset: true, KindPasswordChanged: true,
 	KindDelegationGranted: true, KindDelegationRevoked: true, KindAppRerouted: true,
 	KindCatalogPublished: true, KindClassPublished: true, KindOrderPlaced: true, KindNegativePublished: true,
-	KindCertRevoked: true, KindEnrollRequested: true, KindEnrollAnswered: true,
+	KindCertRevoked: true, KindEnrollRequested: true, KindEnrollAnswered: true, KindBackupTaken: true,
 }
 
 // maxAudit bounds one answer of the audit trail.
@@ -102,6 +102,10 @@ func summarizeAudit(ev *pb.Event) string {
 			return fmt.Sprintf("拒绝入网申请 %s（%s）", p.GetId(), p.GetRefused())
 		}
 		return fmt.Sprintf("签发入网申请 %s 的证书", p.GetId())
+	case KindBackupTaken:
+		p := &pb.BackupTaken{}
+		_ = proto.Unmarshal(ev.GetPayload(), p)
+		return fmt.Sprintf("在线备份本节点数据（节点 %s，事件流 %d）", p.GetNodeId(), p.GetFeedHead())
 	case KindCertRevoked:
 		p := &pb.Revocation{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)

@@ -88,6 +88,8 @@ func (s *Rules) Execute(w *store.Tx, cmd *pb.Command) (proto.Message, error) {
 		return s.enroll(w, cmd, op.Enroll)
 	case *pb.Command_AnswerEnrollment:
 		return s.answerEnrollment(w, cmd, op.AnswerEnrollment)
+	case *pb.Command_BackupTaken:
+		return s.backupTaken(w, cmd, op.BackupTaken)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }

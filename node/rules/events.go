@@ -49,6 +49,7 @@ var folders = map[string]func(prev *pb.StoredRecord, ev *pb.Event) (proto.Messag
 	store.RecordKind(recRevoked):    applyRevocationEvent,
 	store.RecordKind(recEnroll):     applyEnrollEvent,
 	store.RecordKind(recEnrolled):   applyEnrolledEvent,
+	store.RecordKind(recBackups):    applyBackupEvent,
 }
 
 func fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {

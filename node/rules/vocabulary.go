@@ -62,6 +62,8 @@ const (
 	// A new box's request for a certificate, and the CA's answer.
 	KindEnrollRequested = "enroll.requested"
 	KindEnrollAnswered  = "enroll.answered"
+	// An online backup of a node's store was taken.
+	KindBackupTaken = "audit.backup_taken"
 )
 
 // Application states, as in DESIGN.md.
@@ -154,6 +156,7 @@ const (
 	recRevoked    = "revoked/"
 	recEnroll     = "enroll/"
 	recEnrolled   = "enrolled/"
+	recBackups    = "backups/"
 )
 
 func matterKey(code string) string       { return recMatter + code }

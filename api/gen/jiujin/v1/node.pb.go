@@ -360,6 +360,61 @@ func (x *Enrollment) GetRole() string {
 	return ""
 }
 
+// Payload of "audit.backup_taken": an online backup of a node's store
+// (record backups/UNIT), recorded before the data leaves the node.
+type BackupTaken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node whose store was copied.
+	NodeId        string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	FeedHead      uint64 `protobuf:"varint,2,opt,name=feed_head,json=feedHead,proto3" json:"feed_head,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupTaken) Reset() {
+	*x = BackupTaken{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupTaken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupTaken) ProtoMessage() {}
+
+func (x *BackupTaken) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupTaken.ProtoReflect.Descriptor instead.
+func (*BackupTaken) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BackupTaken) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *BackupTaken) GetFeedHead() uint64 {
+	if x != nil {
+		return x.FeedHead
+	}
+	return 0
+}
+
 type ListEnrollmentsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PendingOnly   bool                   `protobuf:"varint,1,opt,name=pending_only,json=pendingOnly,proto3" json:"pending_only,omitempty"`
@@ -369,7 +424,7 @@ type ListEnrollmentsRequest struct {
 
 func (x *ListEnrollmentsRequest) Reset() {
 	*x = ListEnrollmentsRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -381,7 +436,7 @@ func (x *ListEnrollmentsRequest) String() string {
 func (*ListEnrollmentsRequest) ProtoMessage() {}
 
 func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[5]
+	mi := &file_jiujin_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -394,7 +449,7 @@ func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrollmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListEnrollmentsRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListEnrollmentsRequest) GetPendingOnly() bool {
@@ -413,7 +468,7 @@ type ListEnrollmentsResponse struct {
 
 func (x *ListEnrollmentsResponse) Reset() {
 	*x = ListEnrollmentsResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	mi := &file_jiujin_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +480,7 @@ func (x *ListEnrollmentsResponse) String() string {
 func (*ListEnrollmentsResponse) ProtoMessage() {}
 
 func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[6]
+	mi := &file_jiujin_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +493,7 @@ func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrollmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListEnrollmentsResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListEnrollmentsResponse) GetEnrollments() []*Enrollment {
@@ -459,7 +514,7 @@ type AnswerEnrollmentRequest struct {
 
 func (x *AnswerEnrollmentRequest) Reset() {
 	*x = AnswerEnrollmentRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[7]
+	mi := &file_jiujin_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +526,7 @@ func (x *AnswerEnrollmentRequest) String() string {
 func (*AnswerEnrollmentRequest) ProtoMessage() {}
 
 func (x *AnswerEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[7]
+	mi := &file_jiujin_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +539,7 @@ func (x *AnswerEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnswerEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*AnswerEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{7}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AnswerEnrollmentRequest) GetId() string {
@@ -517,7 +572,7 @@ type AnswerEnrollmentResponse struct {
 
 func (x *AnswerEnrollmentResponse) Reset() {
 	*x = AnswerEnrollmentResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[8]
+	mi := &file_jiujin_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +584,7 @@ func (x *AnswerEnrollmentResponse) String() string {
 func (*AnswerEnrollmentResponse) ProtoMessage() {}
 
 func (x *AnswerEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[8]
+	mi := &file_jiujin_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +597,7 @@ func (x *AnswerEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnswerEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*AnswerEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{8}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AnswerEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -571,7 +626,7 @@ type Revocation struct {
 
 func (x *Revocation) Reset() {
 	*x = Revocation{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[9]
+	mi := &file_jiujin_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +638,7 @@ func (x *Revocation) String() string {
 func (*Revocation) ProtoMessage() {}
 
 func (x *Revocation) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[9]
+	mi := &file_jiujin_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +651,7 @@ func (x *Revocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
 func (*Revocation) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{9}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Revocation) GetSerial() string {
@@ -650,7 +705,7 @@ type RevokeCertificateRequest struct {
 
 func (x *RevokeCertificateRequest) Reset() {
 	*x = RevokeCertificateRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[10]
+	mi := &file_jiujin_v1_node_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +717,7 @@ func (x *RevokeCertificateRequest) String() string {
 func (*RevokeCertificateRequest) ProtoMessage() {}
 
 func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[10]
+	mi := &file_jiujin_v1_node_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +730,7 @@ func (x *RevokeCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RevokeCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{10}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RevokeCertificateRequest) GetRevocation() *Revocation {
@@ -694,7 +749,7 @@ type RevokeCertificateResponse struct {
 
 func (x *RevokeCertificateResponse) Reset() {
 	*x = RevokeCertificateResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[11]
+	mi := &file_jiujin_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +761,7 @@ func (x *RevokeCertificateResponse) String() string {
 func (*RevokeCertificateResponse) ProtoMessage() {}
 
 func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[11]
+	mi := &file_jiujin_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +774,7 @@ func (x *RevokeCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RevokeCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RevokeCertificateResponse) GetRevocation() *Revocation {
@@ -737,7 +792,7 @@ type ListRevocationsRequest struct {
 
 func (x *ListRevocationsRequest) Reset() {
 	*x = ListRevocationsRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[12]
+	mi := &file_jiujin_v1_node_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +804,7 @@ func (x *ListRevocationsRequest) String() string {
 func (*ListRevocationsRequest) ProtoMessage() {}
 
 func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[12]
+	mi := &file_jiujin_v1_node_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +817,7 @@ func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{12}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{13}
 }
 
 type ListRevocationsResponse struct {
@@ -774,7 +829,7 @@ type ListRevocationsResponse struct {
 
 func (x *ListRevocationsResponse) Reset() {
 	*x = ListRevocationsResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[13]
+	mi := &file_jiujin_v1_node_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +841,7 @@ func (x *ListRevocationsResponse) String() string {
 func (*ListRevocationsResponse) ProtoMessage() {}
 
 func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[13]
+	mi := &file_jiujin_v1_node_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +854,7 @@ func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{13}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
@@ -824,7 +879,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[14]
+	mi := &file_jiujin_v1_node_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +891,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[14]
+	mi := &file_jiujin_v1_node_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +904,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{14}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStatsRequest) GetUnit() string {
@@ -917,7 +972,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[15]
+	mi := &file_jiujin_v1_node_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +984,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[15]
+	mi := &file_jiujin_v1_node_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +997,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{15}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetStatsResponse) GetMatters() uint32 {
@@ -1079,7 +1134,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[16]
+	mi := &file_jiujin_v1_node_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1146,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[16]
+	mi := &file_jiujin_v1_node_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1159,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{16}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{17}
 }
 
 // One link of the node to its parent (filled in once sync runs).
@@ -1125,7 +1180,7 @@ type LinkStatus struct {
 
 func (x *LinkStatus) Reset() {
 	*x = LinkStatus{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[17]
+	mi := &file_jiujin_v1_node_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1192,7 @@ func (x *LinkStatus) String() string {
 func (*LinkStatus) ProtoMessage() {}
 
 func (x *LinkStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[17]
+	mi := &file_jiujin_v1_node_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1205,7 @@ func (x *LinkStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkStatus.ProtoReflect.Descriptor instead.
 func (*LinkStatus) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{17}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LinkStatus) GetPeer() string {
@@ -1219,7 +1274,7 @@ type StateCount struct {
 
 func (x *StateCount) Reset() {
 	*x = StateCount{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[18]
+	mi := &file_jiujin_v1_node_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1286,7 @@ func (x *StateCount) String() string {
 func (*StateCount) ProtoMessage() {}
 
 func (x *StateCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[18]
+	mi := &file_jiujin_v1_node_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1299,7 @@ func (x *StateCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateCount.ProtoReflect.Descriptor instead.
 func (*StateCount) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{18}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StateCount) GetState() string {
@@ -1296,7 +1351,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[19]
+	mi := &file_jiujin_v1_node_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1363,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[19]
+	mi := &file_jiujin_v1_node_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1376,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{19}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetStatusResponse) GetUnit() string {
@@ -1487,7 +1542,7 @@ type QuarantinedEvent struct {
 
 func (x *QuarantinedEvent) Reset() {
 	*x = QuarantinedEvent{}
-	mi := &file_jiujin_v1_node_proto_msgTypes[20]
+	mi := &file_jiujin_v1_node_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1554,7 @@ func (x *QuarantinedEvent) String() string {
 func (*QuarantinedEvent) ProtoMessage() {}
 
 func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_node_proto_msgTypes[20]
+	mi := &file_jiujin_v1_node_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1567,7 @@ func (x *QuarantinedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuarantinedEvent.ProtoReflect.Descriptor instead.
 func (*QuarantinedEvent) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{20}
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QuarantinedEvent) GetOrigin() string {
@@ -1607,7 +1662,10 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\arefused\x18\t \x01(\tR\arefused\x12\x18\n" +
 	"\arenewal\x18\n" +
 	" \x01(\bR\arenewal\x12\x12\n" +
-	"\x04role\x18\v \x01(\tR\x04role\";\n" +
+	"\x04role\x18\v \x01(\tR\x04role\"C\n" +
+	"\vBackupTaken\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\tfeed_head\x18\x02 \x01(\x04R\bfeedHead\";\n" +
 	"\x16ListEnrollmentsRequest\x12!\n" +
 	"\fpending_only\x18\x01 \x01(\bR\vpendingOnly\"R\n" +
 	"\x17ListEnrollmentsResponse\x127\n" +
@@ -1742,60 +1800,61 @@ func file_jiujin_v1_node_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_node_proto_rawDescData
 }
 
-var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_jiujin_v1_node_proto_goTypes = []any{
 	(*EnrollRequest)(nil),             // 0: jiujin.v1.EnrollRequest
 	(*EnrollResponse)(nil),            // 1: jiujin.v1.EnrollResponse
 	(*GetEnrollmentRequest)(nil),      // 2: jiujin.v1.GetEnrollmentRequest
 	(*GetEnrollmentResponse)(nil),     // 3: jiujin.v1.GetEnrollmentResponse
 	(*Enrollment)(nil),                // 4: jiujin.v1.Enrollment
-	(*ListEnrollmentsRequest)(nil),    // 5: jiujin.v1.ListEnrollmentsRequest
-	(*ListEnrollmentsResponse)(nil),   // 6: jiujin.v1.ListEnrollmentsResponse
-	(*AnswerEnrollmentRequest)(nil),   // 7: jiujin.v1.AnswerEnrollmentRequest
-	(*AnswerEnrollmentResponse)(nil),  // 8: jiujin.v1.AnswerEnrollmentResponse
-	(*Revocation)(nil),                // 9: jiujin.v1.Revocation
-	(*RevokeCertificateRequest)(nil),  // 10: jiujin.v1.RevokeCertificateRequest
-	(*RevokeCertificateResponse)(nil), // 11: jiujin.v1.RevokeCertificateResponse
-	(*ListRevocationsRequest)(nil),    // 12: jiujin.v1.ListRevocationsRequest
-	(*ListRevocationsResponse)(nil),   // 13: jiujin.v1.ListRevocationsResponse
-	(*GetStatsRequest)(nil),           // 14: jiujin.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),          // 15: jiujin.v1.GetStatsResponse
-	(*GetStatusRequest)(nil),          // 16: jiujin.v1.GetStatusRequest
-	(*LinkStatus)(nil),                // 17: jiujin.v1.LinkStatus
-	(*StateCount)(nil),                // 18: jiujin.v1.StateCount
-	(*GetStatusResponse)(nil),         // 19: jiujin.v1.GetStatusResponse
-	(*QuarantinedEvent)(nil),          // 20: jiujin.v1.QuarantinedEvent
-	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
+	(*BackupTaken)(nil),               // 5: jiujin.v1.BackupTaken
+	(*ListEnrollmentsRequest)(nil),    // 6: jiujin.v1.ListEnrollmentsRequest
+	(*ListEnrollmentsResponse)(nil),   // 7: jiujin.v1.ListEnrollmentsResponse
+	(*AnswerEnrollmentRequest)(nil),   // 8: jiujin.v1.AnswerEnrollmentRequest
+	(*AnswerEnrollmentResponse)(nil),  // 9: jiujin.v1.AnswerEnrollmentResponse
+	(*Revocation)(nil),                // 10: jiujin.v1.Revocation
+	(*RevokeCertificateRequest)(nil),  // 11: jiujin.v1.RevokeCertificateRequest
+	(*RevokeCertificateResponse)(nil), // 12: jiujin.v1.RevokeCertificateResponse
+	(*ListRevocationsRequest)(nil),    // 13: jiujin.v1.ListRevocationsRequest
+	(*ListRevocationsResponse)(nil),   // 14: jiujin.v1.ListRevocationsResponse
+	(*GetStatsRequest)(nil),           // 15: jiujin.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),          // 16: jiujin.v1.GetStatsResponse
+	(*GetStatusRequest)(nil),          // 17: jiujin.v1.GetStatusRequest
+	(*LinkStatus)(nil),                // 18: jiujin.v1.LinkStatus
+	(*StateCount)(nil),                // 19: jiujin.v1.StateCount
+	(*GetStatusResponse)(nil),         // 20: jiujin.v1.GetStatusResponse
+	(*QuarantinedEvent)(nil),          // 21: jiujin.v1.QuarantinedEvent
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
 }
 var file_jiujin_v1_node_proto_depIdxs = []int32{
 	4,  // 0: jiujin.v1.EnrollResponse.enrollment:type_name -> jiujin.v1.Enrollment
 	4,  // 1: jiujin.v1.GetEnrollmentResponse.enrollment:type_name -> jiujin.v1.Enrollment
 	4,  // 2: jiujin.v1.ListEnrollmentsResponse.enrollments:type_name -> jiujin.v1.Enrollment
 	4,  // 3: jiujin.v1.AnswerEnrollmentResponse.enrollment:type_name -> jiujin.v1.Enrollment
-	9,  // 4: jiujin.v1.RevokeCertificateRequest.revocation:type_name -> jiujin.v1.Revocation
-	9,  // 5: jiujin.v1.RevokeCertificateResponse.revocation:type_name -> jiujin.v1.Revocation
-	9,  // 6: jiujin.v1.ListRevocationsResponse.revocations:type_name -> jiujin.v1.Revocation
-	21, // 7: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
-	18, // 8: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
-	17, // 9: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
-	21, // 10: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
-	20, // 11: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
-	21, // 12: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	21, // 13: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
-	16, // 14: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	14, // 15: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
-	10, // 16: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
-	12, // 17: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
-	5,  // 18: jiujin.v1.NodeService.ListEnrollments:input_type -> jiujin.v1.ListEnrollmentsRequest
-	7,  // 19: jiujin.v1.NodeService.AnswerEnrollment:input_type -> jiujin.v1.AnswerEnrollmentRequest
+	10, // 4: jiujin.v1.RevokeCertificateRequest.revocation:type_name -> jiujin.v1.Revocation
+	10, // 5: jiujin.v1.RevokeCertificateResponse.revocation:type_name -> jiujin.v1.Revocation
+	10, // 6: jiujin.v1.ListRevocationsResponse.revocations:type_name -> jiujin.v1.Revocation
+	22, // 7: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
+	19, // 8: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
+	18, // 9: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
+	22, // 10: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	21, // 11: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
+	22, // 12: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	22, // 13: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
+	17, // 14: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	15, // 15: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
+	11, // 16: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
+	13, // 17: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
+	6,  // 18: jiujin.v1.NodeService.ListEnrollments:input_type -> jiujin.v1.ListEnrollmentsRequest
+	8,  // 19: jiujin.v1.NodeService.AnswerEnrollment:input_type -> jiujin.v1.AnswerEnrollmentRequest
 	0,  // 20: jiujin.v1.EnrollService.Enroll:input_type -> jiujin.v1.EnrollRequest
 	2,  // 21: jiujin.v1.EnrollService.GetEnrollment:input_type -> jiujin.v1.GetEnrollmentRequest
-	19, // 22: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	15, // 23: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
-	11, // 24: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
-	13, // 25: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
-	6,  // 26: jiujin.v1.NodeService.ListEnrollments:output_type -> jiujin.v1.ListEnrollmentsResponse
-	8,  // 27: jiujin.v1.NodeService.AnswerEnrollment:output_type -> jiujin.v1.AnswerEnrollmentResponse
+	20, // 22: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	16, // 23: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
+	12, // 24: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
+	14, // 25: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
+	7,  // 26: jiujin.v1.NodeService.ListEnrollments:output_type -> jiujin.v1.ListEnrollmentsResponse
+	9,  // 27: jiujin.v1.NodeService.AnswerEnrollment:output_type -> jiujin.v1.AnswerEnrollmentResponse
 	1,  // 28: jiujin.v1.EnrollService.Enroll:output_type -> jiujin.v1.EnrollResponse
 	3,  // 29: jiujin.v1.EnrollService.GetEnrollment:output_type -> jiujin.v1.GetEnrollmentResponse
 	22, // [22:30] is the sub-list for method output_type
@@ -1816,7 +1875,7 @@ func file_jiujin_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_node_proto_rawDesc), len(file_jiujin_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -71,6 +71,7 @@ type Command struct {
 	//	*Command_RevokeCertificate
 	//	*Command_Enroll
 	//	*Command_AnswerEnrollment
+	//	*Command_BackupTaken
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -398,6 +399,15 @@ func (x *Command) GetAnswerEnrollment() *AnswerEnrollmentRequest {
 	return nil
 }
 
+func (x *Command) GetBackupTaken() *BackupTaken {
+	if x != nil {
+		if x, ok := x.Op.(*Command_BackupTaken); ok {
+			return x.BackupTaken
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -510,6 +520,10 @@ type Command_AnswerEnrollment struct {
 	AnswerEnrollment *AnswerEnrollmentRequest `protobuf:"bytes,36,opt,name=answer_enrollment,json=answerEnrollment,proto3,oneof"`
 }
 
+type Command_BackupTaken struct {
+	BackupTaken *BackupTaken `protobuf:"bytes,37,opt,name=backup_taken,json=backupTaken,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -563,6 +577,8 @@ func (*Command_RevokeCertificate) isCommand_Op() {}
 func (*Command_Enroll) isCommand_Op() {}
 
 func (*Command_AnswerEnrollment) isCommand_Op() {}
+
+func (*Command_BackupTaken) isCommand_Op() {}
 
 // Commands proposed at once by different callers, put in one entry of a
 // replicated group's log so that they share one log append, one fsync on
@@ -1915,7 +1931,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xaa\x0e\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xe7\x0e\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
@@ -1953,7 +1969,8 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x0esign_in_failed\x18! \x01(\v2\x11.jiujin.v1.SignInH\x00R\fsignInFailed\x12F\n" +
 	"\x12revoke_certificate\x18\" \x01(\v2\x15.jiujin.v1.RevocationH\x00R\x11revokeCertificate\x12/\n" +
 	"\x06enroll\x18# \x01(\v2\x15.jiujin.v1.EnrollmentH\x00R\x06enroll\x12Q\n" +
-	"\x11answer_enrollment\x18$ \x01(\v2\".jiujin.v1.AnswerEnrollmentRequestH\x00R\x10answerEnrollmentB\x04\n" +
+	"\x11answer_enrollment\x18$ \x01(\v2\".jiujin.v1.AnswerEnrollmentRequestH\x00R\x10answerEnrollment\x12;\n" +
+	"\fbackup_taken\x18% \x01(\v2\x16.jiujin.v1.BackupTakenH\x00R\vbackupTakenB\x04\n" +
 	"\x02op\"*\n" +
 	"\fCommandBatch\x12\x1a\n" +
 	"\bcommands\x18\x01 \x03(\fR\bcommands\"9\n" +
@@ -2103,11 +2120,12 @@ var file_jiujin_v1_store_proto_goTypes = []any{
 	(*Revocation)(nil),                 // 42: jiujin.v1.Revocation
 	(*Enrollment)(nil),                 // 43: jiujin.v1.Enrollment
 	(*AnswerEnrollmentRequest)(nil),    // 44: jiujin.v1.AnswerEnrollmentRequest
-	(*Peer)(nil),                       // 45: jiujin.v1.Peer
-	(*Event)(nil),                      // 46: jiujin.v1.Event
-	(*Department)(nil),                 // 47: jiujin.v1.Department
-	(*Matter)(nil),                     // 48: jiujin.v1.Matter
-	(*Application)(nil),                // 49: jiujin.v1.Application
+	(*BackupTaken)(nil),                // 45: jiujin.v1.BackupTaken
+	(*Peer)(nil),                       // 46: jiujin.v1.Peer
+	(*Event)(nil),                      // 47: jiujin.v1.Event
+	(*Department)(nil),                 // 48: jiujin.v1.Department
+	(*Matter)(nil),                     // 49: jiujin.v1.Matter
+	(*Application)(nil),                // 50: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
 	24, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
@@ -2137,20 +2155,21 @@ var file_jiujin_v1_store_proto_depIdxs = []int32{
 	42, // 24: jiujin.v1.Command.revoke_certificate:type_name -> jiujin.v1.Revocation
 	43, // 25: jiujin.v1.Command.enroll:type_name -> jiujin.v1.Enrollment
 	44, // 26: jiujin.v1.Command.answer_enrollment:type_name -> jiujin.v1.AnswerEnrollmentRequest
-	45, // 27: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	46, // 28: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	46, // 29: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	46, // 30: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	47, // 31: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	48, // 32: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	47, // 33: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	49, // 34: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	22, // 35: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	45, // 27: jiujin.v1.Command.backup_taken:type_name -> jiujin.v1.BackupTaken
+	46, // 28: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	47, // 29: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	47, // 30: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	47, // 31: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	48, // 32: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	49, // 33: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	48, // 34: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	50, // 35: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	22, // 36: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -2193,6 +2212,7 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_RevokeCertificate)(nil),
 		(*Command_Enroll)(nil),
 		(*Command_AnswerEnrollment)(nil),
+		(*Command_BackupTaken)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
