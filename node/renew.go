@@ -74,13 +74,15 @@ func (n *Node) renew(ctx context.Context) error {
 	case len(e.GetCertificate()) == 0:
 		return nil // not signed yet
 	}
-	leaf, err := b.Renewed(e.GetCertificate(), key, now)
+	leaf, err := b.CheckRenewal(e.GetCertificate(), key, now)
 	if err != nil {
 		return err
 	}
+	// On disk first: a crash between the two starts with the new one.
 	if err := auth.InstallRenewal(n.cfg.TLSDir, e.GetCertificate()); err != nil {
 		return err
 	}
+	b.Renewed(leaf, key)
 	n.cfg.Logger.Info("certificate renewed", "serial", auth.Serial(leaf), "expires", leaf.NotAfter)
 	return nil
 }

@@ -72,10 +72,9 @@ func LoadBundle(dir string, now time.Time) (*Bundle, error) {
 // Current is the certificate in force: the one loaded, or its renewal.
 func (b *Bundle) Current() *tls.Certificate { return b.cur.Load() }
 
-// Renewed puts a renewed certificate in force, from the next handshake
-// and the next event on: the county's CA's, in force, binding the same
-// county, unit and role, for key.
-func (b *Bundle) Renewed(der []byte, key ed25519.PrivateKey, now time.Time) (*x509.Certificate, error) {
+// CheckRenewal checks a renewed certificate: the county's CA's, in force,
+// binding the same county, unit and role, for key.
+func (b *Bundle) CheckRenewal(der []byte, key ed25519.PrivateKey, now time.Time) (*x509.Certificate, error) {
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("renewal: %w", err)
@@ -90,8 +89,13 @@ func (b *Bundle) Renewed(der []byte, key ed25519.PrivateKey, now time.Time) (*x5
 	if id != b.Self {
 		return nil, fmt.Errorf("renewal: 新证书绑定 %s，本节点是 %s", id, b.Self)
 	}
-	b.cur.Store(&tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf})
 	return leaf, nil
+}
+
+// Renewed puts a renewed certificate (checked by CheckRenewal) in force,
+// from the next handshake and the next event on.
+func (b *Bundle) Renewed(leaf *x509.Certificate, key ed25519.PrivateKey) {
+	b.cur.Store(&tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf})
 }
 
 // verify checks a node certificate against the county's CA at now and
