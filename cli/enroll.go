@@ -2,7 +2,6 @@ package cli
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -199,40 +198,13 @@ func newNodeEnrollCmd(f *Factory) *cobra.Command {
 // enrollKey is the node's key in dir: made (mode 0600) at the first run,
 // kept across runs so that a run asked again continues the same request.
 func enrollKey(dir string) (ed25519.PrivateKey, error) {
-	path := filepath.Join(dir, auth.NodeKeyFile+".pending")
-	if b, err := os.ReadFile(path); err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%s: 不是 PEM 格式的私钥", path)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		key, ok := k.(ed25519.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: 不是 ed25519 私钥", path)
-		}
-		return key, nil
-	}
 	if _, err := os.Stat(filepath.Join(dir, auth.NodeKeyFile)); err == nil {
 		return nil, fmt.Errorf("--out: %s 中已有节点私钥，不覆盖", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
 	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return nil, fmt.Errorf("--out: %w", err)
-	}
-	return key, nil
+	return auth.PendingKey(dir)
 }
 
 // writeEnrolled writes the node's TLS directory from the certificate the
@@ -254,7 +226,7 @@ func writeEnrolled(f *Factory, dir string, certDER []byte, key ed25519.PrivateKe
 	if err != nil {
 		return err
 	}
-	_ = os.Remove(filepath.Join(dir, auth.NodeKeyFile+".pending"))
+	_ = os.Remove(filepath.Join(dir, auth.NodeKeyFile+".next"))
 	fmt.Fprintf(f.Out, "已取得证书：%s，序列号 %s，有效至 %s。\n用 jiujin node start --tls-dir %s 启动本节点。\n",
 		b.Self, auth.Serial(b.Leaf), b.Leaf.NotAfter.Format("2006-01-02"), dir)
 	return nil
