@@ -17,9 +17,9 @@ import (
 func newAppCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "app",
-		Short: "办件：accept 受理、list 列表、show 详情、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回、forward 改派",
+		Short: "办件：accept 受理、list 列表、show 详情、receipt 补打回执、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回、forward 改派",
 	}
-	cmd.AddCommand(newAppAcceptCmd(f), newAppListCmd(f), newAppShowCmd(f), newAppSupplementCmd(f),
+	cmd.AddCommand(newAppAcceptCmd(f), newAppListCmd(f), newAppShowCmd(f), newAppReceiptCmd(f), newAppSupplementCmd(f),
 		newAppDecideCmd(f), newAppDeliverCmd(f), newAppRateCmd(f), newAppWithdrawCmd(f), newAppForwardCmd(f),
 		newAppFollowUpsCmd(f), newAppFollowUpCmd(f))
 	return cmd
@@ -41,8 +41,9 @@ func newAppAcceptCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "accept",
 		Short: "受理一件申请，打印受理回执",
-		Example: `  jiujin app accept --matter MZ-001 --applicant-name 王秀英 --applicant-id 330324195803121224 \
-      --material 居民身份证 --material 户口簿 --missing 家庭收入证明`,
+		Example: `  jiujin app accept --matter MZ-001 --applicant-name 王秀英 --applicant-id 330324195803121225 \
+      --material 最低生活保障申请书 --material 家庭成员居民身份证 --material 家庭经济状况核对授权书 \
+      --material 家庭收入及财产状况申报表 --missing 家庭成员居民户口簿`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := f.Apps().AcceptApplication(cmd.Context(), connect.NewRequest(&pb.AcceptApplicationRequest{
@@ -61,13 +62,13 @@ func newAppAcceptCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Matter, "matter", "", "matter code, e.g. GA-001 (required)")
-	fl.StringVar(&o.ApplicantName, "applicant-name", "", "applicant's name (required)")
-	fl.StringVar(&o.ApplicantID, "applicant-id", "", "applicant's 18-digit resident identity number (required)")
-	fl.StringVar(&o.Phone, "phone", "", "applicant's phone")
-	fl.StringArrayVar(&o.Materials, "material", nil, "a material handed in (repeat)")
-	fl.StringArrayVar(&o.Missing, "missing", nil, "a material accepted as missing, 容缺 (repeat)")
-	fl.StringVar(&o.Note, "note", "", "note for the processing unit")
+	fl.StringVar(&o.Matter, "matter", "", "事项：代码、名称或常用名，如 MZ-001、低保（必填）")
+	fl.StringVar(&o.ApplicantName, "applicant-name", "", "申请人姓名（必填）")
+	fl.StringVar(&o.ApplicantID, "applicant-id", "", "申请人 18 位居民身份证号（必填）")
+	fl.StringVar(&o.Phone, "phone", "", "申请人联系电话")
+	fl.StringArrayVar(&o.Materials, "material", nil, "已收取的材料名称，须与事项材料清单一致（可重复）")
+	fl.StringArrayVar(&o.Missing, "missing", nil, "容缺受理的材料（可重复）")
+	fl.StringVar(&o.Note, "note", "", "给办理单位的备注")
 	for _, n := range []string{"matter", "applicant-name", "applicant-id"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
@@ -79,14 +80,17 @@ func printReceipt(w io.Writer, r *pb.Receipt) {
 	fmt.Fprintf(w, "办件编号：%s\n", r.GetApplicationId())
 	fmt.Fprintf(w, "事项：%s %s\n", r.GetMatterCode(), r.GetMatterName())
 	fmt.Fprintf(w, "申请人：%s（%s）\n", r.GetApplicantName(), r.GetApplicantIdNumber())
-	fmt.Fprintf(w, "受理单位：%s  办理单位：%s\n", r.GetAcceptingUnit(), r.GetProcessingUnit())
+	fmt.Fprintf(w, "受理单位：%s  办理单位：%s\n", unitLabel(r.GetAcceptingUnit(), r.GetAcceptingUnitName()), unitLabel(r.GetProcessingUnit(), r.GetProcessingUnitName()))
 	fmt.Fprintf(w, "受理时间：%s\n", when(r.GetAcceptedAt()))
 	fmt.Fprintf(w, "已收材料：%s\n", listOrNone(r.GetMaterialsReceived()))
 	if len(r.GetMaterialsMissing()) > 0 {
 		fmt.Fprintf(w, "容缺材料：%s（请于 %s 前补齐）\n", strings.Join(r.GetMaterialsMissing(), "、"), r.GetSupplementDue())
 	}
-	fmt.Fprintf(w, "承诺办结：%s  法定期限：%s\n", r.GetPromisedDue(), r.GetStatutoryDue())
+	fmt.Fprintf(w, "承诺办结：%s  法定期限：%s\n", dueDate(r.GetPromisedDue(), r.GetPromisedDueProvisional()), dueDate(r.GetStatutoryDue(), r.GetStatutoryDueProvisional()))
 	fmt.Fprintf(w, "结果领取：本窗口领取或快递送达（本事项最多跑 %d 次）\n", r.GetVisits())
+	if r.GetAcceptingUnitPhone() != "" || r.GetAcceptingUnitAddress() != "" {
+		fmt.Fprintf(w, "咨询电话：%s  地址：%s\n", orNone(r.GetAcceptingUnitPhone()), orNone(r.GetAcceptingUnitAddress()))
+	}
 	fmt.Fprintln(w, "══════════════════════════════")
 }
 
@@ -127,6 +131,9 @@ func timeLeft(a *pb.Application) string {
 		s = fmt.Sprintf("超承诺期，法定期限剩 %d 日", d.GetStatutoryDaysLeft())
 	default:
 		s = fmt.Sprintf("剩 %d 日（承诺 %s）", d.GetPromisedDaysLeft(), d.GetPromisedDue())
+		if d.GetPromisedProvisional() {
+			s = fmt.Sprintf("剩 %d 日（承诺 %s，暂定）", d.GetPromisedDaysLeft(), d.GetPromisedDue())
+		}
 	}
 	if d.GetPaused() {
 		s = "补正中，暂停计时；" + s
@@ -135,55 +142,6 @@ func timeLeft(a *pb.Application) string {
 		s += "；容缺材料逾期未补"
 	}
 	return s
-}
-
-// AppListOptions are the flags of `app list`.
-type AppListOptions struct {
-	State   string
-	Matter  string
-	Overdue bool
-	Mine    bool
-	Limit   int
-}
-
-func newAppListCmd(f *Factory) *cobra.Command {
-	o := &AppListOptions{}
-	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "列出办件（最新在前），显示剩余时限和超期",
-		Example: "  jiujin app list --mine            # 本单位待办\n  jiujin app list --overdue",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Limit < 0 {
-				return fmt.Errorf("--limit: 不能为负")
-			}
-			res, err := f.Apps().ListApplications(cmd.Context(), connect.NewRequest(&pb.ListApplicationsRequest{
-				State: o.State, MatterCode: o.Matter, OverdueOnly: o.Overdue, HeldOnly: o.Mine, Limit: uint32(o.Limit),
-			}))
-			if err != nil {
-				return err
-			}
-			if f.json() {
-				return f.printJSON(res.Msg)
-			}
-			t := &table{}
-			t.add("办件编号", "事项", "申请人", "身份证号", "状态", "持有", "时限")
-			for _, a := range res.Msg.GetApplications() {
-				t.add(a.GetId(), truncate(a.GetMatterName(), 24), a.GetApplicant().GetName(), a.GetApplicant().GetIdNumber(),
-					rules.StateLabel(a.GetState()), a.GetHolder(), timeLeft(a))
-			}
-			t.print(f.Out)
-			fmt.Fprintf(f.Out, "共 %d 件，显示 %d 件\n", res.Msg.GetTotal(), len(res.Msg.GetApplications()))
-			return nil
-		},
-	}
-	fl := cmd.Flags()
-	fl.StringVar(&o.State, "state", "", "only this state: "+strings.Join(rules.States, ", "))
-	fl.StringVar(&o.Matter, "matter", "", "only this matter code")
-	fl.BoolVar(&o.Overdue, "overdue", false, "only overdue, undecided applications")
-	fl.BoolVar(&o.Mine, "mine", false, "only applications this unit holds (its to-do list)")
-	fl.IntVar(&o.Limit, "limit", 100, "at most this many")
-	return cmd
 }
 
 // AppShowOptions are the flags of `app show`.
@@ -213,21 +171,23 @@ func newAppShowCmd(f *Factory) *cobra.Command {
 			printApplication(f.Out, res.Msg.GetApplication())
 			fmt.Fprintln(f.Out, "经过：")
 			for _, h := range res.Msg.GetHistory() {
-				fmt.Fprintf(f.Out, "  %s  %s  %s  %s\n", when(h.GetAt()), h.GetUnit(), h.GetActor(), h.GetSummary())
+				fmt.Fprintf(f.Out, "  %s  %s  %s  %s\n", when(h.GetAt()), orCode(h.GetUnitName(), h.GetUnit()), h.GetActor(), h.GetSummary())
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&o.Reveal, "reveal", false, "show the full identity number (audited)")
-	cmd.Flags().StringVar(&o.Reason, "reason", "", "why the number is revealed")
+	cmd.Flags().BoolVar(&o.Reveal, "reveal", false, "显示完整身份证号（记入审计，限审计员）")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "查看完整身份证号的理由")
 	return cmd
 }
 
 func printApplication(w io.Writer, a *pb.Application) {
 	fmt.Fprintf(w, "办件 %s  %s\n", a.GetId(), rules.StateLabel(a.GetState()))
-	fmt.Fprintf(w, "  事项：%s %s（%s）\n", a.GetMatterCode(), a.GetMatterName(), a.GetDepartment())
+	fmt.Fprintf(w, "  事项：%s %s（%s）\n", a.GetMatterCode(), a.GetMatterName(), orCode(a.GetDepartmentName(), a.GetDepartment()))
 	fmt.Fprintf(w, "  申请人：%s  %s  %s\n", a.GetApplicant().GetName(), a.GetApplicant().GetIdNumber(), a.GetApplicant().GetPhone())
-	fmt.Fprintf(w, "  受理：%s %s（%s）  办理单位：%s  当前持有：%s\n", a.GetAcceptingUnit(), when(a.GetAcceptedAt()), a.GetAcceptedBy(), a.GetProcessingUnit(), a.GetHolder())
+	fmt.Fprintf(w, "  受理：%s %s（%s）  办理单位：%s  当前持有：%s\n", unitLabel(a.GetAcceptingUnit(), a.GetAcceptingUnitName()), when(a.GetAcceptedAt()),
+		a.GetAcceptedBy(), unitLabel(a.GetProcessingUnit(), a.GetProcessingUnitName()), unitLabel(a.GetHolder(), a.GetHolderName()))
+	printUpstream(w, a)
 	fmt.Fprintf(w, "  已收材料：%s\n", listOrNone(a.GetMaterialsReceived()))
 	if len(a.GetMaterialsMissing()) > 0 {
 		fmt.Fprintf(w, "  容缺待补：%s（期限 %s）\n", strings.Join(a.GetMaterialsMissing(), "、"), a.GetDeadline().GetSupplementDue())
@@ -236,12 +196,14 @@ func printApplication(w io.Writer, a *pb.Application) {
 		fmt.Fprintf(w, "  待补正：%s\n", strings.Join(a.GetMaterialsRequested(), "、"))
 	}
 	d := a.GetDeadline()
-	fmt.Fprintf(w, "  时限：承诺 %s，法定 %s，已用 %d 个工作日；%s\n", d.GetPromisedDue(), d.GetStatutoryDue(), d.GetWorkingDaysUsed(), timeLeft(a))
+	fmt.Fprintf(w, "  时限：承诺 %s，法定 %s，已用 %d 个工作日；%s\n", dueDate(d.GetPromisedDue(), d.GetPromisedProvisional()),
+		dueDate(d.GetStatutoryDue(), d.GetStatutoryProvisional()), d.GetWorkingDaysUsed(), timeLeft(a))
 	if len(a.GetTasks()) > 0 {
 		fmt.Fprintln(w, "  一件事，并联办理：")
 		labels := map[string]string{"open": "待办", "approved": "准予", "rejected": "不予"}
 		for _, t := range a.GetTasks() {
-			line := fmt.Sprintf("    %s %s（%s）— %s：%s", t.GetPartCode(), t.GetPartName(), t.GetDepartment(), t.GetProcessingUnit(), labels[t.GetState()])
+			line := fmt.Sprintf("    %s %s（%s）— %s：%s", t.GetPartCode(), t.GetPartName(), orCode(t.GetDepartmentName(), t.GetDepartment()),
+				unitLabel(t.GetProcessingUnit(), t.GetProcessingUnitName()), labels[t.GetState()])
 			if t.GetDecision().GetReason() != "" {
 				line += "，" + t.GetDecision().GetReason()
 			}
@@ -249,11 +211,15 @@ func printApplication(w io.Writer, a *pb.Application) {
 		}
 	}
 	if dec := a.GetDecision(); dec != nil {
-		verdict := "不予"
+		verdict, reason := "不予", strings.TrimPrefix(dec.GetReason(), "不予：") // as an earlier release joined rejections
 		if dec.GetApproved() {
-			verdict = "准予"
+			verdict, reason = "准予", dec.GetReason()
 		}
-		fmt.Fprintf(w, "  决定：%s %s（%s，%s）\n", verdict, dec.GetReason(), dec.GetUnit(), when(dec.GetDecidedAt()))
+		by := dec.GetUnit()
+		if by == a.GetProcessingUnit() {
+			by = unitLabel(by, a.GetProcessingUnitName())
+		}
+		fmt.Fprintf(w, "  决定：%s %s（%s，%s）\n", verdict, reason, by, when(dec.GetDecidedAt()))
 	}
 	if dl := a.GetDelivery(); dl != nil {
 		how := "窗口领取"
@@ -275,7 +241,7 @@ func (f *Factory) printChanged(a *pb.Application, what string) error {
 	if f.json() {
 		return f.printJSON(a)
 	}
-	fmt.Fprintf(f.Out, "%s：办件 %s 现为「%s」，由 %s 持有\n", what, a.GetId(), rules.StateLabel(a.GetState()), a.GetHolder())
+	fmt.Fprintf(f.Out, "%s：办件 %s 现为「%s」，由 %s 持有\n", what, a.GetId(), rules.StateLabel(a.GetState()), unitLabel(a.GetHolder(), a.GetHolderName()))
 	return nil
 }
 
@@ -300,8 +266,8 @@ func newAppSupplementCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "supplement ID",
 		Short: "补正：--request 由办理单位要求补正（暂停计时）；否则登记申请人补交的材料",
-		Example: `  jiujin app supplement 330324-20261122-000001 --request --material 户口簿 --reason 户口簿页不全
-  jiujin app supplement 330324-20261122-000001 --material 户口簿`,
+		Example: `  jiujin app supplement 330324-20261122-000001 --request --material 家庭成员居民户口簿 --reason 户口簿页不全
+  jiujin app supplement 330324-20261122-000001 --material 家庭成员居民户口簿`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.Materials) == 0 {
@@ -330,9 +296,9 @@ func newAppSupplementCmd(f *Factory) *cobra.Command {
 			return f.printChanged(res.Msg.GetApplication(), "材料已登记")
 		},
 	}
-	cmd.Flags().BoolVar(&o.Request, "request", false, "ask the applicant for these materials (processing unit)")
-	cmd.Flags().StringArrayVar(&o.Materials, "material", nil, "a material (repeat)")
-	cmd.Flags().StringVar(&o.Reason, "reason", "", "why the materials are needed (with --request)")
+	cmd.Flags().BoolVar(&o.Request, "request", false, "要求申请人补正这些材料（办理单位用）")
+	cmd.Flags().StringArrayVar(&o.Materials, "material", nil, "材料名称（可重复）")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "要求补正的理由（与 --request 一起用）")
 	return cmd
 }
 
@@ -367,10 +333,10 @@ func newAppDecideCmd(f *Factory) *cobra.Command {
 			return f.printChanged(res.Msg.GetApplication(), what)
 		},
 	}
-	cmd.Flags().BoolVar(&o.Approve, "approve", false, "approve (准予)")
-	cmd.Flags().BoolVar(&o.Reject, "reject", false, "reject (不予)")
-	cmd.Flags().StringVar(&o.Reason, "reason", "", "reason (required to reject)")
-	cmd.Flags().StringVar(&o.Part, "part", "", "the part (sub-matter code) of a composite application")
+	cmd.Flags().BoolVar(&o.Approve, "approve", false, "准予")
+	cmd.Flags().BoolVar(&o.Reject, "reject", false, "不予（须用 --reason 说明理由）")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "理由（不予时必填）")
+	cmd.Flags().StringVar(&o.Part, "part", "", "一件事的子事项：代码或名称")
 	return cmd
 }
 
@@ -383,9 +349,9 @@ type AppDeliverOptions struct {
 func newAppDeliverCmd(f *Factory) *cobra.Command {
 	o := &AppDeliverOptions{}
 	cmd := &cobra.Command{
-		Use:     "deliver ID --by window|post [--tracking NO]",
+		Use:     "deliver ID [--by 窗口|邮寄] [--tracking 单号]",
 		Short:   "出件：窗口领取，或快递送达（须快递单号）",
-		Example: "  jiujin app deliver 330324-20261122-000001 --by post --tracking SF1234567890",
+		Example: "  jiujin app deliver 330324-20261122-000001 --by 窗口\n  jiujin app deliver 330324-20261122-000001 --by 邮寄 --tracking SF1234567890",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := f.Apps().DeliverApplication(cmd.Context(), connect.NewRequest(&pb.DeliverApplicationRequest{Id: args[0], Method: o.By, Tracking: o.Tracking}))
@@ -395,8 +361,8 @@ func newAppDeliverCmd(f *Factory) *cobra.Command {
 			return f.printChanged(res.Msg.GetApplication(), "已出件")
 		},
 	}
-	cmd.Flags().StringVar(&o.By, "by", "window", "window (窗口领取) or post (快递送达)")
-	cmd.Flags().StringVar(&o.Tracking, "tracking", "", "tracking number, for post")
+	cmd.Flags().StringVar(&o.By, "by", "窗口", "出件方式：窗口（window，窗口领取）或 邮寄（post，快递送达）")
+	cmd.Flags().StringVar(&o.Tracking, "tracking", "", "快递单号（快递送达时）")
 	return cmd
 }
 
@@ -424,8 +390,8 @@ func newAppRateCmd(f *Factory) *cobra.Command {
 			return f.printChanged(res.Msg.GetApplication(), "已评价")
 		},
 	}
-	cmd.Flags().IntVar(&o.Score, "score", 0, "1 to 5")
-	cmd.Flags().StringVar(&o.Comment, "comment", "", "comment (required for 1 or 2)")
+	cmd.Flags().IntVar(&o.Score, "score", 0, "评分，1 到 5")
+	cmd.Flags().StringVar(&o.Comment, "comment", "", "评价意见（1 分或 2 分时必填）")
 	_ = cmd.MarkFlagRequired("score")
 	return cmd
 }
@@ -453,7 +419,7 @@ func newAppWithdrawCmd(f *Factory) *cobra.Command {
 			return f.printChanged(res.Msg.GetApplication(), "已撤回")
 		},
 	}
-	cmd.Flags().StringVar(&o.Reason, "reason", "", "the applicant's reason (required)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "申请人撤回的理由（必填）")
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
 }
@@ -479,8 +445,8 @@ func newAppForwardCmd(f *Factory) *cobra.Command {
 			return f.printChanged(res.Msg.GetApplication(), "已改派")
 		},
 	}
-	cmd.Flags().StringVar(&o.To, "to", "", "unit to decide it now (required)")
-	cmd.Flags().StringVar(&o.Reason, "reason", "", "why (required)")
+	cmd.Flags().StringVar(&o.To, "to", "", "改派给的办理单位：代码或名称（必填）")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "理由（必填）")
 	_ = cmd.MarkFlagRequired("to")
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
@@ -523,7 +489,7 @@ func newAppFollowUpsCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&o.Open, "open", false, "only those not fixed yet")
+	cmd.Flags().BoolVar(&o.Open, "open", false, "只列出尚未整改完毕的")
 	return cmd
 }
 
@@ -564,9 +530,9 @@ func newAppFollowUpCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&o.CalledBack, "called-back", false, "the applicant was called back")
-	cmd.Flags().BoolVar(&o.Fixed, "fixed", false, "the cause was fixed")
-	cmd.Flags().StringVar(&o.Note, "note", "", "what was done (required)")
+	cmd.Flags().BoolVar(&o.CalledBack, "called-back", false, "已回访申请人")
+	cmd.Flags().BoolVar(&o.Fixed, "fixed", false, "已整改完毕")
+	cmd.Flags().StringVar(&o.Note, "note", "", "所做的事（必填）")
 	_ = cmd.MarkFlagRequired("note")
 	return cmd
 }

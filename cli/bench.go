@@ -72,11 +72,11 @@ func newBenchAcceptCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntSliceVar(&o.Clients, "clients", []int{1, 16}, "concurrent clients, one run each")
-	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "length of each run")
-	cmd.Flags().DurationVar(&o.Settle, "settle", 3*time.Second, "wait before measuring idle memory")
-	cmd.Flags().Uint64Var(&o.Seed, "seed", 1, "seed for the generated applicants")
-	cmd.Flags().BoolVar(&o.TLS, "tls", false, "the node serves TLS with a certificate of a CA made for the run, as deployed")
+	cmd.Flags().IntSliceVar(&o.Clients, "clients", []int{1, 16}, "并发客户端数，每个值测一轮")
+	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "每轮时长")
+	cmd.Flags().DurationVar(&o.Settle, "settle", 3*time.Second, "测量空闲内存前等待的时间")
+	cmd.Flags().Uint64Var(&o.Seed, "seed", 1, "生成申请人所用的随机种子")
+	cmd.Flags().BoolVar(&o.TLS, "tls", false, "节点按部署方式提供 TLS，证书由本次测试临时建立的 CA 签发")
 	return cmd
 }
 
@@ -85,17 +85,12 @@ func newBenchSyncCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "同步：村→县单程与往返延迟、每跳转发吞吐、断线积压一万事件后的追平时间、每事件线上字节数、限速链路下的追平",
-		Long: `bench sync runs a village, its township and the county in this process, on
-loopback, fsync on, each child's link through the fault/shaping layer with its
-TCP bytes counted, and measures:
-  latency    village accepts -> the county has received it (one way), and
-             -> the county decides -> the village sees the decision (round trip)
-  relay      a village cut off while N events accumulate: events/s over the
-             village-township hop, then over the township-county hop
-  catch-up   the same backlog with both hops healed at once: time until the
-             county holds it all, and TCP bytes per event per hop
-  shaped     the catch-up through a 1 Mbit/s, 150 ms RTT village link, against
-             bytes / bandwidth`,
+		Long: `bench sync 在本进程内、本机回环地址上运行一个村、其乡镇和县三个节点（落盘同步开启），
+每条下级链路经过故障/限速层并统计 TCP 字节数，测量：
+  延迟    村受理 -> 县收到（单程）；县办结 -> 村看到结果（往返）
+  转发    村断线期间积压 N 个事件：村-乡镇一跳、乡镇-县一跳各自每秒转发的事件数
+  追平    同样的积压在两跳同时恢复后：县收齐所需时间，每跳每事件的 TCP 字节数
+  限速    在 1 Mbit/s、往返 150 ms 的村级链路上追平，与“字节数 / 带宽”对照`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := bench.RunSync(cmd.Context(), o.SyncConfig)
@@ -118,11 +113,11 @@ TCP bytes counted, and measures:
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&o.Iterations, "iterations", 300, "latency samples")
-	cmd.Flags().IntVar(&o.CatchUp, "catch-up", 10000, "events accumulated at the cut-off village")
-	cmd.Flags().BoolVar(&o.Shaped, "shaped", true, "also run the catch-up through a 1 Mbit/s, 150 ms RTT link")
-	cmd.Flags().BoolVar(&o.TLS, "tls", false, "nodes speak mutual TLS with certificates of a CA made for the run, as deployed")
-	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().IntVar(&o.Iterations, "iterations", 300, "延迟采样次数")
+	cmd.Flags().IntVar(&o.CatchUp, "catch-up", 10000, "断线村积压的事件数")
+	cmd.Flags().BoolVar(&o.Shaped, "shaped", true, "另在 1 Mbit/s、往返 150 ms 的限速链路上测追平")
+	cmd.Flags().BoolVar(&o.TLS, "tls", false, "节点之间按部署方式使用双向 TLS，证书由本次测试临时建立的 CA 签发")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "把本次运行的 CPU 剖析写入此文件")
 	return cmd
 }
 
@@ -131,22 +126,16 @@ func newBenchCountyCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "county",
 		Short: "县级三成员集群：并发写入与乡镇批量推送的提交吞吐和延迟，主节点被 kill -9 到下一次确认写入的时间",
-		Long: `bench county measures the three-member county group on loopback, fsync on:
-  writers    1, 16, 64 concurrent clients accepting single applications at the
-             leader, each on its own connection: committed/s, p50/p99
-  push       townships pushing their backlog to the leader in batches of 500
-             events (one sync Push each, acknowledged after commit): events/s,
-             p50/p99 per batch
-  failover   three members as processes of this binary; the leader is killed
-             with SIGKILL and a write is retried at a survivor until it is
-             acknowledged: the time from the kill, per kill and the median;
-             the killed member is restarted and catches up before the next kill
-The first two run in this process (--cpuprofile profiles them).
+		Long: `bench county 在本机回环地址上测量县级三成员集群（落盘同步开启）：
+  写入    1、16、64 个并发客户端各用一条连接在主节点受理单件办件：每秒提交数，p50/p99
+  推送    各乡镇把积压按每批 500 个事件推送给主节点（每批一次同步推送，提交后确认）：
+          每秒事件数，每批 p50/p99
+  切换    三个成员为本程序的独立进程；用 SIGKILL 杀掉主节点，在幸存成员上重试写入直到确认：
+          从 kill 起算的时间，逐次及中位数；被杀成员重启并追平后再进行下一次
+前两项在本进程内运行（--cpuprofile 对它们剖析）。
 
-With --members URL,URL,URL they measure a running group instead, one started
-for the measurement (fresh members on machines of their own, as deployed): the
-writers and the townships run here, the group is left running, and failover is
-not measured. A group that already holds applications is refused.`,
+给出 --members URL,URL,URL 时改为测量一个正在运行的集群（为测量而新建、各成员在自己的机器上，
+与部署一致）：写入客户端和乡镇在本机运行，集群测完后继续运行，不测切换。已有办件的集群不予测量。`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.MemberURLs != "" {
@@ -188,16 +177,16 @@ not measured. A group that already holds applications is refused.`,
 			return nil
 		},
 	}
-	cmd.Flags().IntSliceVar(&o.Writers, "writers", []int{1, 16, 64}, "concurrent writers, one run each")
-	cmd.Flags().DurationVar(&o.Duration, "duration", 5*time.Second, "length of each run")
-	cmd.Flags().IntVar(&o.PushTownships, "push-townships", 4, "townships pushing at once (0: no push run)")
-	cmd.Flags().IntVar(&o.PushBatches, "push-batches", 5, "batches each township pushes")
-	cmd.Flags().IntVar(&o.BatchEvents, "batch-events", 500, "events per pushed batch")
-	cmd.Flags().IntVar(&o.Kills, "kills", 5, "leader kills to time (0: none)")
-	cmd.Flags().StringVar(&o.Binary, "binary", "", "jiujin executable for the member processes (default: this one)")
-	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process runs to this file")
-	cmd.Flags().BoolVar(&o.H2C, "h2c", false, "writers speak HTTP/2 without TLS (h2c), as nodes do to one another, instead of the command line's HTTP/1.1")
-	cmd.Flags().StringVar(&o.MemberURLs, "members", "", "measure this running group (its members' URLs, comma-separated) instead of one in this process")
+	cmd.Flags().IntSliceVar(&o.Writers, "writers", []int{1, 16, 64}, "并发写入客户端数，每个值测一轮")
+	cmd.Flags().DurationVar(&o.Duration, "duration", 5*time.Second, "每轮时长")
+	cmd.Flags().IntVar(&o.PushTownships, "push-townships", 4, "同时推送的乡镇数（0：不测推送）")
+	cmd.Flags().IntVar(&o.PushBatches, "push-batches", 5, "每个乡镇推送的批次数")
+	cmd.Flags().IntVar(&o.BatchEvents, "batch-events", 500, "每批推送的事件数")
+	cmd.Flags().IntVar(&o.Kills, "kills", 5, "计时的主节点 kill 次数（0：不测）")
+	cmd.Flags().StringVar(&o.Binary, "binary", "", "成员进程所用的 jiujin 可执行文件（默认：本程序）")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "把进程内各轮的 CPU 剖析写入此文件")
+	cmd.Flags().BoolVar(&o.H2C, "h2c", false, "写入客户端像节点之间那样用不加密的 HTTP/2（h2c），而不是命令行的 HTTP/1.1")
+	cmd.Flags().StringVar(&o.MemberURLs, "members", "", "测量这个正在运行的集群（各成员地址，逗号分隔），而不是在本进程内启动一个")
 	_ = cmd.Flags().MarkHidden("binary")
 	return cmd
 }

@@ -52,8 +52,8 @@ func newCAInitCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Dir, "dir", "", "directory of the CA (created, mode 0700)")
-	cmd.Flags().StringVar(&o.County, "county", "", "the county's 6-digit code")
+	cmd.Flags().StringVar(&o.Dir, "dir", "", "证书颁发机构的目录（新建，权限 0700）")
+	cmd.Flags().StringVar(&o.County, "county", "", "本县 6 位区划代码")
 	return cmd
 }
 
@@ -106,12 +106,12 @@ func newCAIssueCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Dir, "dir", "", "directory of the CA")
-	fl.StringVar(&o.Unit, "unit", "", "unit code of the node")
-	fl.StringVar(&o.Role, "role", string(auth.RoleNode), "node; member for a county group member; monitor for a monitoring system (reads /metrics)")
-	fl.StringSliceVar(&o.Hosts, "host", nil, "DNS name or IP address clients reach the node at (repeatable)")
-	fl.StringVar(&o.Out, "out", "", "directory to write ca.crt, node.crt and node.key to")
-	fl.IntVar(&o.Days, "days", auth.DefaultNodeDays, "days of validity")
+	fl.StringVar(&o.Dir, "dir", "", "证书颁发机构的目录")
+	fl.StringVar(&o.Unit, "unit", "", "节点所属单位代码")
+	fl.StringVar(&o.Role, "role", string(auth.RoleNode), "证书角色：node（节点）；member（县级集群成员）；monitor（监控系统，只读 /metrics）")
+	fl.StringSliceVar(&o.Hosts, "host", nil, "访问该节点所用的域名或 IP 地址（可重复）")
+	fl.StringVar(&o.Out, "out", "", "写入 ca.crt、node.crt、node.key 的目录")
+	fl.IntVar(&o.Days, "days", auth.DefaultNodeDays, "有效天数")
 	return cmd
 }
 
@@ -156,7 +156,7 @@ func newCAListCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory of the CA")
+	cmd.Flags().StringVar(&dir, "dir", "", "证书颁发机构的目录")
 	return cmd
 }
 
@@ -210,8 +210,8 @@ func newCARevokeCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Dir, "dir", "", "directory of the CA")
-	fl.StringVar(&o.Serial, "serial", "", "serial of the certificate, as ca list shows it")
-	fl.StringVar(&o.Reason, "reason", "", "why (kept in the audit trail)")
+	fl.StringVar(&o.Dir, "dir", "", "证书颁发机构的目录")
+	fl.StringVar(&o.Serial, "serial", "", "证书序列号（见 ca list）")
+	fl.StringVar(&o.Reason, "reason", "", "理由（记入审计）")
 	return cmd
 }

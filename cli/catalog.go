@@ -37,7 +37,7 @@ func newCatalogListCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "列出事项清单",
-		Example: "  jiujin catalog list --department GA\n  jiujin catalog list --max-visits 0   # 零上门事项",
+		Example: "  jiujin catalog list --department 公安\n  jiujin catalog list --query 低保\n  jiujin catalog list --query zdsh      # 拼音首字母\n  jiujin catalog list --max-visits 0   # 零上门事项",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := &pb.ListMattersRequest{Department: o.Department, Kind: o.Kind, Query: o.Query, OnlineOnly: o.Online, CompositeOnly: o.Composite}
@@ -70,12 +70,12 @@ func newCatalogListCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Department, "department", "", "department code, e.g. GA")
-	fl.StringVar(&o.Kind, "kind", "", "kind, e.g. 行政许可 or administrative_license")
-	fl.StringVar(&o.Query, "query", "", "text in the code or name")
-	fl.IntVar(&o.MaxVisits, "max-visits", 0, "only matters needing at most this many visits")
-	fl.BoolVar(&o.Online, "online", false, "only matters that can be done fully online")
-	fl.BoolVar(&o.Composite, "composite", false, "only composite matters (一件事)")
+	fl.StringVar(&o.Department, "department", "", "部门：代码或名称，如 GA、公安")
+	fl.StringVar(&o.Kind, "kind", "", "事项类型，如 行政许可 或 administrative_license")
+	fl.StringVar(&o.Query, "query", "", "代码、名称或常用名中的文字，或其拼音首字母（如 低保、zdsh）")
+	fl.IntVar(&o.MaxVisits, "max-visits", 0, "只列出最多跑这么多次的事项")
+	fl.BoolVar(&o.Online, "online", false, "只列出可全程网办的事项")
+	fl.BoolVar(&o.Composite, "composite", false, "只列出一件事（组合事项）")
 	return cmd
 }
 
@@ -88,9 +88,9 @@ func promised(d uint32) string {
 
 func newCatalogShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:     "show CODE",
-		Short:   "显示一个事项：材料清单（一次告知）、时限、跑动次数",
-		Example: "  jiujin catalog show SJ-001",
+		Use:     "show 事项",
+		Short:   "显示一个事项（代码、名称或常用名）：材料清单（一次告知）、时限、跑动次数",
+		Example: "  jiujin catalog show SJ-001\n  jiujin catalog show 低保",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := f.Catalog().GetMatter(cmd.Context(), connect.NewRequest(&pb.GetMatterRequest{Code: args[0]}))
@@ -103,6 +103,9 @@ func newCatalogShowCmd(f *Factory) *cobra.Command {
 			m := res.Msg.GetMatter()
 			w := f.Out
 			fmt.Fprintf(w, "%s %s\n", m.GetCode(), m.GetName())
+			if len(m.GetAliases()) > 0 {
+				fmt.Fprintf(w, "  常用名：%s\n", strings.Join(m.GetAliases(), "、"))
+			}
 			fmt.Fprintf(w, "  部门：%s（%s）  类型：%s\n", m.GetDepartmentName(), m.GetDepartment(), delegation.KindLabel(m.GetKind()))
 			fmt.Fprintf(w, "  法定时限：%d 个工作日  承诺时限：%s\n", m.GetStatutoryDays(), promisedLong(m.GetPromisedDays()))
 			online := "否"
@@ -111,7 +114,14 @@ func newCatalogShowCmd(f *Factory) *cobra.Command {
 			}
 			fmt.Fprintf(w, "  最多跑：%d 次  全程网办：%s  收费：%s\n", m.GetVisits(), online, fee(m.GetFeeFen()))
 			if len(m.GetParts()) > 0 {
-				fmt.Fprintf(w, "  一件事，并联办理：%s\n", strings.Join(m.GetParts(), "、"))
+				parts := make([]string, len(m.GetParts()))
+				for i, p := range m.GetParts() {
+					parts[i] = p
+					if i < len(m.GetPartNames()) && m.GetPartNames()[i] != "" {
+						parts[i] = m.GetPartNames()[i] + "（" + p + "）"
+					}
+				}
+				fmt.Fprintf(w, "  一件事，并联办理：%s\n", strings.Join(parts, "、"))
 			}
 			fmt.Fprintln(w, "  材料（一次告知）：")
 			for i, mat := range m.GetMaterials() {
@@ -217,9 +227,9 @@ func newCatalogImportCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&o.Seed, "seed", false, "publish the built-in demo catalog")
-	cmd.Flags().BoolVar(&o.Yes, "yes", false, "publish without asking (otherwise: show the changes, and ask at a terminal)")
-	cmd.Flags().BoolVar(&o.AllowWithdrawMany, "allow-withdraw-many", false, "allow withdrawing more than a third of the matters in force")
+	cmd.Flags().BoolVar(&o.Seed, "seed", false, "发布内置的示范事项清单")
+	cmd.Flags().BoolVar(&o.Yes, "yes", false, "不再询问，直接发布（否则只列出变化，在终端上询问）")
+	cmd.Flags().BoolVar(&o.AllowWithdrawMany, "allow-withdraw-many", false, "允许撤销现行事项的三分之一以上")
 	return cmd
 }
 

@@ -17,7 +17,7 @@ func (f *Factory) Cluster() jiujinv1connect.ClusterServiceClient {
 
 func newClusterCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "县级集群（三成员 raft）：status 状态、remove 移除成员"}
-	cmd.PersistentFlags().StringVar(&f.TLSDir, "tls-dir", "", "a member's certificate directory: the cluster service answers member certificates only (run on a member's machine)")
+	cmd.PersistentFlags().StringVar(&f.TLSDir, "tls-dir", "", "成员的证书目录：集群服务只应答成员证书（在成员机器上运行）")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "status",
 		Short: "集群成员、地址和主节点（-o json 的 leader 字段为主节点）",

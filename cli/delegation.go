@@ -58,7 +58,7 @@ func newDelegationListCmd(f *Factory) *cobra.Command {
 				if until == "" {
 					until = "长期"
 				}
-				t.add(d.GetId(), d.GetMatterCode(), d.GetUnit(), modeLabel(d.GetMode()), d.GetFrom(), until,
+				t.add(d.GetId(), d.GetMatterCode(), f.unitLabelOf(cmd.Context(), d.GetUnit()), modeLabel(d.GetMode()), d.GetFrom(), until,
 					fmt.Sprint(d.GetVersion()), d.GetGrantedBy(), state)
 			}
 			t.print(f.Out)
@@ -66,9 +66,9 @@ func newDelegationListCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&o.All, "all", false, "also ended and revoked ones")
-	cmd.Flags().StringVar(&o.Matter, "matter", "", "only this matter")
-	cmd.Flags().StringVar(&o.Unit, "unit", "", "only this unit")
+	cmd.Flags().BoolVar(&o.All, "all", false, "也列出已到期和已撤销的")
+	cmd.Flags().StringVar(&o.Matter, "matter", "", "只列出此事项（代码、名称或常用名）")
+	cmd.Flags().StringVar(&o.Unit, "unit", "", "只列出此单位（代码或名称）")
 	return cmd
 }
 
@@ -91,15 +91,12 @@ type DelegationGrantOptions struct {
 func newDelegationGrantCmd(f *Factory) *cobra.Command {
 	o := &DelegationGrantOptions{}
 	cmd := &cobra.Command{
-		Use:   "grant --matter CODE --to UNIT --mode devolve|entrust|proxy [--from DATE] [--until DATE]",
+		Use:   "grant --matter 事项 --to 单位 --mode 下放|委托|代办 [--from DATE] [--until DATE]",
 		Short: "授予（仅县级节点）：下放给乡镇派出机构、委托乡镇政府，或允许某单位代办",
-		Example: `  jiujin delegation grant --matter MZ-005 --to 330324101 --mode devolve
-  jiujin delegation grant --matter MZ-006 --to 330324102 --mode entrust --from 2026-12-01 --until 2027-12-31`,
+		Example: `  jiujin delegation grant --matter 老年证 --to 城关镇 --mode 下放
+  jiujin delegation grant --matter MZ-006 --to 330324102 --mode entrust --until 2030-12-31`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if delegation.ModeLabels[o.Mode] == "" {
-				return fmt.Errorf("--mode: %q 应为 devolve（下放）、entrust（委托）或 proxy（代办）", o.Mode)
-			}
 			res, err := f.Delegations().GrantDelegation(cmd.Context(), connect.NewRequest(&pb.GrantDelegationRequest{
 				MatterCode: o.Matter, Unit: o.To, Mode: o.Mode, From: o.From, Until: o.Until}))
 			if err != nil {
@@ -109,16 +106,16 @@ func newDelegationGrantCmd(f *Factory) *cobra.Command {
 				return f.printJSON(res.Msg)
 			}
 			d := res.Msg.GetDelegation()
-			fmt.Fprintf(f.Out, "已授予 %s：事项 %s %s给 %s，自 %s 起生效\n", d.GetId(), d.GetMatterCode(), modeLabel(d.GetMode()), d.GetUnit(), d.GetFrom())
+			fmt.Fprintf(f.Out, "已授予 %s：事项 %s %s给 %s，自 %s 起生效\n", d.GetId(), d.GetMatterCode(), modeLabel(d.GetMode()), f.unitLabelOf(cmd.Context(), d.GetUnit()), d.GetFrom())
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Matter, "matter", "", "matter code (required)")
-	fl.StringVar(&o.To, "to", "", "unit given the power (required)")
-	fl.StringVar(&o.Mode, "mode", "", "devolve, entrust or proxy (required)")
-	fl.StringVar(&o.From, "from", "", "in force from this day, YYYY-MM-DD (default today)")
-	fl.StringVar(&o.Until, "until", "", "in force until this day, YYYY-MM-DD")
+	fl.StringVar(&o.Matter, "matter", "", "事项：代码、名称或常用名（必填）")
+	fl.StringVar(&o.To, "to", "", "获得权限的单位：代码或名称，如 城关镇（必填）")
+	fl.StringVar(&o.Mode, "mode", "", "方式：下放（devolve）、委托（entrust）或 代办（proxy）（必填）")
+	fl.StringVar(&o.From, "from", "", "自此日起生效，YYYY-MM-DD（默认今天）")
+	fl.StringVar(&o.Until, "until", "", "有效至此日，YYYY-MM-DD")
 	for _, n := range []string{"matter", "to", "mode"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
@@ -146,11 +143,11 @@ func newDelegationRevokeCmd(f *Factory) *cobra.Command {
 				return f.printJSON(res.Msg)
 			}
 			d := res.Msg.GetDelegation()
-			fmt.Fprintf(f.Out, "已撤销 %s（事项 %s，%s）\n", d.GetId(), d.GetMatterCode(), d.GetUnit())
+			fmt.Fprintf(f.Out, "已撤销 %s（事项 %s，%s）\n", d.GetId(), d.GetMatterCode(), f.unitLabelOf(cmd.Context(), d.GetUnit()))
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Reason, "reason", "", "why (required)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "理由（必填）")
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
 }
@@ -164,9 +161,9 @@ type DelegationRouteOptions struct {
 func newDelegationRouteCmd(f *Factory) *cobra.Command {
 	o := &DelegationRouteOptions{}
 	cmd := &cobra.Command{
-		Use:     "route --matter CODE [--at UNIT]",
+		Use:     "route --matter 事项 [--at 单位]",
 		Short:   "在某单位受理某事项，现在由谁办理、经哪些单位",
-		Example: "  jiujin delegation route --matter MZ-005 --at 330324101201",
+		Example: "  jiujin delegation route --matter MZ-005 --at 330324101201\n  jiujin delegation route --matter 低保 --at 城东社区",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := f.Delegations().Route(cmd.Context(), connect.NewRequest(&pb.RouteRequest{MatterCode: o.Matter, AcceptingUnit: o.At}))
@@ -180,12 +177,16 @@ func newDelegationRouteCmd(f *Factory) *cobra.Command {
 			if res.Msg.GetDelegationId() != "" {
 				by = fmt.Sprintf("（%s，%s）", modeLabel(res.Msg.GetMode()), res.Msg.GetDelegationId())
 			}
-			fmt.Fprintf(f.Out, "办理单位：%s%s\n路径：%s\n", res.Msg.GetProcessingUnit(), by, strings.Join(res.Msg.GetPath(), " → "))
+			path := make([]string, 0, len(res.Msg.GetPath()))
+			for _, u := range res.Msg.GetPath() {
+				path = append(path, f.unitLabelOf(cmd.Context(), u))
+			}
+			fmt.Fprintf(f.Out, "办理单位：%s%s\n路径：%s\n", f.unitLabelOf(cmd.Context(), res.Msg.GetProcessingUnit()), by, strings.Join(path, " → "))
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Matter, "matter", "", "matter code (required)")
-	cmd.Flags().StringVar(&o.At, "at", "", "accepting unit (default: the node's own)")
+	cmd.Flags().StringVar(&o.Matter, "matter", "", "事项：代码、名称或常用名（必填）")
+	cmd.Flags().StringVar(&o.At, "at", "", "受理单位：代码或名称（默认：本节点的单位）")
 	_ = cmd.MarkFlagRequired("matter")
 	return cmd
 }

@@ -41,15 +41,23 @@ func newDemoCmd(f *Factory) *cobra.Command {
 	o := &DemoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "在本机启动一个示范县节点：导入示范事项清单，预置各种状态的办件；Ctrl-C 退出",
-		Args:  cobra.NoArgs,
+		Short: "在本机启动一个示范县的七个节点：一个县、两个乡镇、四个村（社区），证书、账户、事项清单和各种状态的办件都已备好；Ctrl-C 退出",
+		Long: `在本机回环地址上启动一个完整的示范县，共七个节点，各用一个端口（自 --listen 起依次递增）：
+  县级     330324 示范县
+  乡镇     330324101 城关镇、330324102 青山乡
+  村（社区）330324101201 城东社区、330324101202 溪口村（属城关镇），
+           330324102201 青山村、330324102202 石门村（属青山乡）
+每个节点都有本县 CA 签发的证书，下级节点与上级同步；导入示范事项清单、下放和分类，
+设立示范账户，预置各种状态的办件。启动后列出各节点的控制台地址和示范账户，Ctrl-C 退出。`,
+		Example: "  jiujin demo\n  jiujin demo --listen 127.0.0.1:9000 --data ./demo-data",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			privateFiles()
 			return runDemo(cmd.Context(), f, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address of the county node (another free port is used if this one is taken)")
-	cmd.Flags().StringVar(&o.Data, "data", "", "data directory (default: a temporary one, removed on exit)")
+	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8080", "县级节点的监听地址，其余六个节点用随后的端口（端口被占用时另找空闲端口）")
+	cmd.Flags().StringVar(&o.Data, "data", "", "数据目录（默认：临时目录，退出时删除）")
 	return cmd
 }
 
@@ -350,6 +358,10 @@ func SeedDemo(ctx context.Context, st *node.Node, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	units, err := delegation.ParseUnitsYAML(bytes.NewReader(seed.Units))
+	if err != nil {
+		return err
+	}
 	day := func(n int, hour int) time.Time { return now.AddDate(0, 0, -n).Add(-time.Duration(hour) * time.Minute) }
 	type person struct{ name, id17, phone string }
 	people := []person{
@@ -424,6 +436,8 @@ func SeedDemo(ctx context.Context, st *node.Node, now time.Time) error {
 	}
 	steps := []demoStep{{at: day(70, 0), app: -1, desc: "publish catalog", op: func(string) *pb.Command {
 		return &pb.Command{Actor: "县数据局 管理员", Op: &pb.Command_ImportCatalog{ImportCatalog: req}}
+	}}, {at: day(70, -5), app: -1, desc: "units' names", op: func(string) *pb.Command {
+		return &pb.Command{Actor: "县政务服务管理办 管理员", Op: &pb.Command_SetUnits{SetUnits: units}}
 	}}}
 	// Township classes and their menus, and the negative list.
 	for i, c := range ds.Classes {

@@ -60,9 +60,9 @@ func newCATokenCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Dir, "dir", "", "directory of the CA")
-	fl.StringVar(&o.Unit, "unit", "", "the unit of the new node")
-	fl.DurationVar(&o.TTL, "ttl", auth.DefaultTokenTTL, "how long the token is good for")
+	fl.StringVar(&o.Dir, "dir", "", "证书颁发机构的目录")
+	fl.StringVar(&o.Unit, "unit", "", "新节点的单位代码")
+	fl.DurationVar(&o.TTL, "ttl", auth.DefaultTokenTTL, "令牌有效时长")
 	return cmd
 }
 
@@ -109,7 +109,7 @@ func newCASignPendingCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory of the CA")
+	cmd.Flags().StringVar(&dir, "dir", "", "证书颁发机构的目录")
 	return cmd
 }
 
@@ -185,13 +185,13 @@ func newNodeEnrollCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node the request goes through")
-	fl.StringVar(&o.Unit, "unit", "", "the unit this node serves")
-	fl.StringVar(&o.Token, "token", "", "the one-time token from ca token")
-	fl.StringVar(&o.Out, "out", "", "directory for ca.crt, node.crt and node.key (mode 0700)")
-	fl.StringArrayVar(&o.Hosts, "host", nil, "a name or address others reach this node at (repeat)")
-	fl.DurationVar(&o.Wait, "wait", 24*time.Hour, "how long to wait for the certificate")
-	fl.DurationVar(&o.Every, "every", 10*time.Second, "how often to ask")
+	fl.StringVar(&o.Parent, "parent", "", "转交申请的上级节点地址")
+	fl.StringVar(&o.Unit, "unit", "", "本节点的单位代码")
+	fl.StringVar(&o.Token, "token", "", "一次性令牌（由 jiujin ca token 给出）")
+	fl.StringVar(&o.Out, "out", "", "存放 ca.crt、node.crt、node.key 的目录（权限 0700）")
+	fl.StringArrayVar(&o.Hosts, "host", nil, "访问本节点所用的域名或地址（可重复）")
+	fl.DurationVar(&o.Wait, "wait", 24*time.Hour, "等待证书的最长时间")
+	fl.DurationVar(&o.Every, "every", 10*time.Second, "询问间隔")
 	return cmd
 }
 

@@ -34,7 +34,8 @@ type Factory struct {
 	CAFile string
 	TLSDir string
 
-	conn *client.Conn
+	conn  *client.Conn
+	names map[string]string // units' names, asked once (unitNames)
 }
 
 // NewFactory returns a factory writing to out and errOut.
@@ -99,6 +100,9 @@ func (f *Factory) Enroll() jiujinv1connect.EnrollServiceClient { return f.nodeCo
 
 // Accounts is the account service of the node.
 func (f *Factory) Accounts() jiujinv1connect.AccountServiceClient { return f.nodeConn().Accounts() }
+
+// Units is the unit service of the node.
+func (f *Factory) Units() jiujinv1connect.UnitServiceClient { return f.nodeConn().Units() }
 
 // Node is the node service of the node.
 func (f *Factory) Node() jiujinv1connect.NodeServiceClient { return f.nodeConn().Node() }

@@ -40,10 +40,10 @@ func newLoginCmd(f *Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runLogin(cmd, f, o) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.User, "user", "", "the account's login (required)")
-	fl.StringVar(&o.OTP, "otp", "", "the authenticator's 6 digits (admin and auditor)")
-	fl.StringVar(&o.OTPSecretFile, "otp-secret-file", "", "a file (mode 0600) holding the account's TOTP secret: the code is computed from it (scripts, the demo)")
-	fl.BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password (and a new one, when due) from standard input, one per line")
+	fl.StringVar(&o.User, "user", "", "账户登录名（必填）")
+	fl.StringVar(&o.OTP, "otp", "", "身份验证器上的 6 位动态码（管理员和审计员）")
+	fl.StringVar(&o.OTPSecretFile, "otp-secret-file", "", "存放账户 TOTP 密钥的文件（权限 0600），由它算出动态码（脚本、示范用）")
+	fl.BoolVar(&o.PasswordStdin, "password-stdin", false, "从标准输入读口令（须改口令时再读新口令），每行一个")
 	_ = cmd.MarkFlagRequired("user")
 	return cmd
 }

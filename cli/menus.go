@@ -75,10 +75,10 @@ func newDelegationClassesCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Set, "set", "", "set the class with this code (county only)")
-	fl.StringVar(&o.Name, "name", "", "the class's name, e.g. 山区型")
-	fl.StringVar(&o.Townships, "townships", "", "its townships, comma-separated")
-	fl.StringVar(&o.Menu, "menu", "", "its menu of matter codes, comma-separated")
+	fl.StringVar(&o.Set, "set", "", "设置此代码的乡镇分类（仅县级）")
+	fl.StringVar(&o.Name, "name", "", "分类名称，如 山区型")
+	fl.StringVar(&o.Townships, "townships", "", "分类下的乡镇代码，逗号分隔")
+	fl.StringVar(&o.Menu, "menu", "", "分类的事项菜单（事项代码），逗号分隔")
 	return cmd
 }
 
@@ -143,7 +143,7 @@ func newDelegationOrderCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Matters, "matters", "", "matter codes from the class's menu, comma-separated")
+	cmd.Flags().StringVar(&o.Matters, "matters", "", "从本分类菜单中点的事项代码，逗号分隔")
 	_ = cmd.MarkFlagRequired("matters")
 	return cmd
 }
@@ -194,6 +194,6 @@ func newDelegationNegativeCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Set, "set", "", "replace the list: MATTER:TIER pairs, comma-separated")
+	cmd.Flags().StringVar(&o.Set, "set", "", "替换负面清单：事项:层级（township 或 village），逗号分隔")
 	return cmd
 }

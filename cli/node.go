@@ -109,23 +109,23 @@ func newNodeStartCmd(f *Factory, runF func(context.Context, *NodeStartOptions) e
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.ConfigFile, "config", "", "YAML config file (keys: unit, listen, parent, data, tls_dir, insecure, encryption_key_file, calendar, log_format, memory_limit_mib, raft_listen, bootstrap, join, raft_snapshot_threshold, value_log_garbage_mib)")
-	fl.StringVar(&o.Unit, "unit", "", "unit code: 6 digits county, 9 township, 12 village")
-	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on")
-	fl.StringVar(&o.Parent, "parent", "", "URL of the parent node; for a county group, every member: URL1,URL2,URL3")
-	fl.StringVar(&o.Data, "data", "", "data directory (badger)")
-	fl.StringVar(&o.Calendar, "calendar", "", "working-day calendar YAML (default: the built-in one)")
-	fl.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
-	fl.IntVar(&o.MemoryLimit, "memory-limit", 96, "soft memory limit in MiB for a small box; 0 for none, the default of a county group member (GOMEMLIMIT, if set, wins)")
-	fl.StringVar(&o.RaftListen, "raft-listen", "", "county group: this member's raft address, IP:port the other members reach")
-	fl.BoolVar(&o.Bootstrap, "bootstrap", false, "county group: start a new group with this member (first start of the first member)")
-	fl.StringVar(&o.Join, "join", "", "county group: URL(s) of members to join through, comma-separated")
-	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "county group: log entries between snapshots, and kept after one (0: raft's default, 8192)")
-	fl.IntVar(&o.ValueLogGarbage, "value-log-garbage", cluster.DefaultValueLogGarbage>>20, "county group: MiB of its value log the store no longer reads above which a start reloads the store from the last snapshot, dropping them (-1: never)")
-	fl.StringVar(&o.TLSDir, "tls-dir", "", "directory of this node's certificate: ca.crt, node.crt, node.key (jiujin ca issue)")
-	fl.StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "file of 32 random bytes (mode 0600) that keeps the data directory encrypted; the same for every start, backup and restore")
-	fl.BoolVar(&o.Insecure, "insecure", false, "run without certificates or logins, on a loopback address only (tests, a developer's machine)")
-	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops")
+	fl.StringVar(&o.ConfigFile, "config", "", "YAML 配置文件（键：unit, listen, parent, data, tls_dir, insecure, encryption_key_file, calendar, log_format, memory_limit_mib, raft_listen, bootstrap, join, raft_snapshot_threshold, value_log_garbage_mib）；命令行参数优先")
+	fl.StringVar(&o.Unit, "unit", "", "单位代码：县 6 位，乡镇 9 位，村（社区）12 位")
+	fl.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "监听地址")
+	fl.StringVar(&o.Parent, "parent", "", "上级节点地址；上级是县级集群时写出各成员：URL1,URL2,URL3")
+	fl.StringVar(&o.Data, "data", "", "数据目录（badger）")
+	fl.StringVar(&o.Calendar, "calendar", "", "工作日历 YAML 文件（默认：内置日历）")
+	fl.StringVar(&o.LogFormat, "log-format", "text", "日志格式：text 或 json")
+	fl.IntVar(&o.MemoryLimit, "memory-limit", 96, "小机器的软内存上限（MiB）；0 为不限，县级集群成员默认不限（设置了 GOMEMLIMIT 时以它为准）")
+	fl.StringVar(&o.RaftListen, "raft-listen", "", "县级集群：本成员的 raft 地址，其他成员可达的 IP:端口")
+	fl.BoolVar(&o.Bootstrap, "bootstrap", false, "县级集群：以本成员新建集群（仅第一个成员首次启动时）")
+	fl.StringVar(&o.Join, "join", "", "县级集群：经由这些成员加入（地址，逗号分隔）")
+	fl.Uint64Var(&o.SnapshotThreshold, "raft-snapshot-threshold", 0, "县级集群：两次快照之间、以及快照后保留的日志条数（0：raft 默认 8192）")
+	fl.IntVar(&o.ValueLogGarbage, "value-log-garbage", cluster.DefaultValueLogGarbage>>20, "县级集群：值日志中不再读取的部分超过此 MiB 时，启动时从最近快照重建存储以丢弃它们（-1：从不）")
+	fl.StringVar(&o.TLSDir, "tls-dir", "", "本节点证书目录：ca.crt、node.crt、node.key（见 jiujin ca issue）")
+	fl.StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "32 字节随机密钥文件（权限 0600），数据目录以它加密；每次启动、备份、恢复都用同一个")
+	fl.BoolVar(&o.Insecure, "insecure", false, "不用证书、不用登录运行，只能监听本机回环地址（测试、开发用）")
+	fl.StringVar(&o.CPUProfile, "cpuprofile", "", "把 CPU 剖析写入此文件，直到节点停止")
 	_ = fl.MarkHidden("cpuprofile")
 	return cmd
 }
@@ -229,9 +229,9 @@ func (o *NodeStartOptions) config(f *Factory) (node.Config, error) {
 	var h slog.Handler
 	switch o.LogFormat {
 	case "text":
-		h = slog.NewTextHandler(f.Err, nil)
+		h = slog.NewTextHandler(f.Err, logOptions)
 	case "json":
-		h = slog.NewJSONHandler(f.Err, nil)
+		h = slog.NewJSONHandler(f.Err, logOptions)
 	default:
 		return node.Config{}, fmt.Errorf("--log-format: %q 应为 text 或 json", o.LogFormat)
 	}
@@ -322,9 +322,9 @@ func newNodeVerifyCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the data belongs to")
-	cmd.Flags().StringVar(&o.Data, "data", "", "data directory")
-	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "the key of an encrypted data directory")
+	cmd.Flags().StringVar(&o.Unit, "unit", "", "数据所属单位代码")
+	cmd.Flags().StringVar(&o.Data, "data", "", "数据目录")
+	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "加密数据目录的密钥文件")
 	return cmd
 }
 
@@ -386,8 +386,8 @@ func newNodeBackupCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup",
 		Short: "备份节点数据到一个文件：运行中的节点用 --node（管理员登录），已停止的节点用 --data",
-		Example: `  jiujin node backup --node https://10.1.0.2:8080 --to /mnt/usb/jiujin-20261122.bak      # 在线，节点照常运行
-  jiujin node backup --unit 330324101201 --data /var/lib/jiujin --to /mnt/usb/jiujin-20261122.bak`,
+		Example: `  jiujin node backup --node https://10.1.0.2:8080 --to /mnt/usb/jiujin-330324101-20261122.bak      # 在线，节点照常运行
+  jiujin node backup --unit 330324101201 --data /var/lib/jiujin --to /mnt/usb/jiujin-330324101201-20261122.bak   # 离线，节点已停止`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Data == "" && o.Unit == "" {
@@ -418,10 +418,10 @@ func newNodeBackupCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the data belongs to")
-	cmd.Flags().StringVar(&o.Data, "data", "", "data directory")
-	cmd.Flags().StringVar(&o.File, "to", "", "backup file to create")
-	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "the key of an encrypted data directory (the backup stays encrypted)")
+	cmd.Flags().StringVar(&o.Unit, "unit", "", "数据所属单位代码")
+	cmd.Flags().StringVar(&o.Data, "data", "", "数据目录")
+	cmd.Flags().StringVar(&o.File, "to", "", "要生成的备份文件")
+	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "加密数据目录的密钥文件（备份同样加密）")
 	return cmd
 }
 
@@ -430,12 +430,10 @@ func newNodeRestoreCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore",
 		Short: "从备份恢复到一个新的数据目录；节点获得新的身份和纪元，上级会为它从头重新同步",
-		Long: `restore loads a backup into a new, empty data directory and gives the node a
-new identity (node id and epoch): its parent resyncs it from scratch, the
-events it wrote after the backup come back from the parent, and it accepts no
-new applications until it has caught up. Never copy a data directory back by
-hand: the node would reuse event ids, and its parent would quarantine them.`,
-		Example: "  jiujin node restore --unit 330324101201 --data /var/lib/jiujin-new --from /mnt/usb/jiujin-20261122.bak",
+		Long: `restore 把备份载入一个新的空数据目录，并给节点一个新身份（节点标识和纪元）：
+上级为它从头重新同步，备份之后它写下的事件由上级送回，追平之前不受理新办件。
+切勿手工把数据目录拷回去：节点会重复使用事件编号，上级会把它们隔离。`,
+		Example: "  jiujin node restore --unit 330324101201 --data /var/lib/jiujin-new --from /mnt/usb/jiujin-330324101201-20261122.bak",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := o.config("--from")
@@ -455,10 +453,10 @@ hand: the node would reuse event ids, and its parent would quarantine them.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Unit, "unit", "", "unit code the backup belongs to")
-	cmd.Flags().StringVar(&o.Data, "data", "", "new, empty data directory")
-	cmd.Flags().StringVar(&o.File, "from", "", "backup file")
-	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "the key of the node whose backup it is (an encrypted backup needs it)")
+	cmd.Flags().StringVar(&o.Unit, "unit", "", "备份所属单位代码")
+	cmd.Flags().StringVar(&o.Data, "data", "", "新的空数据目录")
+	cmd.Flags().StringVar(&o.File, "from", "", "备份文件")
+	cmd.Flags().StringVar(&o.EncryptionKeyFile, "encryption-key-file", "", "备份所属节点的密钥文件（加密的备份需要）")
 	return cmd
 }
 

@@ -46,16 +46,15 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "jiujin",
 		Short: "就近办：县乡村三级政务服务网络节点与客户端",
-		Long: `jiujin (就近) runs the nodes of a county-township-village government service
-network and drives them: accept an application at the nearest window, have it
-decided where the power lies, hand the result back at the same window.`,
+		Long: `jiujin（就近办）运行县、乡镇、村（社区）三级政务服务网络的节点，并驱动它们：
+申请人在最近的窗口递交一次材料，由有权办理的单位办结，结果回到同一窗口领取或快递送达。`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&f.NodeURL, "node", envOr("JIUJIN_NODE", "http://127.0.0.1:8080"), "URL of the node to talk to; for a county group, its members: URL1,URL2,URL3 (env JIUJIN_NODE)")
-	pf.StringVar(&f.CAFile, "ca", os.Getenv("JIUJIN_CA"), "the county CA certificate to trust for https node URLs (env JIUJIN_CA)")
-	pf.StringVarP(&f.Output, "output", "o", "text", "output format: text or json")
+	pf.StringVar(&f.NodeURL, "node", envOr("JIUJIN_NODE", "http://127.0.0.1:8080"), "要连接的节点地址；县级集群写出各成员：URL1,URL2,URL3（环境变量 JIUJIN_NODE）")
+	pf.StringVar(&f.CAFile, "ca", os.Getenv("JIUJIN_CA"), "所信任的本县 CA 证书 ca.crt，用于 https 节点地址（环境变量 JIUJIN_CA）")
+	pf.StringVarP(&f.Output, "output", "o", "text", "输出格式：text（文字）或 json")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		if f.Output != "text" && f.Output != "json" {
 			return fmt.Errorf("--output: %q 应为 text 或 json", f.Output)
@@ -65,6 +64,7 @@ decided where the power lies, hand the result back at the same window.`,
 	}
 	root.AddCommand(
 		newNodeCmd(f),
+		newUnitCmd(f),
 		newCatalogCmd(f),
 		newDelegationCmd(f),
 		newAppCmd(f),
@@ -80,6 +80,7 @@ decided where the power lies, hand the result back at the same window.`,
 		newBenchCmd(f),
 	)
 	refuseUnknownSubcommands(root)
+	setupHelp(root)
 	return root
 }
 
@@ -202,12 +203,5 @@ func printError(w io.Writer, err error) {
 		fmt.Fprintf(w, "错误（%s，%s）：%s\n", label, ce.Code(), msg)
 		return
 	}
-	msg := err.Error()
-	for _, ce := range cobraErrors {
-		if m := ce.re.FindStringSubmatch(msg); m != nil {
-			msg = ce.repl(m)
-			break
-		}
-	}
-	fmt.Fprintf(w, "错误：%s\n", msg)
+	fmt.Fprintf(w, "错误：%s\n", cobraMessage(err.Error()))
 }

@@ -24,7 +24,8 @@ func newStatsCmd(f *Factory) *cobra.Command {
 		Short: "改革指标：最多跑一次率、零上门率、按时办结率、时限压缩、满意度、就近办比例",
 		Example: `  jiujin stats
   jiujin stats --unit 330324101 --from 2026-11-01 --to 2026-11-30 -o json
-  jiujin stats --department MZ`,
+  jiujin stats --department MZ
+  jiujin stats --unit 城关镇 --department 民政`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := f.Node().GetStats(cmd.Context(), connect.NewRequest(&pb.GetStatsRequest{Unit: o.Unit, Department: o.Department, From: o.From, To: o.To}))
@@ -37,6 +38,14 @@ func newStatsCmd(f *Factory) *cobra.Command {
 			s := res.Msg
 			pct := func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 			w := f.Out
+			scope := "全县"
+			if s.GetUnit() != "" {
+				scope = unitLabel(s.GetUnit(), s.GetUnitName()) + "及下辖"
+			}
+			if s.GetDepartment() != "" {
+				scope += "，" + unitLabel(s.GetDepartment(), s.GetDepartmentName())
+			}
+			fmt.Fprintf(w, "范围：%s\n", scope)
 			fmt.Fprintf(w, "事项 %d 项：最多跑一次 %s，零上门 %s\n", s.GetMatters(), pct(s.GetOneTripShare()), pct(s.GetZeroVisitShare()))
 			fmt.Fprintf(w, "受理 %d 件，办结 %d 件；按时 %d 件（按时办结率 %s），提前 %d 件，超期 %d 件（含超期后撤回的）\n",
 				s.GetAccepted(), s.GetDecided(), s.GetOnTime(), pct(s.GetOnTimeRate()), s.GetEarly(), s.GetOverdue())
@@ -52,9 +61,9 @@ func newStatsCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Unit, "unit", "", "a unit: applications accepted or decided in its subtree")
-	fl.StringVar(&o.Department, "department", "", "a department code, e.g. MZ")
-	fl.StringVar(&o.From, "from", "", "first acceptance day, YYYY-MM-DD")
-	fl.StringVar(&o.To, "to", "", "last acceptance day, YYYY-MM-DD")
+	fl.StringVar(&o.Unit, "unit", "", "单位（代码或名称）：统计其下辖范围内受理或办结的办件")
+	fl.StringVar(&o.Department, "department", "", "部门：代码或名称，如 MZ、民政")
+	fl.StringVar(&o.From, "from", "", "受理日期起，YYYY-MM-DD")
+	fl.StringVar(&o.To, "to", "", "受理日期止，YYYY-MM-DD")
 	return cmd
 }

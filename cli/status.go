@@ -29,7 +29,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 			s := res.Msg
 			w := f.Out
 			tier := tiers.Unit(s.GetUnit()).Tier().Label()
-			fmt.Fprintf(w, "单位：%s（%s）  节点：%s  版本：%s\n", s.GetUnit(), tier, s.GetNodeId(), s.GetVersion())
+			fmt.Fprintf(w, "单位：%s %s  节点：%s  版本：%s\n", s.GetUnit(), tier, s.GetNodeId(), s.GetVersion()) // 村（社区） has brackets of its own
 			fmt.Fprintf(w, "启动：%s  事件流：%d  事项清单：第 %d 版，%d 项\n", when(s.GetStartedAt()), s.GetFeedHead(), s.GetCatalogVersion(), s.GetMatters())
 			if s.GetInsecure() {
 				fmt.Fprintln(w, "安全：insecure（无证书、无登录，仅供本机测试）")
@@ -67,6 +67,7 @@ func newStatusCmd(f *Factory) *cobra.Command {
 					fmt.Fprintf(w, "注意：本机时钟与上级相差 %s，超过允许的 %s：校准时间（开启 NTP）前本节点不写入任何事项\n", skew.Round(time.Second), store.MaxClockSkew)
 				}
 			}
+			printChildren(w, s.GetChildren())
 			fmt.Fprintf(w, "隔离事件：%d  等待前序事件：%d\n", s.GetQuarantined(), s.GetHeldBack())
 			for _, q := range s.GetRecentQuarantine() {
 				if q.GetOrigin() == "" { // a child's summary of what was dropped

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,9 +54,9 @@ func newUserBootstrapCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Login, "login", "", "login: 2–32 lower-case letters, digits, . _ - (required)")
-	fl.StringVar(&o.Name, "name", "", "the person's name (required)")
-	fl.BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from standard input")
+	fl.StringVar(&o.Login, "login", "", "登录名：2–32 个小写字母、数字或 . _ -（必填）")
+	fl.StringVar(&o.Name, "name", "", "本人姓名（必填）")
+	fl.BoolVar(&o.PasswordStdin, "password-stdin", false, "从标准输入读口令")
 	for _, n := range []string{"login", "name"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
@@ -84,12 +85,12 @@ func newUserAddCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Login, "login", "", "login: 2–32 lower-case letters, digits, . _ - (required)")
-	fl.StringVar(&o.Name, "name", "", "the person's name (required)")
-	fl.StringVar(&o.Unit, "unit", "", "the unit the account belongs to and logs in at (required)")
-	fl.StringArrayVar(&o.Roles, "role", nil, "worker, clerk, approver, admin or auditor (repeat; required)")
-	fl.StringVar(&o.Department, "department", "", "an approver's department, code or name as in the catalog")
-	fl.BoolVar(&o.PasswordStdin, "password-stdin", false, "read the initial password from standard input")
+	fl.StringVar(&o.Login, "login", "", "登录名：2–32 个小写字母、数字或 . _ -（必填）")
+	fl.StringVar(&o.Name, "name", "", "本人姓名（必填）")
+	fl.StringVar(&o.Unit, "unit", "", "账户所属、登录所在的单位代码（必填）")
+	fl.StringArrayVar(&o.Roles, "role", nil, "角色：worker（窗口）、clerk（乡镇经办）、approver（审批）、admin（管理员）或 auditor（审计员）（可重复，必填）")
+	fl.StringVar(&o.Department, "department", "", "审批人所属部门，事项清单中的代码或名称")
+	fl.BoolVar(&o.PasswordStdin, "password-stdin", false, "从标准输入读初始口令")
 	for _, n := range []string{"login", "name", "unit", "role"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
@@ -105,7 +106,7 @@ func (f *Factory) printAccount(a *pb.Account, totpURI, done string) error {
 	if a.GetDepartment() != "" {
 		dep = "，部门 " + a.GetDepartment()
 	}
-	fmt.Fprintf(f.Out, "%s账户 %s：%s，%s，角色 %s%s。\n", done, a.GetLogin(), a.GetName(), a.GetUnit(), roleLabels(a.GetRoles()), dep)
+	fmt.Fprintf(f.Out, "%s账户 %s：%s，%s，角色 %s%s。\n", done, a.GetLogin(), a.GetName(), f.unitLabelOf(context.Background(), a.GetUnit()), roleLabels(a.GetRoles()), dep)
 	if a.GetMustChangePassword() {
 		fmt.Fprintln(f.Out, "本人首次登录时须修改口令。")
 	}
@@ -139,7 +140,7 @@ func newUserListCmd(f *Factory) *cobra.Command {
 				case a.GetMustChangePassword():
 					state = "待改口令"
 				}
-				t.add(a.GetLogin(), a.GetName(), a.GetUnit(), roleLabels(a.GetRoles()), a.GetDepartment(), state,
+				t.add(a.GetLogin(), a.GetName(), f.unitLabelOf(cmd.Context(), a.GetUnit()), roleLabels(a.GetRoles()), a.GetDepartment(), state,
 					a.GetUpdatedAt().AsTime().In(delegation.China).Format("2006-01-02 15:04"), a.GetUpdatedBy())
 			}
 			t.print(f.Out)
@@ -147,7 +148,7 @@ func newUserListCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&unit, "unit", "", "only this unit's accounts")
+	cmd.Flags().StringVar(&unit, "unit", "", "只列出此单位的账户")
 	return cmd
 }
 
@@ -202,10 +203,10 @@ func newUserUpdateCmd(f *Factory, verb string) *cobra.Command {
 	}
 	switch verb {
 	case "reset-password":
-		cmd.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the new password from standard input")
+		cmd.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "从标准输入读新口令")
 	case "roles":
-		cmd.Flags().StringArrayVar(&o.Roles, "role", nil, "worker, clerk, approver, admin or auditor (repeat)")
-		cmd.Flags().StringVar(&o.Department, "department", "", "an approver's department, code or name")
+		cmd.Flags().StringArrayVar(&o.Roles, "role", nil, "角色：worker、clerk、approver、admin 或 auditor（可重复）")
+		cmd.Flags().StringVar(&o.Department, "department", "", "审批人所属部门，代码或名称")
 	}
 	return cmd
 }
@@ -239,7 +240,7 @@ func newAuditCmd(f *Factory) *cobra.Command {
 				if it.GetActorLogin() != "" {
 					who += "（" + it.GetActorLogin() + "）"
 				}
-				t.add(it.GetAt().AsTime().In(delegation.China).Format("2006-01-02 15:04:05"), who, it.GetUnit(),
+				t.add(it.GetAt().AsTime().In(delegation.China).Format("2006-01-02 15:04:05"), who, f.unitLabelOf(cmd.Context(), it.GetUnit()),
 					strings.TrimSpace(it.GetSource()), it.GetSummary())
 			}
 			t.print(f.Out)
@@ -248,9 +249,9 @@ func newAuditCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := list.Flags()
-	fl.StringVar(&o.User, "user", "", "one operator's acts and logins (login)")
-	fl.StringVar(&o.Since, "since", "", "from this day on, YYYY-MM-DD")
-	fl.Uint32Var(&o.Limit, "limit", 200, "at most this many (the most recent)")
+	fl.StringVar(&o.User, "user", "", "只列出此操作员（登录名）的操作和登录")
+	fl.StringVar(&o.Since, "since", "", "自此日起，YYYY-MM-DD")
+	fl.Uint32Var(&o.Limit, "limit", 200, "最多列出这么多条（最近的）")
 	cmd.AddCommand(list)
 	return cmd
 }

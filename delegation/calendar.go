@@ -21,6 +21,9 @@ type Calendar struct {
 	holidays map[int64]string // day number -> festival
 	workdays map[int64]string // make-up working day -> festival
 	years    map[int]bool
+	// provisional are the years whose notice is not the official one yet
+	// (provisional: true in the file).
+	provisional map[int]bool
 }
 
 // dayNumber counts days since 1970-01-01 in China: cheap to compare, hash
@@ -58,7 +61,7 @@ func LoadCalendar(r io.Reader) (*Calendar, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: calendar: %v", ErrInvalidCatalog, err)
 	}
-	c := &Calendar{holidays: map[int64]string{}, workdays: map[int64]string{}, years: map[int]bool{}}
+	c := &Calendar{holidays: map[int64]string{}, workdays: map[int64]string{}, years: map[int]bool{}, provisional: map[int]bool{}}
 	type workDay struct {
 		day   int64
 		field string
@@ -72,6 +75,7 @@ func LoadCalendar(r io.Reader) (*Calendar, error) {
 			return nil, fmt.Errorf("%w: calendar: years[%d].year: %d 重复", ErrInvalidCatalog, i, y.Year)
 		}
 		c.years[y.Year] = true
+		c.provisional[y.Year] = y.Provisional
 		for j, fe := range y.Festivals {
 			field := fmt.Sprintf("calendar: years[%d].festivals[%d]", i, j)
 			from, err := ParseDate(fe.From)
@@ -123,6 +127,22 @@ func (c *Calendar) Years() []int {
 
 // Covers reports whether the calendar has a notice for the year.
 func (c *Calendar) Covers(year int) bool { return c.years[year] }
+
+// Provisional reports whether working days counted from the day of from to
+// the day of to touch a year that is provisional (暂定) or that the calendar
+// has no notice for: a due date counted so may move when the notice comes.
+func (c *Calendar) Provisional(from, to time.Time) bool {
+	a, b := from.In(China).Year(), to.In(China).Year()
+	if b < a {
+		a, b = b, a
+	}
+	for y := a; y <= b; y++ {
+		if !c.years[y] || c.provisional[y] {
+			return true
+		}
+	}
+	return false
+}
 
 // ParseDate parses YYYY-MM-DD as a date in China.
 func ParseDate(s string) (time.Time, error) {

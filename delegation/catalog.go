@@ -36,6 +36,7 @@ const (
 	MaxMatters        = 2000
 	MaxMaterials      = 40
 	MaxNameRunes      = 60
+	MaxAliases        = 8
 	MaxStatutoryDays  = 365
 	MaxSupplementDays = 60
 )
@@ -88,6 +89,7 @@ type catalogFile struct {
 	Matters []struct {
 		Code           string   `yaml:"code"`
 		Name           string   `yaml:"name"`
+		Aliases        []string `yaml:"aliases"`
 		Department     string   `yaml:"department"`
 		Kind           string   `yaml:"kind"`
 		StatutoryDays  int      `yaml:"statutory_days"`
@@ -136,7 +138,7 @@ func ParseCatalogYAML(r io.Reader) (*pb.ImportCatalogRequest, error) {
 			return nil, fmt.Errorf("%w: matters[%d].fee_yuan: %v 超出范围", ErrInvalidCatalog, i, m.FeeYuan)
 		}
 		pm := &pb.Matter{
-			Code: m.Code, Name: m.Name, Department: m.Department, Kind: kind,
+			Code: m.Code, Name: m.Name, Aliases: m.Aliases, Department: m.Department, Kind: kind,
 			StatutoryDays: uint32(m.StatutoryDays), PromisedDays: uint32(m.PromisedDays),
 			Visits: uint32(m.Visits), Online: m.Online, FeeFen: int64(math.Round(m.FeeYuan * 100)),
 			SupplementDays: uint32(m.SupplementDays), Parts: m.Parts,
@@ -220,6 +222,20 @@ func ValidateCatalog(req *pb.ImportCatalogRequest) error {
 			return fmt.Errorf("%w: matters[%d].name: %q 重复", ErrInvalidCatalog, i, m.GetName())
 		}
 		byCode[m.GetCode()], byName[m.GetName()] = m, true
+		if len(m.GetAliases()) > MaxAliases {
+			return fmt.Errorf("%w: matters[%d].aliases: 至多 %d 个常用名", ErrInvalidCatalog, i, MaxAliases)
+		}
+		own := map[string]bool{m.GetName(): true}
+		for j, a := range m.GetAliases() {
+			field := fmt.Sprintf("matters[%d].aliases[%d]", i, j)
+			if err := checkName(field, a); err != nil {
+				return err
+			}
+			if own[a] {
+				return fmt.Errorf("%w: %s: %q 与事项名称或其他常用名重复", ErrInvalidCatalog, field, a)
+			}
+			own[a] = true
+		}
 	}
 	for i, m := range req.GetMatters() {
 		seen := map[string]bool{}

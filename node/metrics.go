@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 )
 
 // metricsHandler serves the node's figures in the Prometheus text format.
@@ -58,6 +60,49 @@ func (n *Node) metricsHandler(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&b, "jiujin_link_last_contact_seconds{direction=%q} %d\n", l.GetDirection(), l.GetLastContact().GetSeconds())
 		}
 	}
+	childMetrics(&b, n.childStatus())
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	fmt.Fprint(w, b.String())
+}
+
+// childMetrics writes a parent's figures per child node, labelled by unit
+// and node id (a unit whose node was replaced appears once per node).
+func childMetrics(b *strings.Builder, kids []*pb.ChildStatus) {
+	if len(kids) == 0 {
+		return
+	}
+	series := []struct {
+		name, help, typ string
+		value           func(c *pb.ChildStatus) (uint64, bool)
+	}{
+		{"jiujin_child_connected", "1 if the child has a pull waiting here or called in the last 30 s.", "gauge",
+			func(c *pb.ChildStatus) (uint64, bool) {
+				if c.GetConnected() {
+					return 1, true
+				}
+				return 0, true
+			}},
+		{"jiujin_child_last_contact_seconds", "Unix time of the child's last call or push here.", "gauge",
+			func(c *pb.ChildStatus) (uint64, bool) {
+				return uint64(c.GetLastContact().GetSeconds()), c.GetLastContact() != nil
+			}},
+		{"jiujin_child_push_position", "The child's feed position stored here (its push cursor).", "gauge",
+			func(c *pb.ChildStatus) (uint64, bool) { return c.GetPushPosition(), true }},
+		{"jiujin_child_pull_position", "This node's feed position the child has stored.", "gauge",
+			func(c *pb.ChildStatus) (uint64, bool) { return c.GetPullPosition(), c.GetPullKnown() }},
+		{"jiujin_child_events_to_pull", "Events here the child has yet to pull (an upper bound past 10000 positions).", "gauge",
+			func(c *pb.ChildStatus) (uint64, bool) { return c.GetEventsToChild(), c.GetPullKnown() }},
+		{"jiujin_child_events_waiting", "Events waiting at the child for this node, as it last said.", "gauge",
+			func(c *pb.ChildStatus) (uint64, bool) { return c.GetEventsAtChild(), c.GetEventsAtChildKnown() }},
+		{"jiujin_child_quarantined_events_total", "Events of the child quarantined here, ever.", "counter",
+			func(c *pb.ChildStatus) (uint64, bool) { return c.GetQuarantined(), true }},
+	}
+	for _, s := range series {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", s.name, s.help, s.name, s.typ)
+		for _, c := range kids {
+			if v, ok := s.value(c); ok {
+				fmt.Fprintf(b, "%s{unit=%q,node=%q} %d\n", s.name, c.GetUnit(), c.GetNodeId(), v)
+			}
+		}
+	}
 }

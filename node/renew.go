@@ -57,7 +57,7 @@ func (n *Node) renew(ctx context.Context) error {
 	pub := key.Public().(ed25519.PublicKey)
 	e, err := n.Rules.Enrollment(rules.EnrollmentID(pub))
 	if errors.Is(err, store.ErrNotFound) {
-		_, err = n.write(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: "系统（证书续期）",
+		_, err = n.write(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: store.SystemActor,
 			Op: &pb.Command_Enroll{Enroll: &pb.Enrollment{Unit: string(n.cfg.Unit), PublicKey: pub, Hosts: auth.Hosts(cur),
 				Renewal: true, Role: string(b.Self.Role)}}})
 		if err == nil {

@@ -221,6 +221,8 @@ type Node struct {
 	live cluster.Live
 	// accounts logs operators in and holds their sessions.
 	accounts *auth.Accounts
+	// parentSvc serves the node's children and describes them (synclocal.go).
+	parentSvc *sync.Service
 }
 
 // MaxMessageBytes bounds every request body.
@@ -412,7 +414,12 @@ func (n *Node) Handler() http.Handler {
 			return c.ReadBarrier(ctx)
 		}
 	}
-	svc := rpc.New(rpc.Config{Rules: n.Rules, Write: n.write, Barrier: barrier, Links: n.linkStatus,
+	// Sync answers are compressed whatever their size: on a 4G link even a
+	// lone event's answer is smaller gzipped (measured by bench sync).
+	parent := sync.NewService(sync.ServiceConfig{Local: syncLocal{n}, Group: n.cfg.Raft != nil, Barrier: barrier,
+		ConnectError: rpc.ConnectError, Caller: caller, Logger: n.cfg.Logger, UnitName: n.unitName})
+	n.parentSvc = parent
+	svc := rpc.New(rpc.Config{Rules: n.Rules, Write: n.write, Barrier: barrier, Links: n.linkStatus, Children: parent.Children,
 		Version: buildVersion(), Started: time.Now(), TLS: n.cfg.TLS, Accounts: n.accounts})
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(MaxMessageBytes),
@@ -420,19 +427,16 @@ func (n *Node) Handler() http.Handler {
 		connect.WithCompressMinBytes(4 << 10),
 	}
 	// People's services: every call authenticated and authorized in one place.
-	people := append(opts[:len(opts):len(opts)], connect.WithInterceptors(n.accounts.Interceptor()))
+	people := append(opts[:len(opts):len(opts)], connect.WithInterceptors(n.accounts.Interceptor(), svc.Names()))
 	mux := http.NewServeMux()
 	mux.Handle(jiujinv1connect.NewAccountServiceHandler(svc, people...))
 	mux.Handle(jiujinv1connect.NewCatalogServiceHandler(svc, people...))
+	mux.Handle(jiujinv1connect.NewUnitServiceHandler(svc, people...))
 	mux.Handle(jiujinv1connect.NewApplicationServiceHandler(svc, people...))
 	mux.Handle(jiujinv1connect.NewNodeServiceHandler(svc, people...))
 	mux.Handle(jiujinv1connect.NewDelegationServiceHandler(svc, people...))
 	mux.Handle(jiujinv1connect.NewEnrollServiceHandler(svc, people...))
 	mux.Handle(n.guard(jiujinv1connect.NewClusterServiceHandler(cluster.NewService(live, n.Store, n.URL(), buildVersion()), opts...))(auth.RoleMember))
-	// Sync answers are compressed whatever their size: on a 4G link even a
-	// lone event's answer is smaller gzipped (measured by bench sync).
-	parent := sync.NewService(sync.ServiceConfig{Local: syncLocal{n}, Group: n.cfg.Raft != nil, Barrier: barrier,
-		ConnectError: rpc.ConnectError, Caller: caller, Logger: n.cfg.Logger})
 	syncPath, syncHandler := n.guard(jiujinv1connect.NewSyncServiceHandler(parent,
 		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))(auth.RoleNode, auth.RoleMember)
 	mux.Handle(syncPath, n.polls.limitSync(syncHandler))
@@ -535,7 +539,7 @@ func (n *Node) sweepLoop(ctx context.Context) {
 			if c := n.live.Get(); c != nil && !c.Leading() {
 				continue // in a group, the leader sweeps for all
 			}
-			out, err := n.Apply(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: "系统", Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
+			out, err := n.Apply(ctx, &pb.Command{NowMs: n.Store.Now().UnixMilli(), Actor: store.SystemActor, Op: &pb.Command_Sweep{Sweep: &pb.Sweep{}}})
 			if err != nil {
 				n.cfg.Logger.Warn("sweep failed", "err", err)
 			} else if l := out.(*pb.ListApplicationsResponse); l.GetTotal() > 0 {

@@ -21,6 +21,15 @@ func (l syncLocal) HasEvent(hash []byte) bool                   { return l.n.Sto
 func (l syncLocal) Restored() bool                              { return l.n.Store.Restored() }
 func (l syncLocal) Now() time.Time                              { return l.n.Store.Now() }
 func (l syncLocal) PushCursor(child string) (*pb.Cursor, error) { return l.n.Store.PushCursor(child) }
+func (l syncLocal) Acked(pos uint64) error                      { return l.n.Store.RecordAck(pos, l.n.Store.Now()) }
+func (l syncLocal) AckedAbove(pos uint64, atMs int64) error {
+	return l.n.Store.RecordAckAbove(pos, atMs)
+}
+func (l syncLocal) PushCursors() ([]*pb.Cursor, error)  { return l.n.Store.PushCursors() }
+func (l syncLocal) QuarantinedFrom(child string) uint64 { return l.n.Store.QuarantinedFrom(child) }
+func (l syncLocal) UpstreamAcked(child string) (uint64, int64, error) {
+	return l.n.Store.UpstreamAcked(child)
+}
 func (l syncLocal) CheckPeer(from *pb.Peer, pushed bool) error {
 	return l.n.Store.CheckPeer(from, pushed)
 }
@@ -39,4 +48,27 @@ func (l syncLocal) Ingest(ctx context.Context, from *pb.Peer, pushed bool, event
 		return nil, err
 	}
 	return out.(*pb.PushResponse), nil
+}
+
+// unitName names a unit where the rules know its name ("" where they do
+// not, or know no names at all).
+func (n *Node) unitName(code string) string {
+	if r, ok := any(n.Rules).(interface{ UnitName(code string) string }); ok {
+		return r.UnitName(code)
+	}
+	return ""
+}
+
+// childStatus describes the node's children as their parent sees them
+// (nil before the node serves, or on failure).
+func (n *Node) childStatus() []*pb.ChildStatus {
+	if n.parentSvc == nil {
+		return nil
+	}
+	cs, err := n.parentSvc.Children()
+	if err != nil {
+		n.cfg.Logger.Warn("children status", "err", err)
+		return nil
+	}
+	return cs
 }

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"hash/fnv"
 	"math/rand/v2"
 	"time"
 )
@@ -17,9 +18,18 @@ type systemClock struct{}
 func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// ProbeMax is the longest a link waits between two tries to reach its
+// parent: a village cut off for a day still finds its township within
+// seconds of its return. The wait at the cap is drawn from [0.7, 1) of it
+// (3.5–5 s), so the villages of a township that comes back do not call it
+// all at once.
+const ProbeMax = 5 * time.Second
+
 // Backoff is jittered exponential backoff that resets on success: after n
-// failures in a row it waits a random time in [d/2, d), d = Min·2ⁿ capped
-// at Max, so many villages that lost the same link do not come back at once.
+// failures in a row it waits a random time in [d/2, d), d = Min·2ⁿ, while
+// d is below Max; from then on a random time in [0.7·Max, Max). Many
+// villages that lost the same link do not come back at once, and none
+// waits longer than Max.
 type Backoff struct {
 	Min, Max time.Duration
 	Clock    Clock
@@ -38,10 +48,15 @@ func (b *Backoff) Next() time.Duration {
 	for i := 0; i < b.failures && d < b.Max; i++ {
 		d *= 2
 	}
-	if d > b.Max {
-		d = b.Max
-	}
 	b.failures++
+	if d >= b.Max {
+		// At the cap: a probe every 0.7–1 × Max, uniformly.
+		lo := b.Max * 7 / 10
+		if span := b.Max - lo; span > 0 {
+			return lo + time.Duration(b.Rand.Int64N(int64(span)))
+		}
+		return b.Max
+	}
 	half := d / 2
 	if half <= 0 {
 		return d
@@ -63,4 +78,12 @@ func (b *Backoff) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// seedOf is a jitter seed drawn from a name (a node id, a loop's
+// direction): nodes, and the two loops of one link, draw apart.
+func seedOf(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
 }

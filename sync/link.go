@@ -41,6 +41,12 @@ type Local interface {
 	Restored() bool
 	// Now is the node's clock, which its events are dated by.
 	Now() time.Time
+	// Acked notes that the parent holds this node's feed up to pos (its
+	// push cursor for this node, which goes back when the parent lost
+	// some of it); AckedAbove that the parent's own parent does, since
+	// atMs (the parent's clock). See store/upstream.go.
+	Acked(pos uint64) error
+	AckedAbove(pos uint64, atMs int64) error
 }
 
 // Config configures a Link.
@@ -63,7 +69,9 @@ type Config struct {
 	// TooLarge tells whether Local.Ingest refused a batch for its size (the
 	// link then pulls smaller batches).
 	TooLarge func(error) bool
-	// Backoff bounds (defaults 100 ms and 30 s) and seed for its jitter.
+	// Backoff bounds (defaults 100 ms and ProbeMax; a larger Max is cut to
+	// ProbeMax) and seed for its jitter (0: drawn from the node id, so
+	// that the villages of one township do not retry in step).
 	BackoffMin, BackoffMax time.Duration
 	Seed                   uint64
 	Clock                  Clock
@@ -98,8 +106,8 @@ func (c *Config) validate() error {
 	if c.BackoffMin <= 0 {
 		c.BackoffMin = 100 * time.Millisecond
 	}
-	if c.BackoffMax <= 0 {
-		c.BackoffMax = 30 * time.Second
+	if c.BackoffMax <= 0 || c.BackoffMax > ProbeMax {
+		c.BackoffMax = ProbeMax
 	}
 	if c.Clock == nil {
 		c.Clock = systemClock{}
@@ -127,6 +135,11 @@ type Link struct {
 	next      int // index of the parent URL in use
 	push      dirStatus
 	pull      dirStatus
+	// sentUpTo is how far the push loop has sent (or passed over) this
+	// node's feed since the link started (sentKnown), for the count of
+	// events still to push that pulls report.
+	sentUpTo  uint64
+	sentKnown bool
 }
 
 type dirStatus struct {
@@ -145,6 +158,9 @@ func NewLink(cfg Config) (*Link, error) {
 		return nil, err
 	}
 	self := cfg.Local.Self()
+	if cfg.Seed == 0 {
+		cfg.Seed = seedOf(self.GetNodeId())
+	}
 	return &Link{cfg: cfg, self: self, unit: tiers.Unit(self.GetUnit()), batch: cfg.MaxEvents}, nil
 }
 
@@ -161,14 +177,14 @@ func (l *Link) Serve(ctx context.Context) error {
 // supervise restarts a loop after each failure, with backoff; a loop that
 // made progress resets the backoff.
 func (l *Link) supervise(ctx context.Context, dir string, loop func(ctx context.Context, progressed func()) error) {
-	b := NewBackoff(l.cfg.BackoffMin, l.cfg.BackoffMax, l.cfg.Seed+uint64(len(dir)))
+	b := NewBackoff(l.cfg.BackoffMin, l.cfg.BackoffMax, l.cfg.Seed^seedOf(dir))
 	b.Clock = l.cfg.Clock
 	for ctx.Err() == nil {
 		err := loop(ctx, b.Reset)
 		if ctx.Err() != nil {
 			return
 		}
-		l.setStatus(dir, func(s *dirStatus) { s.connected = false; s.lastError = err.Error() })
+		l.setStatus(dir, func(s *dirStatus) { s.connected = false; s.lastError = Explain(err) })
 		if b.Failures() >= 1 {
 			l.failover()
 		}
@@ -257,9 +273,12 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 	}
 	parent := cres.Msg.GetParent()
 	if tiers.Unit(parent.GetUnit()) != l.unit.Parent() {
-		return fmt.Errorf("push: %s is not this unit's parent", parent.GetUnit())
+		return fmt.Errorf("push: %s: %w", parent.GetUnit(), errNotParent)
 	}
 	l.contact("push", parent, cres.Msg.GetNowMs())
+	if err := l.acknowledged(cres.Msg.GetAckedPosition(), cres.Msg.GetUpstreamAckedPosition(), cres.Msg.GetUpstreamAckedMs()); err != nil {
+		return err
+	}
 	progressed()
 	// acked is what the parent last said it holds; each push tells it
 	// again, so that a parent that has since lost some of it (restored,
@@ -278,9 +297,7 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 	// Only events written in this subtree go up: one written above it
 	// came from the parent, under its node id of the time, which a parent
 	// restored from a backup no longer has (and would quarantine it).
-	keep := func(ev *pb.Event, from string) bool {
-		return from != parent.GetNodeId() && l.unit.Contains(tiers.Unit(ev.GetUnit())) && LeavesSubtree(ev.GetScope(), l.unit)
-	}
+	keep := l.keepUp(parent.GetNodeId())
 	// Certificates the parent acknowledged on this connection; a new one
 	// (after any failure) starts afresh.
 	sent := &told{}
@@ -289,6 +306,7 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 		head := l.cfg.Local.FeedHead()
 		behindBytes := l.cfg.Local.BytesAfter(scanned)
 		l.setStatus("push", func(s *dirStatus) { s.behind, s.bytesBehind = head-min(head, scanned), behindBytes })
+		l.sent(scanned)
 		if scanned >= head {
 			select {
 			case <-changed:
@@ -306,7 +324,7 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 		}
 		events, last, err := l.cfg.Local.ReadFeed(scanned, keep, l.batchSize(), l.cfg.MaxBytes)
 		if err != nil {
-			return fmt.Errorf("read feed: %w", err)
+			return fmt.Errorf("read feed: %w: %w", errLocal, err)
 		}
 		if len(events) == 0 {
 			scanned = last // nothing for the parent in this stretch
@@ -314,10 +332,11 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 		}
 		certs, err := l.cfg.Local.Certificates(events)
 		if err != nil {
-			return fmt.Errorf("certificates: %w", err)
+			return fmt.Errorf("certificates: %w: %w", errLocal, err)
 		}
+		pending := l.pendingAfter(last, keep)
 		res, err := c.Push(ctx, connect.NewRequest(&pb.PushRequest{Child: l.self, Events: events, Certificates: sent.unsent(certs, last),
-			AfterPosition: scanned, LastPosition: last, AckedPosition: acked}))
+			AfterPosition: scanned, LastPosition: last, AckedPosition: acked, PendingPush: &pending}))
 		l.sized(err)
 		if err != nil {
 			return fmt.Errorf("push: %w", err)
@@ -326,6 +345,9 @@ func (l *Link) pushLoop(ctx context.Context, progressed func()) error {
 		scanned = res.Msg.GetAckedPosition()
 		acked = scanned
 		l.contact("push", res.Msg.GetParent(), 0)
+		if err := l.acknowledged(acked, res.Msg.GetUpstreamAckedPosition(), res.Msg.GetUpstreamAckedMs()); err != nil {
+			return err
+		}
 		l.setStatus("push", func(s *dirStatus) { s.sentEvents += uint64(len(events)); s.sentBatches++ })
 		progressed()
 	}
@@ -338,18 +360,22 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 	for {
 		cur, err := l.cfg.Local.PullCursor()
 		if err != nil {
-			return fmt.Errorf("pull cursor: %w", err)
+			return fmt.Errorf("pull cursor: %w: %w", errLocal, err)
 		}
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.PullWait+15*time.Second)
 		res, err := c.Pull(pctx, connect.NewRequest(&pb.PullRequest{Child: l.self, After: cur.GetPosition(),
-			MaxEvents: uint32(l.batchSize()), MaxBytes: uint32(l.cfg.MaxBytes), WaitMs: uint32(l.cfg.PullWait / time.Millisecond)}))
+			MaxEvents: uint32(l.batchSize()), MaxBytes: uint32(l.cfg.MaxBytes), WaitMs: uint32(l.cfg.PullWait / time.Millisecond),
+			PendingPush: l.pendingPush()}))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
 		parent := res.Msg.GetParent()
 		if tiers.Unit(parent.GetUnit()) != l.unit.Parent() {
-			return fmt.Errorf("pull: %s is not this unit's parent", parent.GetUnit())
+			return fmt.Errorf("pull: %s: %w", parent.GetUnit(), errNotParent)
+		}
+		if err := l.aboveAcked(res.Msg.GetUpstreamAckedPosition(), res.Msg.GetUpstreamAckedMs()); err != nil {
+			return err
 		}
 		if res.Msg.GetHead() < cur.GetPosition() && cur.GetNodeId() == parent.GetNodeId() {
 			// The parent's feed is shorter than our cursor: it was rolled

@@ -43,6 +43,14 @@ type Parent interface {
 	BytesAfter(pos uint64) uint64
 	// Now is the node's clock, told to its children.
 	Now() time.Time
+	// UpstreamAcked is how far this node's own parent holds a child's
+	// feed: the child's feed position and since when (unix ms); 0 when
+	// nothing, or when this node is the county.
+	UpstreamAcked(childNodeID string) (uint64, int64, error)
+	// PushCursors are the cursors of every child that has pushed here;
+	// QuarantinedFrom how many events of a child were quarantined here.
+	PushCursors() ([]*pb.Cursor, error)
+	QuarantinedFrom(childNodeID string) uint64
 }
 
 // ServiceConfig configures the parent's side.
@@ -62,6 +70,9 @@ type ServiceConfig struct {
 	Caller func(ctx context.Context) (tiers.Unit, bool)
 	// Logger records refused calls (nil: slog.Default()).
 	Logger *slog.Logger
+	// UnitName names a unit in Children, where a name is known (nil or
+	// "": the code alone).
+	UnitName func(code string) string
 }
 
 // Service is the parent's side of the sync protocol: it serves its
@@ -71,6 +82,8 @@ type Service struct {
 	store Parent
 	// told: which certificates each child has stored from pull answers.
 	told toldChildren
+	// kids: what each child's calls said since this node started.
+	kids children
 }
 
 // NewService serves the sync protocol to a node's children.
@@ -110,10 +123,13 @@ func (h *Service) PushCursor(ctx context.Context, req *connect.Request[pb.PushCu
 	if err != nil {
 		return nil, h.cfg.ConnectError(err)
 	}
+	h.kids.called(child, h.store.Now(), nil)
 	res := &pb.PushCursorResponse{Parent: h.store.Self(), AckedPosition: c.GetPosition(), LastHash: c.GetLastHash(), NowMs: h.store.Now().UnixMilli()}
 	if c.GetEpoch() != child.GetEpoch() {
 		// A new identity of the child: resync it from scratch.
 		res.AckedPosition, res.LastHash = 0, nil
+	} else {
+		res.UpstreamAckedPosition, res.UpstreamAckedMs = h.upstream(child)
 	}
 	return connect.NewResponse(res), nil
 }
@@ -136,7 +152,9 @@ func (h *Service) Push(ctx context.Context, req *connect.Request[pb.PushRequest]
 	if err != nil {
 		return nil, h.cfg.ConnectError(err)
 	}
+	h.kids.reported(m.GetChild(), h.store.Now(), m.PendingPush)
 	res.Parent = h.store.Self()
+	res.UpstreamAckedPosition, res.UpstreamAckedMs = h.upstream(m.GetChild())
 	return connect.NewResponse(res), nil
 }
 
@@ -202,6 +220,9 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 	// answer that ended there are its own now.
 	told := h.told.of(child.GetNodeId())
 	told.stored(after)
+	h.kids.reported(child, h.store.Now(), m.PendingPush)
+	h.kids.called(child, h.store.Now(), func(s *childSeen) { s.pulled, s.pullSeen = after, true; s.polling++ })
+	defer h.kids.called(child, h.store.Now(), func(s *childSeen) { s.polling-- })
 	for h.cfg.Group && h.store.FeedHead() < after {
 		select {
 		case <-h.store.Changed():
@@ -223,18 +244,33 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 			if err != nil {
 				return nil, h.cfg.ConnectError(err)
 			}
+			above, aboveMs := h.upstream(child)
 			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, Certificates: told.unsent(certs, last), LastPosition: last,
-				Head: head, BytesBehind: h.store.BytesAfter(last), NowMs: h.store.Now().UnixMilli()}), nil
+				Head: head, BytesBehind: h.store.BytesAfter(last), NowMs: h.store.Now().UnixMilli(),
+				UpstreamAckedPosition: above, UpstreamAckedMs: aboveMs}), nil
 		}
 		after = last
 		select {
 		case <-changed:
 		case <-deadline.C:
-			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head, NowMs: h.store.Now().UnixMilli()}), nil
+			above, aboveMs := h.upstream(child)
+			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head, NowMs: h.store.Now().UnixMilli(),
+				UpstreamAckedPosition: above, UpstreamAckedMs: aboveMs}), nil
 		case <-ctx.Done():
 			return nil, h.cfg.ConnectError(ctx.Err())
 		}
 	}
+}
+
+// upstream is UpstreamAcked for a child's answer: a failure to read it
+// only leaves the child knowing less (0), and is logged.
+func (h *Service) upstream(child *pb.Peer) (uint64, int64) {
+	pos, ms, err := h.store.UpstreamAcked(child.GetNodeId())
+	if err != nil {
+		h.cfg.Logger.Warn("upstream ack unknown", "child", child.GetUnit(), "err", err)
+		return 0, 0
+	}
+	return pos, ms
 }
 
 // HTTPClient is a client of other nodes over rt (Transport(nil) when

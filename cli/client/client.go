@@ -120,6 +120,11 @@ func (c *Conn) Node() jiujinv1connect.NodeServiceClient {
 	return jiujinv1connect.NewNodeServiceClient(c.http, c.baseURL, c.options...)
 }
 
+// Units is the unit service of the node: units' names and phones.
+func (c *Conn) Units() jiujinv1connect.UnitServiceClient {
+	return jiujinv1connect.NewUnitServiceClient(c.http, c.baseURL, c.options...)
+}
+
 // Cluster is the cluster service of the node.
 func (c *Conn) Cluster() jiujinv1connect.ClusterServiceClient {
 	return jiujinv1connect.NewClusterServiceClient(c.http, c.baseURL, c.options...)

@@ -1,6 +1,7 @@
 // Package seed carries the demo county's seed data: the matter catalog
-// (catalog.yaml) and the working-day calendar (calendar.yaml), embedded so the
-// binary works anywhere.
+// (catalog.yaml), the working-day calendar (calendar.yaml), the delegations
+// (delegations.yaml) and the units' names and phones (units.yaml), embedded
+// so the binary works anywhere.
 package seed
 
 import _ "embed"
@@ -22,3 +23,8 @@ var Calendar []byte
 //
 //go:embed delegations.yaml
 var Delegations []byte
+
+// Units is deploy/seed/units.yaml.
+//
+//go:embed units.yaml
+var Units []byte

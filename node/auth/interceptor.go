@@ -67,6 +67,9 @@ var procedures = map[string]access{
 	v1.CatalogServiceGetMatterProcedure:     operator,
 	v1.CatalogServiceImportCatalogProcedure: roles(admin),
 
+	v1.UnitServiceListUnitsProcedure: operator,
+	v1.UnitServiceSetUnitsProcedure:  roles(admin),
+
 	v1.DelegationServiceListDelegationsProcedure:  operator,
 	v1.DelegationServiceRouteProcedure:            operator,
 	v1.DelegationServiceListClassesProcedure:      operator,

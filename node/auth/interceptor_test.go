@@ -22,7 +22,7 @@ import (
 // the CLI); node-to-node services (sync, cluster) are guarded by node
 // certificates instead.
 var peopleFiles = []protoreflect.FileDescriptor{pb.File_jiujin_v1_account_proto, pb.File_jiujin_v1_catalog_proto,
-	pb.File_jiujin_v1_application_proto, pb.File_jiujin_v1_delegation_proto, pb.File_jiujin_v1_node_proto}
+	pb.File_jiujin_v1_application_proto, pb.File_jiujin_v1_delegation_proto, pb.File_jiujin_v1_node_proto, pb.File_jiujin_v1_unit_proto}
 
 // proceduresOf is every procedure of the files' services, as connect
 // spells it ("/jiujin.v1.Service/Method").
@@ -52,7 +52,7 @@ func TestEveryProcedureHasAnAccessRule(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"jiujin.v1.AccountService": true, "jiujin.v1.CatalogService": true,
 		"jiujin.v1.ApplicationService": true, "jiujin.v1.DelegationService": true, "jiujin.v1.NodeService": true,
-		"jiujin.v1.EnrollService": true}, services)
+		"jiujin.v1.EnrollService": true, "jiujin.v1.UnitService": true}, services)
 	require.Len(t, procedures, len(procs), "the table has entries of no procedure")
 	// The generated constants spell procedures the same way.
 	require.Contains(t, procs, v1.ApplicationServiceDecideApplicationProcedure)

@@ -38,10 +38,12 @@ type Config struct {
 	Write func(ctx context.Context, cmd *pb.Command) (proto.Message, error)
 	// Barrier, for a member of a county group, makes reads linearizable.
 	Barrier func(ctx context.Context) error
-	// Links describes the links to the parent (nil: none).
-	Links   func() []*pb.LinkStatus
-	Version string
-	Started time.Time
+	// Links describes the links to the parent (nil: none); Children the
+	// node's children, as their parent sees them (nil: none).
+	Links    func() []*pb.LinkStatus
+	Children func() ([]*pb.ChildStatus, error)
+	Version  string
+	Started  time.Time
 	// TLS is the node's certificate (nil: the node runs insecure).
 	TLS *auth.Bundle
 	// Accounts logs operators in; its interceptor puts the operator of
@@ -59,6 +61,7 @@ type Service struct {
 	write    func(ctx context.Context, cmd *pb.Command) (proto.Message, error)
 	barrier  func(ctx context.Context) error
 	links    func() []*pb.LinkStatus
+	children func() ([]*pb.ChildStatus, error)
 	version  string
 	started  time.Time
 	tls      *auth.Bundle
@@ -73,7 +76,7 @@ func New(cfg Config) *Service {
 		links = func() []*pb.LinkStatus { return nil }
 	}
 	return &Service{rules: cfg.Rules, store: cfg.Rules.Store(), write: cfg.Write, barrier: cfg.Barrier,
-		links: links, version: cfg.Version, started: cfg.Started, tls: cfg.TLS, accounts: cfg.Accounts}
+		links: links, children: cfg.Children, version: cfg.Version, started: cfg.Started, tls: cfg.TLS, accounts: cfg.Accounts}
 }
 
 // read waits, at a group member, until reads see every acknowledged write.
@@ -143,6 +146,8 @@ func (h *Service) present(a *pb.Application, reveal bool) *pb.Application {
 		a.Applicant.Phone = rules.MaskPhone(a.GetApplicant().GetPhone())
 	}
 	a.Deadline = h.rules.Deadline(a, h.store.Now())
+	h.named(a)
+	a.Upstream = h.rules.Upstream(a.GetId())
 	return a
 }
 
@@ -224,44 +229,25 @@ func (h *Service) AcceptApplication(ctx context.Context, req *connect.Request[pb
 	// error (the window would take the application as not accepted). The
 	// receipt's promise comes from the application itself, not from the
 	// catalog, which may have changed since.
-	visits := a.GetVisits()
-	if a.Visits == nil {
-		// Accepted by a member of an earlier release.
-		if m, err := h.rules.GetMatter(a.GetMatterCode()); err == nil {
-			visits = m.GetVisits()
-		}
-	}
-	return connect.NewResponse(&pb.AcceptApplicationResponse{Application: a, Receipt: receipt(a, visits)}), nil
-}
-
-// receipt is the 受理回执 of an accepted application.
-func receipt(a *pb.Application, visits uint32) *pb.Receipt {
-	return &pb.Receipt{
-		ApplicationId:     a.GetId(),
-		MatterCode:        a.GetMatterCode(),
-		MatterName:        a.GetMatterName(),
-		ApplicantName:     a.GetApplicant().GetName(),
-		ApplicantIdNumber: a.GetApplicant().GetIdNumber(),
-		AcceptingUnit:     a.GetAcceptingUnit(),
-		ProcessingUnit:    a.GetProcessingUnit(),
-		AcceptedAt:        a.GetAcceptedAt(),
-		MaterialsReceived: a.GetMaterialsReceived(),
-		MaterialsMissing:  a.GetMaterialsMissing(),
-		SupplementDue:     a.GetDeadline().GetSupplementDue(),
-		PromisedDue:       a.GetDeadline().GetPromisedDue(),
-		StatutoryDue:      a.GetDeadline().GetStatutoryDue(),
-		Visits:            visits,
-	}
+	return connect.NewResponse(&pb.AcceptApplicationResponse{Application: a, Receipt: h.receipt(a, h.visits(a))}), nil
 }
 
 func (h *Service) ListApplications(ctx context.Context, req *connect.Request[pb.ListApplicationsRequest]) (*connect.Response[pb.ListApplicationsResponse], error) {
 	if err := h.read(ctx); err != nil {
 		return nil, err
 	}
-	as, total, err := h.rules.ListApplications(rules.AppFilter{
-		State: req.Msg.GetState(), MatterCode: req.Msg.GetMatterCode(), OverdueOnly: req.Msg.GetOverdueOnly(),
-		HeldOnly: req.Msg.GetHeldOnly(), Limit: int(req.Msg.GetLimit()),
-	})
+	f := rules.AppFilter{
+		State: req.Msg.GetState(), MatterCode: req.Msg.GetMatterCode(), Department: req.Msg.GetDepartment(),
+		OverdueOnly: req.Msg.GetOverdueOnly(), HeldOnly: req.Msg.GetHeldOnly(), Mine: req.Msg.GetMine(),
+		ApplicantID: req.Msg.GetApplicantIdSha256(), Limit: int(req.Msg.GetLimit()),
+	}
+	if ap := strings.TrimSpace(req.Msg.GetApplicant()); rules.LooksLikeIDNumber(ap) {
+		// Searched by its digest: the number goes no further than here.
+		f.ApplicantID = rules.IDDigest(ap)
+	} else {
+		f.ApplicantName = ap
+	}
+	as, total, err := h.rules.ListApplications(f)
 	if err != nil {
 		return nil, connectError(err)
 	}
@@ -290,7 +276,8 @@ func (h *Service) GetApplication(ctx context.Context, req *connect.Request[pb.Ge
 	if err != nil {
 		return nil, connectError(err)
 	}
-	return connect.NewResponse(&pb.GetApplicationResponse{Application: h.present(a, req.Msg.GetReveal()), History: hist}), nil
+	a = h.present(a, req.Msg.GetReveal())
+	return connect.NewResponse(&pb.GetApplicationResponse{Application: a, History: hist, Receipt: h.receipt(a, h.visits(a))}), nil
 }
 
 func (h *Service) RequestSupplement(ctx context.Context, req *connect.Request[pb.RequestSupplementRequest]) (*connect.Response[pb.RequestSupplementResponse], error) {
@@ -508,6 +495,8 @@ func (h *Service) GetStats(ctx context.Context, req *connect.Request[pb.GetStats
 	if err != nil {
 		return nil, connectError(err)
 	}
+	res.Unit, res.UnitName = req.Msg.GetUnit(), h.rules.UnitName(req.Msg.GetUnit())
+	res.Department, res.DepartmentName = req.Msg.GetDepartment(), h.rules.DepartmentName(req.Msg.GetDepartment())
 	return connect.NewResponse(res), nil
 }
 
@@ -529,6 +518,11 @@ func (h *Service) GetStatus(ctx context.Context, req *connect.Request[pb.GetStat
 	}
 	q, held := s.SyncCounts()
 	res.Quarantined, res.HeldBack = q, held
+	if h.children != nil {
+		if res.Children, err = h.children(); err != nil {
+			return nil, connectError(err)
+		}
+	}
 	if h.tls == nil {
 		res.Insecure = true
 	} else {

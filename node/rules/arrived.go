@@ -45,7 +45,7 @@ func (s *Rules) afterIngest(w *store.Tx, cmd *pb.Command, ev *pb.Event, rec *pb.
 	if a.GetProcessingUnit() != string(s.unit) || a.GetState() != StateForwarded {
 		return nil
 	}
-	_, err = w.Emit(cmd, &pb.Event{Kind: KindAppReceived, RecordKey: ev.GetRecordKey(), Actor: "系统自动接收",
+	_, err = w.Emit(cmd, &pb.Event{Kind: KindAppReceived, RecordKey: ev.GetRecordKey(), Actor: store.SystemActor,
 		Payload: mustMarshal(&pb.AppRouted{ToUnit: string(s.unit)}), Scope: ev.GetScope()})
 	if err != nil {
 		return err

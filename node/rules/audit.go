@@ -49,7 +49,7 @@ func (s *Rules) Audit(login string, sinceMs int64, limit int) ([]*pb.AuditItem, 
 		}
 		for _, ev := range evs {
 			out = append(out, &pb.AuditItem{At: timestamppb.New(store.HLCTime(ev.GetHlc())), Kind: ev.GetKind(),
-				Actor: ev.GetActor(), ActorLogin: ev.GetActorLogin(), Unit: ev.GetUnit(), Node: ev.GetOrigin(),
+				Actor: store.DisplayActor(ev.GetActor(), ev.GetActorLogin(), ev.GetOrigin()), ActorLogin: ev.GetActorLogin(), Unit: ev.GetUnit(), Node: ev.GetOrigin(),
 				Source: ev.GetSource(), RecordKey: ev.GetRecordKey(), Summary: summarizeAudit(ev)})
 			if len(out) > limit {
 				out = out[1:]
@@ -115,5 +115,5 @@ func summarizeAudit(ev *pb.Event) string {
 		_ = proto.Unmarshal(ev.GetPayload(), p)
 		return fmt.Sprintf("发布事项清单第 %d 版：新增 %d、变更 %d、撤销 %d", p.GetVersion(), len(p.GetAdded()), len(p.GetChanged()), len(p.GetRemoved()))
 	}
-	return summarize(ev)
+	return summarize(ev, func(u string) string { return u })
 }

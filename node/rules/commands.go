@@ -90,6 +90,8 @@ func (s *Rules) Execute(w *store.Tx, cmd *pb.Command) (proto.Message, error) {
 		return s.answerEnrollment(w, cmd, op.AnswerEnrollment)
 	case *pb.Command_BackupTaken:
 		return s.backupTaken(w, cmd, op.BackupTaken)
+	case *pb.Command_SetUnits:
+		return s.setUnits(w, cmd, op.SetUnits)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }
@@ -295,19 +297,21 @@ func (s *Rules) accept(w *store.Tx, cmd *pb.Command, req *pb.AcceptApplicationRe
 		return nil, err
 	}
 	byName := map[string]*pb.Material{}
+	var names []string
 	for _, mat := range m.GetMaterials() {
 		byName[mat.GetName()] = mat
+		names = append(names, mat.GetName())
 	}
 	for i, n := range req.GetMaterials() {
 		if byName[n] == nil {
-			return nil, invalid(fmt.Sprintf("materials[%d]", i), "材料 %q 不在事项 %s 的材料清单中", n, m.GetCode())
+			return nil, invalid(fmt.Sprintf("materials[%d]", i), "材料 %q 不在事项 %s 的材料清单中%s", n, m.GetCode(), suggestion(n, names))
 		}
 	}
 	for i, n := range req.GetMissing() {
 		f := fmt.Sprintf("missing[%d]", i)
 		switch mat := byName[n]; {
 		case mat == nil:
-			return nil, invalid(f, "材料 %q 不在事项 %s 的材料清单中", n, m.GetCode())
+			return nil, invalid(f, "材料 %q 不在事项 %s 的材料清单中%s", n, m.GetCode(), suggestion(n, names))
 		case slices.Contains(req.GetMaterials(), n):
 			return nil, invalid(f, "材料 %q 已收到，不能同时列为缺失", n)
 		case !mat.GetMayBeMissing():
@@ -374,7 +378,7 @@ func (s *Rules) accept(w *store.Tx, cmd *pb.Command, req *pb.AcceptApplicationRe
 	}
 	if processing != s.unit {
 		// Decided elsewhere: forward at once, in the same transaction.
-		rec, err = w.Emit(cmd, &pb.Event{Kind: KindAppForwarded, RecordKey: appKey(appID), Actor: "系统自动转报",
+		rec, err = w.Emit(cmd, &pb.Event{Kind: KindAppForwarded, RecordKey: appKey(appID), Actor: store.SystemActor,
 			Payload: mustMarshal(&pb.AppRouted{ToUnit: string(processing)}), Scope: scope})
 		if err != nil {
 			return nil, err

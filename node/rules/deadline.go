@@ -62,6 +62,8 @@ func computeDeadline(a *pb.Application, cal *delegation.Calendar, now time.Time)
 		d.SupplementDue = delegation.FormatDate(due)
 		d.SupplementOverdue = !decided(a) && delegation.Day(now).After(due)
 	}
+	d.StatutoryProvisional = cal.Provisional(accepted, statDue)
+	d.PromisedProvisional = cal.Provisional(accepted, promDue)
 	return d
 }
 

@@ -50,6 +50,7 @@ var folders = map[string]func(prev *pb.StoredRecord, ev *pb.Event) (proto.Messag
 	store.RecordKind(recEnroll):     applyEnrollEvent,
 	store.RecordKind(recEnrolled):   applyEnrolledEvent,
 	store.RecordKind(recBackups):    applyBackupEvent,
+	store.RecordKind(recUnit):       applyUnitEvent,
 }
 
 func fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {

@@ -20,11 +20,12 @@ type hotCache struct {
 	mu      sync.Mutex
 	dels    map[string][]*pb.Delegation // by matter; nil: not loaded
 	matters map[string]*pb.Matter       // by code, as stored
+	units   map[string]*pb.Unit         // by code; nil: not loaded
 }
 
 func (c *hotCache) reset() {
 	c.mu.Lock()
-	c.dels, c.matters = nil, nil
+	c.dels, c.matters, c.units = nil, nil, nil
 	c.mu.Unlock()
 }
 
@@ -38,6 +39,10 @@ func (c *hotCache) staged(key string) {
 	case strings.HasPrefix(key, recMatter):
 		c.mu.Lock()
 		delete(c.matters, strings.TrimPrefix(key, recMatter))
+		c.mu.Unlock()
+	case strings.HasPrefix(key, recUnit):
+		c.mu.Lock()
+		c.units = nil
 		c.mu.Unlock()
 	}
 }

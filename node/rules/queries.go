@@ -36,17 +36,19 @@ func (s *Rules) ListMatters(f *pb.ListMattersRequest) ([]*pb.Matter, error) {
 		}
 		kind = k
 	}
+	names := map[string]string{}
 	err := s.st.View(func(txn store.Reader) error {
 		return txn.Scan(recMatter, false, func(_ string, rec *pb.StoredRecord) (bool, error) {
 			m, err := decodeRecord(rec, &pb.Matter{})
 			if err != nil {
 				return false, err
 			}
+			names[m.GetCode()] = m.GetName()
 			switch {
 			case isWithdrawnMatter(m),
 				f.GetDepartment() != "" && m.GetDepartment() != f.GetDepartment(),
 				kind != "" && m.GetKind() != kind,
-				f.GetQuery() != "" && !strings.Contains(m.GetCode(), f.GetQuery()) && !strings.Contains(m.GetName(), f.GetQuery()),
+				!matterMatches(m, f.GetQuery()),
 				f.GetHasMaxVisits() && m.GetVisits() > f.GetMaxVisits(),
 				f.GetOnlineOnly() && !m.GetOnline(),
 				f.GetCompositeOnly() && len(m.GetParts()) == 0:
@@ -56,6 +58,11 @@ func (s *Rules) ListMatters(f *pb.ListMattersRequest) ([]*pb.Matter, error) {
 			return true, nil
 		})
 	})
+	for _, m := range out {
+		for _, p := range m.GetParts() {
+			m.PartNames = append(m.PartNames, names[p])
+		}
+	}
 	return out, err
 }
 
@@ -76,6 +83,19 @@ func (s *Rules) GetMatter(code string) (*pb.Matter, error) {
 		if isWithdrawnMatter(m) {
 			return notFound("code", "事项 %q 已于清单第 %d 版撤销", code, m.GetCatalogVersion())
 		}
+		for _, p := range m.GetParts() {
+			var name string
+			if rec, err := txn.Record(matterKey(p)); err != nil {
+				return err
+			} else if rec != nil {
+				pm, err := decodeRecord(rec, &pb.Matter{})
+				if err != nil {
+					return err
+				}
+				name = pm.GetName()
+			}
+			m.PartNames = append(m.PartNames, name)
+		}
 		return nil
 	})
 	return m, err
@@ -88,7 +108,12 @@ func (s *Rules) GetApplication(id string) (*pb.Application, []*pb.HistoryEntry, 
 	}
 	var a *pb.Application
 	var hist []*pb.HistoryEntry
-	err := s.st.View(func(txn store.Reader) error {
+	units, err := s.Units()
+	if err != nil {
+		return nil, nil, err
+	}
+	label := func(u string) string { return unitLabel(units, u) }
+	err = s.st.View(func(txn store.Reader) error {
 		rec, err := txn.Record(appKey(id))
 		if err != nil {
 			return err
@@ -113,8 +138,8 @@ func (s *Rules) GetApplication(id string) (*pb.Application, []*pb.HistoryEntry, 
 		keys = append(keys, reqs...)
 		for _, key := range keys {
 			err := txn.History(key, func(pos uint64, ev *pb.Event) {
-				hist = append(hist, &pb.HistoryEntry{FeedPosition: pos, Kind: ev.GetKind(), Unit: ev.GetUnit(),
-					Actor: ev.GetActor(), At: ts(ev), Summary: summarize(ev), Hash: ev.GetHash()})
+				hist = append(hist, &pb.HistoryEntry{FeedPosition: pos, Kind: ev.GetKind(), Unit: ev.GetUnit(), UnitName: units[ev.GetUnit()].GetName(),
+					Actor: store.DisplayActor(ev.GetActor(), ev.GetActorLogin(), ev.GetOrigin()), At: ts(ev), Summary: summarize(ev, label), Hash: ev.GetHash()})
 			})
 			if err != nil {
 				return err
@@ -138,7 +163,7 @@ func sortHistory(h []*pb.HistoryEntry) {
 }
 
 // summarize describes an event in a line a clerk reads.
-func summarize(ev *pb.Event) string {
+func summarize(ev *pb.Event, label func(unit string) string) string {
 	switch ev.GetKind() {
 	case KindAppAccepted:
 		p := &pb.AppAccepted{}
@@ -151,13 +176,13 @@ func summarize(ev *pb.Event) string {
 	case KindAppForwarded:
 		p := &pb.AppRouted{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
-		return "转报至办理单位 " + p.GetToUnit()
+		return "转报至办理单位 " + label(p.GetToUnit())
 	case KindAppReceived:
 		return "办理单位已接收"
 	case KindAppRerouted:
 		p := &pb.AppRerouted{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
-		return "改派至 " + p.GetToUnit() + reasonSuffix(p.GetReason())
+		return "改派至 " + label(p.GetToUnit()) + reasonSuffix(p.GetReason())
 	case KindAppSupplementRequest:
 		p := &pb.AppSupplementRequested{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
@@ -176,7 +201,8 @@ func summarize(ev *pb.Event) string {
 		if p.GetApproved() {
 			return "办结：准予" + reasonSuffix(p.GetReason())
 		}
-		return "办结：不予" + reasonSuffix(p.GetReason())
+		// A joined rejection of an earlier release began its reason with 不予 too.
+		return "办结：不予" + reasonSuffix(strings.TrimPrefix(p.GetReason(), "不予："))
 	case KindAppDelivered:
 		p := &pb.AppDelivered{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
@@ -195,7 +221,7 @@ func summarize(ev *pb.Event) string {
 	case KindTaskCreated:
 		p := &pb.Task{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
-		return fmt.Sprintf("子事项 %s %s 交 %s 办理", p.GetPartCode(), p.GetPartName(), p.GetProcessingUnit())
+		return fmt.Sprintf("子事项 %s %s 交 %s 办理", p.GetPartCode(), p.GetPartName(), label(p.GetProcessingUnit()))
 	case KindTaskDecided:
 		p := &pb.AppDecided{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
@@ -207,7 +233,7 @@ func summarize(ev *pb.Event) string {
 	case KindFollowUpOpened:
 		p := &pb.FollowUp{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
-		return fmt.Sprintf("差评（%d 分）：%s 须于 %s 前回访、%s 前整改", p.GetScore(), p.GetHolder(), p.GetCallbackDue(), p.GetFixDue())
+		return fmt.Sprintf("差评（%d 分）：%s 须于 %s 前回访、%s 前整改", p.GetScore(), label(p.GetHolder()), p.GetCallbackDue(), p.GetFixDue())
 	case KindFollowUpCalledBack, KindFollowUpFixed:
 		p := &pb.UpdateFollowUpRequest{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
@@ -219,9 +245,9 @@ func summarize(ev *pb.Event) string {
 		p := &pb.Request{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
 		if p.GetKind() == RequestWithdraw {
-			return fmt.Sprintf("申请人在 %s 申请撤回%s，待 %s 答复", p.GetUnit(), reasonSuffix(p.GetReason()), p.GetHolder())
+			return fmt.Sprintf("申请人在 %s 申请撤回%s，待 %s 答复", label(p.GetUnit()), reasonSuffix(p.GetReason()), label(p.GetHolder()))
 		}
-		return fmt.Sprintf("%s 窗口收到材料：%s，待 %s 登记", p.GetUnit(), strings.Join(p.GetMaterials(), "、"), p.GetHolder())
+		return fmt.Sprintf("%s 窗口收到材料：%s，待 %s 登记", label(p.GetUnit()), strings.Join(p.GetMaterials(), "、"), label(p.GetHolder()))
 	case KindRequestAnswered:
 		p := &pb.Request{}
 		_ = proto.Unmarshal(ev.GetPayload(), p)
@@ -242,80 +268,6 @@ func reasonSuffix(r string) string {
 		return ""
 	}
 	return "（" + r + "）"
-}
-
-// AppFilter selects applications.
-type AppFilter struct {
-	State       string
-	MatterCode  string
-	OverdueOnly bool
-	HeldOnly    bool
-	Limit       int
-}
-
-// ListApplications returns the applications that pass the filter, newest
-// first within each accepting unit, with deadlines computed now, and how
-// many matched in all.
-func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
-	if f.State != "" {
-		if _, ok := StateLabels[f.State]; !ok {
-			return nil, 0, invalid("state", "未知状态 %q（可选：%s）", f.State, strings.Join(States, ", "))
-		}
-	}
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	if f.Limit > 1000 {
-		return nil, 0, invalid("limit", "一次最多列出 1000 件")
-	}
-	now := s.st.Now()
-	var out []*pb.Application
-	total := 0
-	err := s.st.View(func(txn store.Reader) error {
-		return txn.Scan(recApp, true, func(_ string, rec *pb.StoredRecord) (bool, error) {
-			a, err := appFromRecord(rec)
-			if err != nil {
-				return false, err
-			}
-			if len(a.GetParts()) > 0 {
-				if a.Tasks, err = tasksOf(txn, a); err != nil {
-					return false, err
-				}
-			}
-			if f.State != "" && a.GetState() != f.State ||
-				f.MatterCode != "" && a.GetMatterCode() != f.MatterCode ||
-				f.HeldOnly && !holds(a, string(s.unit)) {
-				return true, nil
-			}
-			a.Deadline = computeDeadline(a, s.cal, now)
-			if f.OverdueOnly && !(a.GetDeadline().GetOverdue() && !decided(a)) {
-				return true, nil
-			}
-			total++
-			if len(out) < f.Limit {
-				out = append(out, a)
-			}
-			return true, nil
-		})
-	})
-	return out, total, err
-}
-
-// holds reports whether a unit has a move on an application: it holds it,
-// or an open part of one not yet decided or withdrawn.
-func holds(a *pb.Application, unit string) bool {
-	if a.GetHolder() == unit {
-		return true
-	}
-	if decided(a) {
-		return false
-	}
-	for _, t := range a.GetTasks() {
-		if t.GetHolder() == unit && t.GetState() == TaskOpen {
-			return true
-		}
-	}
-	return false
 }
 
 // Counts are the figures of `jiujin status`.

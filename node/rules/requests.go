@@ -99,7 +99,7 @@ func (s *Rules) answerRequest(w *store.Tx, cmd *pb.Command, r *pb.Request) error
 		return nil
 	}
 	answer := func(state, text string) error {
-		_, err := w.Emit(cmd, &pb.Event{Kind: KindRequestAnswered, RecordKey: requestKey(r.GetApplicationId(), r.GetId()), Actor: "系统自动答复",
+		_, err := w.Emit(cmd, &pb.Event{Kind: KindRequestAnswered, RecordKey: requestKey(r.GetApplicationId(), r.GetId()), Actor: store.SystemActor,
 			Payload: mustMarshal(&pb.Request{State: state, Answer: text}), Scope: s.requestScope(w, r)})
 		return err
 	}

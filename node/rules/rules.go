@@ -27,6 +27,7 @@ type Rules struct {
 	cal  *delegation.Calendar
 	st   *store.Store
 	hot  hotCache // decoded delegations and matters, for acceptance
+	book unitBook // units' names, for answers
 }
 
 // Open opens the store with these rules.
@@ -37,9 +38,9 @@ func Open(cfg Config) (*Rules, error) {
 	r := &Rules{unit: cfg.Store.Unit, cal: cfg.Calendar}
 	sc := cfg.Store
 	sc.Rules = r
-	// Sessions and the revoked certificates are kept in memory until
-	// these change.
-	sc.Watch = []string{recAccount, recPassword, recRevoked}
+	// Sessions, the revoked certificates and the units' names are kept
+	// in memory until these change.
+	sc.Watch = []string{recAccount, recPassword, recRevoked, recUnit}
 	st, err := store.Open(sc)
 	if err != nil {
 		return nil, err

@@ -187,12 +187,12 @@ func (s *Rules) maybeJoin(w *store.Tx, cmd *pb.Command, appID string) error {
 	}
 	d := &pb.AppDecided{Approved: len(rejected) == 0, Reason: "各子事项均已准予"}
 	if len(rejected) > 0 {
-		d.Reason = "不予：" + strings.Join(rejected, "；")
+		d.Reason = strings.Join(rejected, "；") // the verdict says 不予 already
 	}
 	if len(a.GetMaterialsMissing()) > 0 && d.GetApproved() {
 		return nil // 容缺 materials still missing: approval waits for them
 	}
-	_, err = w.Emit(cmd, &pb.Event{Kind: KindAppDecided, RecordKey: appKey(appID), Actor: "并联办理汇总",
+	_, err = w.Emit(cmd, &pb.Event{Kind: KindAppDecided, RecordKey: appKey(appID), Actor: store.SystemActor,
 		Payload: mustMarshal(d), Scope: appScope(tiers.Unit(a.GetAcceptingUnit()), tiers.Unit(a.GetProcessingUnit()))})
 	return err
 }

@@ -64,6 +64,8 @@ const (
 	KindEnrollAnswered  = "enroll.answered"
 	// An online backup of a node's store was taken.
 	KindBackupTaken = "audit.backup_taken"
+	// A unit's name and phone, set by the county.
+	KindUnitNamed = "unit.named"
 )
 
 // Application states, as in DESIGN.md.
@@ -157,6 +159,7 @@ const (
 	recEnroll     = "enroll/"
 	recEnrolled   = "enrolled/"
 	recBackups    = "backups/"
+	recUnit       = "unit/"
 )
 
 func matterKey(code string) string       { return recMatter + code }
@@ -168,3 +171,4 @@ func requestKey(appID, id string) string { return recRequest + appID + "/" + id 
 func followUpKey(appID string) string    { return recFollowUp + appID }
 func classKey(code string) string        { return recClass + code }
 func orderKey(township string) string    { return recOrder + township }
+func unitKey(code string) string         { return recUnit + code }

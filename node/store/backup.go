@@ -135,6 +135,9 @@ func loadBackup(cfg Config, r io.Reader) error {
 	if err := db.Load(plain, 64); err != nil {
 		return invalid("backup", "备份文件不完整或已损坏，未能载入（%v）：请用完整的备份再恢复", err)
 	}
+	if err := dropAckLogs(db); err != nil {
+		return fmt.Errorf("restore: forget the ack logs: %w", err)
+	}
 	return db.Update(func(txn *badger.Txn) error {
 		it, err := txn.Get([]byte(metaUnit))
 		if errors.Is(err, badger.ErrKeyNotFound) {

@@ -80,7 +80,7 @@ func (s *Store) PushCursor(childNodeID string) (*pb.Cursor, error) {
 // moves the cursor, durably. For a pulled batch, head is the parent's feed
 // head when it answered. Its output is a *pb.PushResponse.
 func IngestCommand(now time.Time, from *pb.Peer, pushed bool, events []*pb.Event, certs [][]byte, last, head uint64) *pb.Command {
-	return &pb.Command{NowMs: now.UnixMilli(), Actor: "sync",
+	return &pb.Command{NowMs: now.UnixMilli(), Actor: SystemActor,
 		Op: &pb.Command_Ingest{Ingest: &pb.Ingest{From: from, Pushed: pushed, Events: events, Certificates: certs, LastPosition: last, Head: head}}}
 }
 

@@ -60,7 +60,8 @@ func (s *Store) ingest(w *Tx, cmd *pb.Command, in *pb.Ingest) (proto.Message, er
 			return nil, err
 		}
 	}
-	cur := &pb.Cursor{NodeId: in.GetFrom().GetNodeId(), Epoch: in.GetFrom().GetEpoch(), Position: in.GetLastPosition()}
+	cur := &pb.Cursor{NodeId: in.GetFrom().GetNodeId(), Epoch: in.GetFrom().GetEpoch(), Position: in.GetLastPosition(),
+		AtMs: cmd.GetNowMs(), Unit: in.GetFrom().GetUnit()}
 	key := []byte(keyPullCursor)
 	if in.GetPushed() {
 		key = pushCursorKey(in.GetFrom().GetNodeId())
@@ -76,6 +77,7 @@ func (s *Store) ingest(w *Tx, cmd *pb.Command, in *pb.Ingest) (proto.Message, er
 		}
 	}
 	w.Set(key, MustMarshal(cur))
+	w.relayed(in)
 	if !in.GetPushed() && w.st.restored && in.GetLastPosition() >= in.GetHead() && in.GetHead() > 0 {
 		// Caught up with the parent after a restore: ids are safe again.
 		w.st.restored = false

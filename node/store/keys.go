@@ -20,6 +20,7 @@ import (
 //	p/<prev hash>/<origin>/<seq:8>  events held back for their predecessor
 //	k/pull                    cursor on the parent's feed
 //	k/push/<child node id>    a child's acknowledged push cursor
+//	k/ack/, k/up/, k/relay/   where this node's events stand upstream (upstream.go)
 //	d/<request id>            a command applied under a request id: its output
 //	t/<now ms:8>/<request id> the same, by time, for pruning
 const (

@@ -134,6 +134,8 @@ type Store struct {
 	// certs: the signers' certificates read or received so far.
 	certs  certs
 	closed bool
+	// ackMu serializes the link's ack logs' updates (upstream.go).
+	ackMu sync.Mutex
 }
 
 // counters are the store's sequence numbers; the writer owns them.

@@ -133,6 +133,9 @@ func (w *Tx) Emit(cmd *pb.Command, ev *pb.Event) (*pb.StoredRecord, error) {
 	if ev.Actor == "" {
 		ev.Actor, ev.ActorLogin = cmd.GetActor(), cmd.GetActorLogin()
 	}
+	if ev.Actor == SystemActor && ev.ActorLogin == "" {
+		ev.Actor = SystemActorOf(ev.Origin)
+	}
 	ev.Source = cmd.GetSource()
 	if prev != nil {
 		ev.PrevHash = prev.GetHead()

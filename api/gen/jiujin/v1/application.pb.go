@@ -160,9 +160,20 @@ type ListApplicationsRequest struct {
 	// Only applications this unit holds (its to-do list).
 	HeldOnly bool `protobuf:"varint,4,opt,name=held_only,json=heldOnly,proto3" json:"held_only,omitempty"`
 	// At most this many, newest first (default 100, at most 1000).
-	Limit         uint32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Limit uint32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// A department by code or name: its applications and parts.
+	Department string `protobuf:"bytes,6,opt,name=department,proto3" json:"department,omitempty"`
+	// The applicant's name (part of it), or an identity number, matched by
+	// its digest and never kept in clear.
+	Applicant string `protobuf:"bytes,7,opt,name=applicant,proto3" json:"applicant,omitempty"`
+	// What waits on this unit: open applications it holds and open parts it
+	// decides, oldest due first (held_only is ignored).
+	Mine bool `protobuf:"varint,8,opt,name=mine,proto3" json:"mine,omitempty"`
+	// The SHA-256 of an applicant's identity number (normalised: upper-case
+	// X), so that a client need not send the number itself.
+	ApplicantIdSha256 []byte `protobuf:"bytes,9,opt,name=applicant_id_sha256,json=applicantIdSha256,proto3" json:"applicant_id_sha256,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ListApplicationsRequest) Reset() {
@@ -228,6 +239,34 @@ func (x *ListApplicationsRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListApplicationsRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *ListApplicationsRequest) GetApplicant() string {
+	if x != nil {
+		return x.Applicant
+	}
+	return ""
+}
+
+func (x *ListApplicationsRequest) GetMine() bool {
+	if x != nil {
+		return x.Mine
+	}
+	return false
+}
+
+func (x *ListApplicationsRequest) GetApplicantIdSha256() []byte {
+	if x != nil {
+		return x.ApplicantIdSha256
+	}
+	return nil
 }
 
 type ListApplicationsResponse struct {
@@ -346,9 +385,11 @@ func (x *GetApplicationRequest) GetRevealReason() string {
 }
 
 type GetApplicationResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Application   *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
-	History       []*HistoryEntry        `protobuf:"bytes,2,rep,name=history,proto3" json:"history,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Application *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	History     []*HistoryEntry        `protobuf:"bytes,2,rep,name=history,proto3" json:"history,omitempty"`
+	// The acceptance receipt (受理回执), to print it again.
+	Receipt       *Receipt `protobuf:"bytes,3,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +434,13 @@ func (x *GetApplicationResponse) GetApplication() *Application {
 func (x *GetApplicationResponse) GetHistory() []*HistoryEntry {
 	if x != nil {
 		return x.History
+	}
+	return nil
+}
+
+func (x *GetApplicationResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
 	}
 	return nil
 }
@@ -1350,24 +1398,31 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x04note\x18\x05 \x01(\tR\x04note\"\x83\x01\n" +
 	"\x19AcceptApplicationResponse\x128\n" +
 	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\x12,\n" +
-	"\areceipt\x18\x02 \x01(\v2\x12.jiujin.v1.ReceiptR\areceipt\"\xa6\x01\n" +
+	"\areceipt\x18\x02 \x01(\v2\x12.jiujin.v1.ReceiptR\areceipt\"\xa8\x02\n" +
 	"\x17ListApplicationsRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
 	"matterCode\x12!\n" +
 	"\foverdue_only\x18\x03 \x01(\bR\voverdueOnly\x12\x1b\n" +
 	"\theld_only\x18\x04 \x01(\bR\bheldOnly\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\rR\x05limit\"l\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\x12\x1e\n" +
+	"\n" +
+	"department\x18\x06 \x01(\tR\n" +
+	"department\x12\x1c\n" +
+	"\tapplicant\x18\a \x01(\tR\tapplicant\x12\x12\n" +
+	"\x04mine\x18\b \x01(\bR\x04mine\x12.\n" +
+	"\x13applicant_id_sha256\x18\t \x01(\fR\x11applicantIdSha256\"l\n" +
 	"\x18ListApplicationsResponse\x12:\n" +
 	"\fapplications\x18\x01 \x03(\v2\x16.jiujin.v1.ApplicationR\fapplications\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\rR\x05total\"d\n" +
 	"\x15GetApplicationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reveal\x18\x02 \x01(\bR\x06reveal\x12#\n" +
-	"\rreveal_reason\x18\x03 \x01(\tR\frevealReason\"\x85\x01\n" +
+	"\rreveal_reason\x18\x03 \x01(\tR\frevealReason\"\xb3\x01\n" +
 	"\x16GetApplicationResponse\x128\n" +
 	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\x121\n" +
-	"\ahistory\x18\x02 \x03(\v2\x17.jiujin.v1.HistoryEntryR\ahistory\"`\n" +
+	"\ahistory\x18\x02 \x03(\v2\x17.jiujin.v1.HistoryEntryR\ahistory\x12,\n" +
+	"\areceipt\x18\x03 \x01(\v2\x12.jiujin.v1.ReceiptR\areceipt\"`\n" +
 	"\x18RequestSupplementRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tmaterials\x18\x02 \x03(\tR\tmaterials\x12\x16\n" +
@@ -1490,46 +1545,47 @@ var file_jiujin_v1_application_proto_depIdxs = []int32{
 	25, // 3: jiujin.v1.ListApplicationsResponse.applications:type_name -> jiujin.v1.Application
 	25, // 4: jiujin.v1.GetApplicationResponse.application:type_name -> jiujin.v1.Application
 	27, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
-	25, // 6: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
-	25, // 7: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
-	28, // 8: jiujin.v1.SupplyMaterialsResponse.request:type_name -> jiujin.v1.Request
-	25, // 9: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 10: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 11: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 12: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
-	28, // 13: jiujin.v1.WithdrawApplicationResponse.request:type_name -> jiujin.v1.Request
-	25, // 14: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
-	29, // 15: jiujin.v1.ListFollowUpsResponse.follow_ups:type_name -> jiujin.v1.FollowUp
-	29, // 16: jiujin.v1.UpdateFollowUpResponse.follow_up:type_name -> jiujin.v1.FollowUp
-	0,  // 17: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
-	2,  // 18: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
-	4,  // 19: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
-	6,  // 20: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
-	8,  // 21: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
-	10, // 22: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
-	12, // 23: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
-	14, // 24: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
-	16, // 25: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
-	18, // 26: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
-	20, // 27: jiujin.v1.ApplicationService.ListFollowUps:input_type -> jiujin.v1.ListFollowUpsRequest
-	22, // 28: jiujin.v1.ApplicationService.UpdateFollowUp:input_type -> jiujin.v1.UpdateFollowUpRequest
-	1,  // 29: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
-	3,  // 30: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
-	5,  // 31: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
-	7,  // 32: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
-	9,  // 33: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
-	11, // 34: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
-	13, // 35: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
-	15, // 36: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
-	17, // 37: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
-	19, // 38: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
-	21, // 39: jiujin.v1.ApplicationService.ListFollowUps:output_type -> jiujin.v1.ListFollowUpsResponse
-	23, // 40: jiujin.v1.ApplicationService.UpdateFollowUp:output_type -> jiujin.v1.UpdateFollowUpResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	26, // 6: jiujin.v1.GetApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
+	25, // 7: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
+	25, // 8: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
+	28, // 9: jiujin.v1.SupplyMaterialsResponse.request:type_name -> jiujin.v1.Request
+	25, // 10: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 11: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 12: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
+	25, // 13: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
+	28, // 14: jiujin.v1.WithdrawApplicationResponse.request:type_name -> jiujin.v1.Request
+	25, // 15: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
+	29, // 16: jiujin.v1.ListFollowUpsResponse.follow_ups:type_name -> jiujin.v1.FollowUp
+	29, // 17: jiujin.v1.UpdateFollowUpResponse.follow_up:type_name -> jiujin.v1.FollowUp
+	0,  // 18: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
+	2,  // 19: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
+	4,  // 20: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
+	6,  // 21: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
+	8,  // 22: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
+	10, // 23: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
+	12, // 24: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
+	14, // 25: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
+	16, // 26: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
+	18, // 27: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
+	20, // 28: jiujin.v1.ApplicationService.ListFollowUps:input_type -> jiujin.v1.ListFollowUpsRequest
+	22, // 29: jiujin.v1.ApplicationService.UpdateFollowUp:input_type -> jiujin.v1.UpdateFollowUpRequest
+	1,  // 30: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
+	3,  // 31: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
+	5,  // 32: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
+	7,  // 33: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
+	9,  // 34: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
+	11, // 35: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
+	13, // 36: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
+	15, // 37: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
+	17, // 38: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
+	19, // 39: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
+	21, // 40: jiujin.v1.ApplicationService.ListFollowUps:output_type -> jiujin.v1.ListFollowUpsResponse
+	23, // 41: jiujin.v1.ApplicationService.UpdateFollowUp:output_type -> jiujin.v1.UpdateFollowUpResponse
+	30, // [30:42] is the sub-list for method output_type
+	18, // [18:30] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_application_proto_init() }

@@ -265,9 +265,11 @@ func (x *MatterRef) GetName() string {
 type ListMattersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Filters; empty means any.
+	// A department by code or name.
 	Department string `protobuf:"bytes,1,opt,name=department,proto3" json:"department,omitempty"`
 	Kind       string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// Substring of code or name.
+	// Part of a code, a name or an alias (常用名), or the pinyin initials
+	// of one (e.g. zdshbz for 最低生活保障).
 	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
 	// Only matters that need at most this many visits (set has_max_visits).
 	MaxVisits     uint32 `protobuf:"varint,4,opt,name=max_visits,json=maxVisits,proto3" json:"max_visits,omitempty"`

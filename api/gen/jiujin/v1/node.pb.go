@@ -966,8 +966,14 @@ type GetStatsResponse struct {
 	Withdrawn   uint64  `protobuf:"varint,17,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
 	// Of the withdrawn: by the 容缺 sweep, the missing materials overdue.
 	WithdrawnBySweep uint64 `protobuf:"varint,18,opt,name=withdrawn_by_sweep,json=withdrawnBySweep,proto3" json:"withdrawn_by_sweep,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What was counted: the unit and department asked for (as codes, a name
+	// given resolved) and their names.
+	Unit           string `protobuf:"bytes,40,opt,name=unit,proto3" json:"unit,omitempty"`
+	UnitName       string `protobuf:"bytes,41,opt,name=unit_name,json=unitName,proto3" json:"unit_name,omitempty"`
+	Department     string `protobuf:"bytes,42,opt,name=department,proto3" json:"department,omitempty"`
+	DepartmentName string `protobuf:"bytes,43,opt,name=department_name,json=departmentName,proto3" json:"department_name,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
@@ -1124,6 +1130,34 @@ func (x *GetStatsResponse) GetWithdrawnBySweep() uint64 {
 		return x.WithdrawnBySweep
 	}
 	return 0
+}
+
+func (x *GetStatsResponse) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *GetStatsResponse) GetUnitName() string {
+	if x != nil {
+		return x.UnitName
+	}
+	return ""
+}
+
+func (x *GetStatsResponse) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *GetStatsResponse) GetDepartmentName() string {
+	if x != nil {
+		return x.DepartmentName
+	}
+	return ""
 }
 
 type GetStatusRequest struct {
@@ -1345,8 +1379,11 @@ type GetStatusResponse struct {
 	Certificate         string                 `protobuf:"bytes,19,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	CertificateSerial   string                 `protobuf:"bytes,20,opt,name=certificate_serial,json=certificateSerial,proto3" json:"certificate_serial,omitempty"`
 	CertificateNotAfter *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=certificate_not_after,json=certificateNotAfter,proto3" json:"certificate_not_after,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// A parent's children, as it knows them: from their push cursors here
+	// and their calls since this node started (empty at a village).
+	Children      []*ChildStatus `protobuf:"bytes,50,rep,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -1526,6 +1563,13 @@ func (x *GetStatusResponse) GetCertificateNotAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetStatusResponse) GetChildren() []*ChildStatus {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
 type QuarantinedEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
@@ -1626,6 +1670,177 @@ func (x *QuarantinedEvent) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// One child node of this node, as its parent sees it. A unit whose node
+// was replaced or restored appears once per node id.
+type ChildStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Unit  string                 `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	// The unit's name, where known.
+	UnitName string `protobuf:"bytes,2,opt,name=unit_name,json=unitName,proto3" json:"unit_name,omitempty"`
+	NodeId   string `protobuf:"bytes,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Epoch    uint64 `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The child's last call here (push, pull or cursor), or when its push
+	// cursor last moved; unset: never seen.
+	LastContact *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_contact,json=lastContact,proto3" json:"last_contact,omitempty"`
+	// A pull of the child's is waiting here now (long poll), or it called
+	// within the last 30 s.
+	Connected bool `protobuf:"varint,6,opt,name=connected,proto3" json:"connected,omitempty"`
+	// The child's feed position this node has stored (its push cursor).
+	PushPosition uint64 `protobuf:"varint,7,opt,name=push_position,json=pushPosition,proto3" json:"push_position,omitempty"`
+	// This node's feed position the child has stored (what it last pulled
+	// after); pull_known false: it has not pulled since this node started.
+	PullPosition uint64 `protobuf:"varint,8,opt,name=pull_position,json=pullPosition,proto3" json:"pull_position,omitempty"`
+	PullKnown    bool   `protobuf:"varint,9,opt,name=pull_known,json=pullKnown,proto3" json:"pull_known,omitempty"`
+	// Events here for the child that it has not pulled yet; at most so
+	// many when events_to_child_exact is false (the count stopped early).
+	EventsToChild      uint64 `protobuf:"varint,10,opt,name=events_to_child,json=eventsToChild,proto3" json:"events_to_child,omitempty"`
+	EventsToChildExact bool   `protobuf:"varint,11,opt,name=events_to_child_exact,json=eventsToChildExact,proto3" json:"events_to_child_exact,omitempty"`
+	// Events waiting at the child for this node, as the child last said
+	// (at events_at_child_at); events_at_child_known false: it has not said.
+	EventsAtChild      uint64                 `protobuf:"varint,12,opt,name=events_at_child,json=eventsAtChild,proto3" json:"events_at_child,omitempty"`
+	EventsAtChildKnown bool                   `protobuf:"varint,13,opt,name=events_at_child_known,json=eventsAtChildKnown,proto3" json:"events_at_child_known,omitempty"`
+	EventsAtChildAt    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=events_at_child_at,json=eventsAtChildAt,proto3" json:"events_at_child_at,omitempty"`
+	// Events of this child quarantined here, ever.
+	Quarantined   uint64 `protobuf:"varint,15,opt,name=quarantined,proto3" json:"quarantined,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChildStatus) Reset() {
+	*x = ChildStatus{}
+	mi := &file_jiujin_v1_node_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChildStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChildStatus) ProtoMessage() {}
+
+func (x *ChildStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_node_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChildStatus.ProtoReflect.Descriptor instead.
+func (*ChildStatus) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_node_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ChildStatus) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *ChildStatus) GetUnitName() string {
+	if x != nil {
+		return x.UnitName
+	}
+	return ""
+}
+
+func (x *ChildStatus) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ChildStatus) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ChildStatus) GetLastContact() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastContact
+	}
+	return nil
+}
+
+func (x *ChildStatus) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *ChildStatus) GetPushPosition() uint64 {
+	if x != nil {
+		return x.PushPosition
+	}
+	return 0
+}
+
+func (x *ChildStatus) GetPullPosition() uint64 {
+	if x != nil {
+		return x.PullPosition
+	}
+	return 0
+}
+
+func (x *ChildStatus) GetPullKnown() bool {
+	if x != nil {
+		return x.PullKnown
+	}
+	return false
+}
+
+func (x *ChildStatus) GetEventsToChild() uint64 {
+	if x != nil {
+		return x.EventsToChild
+	}
+	return 0
+}
+
+func (x *ChildStatus) GetEventsToChildExact() bool {
+	if x != nil {
+		return x.EventsToChildExact
+	}
+	return false
+}
+
+func (x *ChildStatus) GetEventsAtChild() uint64 {
+	if x != nil {
+		return x.EventsAtChild
+	}
+	return 0
+}
+
+func (x *ChildStatus) GetEventsAtChildKnown() bool {
+	if x != nil {
+		return x.EventsAtChildKnown
+	}
+	return false
+}
+
+func (x *ChildStatus) GetEventsAtChildAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventsAtChildAt
+	}
+	return nil
+}
+
+func (x *ChildStatus) GetQuarantined() uint64 {
+	if x != nil {
+		return x.Quarantined
+	}
+	return 0
+}
+
 var File_jiujin_v1_node_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_node_proto_rawDesc = "" +
@@ -1703,7 +1918,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"department\x18\x02 \x01(\tR\n" +
 	"department\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
-	"\x02to\x18\x04 \x01(\tR\x02to\"\x8d\x05\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\"\x87\x06\n" +
 	"\x10GetStatsResponse\x12\x18\n" +
 	"\amatters\x18\x01 \x01(\rR\amatters\x12$\n" +
 	"\x0eone_trip_share\x18\x02 \x01(\x01R\foneTripShare\x12(\n" +
@@ -1724,7 +1939,13 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x05rated\x18\x0f \x01(\x04R\x05rated\x12!\n" +
 	"\fnearby_share\x18\x10 \x01(\x01R\vnearbyShare\x12\x1c\n" +
 	"\twithdrawn\x18\x11 \x01(\x04R\twithdrawn\x12,\n" +
-	"\x12withdrawn_by_sweep\x18\x12 \x01(\x04R\x10withdrawnBySweep\"\x12\n" +
+	"\x12withdrawn_by_sweep\x18\x12 \x01(\x04R\x10withdrawnBySweep\x12\x12\n" +
+	"\x04unit\x18( \x01(\tR\x04unit\x12\x1b\n" +
+	"\tunit_name\x18) \x01(\tR\bunitName\x12\x1e\n" +
+	"\n" +
+	"department\x18* \x01(\tR\n" +
+	"department\x12'\n" +
+	"\x0fdepartment_name\x18+ \x01(\tR\x0edepartmentName\"\x12\n" +
 	"\x10GetStatusRequest\"\xa6\x02\n" +
 	"\n" +
 	"LinkStatus\x12\x12\n" +
@@ -1740,7 +1961,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"StateCount\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\x9a\x06\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\xce\x06\n" +
 	"\x11GetStatusResponse\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x12\n" +
 	"\x04tier\x18\x02 \x01(\tR\x04tier\x12\x17\n" +
@@ -1764,7 +1985,8 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\binsecure\x18\x12 \x01(\bR\binsecure\x12 \n" +
 	"\vcertificate\x18\x13 \x01(\tR\vcertificate\x12-\n" +
 	"\x12certificate_serial\x18\x14 \x01(\tR\x11certificateSerial\x12N\n" +
-	"\x15certificate_not_after\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\"\xe4\x01\n" +
+	"\x15certificate_not_after\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\x122\n" +
+	"\bchildren\x182 \x03(\v2\x16.jiujin.v1.ChildStatusR\bchildren\"\xe4\x01\n" +
 	"\x10QuarantinedEvent\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -1774,7 +1996,25 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1b\n" +
 	"\tfrom_unit\x18\a \x01(\tR\bfromUnit\x12*\n" +
-	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at2\x97\x04\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xd4\x04\n" +
+	"\vChildStatus\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x1b\n" +
+	"\tunit_name\x18\x02 \x01(\tR\bunitName\x12\x17\n" +
+	"\anode_id\x18\x03 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\x12=\n" +
+	"\flast_contact\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vlastContact\x12\x1c\n" +
+	"\tconnected\x18\x06 \x01(\bR\tconnected\x12#\n" +
+	"\rpush_position\x18\a \x01(\x04R\fpushPosition\x12#\n" +
+	"\rpull_position\x18\b \x01(\x04R\fpullPosition\x12\x1d\n" +
+	"\n" +
+	"pull_known\x18\t \x01(\bR\tpullKnown\x12&\n" +
+	"\x0fevents_to_child\x18\n" +
+	" \x01(\x04R\reventsToChild\x121\n" +
+	"\x15events_to_child_exact\x18\v \x01(\bR\x12eventsToChildExact\x12&\n" +
+	"\x0fevents_at_child\x18\f \x01(\x04R\reventsAtChild\x121\n" +
+	"\x15events_at_child_known\x18\r \x01(\bR\x12eventsAtChildKnown\x12G\n" +
+	"\x12events_at_child_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0feventsAtChildAt\x12 \n" +
+	"\vquarantined\x18\x0f \x01(\x04R\vquarantined2\x97\x04\n" +
 	"\vNodeService\x12H\n" +
 	"\tGetStatus\x12\x1b.jiujin.v1.GetStatusRequest\x1a\x1c.jiujin.v1.GetStatusResponse\"\x00\x12E\n" +
 	"\bGetStats\x12\x1a.jiujin.v1.GetStatsRequest\x1a\x1b.jiujin.v1.GetStatsResponse\"\x00\x12`\n" +
@@ -1800,7 +2040,7 @@ func file_jiujin_v1_node_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_node_proto_rawDescData
 }
 
-var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_jiujin_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_jiujin_v1_node_proto_goTypes = []any{
 	(*EnrollRequest)(nil),             // 0: jiujin.v1.EnrollRequest
 	(*EnrollResponse)(nil),            // 1: jiujin.v1.EnrollResponse
@@ -1824,7 +2064,8 @@ var file_jiujin_v1_node_proto_goTypes = []any{
 	(*StateCount)(nil),                // 19: jiujin.v1.StateCount
 	(*GetStatusResponse)(nil),         // 20: jiujin.v1.GetStatusResponse
 	(*QuarantinedEvent)(nil),          // 21: jiujin.v1.QuarantinedEvent
-	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(*ChildStatus)(nil),               // 22: jiujin.v1.ChildStatus
+	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
 }
 var file_jiujin_v1_node_proto_depIdxs = []int32{
 	4,  // 0: jiujin.v1.EnrollResponse.enrollment:type_name -> jiujin.v1.Enrollment
@@ -1834,34 +2075,37 @@ var file_jiujin_v1_node_proto_depIdxs = []int32{
 	10, // 4: jiujin.v1.RevokeCertificateRequest.revocation:type_name -> jiujin.v1.Revocation
 	10, // 5: jiujin.v1.RevokeCertificateResponse.revocation:type_name -> jiujin.v1.Revocation
 	10, // 6: jiujin.v1.ListRevocationsResponse.revocations:type_name -> jiujin.v1.Revocation
-	22, // 7: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
+	23, // 7: jiujin.v1.LinkStatus.last_contact:type_name -> google.protobuf.Timestamp
 	19, // 8: jiujin.v1.GetStatusResponse.by_state:type_name -> jiujin.v1.StateCount
 	18, // 9: jiujin.v1.GetStatusResponse.links:type_name -> jiujin.v1.LinkStatus
-	22, // 10: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	23, // 10: jiujin.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
 	21, // 11: jiujin.v1.GetStatusResponse.recent_quarantine:type_name -> jiujin.v1.QuarantinedEvent
-	22, // 12: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
-	22, // 13: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
-	17, // 14: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	15, // 15: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
-	11, // 16: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
-	13, // 17: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
-	6,  // 18: jiujin.v1.NodeService.ListEnrollments:input_type -> jiujin.v1.ListEnrollmentsRequest
-	8,  // 19: jiujin.v1.NodeService.AnswerEnrollment:input_type -> jiujin.v1.AnswerEnrollmentRequest
-	0,  // 20: jiujin.v1.EnrollService.Enroll:input_type -> jiujin.v1.EnrollRequest
-	2,  // 21: jiujin.v1.EnrollService.GetEnrollment:input_type -> jiujin.v1.GetEnrollmentRequest
-	20, // 22: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	16, // 23: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
-	12, // 24: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
-	14, // 25: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
-	7,  // 26: jiujin.v1.NodeService.ListEnrollments:output_type -> jiujin.v1.ListEnrollmentsResponse
-	9,  // 27: jiujin.v1.NodeService.AnswerEnrollment:output_type -> jiujin.v1.AnswerEnrollmentResponse
-	1,  // 28: jiujin.v1.EnrollService.Enroll:output_type -> jiujin.v1.EnrollResponse
-	3,  // 29: jiujin.v1.EnrollService.GetEnrollment:output_type -> jiujin.v1.GetEnrollmentResponse
-	22, // [22:30] is the sub-list for method output_type
-	14, // [14:22] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	23, // 12: jiujin.v1.GetStatusResponse.certificate_not_after:type_name -> google.protobuf.Timestamp
+	22, // 13: jiujin.v1.GetStatusResponse.children:type_name -> jiujin.v1.ChildStatus
+	23, // 14: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
+	23, // 15: jiujin.v1.ChildStatus.last_contact:type_name -> google.protobuf.Timestamp
+	23, // 16: jiujin.v1.ChildStatus.events_at_child_at:type_name -> google.protobuf.Timestamp
+	17, // 17: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	15, // 18: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
+	11, // 19: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
+	13, // 20: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
+	6,  // 21: jiujin.v1.NodeService.ListEnrollments:input_type -> jiujin.v1.ListEnrollmentsRequest
+	8,  // 22: jiujin.v1.NodeService.AnswerEnrollment:input_type -> jiujin.v1.AnswerEnrollmentRequest
+	0,  // 23: jiujin.v1.EnrollService.Enroll:input_type -> jiujin.v1.EnrollRequest
+	2,  // 24: jiujin.v1.EnrollService.GetEnrollment:input_type -> jiujin.v1.GetEnrollmentRequest
+	20, // 25: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	16, // 26: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
+	12, // 27: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
+	14, // 28: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
+	7,  // 29: jiujin.v1.NodeService.ListEnrollments:output_type -> jiujin.v1.ListEnrollmentsResponse
+	9,  // 30: jiujin.v1.NodeService.AnswerEnrollment:output_type -> jiujin.v1.AnswerEnrollmentResponse
+	1,  // 31: jiujin.v1.EnrollService.Enroll:output_type -> jiujin.v1.EnrollResponse
+	3,  // 32: jiujin.v1.EnrollService.GetEnrollment:output_type -> jiujin.v1.GetEnrollmentResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_node_proto_init() }
@@ -1875,7 +2119,7 @@ func file_jiujin_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_node_proto_rawDesc), len(file_jiujin_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

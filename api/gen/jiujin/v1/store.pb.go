@@ -72,6 +72,7 @@ type Command struct {
 	//	*Command_Enroll
 	//	*Command_AnswerEnrollment
 	//	*Command_BackupTaken
+	//	*Command_SetUnits
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -408,6 +409,15 @@ func (x *Command) GetBackupTaken() *BackupTaken {
 	return nil
 }
 
+func (x *Command) GetSetUnits() *SetUnitsRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetUnits); ok {
+			return x.SetUnits
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -524,6 +534,10 @@ type Command_BackupTaken struct {
 	BackupTaken *BackupTaken `protobuf:"bytes,37,opt,name=backup_taken,json=backupTaken,proto3,oneof"`
 }
 
+type Command_SetUnits struct {
+	SetUnits *SetUnitsRequest `protobuf:"bytes,38,opt,name=set_units,json=setUnits,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -579,6 +593,8 @@ func (*Command_Enroll) isCommand_Op() {}
 func (*Command_AnswerEnrollment) isCommand_Op() {}
 
 func (*Command_BackupTaken) isCommand_Op() {}
+
+func (*Command_SetUnits) isCommand_Op() {}
 
 // Commands proposed at once by different callers, put in one entry of a
 // replicated group's log so that they share one log append, one fsync on
@@ -958,7 +974,11 @@ type Cursor struct {
 	Epoch    uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Position uint64                 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
 	// Push cursors: hash of the last event stored from that child.
-	LastHash      []byte `protobuf:"bytes,4,opt,name=last_hash,json=lastHash,proto3" json:"last_hash,omitempty"`
+	LastHash []byte `protobuf:"bytes,4,opt,name=last_hash,json=lastHash,proto3" json:"last_hash,omitempty"`
+	// When the cursor last moved (this node's clock, unix ms) and the unit
+	// of the peer: a parent's status lists its children from these.
+	AtMs          int64  `protobuf:"varint,50,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Unit          string `protobuf:"bytes,51,opt,name=unit,proto3" json:"unit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1019,6 +1039,20 @@ func (x *Cursor) GetLastHash() []byte {
 		return x.LastHash
 	}
 	return nil
+}
+
+func (x *Cursor) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *Cursor) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
 }
 
 // An event that was refused: kept, counted, listed, never applied.
@@ -1931,7 +1965,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\"\xe7\x0e\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\x1a\x14jiujin/v1/unit.proto\"\xa2\x0f\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
@@ -1970,7 +2004,8 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x12revoke_certificate\x18\" \x01(\v2\x15.jiujin.v1.RevocationH\x00R\x11revokeCertificate\x12/\n" +
 	"\x06enroll\x18# \x01(\v2\x15.jiujin.v1.EnrollmentH\x00R\x06enroll\x12Q\n" +
 	"\x11answer_enrollment\x18$ \x01(\v2\".jiujin.v1.AnswerEnrollmentRequestH\x00R\x10answerEnrollment\x12;\n" +
-	"\fbackup_taken\x18% \x01(\v2\x16.jiujin.v1.BackupTakenH\x00R\vbackupTakenB\x04\n" +
+	"\fbackup_taken\x18% \x01(\v2\x16.jiujin.v1.BackupTakenH\x00R\vbackupTaken\x129\n" +
+	"\tset_units\x18& \x01(\v2\x1a.jiujin.v1.SetUnitsRequestH\x00R\bsetUnitsB\x04\n" +
 	"\x02op\"*\n" +
 	"\fCommandBatch\x12\x1a\n" +
 	"\bcommands\x18\x01 \x03(\fR\bcommands\"9\n" +
@@ -1994,12 +2029,14 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\tFeedEntry\x12&\n" +
 	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x1b\n" +
 	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\x12\x16\n" +
-	"\x06offset\x18\x03 \x01(\x04R\x06offset\"p\n" +
+	"\x06offset\x18\x03 \x01(\x04R\x06offset\"\x99\x01\n" +
 	"\x06Cursor\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1a\n" +
 	"\bposition\x18\x03 \x01(\x04R\bposition\x12\x1b\n" +
-	"\tlast_hash\x18\x04 \x01(\fR\blastHash\"\xa0\x01\n" +
+	"\tlast_hash\x18\x04 \x01(\fR\blastHash\x12\x13\n" +
+	"\x05at_ms\x182 \x01(\x03R\x04atMs\x12\x12\n" +
+	"\x04unit\x183 \x01(\tR\x04unit\"\xa0\x01\n" +
 	"\x0fQuarantineEntry\x12&\n" +
 	"\x05event\x18\x01 \x01(\v2\x10.jiujin.v1.EventR\x05event\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1b\n" +
@@ -2121,11 +2158,12 @@ var file_jiujin_v1_store_proto_goTypes = []any{
 	(*Enrollment)(nil),                 // 43: jiujin.v1.Enrollment
 	(*AnswerEnrollmentRequest)(nil),    // 44: jiujin.v1.AnswerEnrollmentRequest
 	(*BackupTaken)(nil),                // 45: jiujin.v1.BackupTaken
-	(*Peer)(nil),                       // 46: jiujin.v1.Peer
-	(*Event)(nil),                      // 47: jiujin.v1.Event
-	(*Department)(nil),                 // 48: jiujin.v1.Department
-	(*Matter)(nil),                     // 49: jiujin.v1.Matter
-	(*Application)(nil),                // 50: jiujin.v1.Application
+	(*SetUnitsRequest)(nil),            // 46: jiujin.v1.SetUnitsRequest
+	(*Peer)(nil),                       // 47: jiujin.v1.Peer
+	(*Event)(nil),                      // 48: jiujin.v1.Event
+	(*Department)(nil),                 // 49: jiujin.v1.Department
+	(*Matter)(nil),                     // 50: jiujin.v1.Matter
+	(*Application)(nil),                // 51: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
 	24, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
@@ -2156,20 +2194,21 @@ var file_jiujin_v1_store_proto_depIdxs = []int32{
 	43, // 25: jiujin.v1.Command.enroll:type_name -> jiujin.v1.Enrollment
 	44, // 26: jiujin.v1.Command.answer_enrollment:type_name -> jiujin.v1.AnswerEnrollmentRequest
 	45, // 27: jiujin.v1.Command.backup_taken:type_name -> jiujin.v1.BackupTaken
-	46, // 28: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	47, // 29: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	47, // 30: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	47, // 31: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	48, // 32: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	49, // 33: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	48, // 34: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	50, // 35: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	22, // 36: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	46, // 28: jiujin.v1.Command.set_units:type_name -> jiujin.v1.SetUnitsRequest
+	47, // 29: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	48, // 30: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	48, // 31: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	48, // 32: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	49, // 33: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	50, // 34: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	49, // 35: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	51, // 36: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	22, // 37: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -2184,6 +2223,7 @@ func file_jiujin_v1_store_proto_init() {
 	file_jiujin_v1_node_proto_init()
 	file_jiujin_v1_sync_proto_init()
 	file_jiujin_v1_types_proto_init()
+	file_jiujin_v1_unit_proto_init()
 	file_jiujin_v1_store_proto_msgTypes[0].OneofWrappers = []any{
 		(*Command_ImportCatalog)(nil),
 		(*Command_Accept)(nil),
@@ -2213,6 +2253,7 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_Enroll)(nil),
 		(*Command_AnswerEnrollment)(nil),
 		(*Command_BackupTaken)(nil),
+		(*Command_SetUnits)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

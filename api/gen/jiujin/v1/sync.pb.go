@@ -135,9 +135,16 @@ type PushCursorResponse struct {
 	// does not have it was rolled back and must resend its whole feed.
 	LastHash []byte `protobuf:"bytes,3,opt,name=last_hash,json=lastHash,proto3" json:"last_hash,omitempty"`
 	// The parent's clock when it answered (unix ms): the child compares its own.
-	NowMs         int64 `protobuf:"varint,4,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NowMs int64 `protobuf:"varint,4,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	// How far the parent's own parent (the county, for a village's
+	// township) has stored this child's feed: the last child feed position
+	// whose events the county holds, and when the county first acknowledged
+	// it (the parent's clock, unix ms). 0: none yet, or the parent is the
+	// county.
+	UpstreamAckedPosition uint64 `protobuf:"varint,10,opt,name=upstream_acked_position,json=upstreamAckedPosition,proto3" json:"upstream_acked_position,omitempty"`
+	UpstreamAckedMs       int64  `protobuf:"varint,11,opt,name=upstream_acked_ms,json=upstreamAckedMs,proto3" json:"upstream_acked_ms,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *PushCursorResponse) Reset() {
@@ -198,6 +205,20 @@ func (x *PushCursorResponse) GetNowMs() int64 {
 	return 0
 }
 
+func (x *PushCursorResponse) GetUpstreamAckedPosition() uint64 {
+	if x != nil {
+		return x.UpstreamAckedPosition
+	}
+	return 0
+}
+
+func (x *PushCursorResponse) GetUpstreamAckedMs() int64 {
+	if x != nil {
+		return x.UpstreamAckedMs
+	}
+	return 0
+}
+
 type PushRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Child  *Peer                  `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
@@ -214,7 +235,11 @@ type PushRequest struct {
 	// again and sends what the parent lacks.
 	AckedPosition uint64 `protobuf:"varint,5,opt,name=acked_position,json=ackedPosition,proto3" json:"acked_position,omitempty"`
 	// The certificates (DER) of the events' signers.
-	Certificates  [][]byte `protobuf:"bytes,6,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	Certificates [][]byte `protobuf:"bytes,6,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// How many events the child still has to push to this parent, as it
+	// counted them when it sent this (after this batch, for a push); at
+	// most so many when the count stopped early. Unset: not counted.
+	PendingPush   *uint64 `protobuf:"varint,10,opt,name=pending_push,json=pendingPush,proto3,oneof" json:"pending_push,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -291,6 +316,13 @@ func (x *PushRequest) GetCertificates() [][]byte {
 	return nil
 }
 
+func (x *PushRequest) GetPendingPush() uint64 {
+	if x != nil && x.PendingPush != nil {
+		return *x.PendingPush
+	}
+	return 0
+}
+
 type PushResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Parent        *Peer                  `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -299,8 +331,11 @@ type PushResponse struct {
 	Duplicates    uint32                 `protobuf:"varint,4,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
 	Held          uint32                 `protobuf:"varint,5,opt,name=held,proto3" json:"held,omitempty"`
 	Quarantined   uint32                 `protobuf:"varint,6,opt,name=quarantined,proto3" json:"quarantined,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// As in PushCursorResponse.
+	UpstreamAckedPosition uint64 `protobuf:"varint,10,opt,name=upstream_acked_position,json=upstreamAckedPosition,proto3" json:"upstream_acked_position,omitempty"`
+	UpstreamAckedMs       int64  `protobuf:"varint,11,opt,name=upstream_acked_ms,json=upstreamAckedMs,proto3" json:"upstream_acked_ms,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *PushResponse) Reset() {
@@ -375,13 +410,29 @@ func (x *PushResponse) GetQuarantined() uint32 {
 	return 0
 }
 
+func (x *PushResponse) GetUpstreamAckedPosition() uint64 {
+	if x != nil {
+		return x.UpstreamAckedPosition
+	}
+	return 0
+}
+
+func (x *PushResponse) GetUpstreamAckedMs() int64 {
+	if x != nil {
+		return x.UpstreamAckedMs
+	}
+	return 0
+}
+
 type PullRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Child         *Peer                  `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
-	After         uint64                 `protobuf:"varint,2,opt,name=after,proto3" json:"after,omitempty"`
-	MaxEvents     uint32                 `protobuf:"varint,3,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
-	MaxBytes      uint32                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	WaitMs        uint32                 `protobuf:"varint,5,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Child     *Peer                  `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
+	After     uint64                 `protobuf:"varint,2,opt,name=after,proto3" json:"after,omitempty"`
+	MaxEvents uint32                 `protobuf:"varint,3,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
+	MaxBytes  uint32                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	WaitMs    uint32                 `protobuf:"varint,5,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
+	// As in PushRequest.
+	PendingPush   *uint64 `protobuf:"varint,10,opt,name=pending_push,json=pendingPush,proto3,oneof" json:"pending_push,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -451,6 +502,13 @@ func (x *PullRequest) GetWaitMs() uint32 {
 	return 0
 }
 
+func (x *PullRequest) GetPendingPush() uint64 {
+	if x != nil && x.PendingPush != nil {
+		return *x.PendingPush
+	}
+	return 0
+}
+
 type PullResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Parent *Peer                  `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -466,9 +524,12 @@ type PullResponse struct {
 	// The parent's clock when it answered (unix ms).
 	NowMs int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	// The certificates (DER) of the events' signers.
-	Certificates  [][]byte `protobuf:"bytes,7,rep,name=certificates,proto3" json:"certificates,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Certificates [][]byte `protobuf:"bytes,7,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// As in PushCursorResponse.
+	UpstreamAckedPosition uint64 `protobuf:"varint,10,opt,name=upstream_acked_position,json=upstreamAckedPosition,proto3" json:"upstream_acked_position,omitempty"`
+	UpstreamAckedMs       int64  `protobuf:"varint,11,opt,name=upstream_acked_ms,json=upstreamAckedMs,proto3" json:"upstream_acked_ms,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
@@ -550,6 +611,20 @@ func (x *PullResponse) GetCertificates() [][]byte {
 	return nil
 }
 
+func (x *PullResponse) GetUpstreamAckedPosition() uint64 {
+	if x != nil {
+		return x.UpstreamAckedPosition
+	}
+	return 0
+}
+
+func (x *PullResponse) GetUpstreamAckedMs() int64 {
+	if x != nil {
+		return x.UpstreamAckedMs
+	}
+	return 0
+}
+
 var File_jiujin_v1_sync_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_sync_proto_rawDesc = "" +
@@ -560,19 +635,25 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\":\n" +
 	"\x11PushCursorRequest\x12%\n" +
-	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\"\x98\x01\n" +
+	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\"\xfc\x01\n" +
 	"\x12PushCursorResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
 	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x1b\n" +
 	"\tlast_hash\x18\x03 \x01(\fR\blastHash\x12\x15\n" +
-	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"\xf5\x01\n" +
+	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\x126\n" +
+	"\x17upstream_acked_position\x18\n" +
+	" \x01(\x04R\x15upstreamAckedPosition\x12*\n" +
+	"\x11upstream_acked_ms\x18\v \x01(\x03R\x0fupstreamAckedMs\"\xae\x02\n" +
 	"\vPushRequest\x12%\n" +
 	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
 	"\rlast_position\x18\x03 \x01(\x04R\flastPosition\x12%\n" +
 	"\x0eafter_position\x18\x04 \x01(\x04R\rafterPosition\x12%\n" +
 	"\x0eacked_position\x18\x05 \x01(\x04R\rackedPosition\x12\"\n" +
-	"\fcertificates\x18\x06 \x03(\fR\fcertificates\"\xce\x01\n" +
+	"\fcertificates\x18\x06 \x03(\fR\fcertificates\x12&\n" +
+	"\fpending_push\x18\n" +
+	" \x01(\x04H\x00R\vpendingPush\x88\x01\x01B\x0f\n" +
+	"\r_pending_push\"\xb2\x02\n" +
 	"\fPushResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12%\n" +
 	"\x0eacked_position\x18\x02 \x01(\x04R\rackedPosition\x12\x18\n" +
@@ -581,14 +662,20 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"duplicates\x18\x04 \x01(\rR\n" +
 	"duplicates\x12\x12\n" +
 	"\x04held\x18\x05 \x01(\rR\x04held\x12 \n" +
-	"\vquarantined\x18\x06 \x01(\rR\vquarantined\"\x9f\x01\n" +
+	"\vquarantined\x18\x06 \x01(\rR\vquarantined\x126\n" +
+	"\x17upstream_acked_position\x18\n" +
+	" \x01(\x04R\x15upstreamAckedPosition\x12*\n" +
+	"\x11upstream_acked_ms\x18\v \x01(\x03R\x0fupstreamAckedMs\"\xd8\x01\n" +
 	"\vPullRequest\x12%\n" +
 	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1d\n" +
 	"\n" +
 	"max_events\x18\x03 \x01(\rR\tmaxEvents\x12\x1b\n" +
 	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\x12\x17\n" +
-	"\await_ms\x18\x05 \x01(\rR\x06waitMs\"\xf8\x01\n" +
+	"\await_ms\x18\x05 \x01(\rR\x06waitMs\x12&\n" +
+	"\fpending_push\x18\n" +
+	" \x01(\x04H\x00R\vpendingPush\x88\x01\x01B\x0f\n" +
+	"\r_pending_push\"\xdc\x02\n" +
 	"\fPullResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
@@ -596,7 +683,10 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\x04head\x18\x04 \x01(\x04R\x04head\x12!\n" +
 	"\fbytes_behind\x18\x05 \x01(\x04R\vbytesBehind\x12\x15\n" +
 	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x12\"\n" +
-	"\fcertificates\x18\a \x03(\fR\fcertificates2\xd0\x01\n" +
+	"\fcertificates\x18\a \x03(\fR\fcertificates\x126\n" +
+	"\x17upstream_acked_position\x18\n" +
+	" \x01(\x04R\x15upstreamAckedPosition\x12*\n" +
+	"\x11upstream_acked_ms\x18\v \x01(\x03R\x0fupstreamAckedMs2\xd0\x01\n" +
 	"\vSyncService\x12K\n" +
 	"\n" +
 	"PushCursor\x12\x1c.jiujin.v1.PushCursorRequest\x1a\x1d.jiujin.v1.PushCursorResponse\"\x00\x129\n" +
@@ -656,6 +746,8 @@ func file_jiujin_v1_sync_proto_init() {
 		return
 	}
 	file_jiujin_v1_types_proto_init()
+	file_jiujin_v1_sync_proto_msgTypes[3].OneofWrappers = []any{}
+	file_jiujin_v1_sync_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -179,8 +179,13 @@ type Matter struct {
 	Parts []string `protobuf:"bytes,13,rep,name=parts,proto3" json:"parts,omitempty"`
 	// Catalog version in which this matter last changed.
 	CatalogVersion uint64 `protobuf:"varint,14,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Names people use for it (常用名), e.g. 低保 for 最低生活保障审批.
+	Aliases []string `protobuf:"bytes,15,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	// For a composite matter: its sub-matters' names, in the order of parts
+	// (filled in when read).
+	PartNames     []string `protobuf:"bytes,16,rep,name=part_names,json=partNames,proto3" json:"part_names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Matter) Reset() {
@@ -309,6 +314,20 @@ func (x *Matter) GetCatalogVersion() uint64 {
 		return x.CatalogVersion
 	}
 	return 0
+}
+
+func (x *Matter) GetAliases() []string {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
+func (x *Matter) GetPartNames() []string {
+	if x != nil {
+		return x.PartNames
+	}
+	return nil
 }
 
 // The applicant. id_number is masked (330324********1234) in every answer
@@ -749,8 +768,13 @@ type Deadline struct {
 	// Deadline for supplying materials accepted as missing (容缺), if any.
 	SupplementDue     string `protobuf:"bytes,9,opt,name=supplement_due,json=supplementDue,proto3" json:"supplement_due,omitempty"`
 	SupplementOverdue bool   `protobuf:"varint,10,opt,name=supplement_overdue,json=supplementOverdue,proto3" json:"supplement_overdue,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The statutory / promised due date was counted across a calendar year
+	// that is provisional (暂定: no official notice yet) or that the calendar
+	// has no notice for: it may move when the notice is published.
+	StatutoryProvisional bool `protobuf:"varint,60,opt,name=statutory_provisional,json=statutoryProvisional,proto3" json:"statutory_provisional,omitempty"`
+	PromisedProvisional  bool `protobuf:"varint,61,opt,name=promised_provisional,json=promisedProvisional,proto3" json:"promised_provisional,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Deadline) Reset() {
@@ -853,6 +877,20 @@ func (x *Deadline) GetSupplementOverdue() bool {
 	return false
 }
 
+func (x *Deadline) GetStatutoryProvisional() bool {
+	if x != nil {
+		return x.StatutoryProvisional
+	}
+	return false
+}
+
+func (x *Deadline) GetPromisedProvisional() bool {
+	if x != nil {
+		return x.PromisedProvisional
+	}
+	return false
+}
+
 // One citizen's request for one matter (办件).
 type Application struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -900,7 +938,16 @@ type Application struct {
 	Tasks []*Task `protobuf:"bytes,31,rep,name=tasks,proto3" json:"tasks,omitempty"`
 	// 最多跑几次 as the matter promised at acceptance, for the receipt
 	// (absent on applications accepted before it was recorded).
-	Visits        *uint32 `protobuf:"varint,32,opt,name=visits,proto3,oneof" json:"visits,omitempty"`
+	Visits *uint32 `protobuf:"varint,32,opt,name=visits,proto3,oneof" json:"visits,omitempty"`
+	// The names of the units above, where known (filled in when read).
+	AcceptingUnitName  string `protobuf:"bytes,40,opt,name=accepting_unit_name,json=acceptingUnitName,proto3" json:"accepting_unit_name,omitempty"`
+	ProcessingUnitName string `protobuf:"bytes,41,opt,name=processing_unit_name,json=processingUnitName,proto3" json:"processing_unit_name,omitempty"`
+	HolderName         string `protobuf:"bytes,42,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	DepartmentName     string `protobuf:"bytes,43,opt,name=department_name,json=departmentName,proto3" json:"department_name,omitempty"`
+	// Whether the parent (and the county above it) holds this node's latest
+	// change to the application (filled in when read; absent at the county,
+	// and where no change of this node's subtree is in the record).
+	Upstream      *Upstream `protobuf:"bytes,50,opt,name=upstream,proto3" json:"upstream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1159,6 +1206,41 @@ func (x *Application) GetVisits() uint32 {
 	return 0
 }
 
+func (x *Application) GetAcceptingUnitName() string {
+	if x != nil {
+		return x.AcceptingUnitName
+	}
+	return ""
+}
+
+func (x *Application) GetProcessingUnitName() string {
+	if x != nil {
+		return x.ProcessingUnitName
+	}
+	return ""
+}
+
+func (x *Application) GetHolderName() string {
+	if x != nil {
+		return x.HolderName
+	}
+	return ""
+}
+
+func (x *Application) GetDepartmentName() string {
+	if x != nil {
+		return x.DepartmentName
+	}
+	return ""
+}
+
+func (x *Application) GetUpstream() *Upstream {
+	if x != nil {
+		return x.Upstream
+	}
+	return nil
+}
+
 // One department's part of a composite application (并联办理), decided on
 // its own by its processing unit.
 type Task struct {
@@ -1170,12 +1252,16 @@ type Task struct {
 	ProcessingUnit string                 `protobuf:"bytes,5,opt,name=processing_unit,json=processingUnit,proto3" json:"processing_unit,omitempty"`
 	Holder         string                 `protobuf:"bytes,6,opt,name=holder,proto3" json:"holder,omitempty"`
 	// open, approved, rejected.
-	State         string    `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
-	Decision      *Decision `protobuf:"bytes,8,opt,name=decision,proto3" json:"decision,omitempty"`
-	DelegationId  string    `protobuf:"bytes,9,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
-	RouteMode     string    `protobuf:"bytes,10,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	State        string    `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	Decision     *Decision `protobuf:"bytes,8,opt,name=decision,proto3" json:"decision,omitempty"`
+	DelegationId string    `protobuf:"bytes,9,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
+	RouteMode    string    `protobuf:"bytes,10,opt,name=route_mode,json=routeMode,proto3" json:"route_mode,omitempty"`
+	// Names where known (filled in when read).
+	ProcessingUnitName string `protobuf:"bytes,40,opt,name=processing_unit_name,json=processingUnitName,proto3" json:"processing_unit_name,omitempty"`
+	HolderName         string `protobuf:"bytes,41,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	DepartmentName     string `protobuf:"bytes,42,opt,name=department_name,json=departmentName,proto3" json:"department_name,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -1278,6 +1364,27 @@ func (x *Task) GetRouteMode() string {
 	return ""
 }
 
+func (x *Task) GetProcessingUnitName() string {
+	if x != nil {
+		return x.ProcessingUnitName
+	}
+	return ""
+}
+
+func (x *Task) GetHolderName() string {
+	if x != nil {
+		return x.HolderName
+	}
+	return ""
+}
+
+func (x *Task) GetDepartmentName() string {
+	if x != nil {
+		return x.DepartmentName
+	}
+	return ""
+}
+
 // The acceptance receipt (受理回执) handed to the applicant.
 type Receipt struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1295,8 +1402,17 @@ type Receipt struct {
 	PromisedDue       string                 `protobuf:"bytes,12,opt,name=promised_due,json=promisedDue,proto3" json:"promised_due,omitempty"`
 	StatutoryDue      string                 `protobuf:"bytes,13,opt,name=statutory_due,json=statutoryDue,proto3" json:"statutory_due,omitempty"`
 	Visits            uint32                 `protobuf:"varint,14,opt,name=visits,proto3" json:"visits,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The due dates above are provisional (暂定): see Deadline.
+	StatutoryDueProvisional bool `protobuf:"varint,60,opt,name=statutory_due_provisional,json=statutoryDueProvisional,proto3" json:"statutory_due_provisional,omitempty"`
+	PromisedDueProvisional  bool `protobuf:"varint,61,opt,name=promised_due_provisional,json=promisedDueProvisional,proto3" json:"promised_due_provisional,omitempty"`
+	// The units by name, and the accepting unit's phone: where the applicant
+	// asks and comes back.
+	AcceptingUnitName    string `protobuf:"bytes,40,opt,name=accepting_unit_name,json=acceptingUnitName,proto3" json:"accepting_unit_name,omitempty"`
+	ProcessingUnitName   string `protobuf:"bytes,41,opt,name=processing_unit_name,json=processingUnitName,proto3" json:"processing_unit_name,omitempty"`
+	AcceptingUnitPhone   string `protobuf:"bytes,42,opt,name=accepting_unit_phone,json=acceptingUnitPhone,proto3" json:"accepting_unit_phone,omitempty"`
+	AcceptingUnitAddress string `protobuf:"bytes,43,opt,name=accepting_unit_address,json=acceptingUnitAddress,proto3" json:"accepting_unit_address,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
@@ -1425,6 +1541,48 @@ func (x *Receipt) GetVisits() uint32 {
 		return x.Visits
 	}
 	return 0
+}
+
+func (x *Receipt) GetStatutoryDueProvisional() bool {
+	if x != nil {
+		return x.StatutoryDueProvisional
+	}
+	return false
+}
+
+func (x *Receipt) GetPromisedDueProvisional() bool {
+	if x != nil {
+		return x.PromisedDueProvisional
+	}
+	return false
+}
+
+func (x *Receipt) GetAcceptingUnitName() string {
+	if x != nil {
+		return x.AcceptingUnitName
+	}
+	return ""
+}
+
+func (x *Receipt) GetProcessingUnitName() string {
+	if x != nil {
+		return x.ProcessingUnitName
+	}
+	return ""
+}
+
+func (x *Receipt) GetAcceptingUnitPhone() string {
+	if x != nil {
+		return x.AcceptingUnitPhone
+	}
+	return ""
+}
+
+func (x *Receipt) GetAcceptingUnitAddress() string {
+	if x != nil {
+		return x.AcceptingUnitAddress
+	}
+	return ""
 }
 
 // Where an event travels: to the exact units listed and to every unit in the
@@ -1658,14 +1816,16 @@ func (x *Event) GetSignature() []byte {
 
 // An event as a person reads it in a record's history.
 type HistoryEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FeedPosition  uint64                 `protobuf:"varint,1,opt,name=feed_position,json=feedPosition,proto3" json:"feed_position,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Unit          string                 `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
-	Actor         string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
-	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
-	Summary       string                 `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
-	Hash          []byte                 `protobuf:"bytes,7,opt,name=hash,proto3" json:"hash,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	FeedPosition uint64                 `protobuf:"varint,1,opt,name=feed_position,json=feedPosition,proto3" json:"feed_position,omitempty"`
+	Kind         string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Unit         string                 `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	Actor        string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	At           *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	Summary      string                 `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	Hash         []byte                 `protobuf:"bytes,7,opt,name=hash,proto3" json:"hash,omitempty"`
+	// The unit's name, where known.
+	UnitName      string `protobuf:"bytes,8,opt,name=unit_name,json=unitName,proto3" json:"unit_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1747,6 +1907,13 @@ func (x *HistoryEntry) GetHash() []byte {
 		return x.Hash
 	}
 	return nil
+}
+
+func (x *HistoryEntry) GetUnitName() string {
+	if x != nil {
+		return x.UnitName
+	}
+	return ""
 }
 
 // A follow-up opened by a low rating (差评, 2 or less): the deciding unit
@@ -2033,6 +2200,73 @@ func (x *Request) GetAnsweredAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Where this node's latest change to a record stands upstream: 未送达上级,
+// 已送达乡镇 (the township, a village's parent, has stored it) or 已送达县级
+// (the county has). A village learns the county's acknowledgement from its
+// township, which relays it with its own push answers.
+type Upstream struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// not_sent, at_township or at_county.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// When the township first acknowledged it (villages only).
+	TownshipAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=township_at,json=townshipAt,proto3" json:"township_at,omitempty"`
+	// When the county first acknowledged it.
+	CountyAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=county_at,json=countyAt,proto3" json:"county_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Upstream) Reset() {
+	*x = Upstream{}
+	mi := &file_jiujin_v1_types_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Upstream) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Upstream) ProtoMessage() {}
+
+func (x *Upstream) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_types_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Upstream.ProtoReflect.Descriptor instead.
+func (*Upstream) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_types_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Upstream) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Upstream) GetTownshipAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TownshipAt
+	}
+	return nil
+}
+
+func (x *Upstream) GetCountyAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CountyAt
+	}
+	return nil
+}
+
 var File_jiujin_v1_types_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_types_proto_rawDesc = "" +
@@ -2046,7 +2280,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12$\n" +
 	"\x0emay_be_missing\x18\x03 \x01(\bR\fmayBeMissing\x12\x12\n" +
-	"\x04form\x18\x04 \x01(\tR\x04form\"\xbd\x03\n" +
+	"\x04form\x18\x04 \x01(\tR\x04form\"\xf6\x03\n" +
 	"\x06Matter\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1e\n" +
@@ -2064,7 +2298,10 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x0fsupplement_days\x18\v \x01(\rR\x0esupplementDays\x121\n" +
 	"\tmaterials\x18\f \x03(\v2\x13.jiujin.v1.MaterialR\tmaterials\x12\x14\n" +
 	"\x05parts\x18\r \x03(\tR\x05parts\x12'\n" +
-	"\x0fcatalog_version\x18\x0e \x01(\x04R\x0ecatalogVersion\"R\n" +
+	"\x0fcatalog_version\x18\x0e \x01(\x04R\x0ecatalogVersion\x12\x18\n" +
+	"\aaliases\x18\x0f \x03(\tR\aaliases\x12\x1d\n" +
+	"\n" +
+	"part_names\x18\x10 \x03(\tR\tpartNames\"R\n" +
 	"\tApplicant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12\x14\n" +
@@ -2097,7 +2334,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"Withdrawal\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12=\n" +
-	"\fwithdrawn_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\"\x8b\x03\n" +
+	"\fwithdrawn_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\"\xf3\x03\n" +
 	"\bDeadline\x12#\n" +
 	"\rstatutory_due\x18\x01 \x01(\tR\fstatutoryDue\x12!\n" +
 	"\fpromised_due\x18\x02 \x01(\tR\vpromisedDue\x12,\n" +
@@ -2109,7 +2346,9 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x06paused\x18\b \x01(\bR\x06paused\x12%\n" +
 	"\x0esupplement_due\x18\t \x01(\tR\rsupplementDue\x12-\n" +
 	"\x12supplement_overdue\x18\n" +
-	" \x01(\bR\x11supplementOverdue\"\xd6\t\n" +
+	" \x01(\bR\x11supplementOverdue\x123\n" +
+	"\x15statutory_provisional\x18< \x01(\bR\x14statutoryProvisional\x121\n" +
+	"\x14promised_provisional\x18= \x01(\bR\x13promisedProvisional\"\xb3\v\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -2153,8 +2392,14 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"route_mode\x18\x1e \x01(\tR\trouteMode\x12%\n" +
 	"\x05tasks\x18\x1f \x03(\v2\x0f.jiujin.v1.TaskR\x05tasks\x12\x1b\n" +
-	"\x06visits\x18  \x01(\rH\x00R\x06visits\x88\x01\x01B\t\n" +
-	"\a_visits\"\xd3\x02\n" +
+	"\x06visits\x18  \x01(\rH\x00R\x06visits\x88\x01\x01\x12.\n" +
+	"\x13accepting_unit_name\x18( \x01(\tR\x11acceptingUnitName\x120\n" +
+	"\x14processing_unit_name\x18) \x01(\tR\x12processingUnitName\x12\x1f\n" +
+	"\vholder_name\x18* \x01(\tR\n" +
+	"holderName\x12'\n" +
+	"\x0fdepartment_name\x18+ \x01(\tR\x0edepartmentName\x12/\n" +
+	"\bupstream\x182 \x01(\v2\x13.jiujin.v1.UpstreamR\bupstreamB\t\n" +
+	"\a_visits\"\xcf\x03\n" +
 	"\x04Task\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1b\n" +
 	"\tpart_code\x18\x02 \x01(\tR\bpartCode\x12\x1b\n" +
@@ -2169,7 +2414,11 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\rdelegation_id\x18\t \x01(\tR\fdelegationId\x12\x1d\n" +
 	"\n" +
 	"route_mode\x18\n" +
-	" \x01(\tR\trouteMode\"\xb9\x04\n" +
+	" \x01(\tR\trouteMode\x120\n" +
+	"\x14processing_unit_name\x18( \x01(\tR\x12processingUnitName\x12\x1f\n" +
+	"\vholder_name\x18) \x01(\tR\n" +
+	"holderName\x12'\n" +
+	"\x0fdepartment_name\x18* \x01(\tR\x0edepartmentName\"\xf9\x06\n" +
 	"\aReceipt\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -2188,7 +2437,13 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x0esupplement_due\x18\v \x01(\tR\rsupplementDue\x12!\n" +
 	"\fpromised_due\x18\f \x01(\tR\vpromisedDue\x12#\n" +
 	"\rstatutory_due\x18\r \x01(\tR\fstatutoryDue\x12\x16\n" +
-	"\x06visits\x18\x0e \x01(\rR\x06visits\"9\n" +
+	"\x06visits\x18\x0e \x01(\rR\x06visits\x12:\n" +
+	"\x19statutory_due_provisional\x18< \x01(\bR\x17statutoryDueProvisional\x128\n" +
+	"\x18promised_due_provisional\x18= \x01(\bR\x16promisedDueProvisional\x12.\n" +
+	"\x13accepting_unit_name\x18( \x01(\tR\x11acceptingUnitName\x120\n" +
+	"\x14processing_unit_name\x18) \x01(\tR\x12processingUnitName\x120\n" +
+	"\x14accepting_unit_phone\x18* \x01(\tR\x12acceptingUnitPhone\x124\n" +
+	"\x16accepting_unit_address\x18+ \x01(\tR\x14acceptingUnitAddress\"9\n" +
 	"\x05Scope\x12\x14\n" +
 	"\x05units\x18\x01 \x03(\tR\x05units\x12\x1a\n" +
 	"\bsubtrees\x18\x02 \x03(\tR\bsubtrees\"\x9b\x03\n" +
@@ -2211,7 +2466,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x06source\x18\r \x01(\tR\x06source\x12\x17\n" +
 	"\asig_alg\x18\x0e \x01(\tR\x06sigAlg\x12\x16\n" +
 	"\x06signer\x18\x0f \x01(\fR\x06signer\x12\x1c\n" +
-	"\tsignature\x18\x10 \x01(\fR\tsignature\"\xcb\x01\n" +
+	"\tsignature\x18\x10 \x01(\fR\tsignature\"\xe8\x01\n" +
 	"\fHistoryEntry\x12#\n" +
 	"\rfeed_position\x18\x01 \x01(\x04R\ffeedPosition\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -2219,7 +2474,8 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12*\n" +
 	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x18\n" +
 	"\asummary\x18\x06 \x01(\tR\asummary\x12\x12\n" +
-	"\x04hash\x18\a \x01(\fR\x04hash\"\x89\x04\n" +
+	"\x04hash\x18\a \x01(\fR\x04hash\x12\x1b\n" +
+	"\tunit_name\x18\b \x01(\tR\bunitName\"\x89\x04\n" +
 	"\bFollowUp\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\rR\x05score\x12\x18\n" +
@@ -2250,7 +2506,12 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\basked_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\aaskedAt\x12;\n" +
 	"\vanswered_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"answeredAtB\x95\x01\n" +
+	"answeredAt\"\x96\x01\n" +
+	"\bUpstream\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12;\n" +
+	"\vtownship_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"townshipAt\x127\n" +
+	"\tcounty_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bcountyAtB\x95\x01\n" +
 	"\rcom.jiujin.v1B\n" +
 	"TypesProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
@@ -2267,7 +2528,7 @@ func file_jiujin_v1_types_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_types_proto_rawDescData
 }
 
-var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_jiujin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_jiujin_v1_types_proto_goTypes = []any{
 	(*Department)(nil),            // 0: jiujin.v1.Department
 	(*Material)(nil),              // 1: jiujin.v1.Material
@@ -2287,40 +2548,44 @@ var file_jiujin_v1_types_proto_goTypes = []any{
 	(*HistoryEntry)(nil),          // 15: jiujin.v1.HistoryEntry
 	(*FollowUp)(nil),              // 16: jiujin.v1.FollowUp
 	(*Request)(nil),               // 17: jiujin.v1.Request
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*Upstream)(nil),              // 18: jiujin.v1.Upstream
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_jiujin_v1_types_proto_depIdxs = []int32{
 	1,  // 0: jiujin.v1.Matter.materials:type_name -> jiujin.v1.Material
-	18, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
-	18, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
-	18, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
-	18, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
-	18, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
-	18, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
+	19, // 1: jiujin.v1.Pause.requested_at:type_name -> google.protobuf.Timestamp
+	19, // 2: jiujin.v1.Pause.supplied_at:type_name -> google.protobuf.Timestamp
+	19, // 3: jiujin.v1.Decision.decided_at:type_name -> google.protobuf.Timestamp
+	19, // 4: jiujin.v1.Delivery.delivered_at:type_name -> google.protobuf.Timestamp
+	19, // 5: jiujin.v1.Rating.rated_at:type_name -> google.protobuf.Timestamp
+	19, // 6: jiujin.v1.Withdrawal.withdrawn_at:type_name -> google.protobuf.Timestamp
 	3,  // 7: jiujin.v1.Application.applicant:type_name -> jiujin.v1.Applicant
-	18, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
+	19, // 8: jiujin.v1.Application.accepted_at:type_name -> google.protobuf.Timestamp
 	4,  // 9: jiujin.v1.Application.pauses:type_name -> jiujin.v1.Pause
 	5,  // 10: jiujin.v1.Application.decision:type_name -> jiujin.v1.Decision
 	6,  // 11: jiujin.v1.Application.delivery:type_name -> jiujin.v1.Delivery
 	7,  // 12: jiujin.v1.Application.rating:type_name -> jiujin.v1.Rating
 	8,  // 13: jiujin.v1.Application.withdrawal:type_name -> jiujin.v1.Withdrawal
 	9,  // 14: jiujin.v1.Application.deadline:type_name -> jiujin.v1.Deadline
-	18, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
+	19, // 15: jiujin.v1.Application.updated_at:type_name -> google.protobuf.Timestamp
 	11, // 16: jiujin.v1.Application.tasks:type_name -> jiujin.v1.Task
-	5,  // 17: jiujin.v1.Task.decision:type_name -> jiujin.v1.Decision
-	18, // 18: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
-	13, // 19: jiujin.v1.Event.scope:type_name -> jiujin.v1.Scope
-	18, // 20: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
-	18, // 21: jiujin.v1.FollowUp.opened_at:type_name -> google.protobuf.Timestamp
-	18, // 22: jiujin.v1.FollowUp.called_back_at:type_name -> google.protobuf.Timestamp
-	18, // 23: jiujin.v1.FollowUp.fixed_at:type_name -> google.protobuf.Timestamp
-	18, // 24: jiujin.v1.Request.asked_at:type_name -> google.protobuf.Timestamp
-	18, // 25: jiujin.v1.Request.answered_at:type_name -> google.protobuf.Timestamp
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	18, // 17: jiujin.v1.Application.upstream:type_name -> jiujin.v1.Upstream
+	5,  // 18: jiujin.v1.Task.decision:type_name -> jiujin.v1.Decision
+	19, // 19: jiujin.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
+	13, // 20: jiujin.v1.Event.scope:type_name -> jiujin.v1.Scope
+	19, // 21: jiujin.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	19, // 22: jiujin.v1.FollowUp.opened_at:type_name -> google.protobuf.Timestamp
+	19, // 23: jiujin.v1.FollowUp.called_back_at:type_name -> google.protobuf.Timestamp
+	19, // 24: jiujin.v1.FollowUp.fixed_at:type_name -> google.protobuf.Timestamp
+	19, // 25: jiujin.v1.Request.asked_at:type_name -> google.protobuf.Timestamp
+	19, // 26: jiujin.v1.Request.answered_at:type_name -> google.protobuf.Timestamp
+	19, // 27: jiujin.v1.Upstream.township_at:type_name -> google.protobuf.Timestamp
+	19, // 28: jiujin.v1.Upstream.county_at:type_name -> google.protobuf.Timestamp
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_types_proto_init() }
@@ -2335,7 +2600,7 @@ func file_jiujin_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_types_proto_rawDesc), len(file_jiujin_v1_types_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

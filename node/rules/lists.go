@@ -1,0 +1,189 @@
+package rules
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"slices"
+	"strings"
+
+	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
+	"github.com/jiujin/jiujin/node/store"
+)
+
+// AppFilter selects applications.
+type AppFilter struct {
+	State string
+	// A matter: the application's own, or one of its parts.
+	MatterCode string
+	// A department: the application's, or one of its parts'.
+	Department  string
+	OverdueOnly bool
+	// Applications this unit holds or has an open part of, in any state.
+	HeldOnly bool
+	// What waits on this unit: open applications it holds and open parts
+	// it decides, oldest due first.
+	Mine bool
+	// Part of the applicant's name.
+	ApplicantName string
+	// The SHA-256 of the applicant's identity number (IDDigest).
+	ApplicantID []byte
+	Limit       int
+}
+
+// IDDigest is what an identity number is searched by: the SHA-256 of the
+// normalised number. The number itself is neither kept nor logged for a
+// search.
+func IDDigest(id string) []byte {
+	d := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(id))))
+	return d[:]
+}
+
+// LooksLikeIDNumber tells an identity number from a name in a search.
+func LooksLikeIDNumber(s string) bool {
+	s = strings.TrimSpace(s)
+	if len(s) != 18 {
+		return false
+	}
+	for i, r := range s {
+		if !(r >= '0' && r <= '9') && !(i == 17 && (r == 'X' || r == 'x')) {
+			return false
+		}
+	}
+	return true
+}
+
+// ListApplications returns the applications that pass the filter, newest
+// first within each accepting unit (what waits on the unit: oldest due
+// first), with deadlines computed now, and how many matched in all.
+func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
+	if f.State != "" {
+		if _, ok := StateLabels[f.State]; !ok {
+			return nil, 0, invalid("state", "未知状态 %q（可选：%s）", f.State, strings.Join(States, ", "))
+		}
+	}
+	if f.ApplicantID != nil && len(f.ApplicantID) != sha256.Size {
+		return nil, 0, invalid("applicant_id_sha256", "应为 32 字节的 SHA-256，实为 %d 字节", len(f.ApplicantID))
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.Limit > 1000 {
+		return nil, 0, invalid("limit", "一次最多列出 1000 件")
+	}
+	now := s.st.Now()
+	unit := string(s.unit)
+	var out []*pb.Application
+	total := 0
+	err := s.st.View(func(txn store.Reader) error {
+		return txn.Scan(recApp, true, func(_ string, rec *pb.StoredRecord) (bool, error) {
+			a, err := appFromRecord(rec)
+			if err != nil {
+				return false, err
+			}
+			if len(a.GetParts()) > 0 {
+				if a.Tasks, err = tasksOf(txn, a); err != nil {
+					return false, err
+				}
+			}
+			if f.State != "" && a.GetState() != f.State ||
+				f.MatterCode != "" && a.GetMatterCode() != f.MatterCode && !slices.Contains(a.GetParts(), f.MatterCode) ||
+				f.Department != "" && !ofDepartment(a, f.Department) ||
+				f.ApplicantName != "" && !strings.Contains(a.GetApplicant().GetName(), f.ApplicantName) ||
+				f.ApplicantID != nil && !bytes.Equal(IDDigest(a.GetApplicant().GetIdNumber()), f.ApplicantID) ||
+				f.HeldOnly && !f.Mine && !holds(a, unit) ||
+				f.Mine && !waitsOn(a, unit) {
+				return true, nil
+			}
+			a.Deadline = computeDeadline(a, s.cal, now)
+			if f.OverdueOnly && !(a.GetDeadline().GetOverdue() && !decided(a)) {
+				return true, nil
+			}
+			total++
+			if f.Mine || len(out) < f.Limit {
+				out = append(out, a)
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if f.Mine {
+		slices.SortStableFunc(out, byDue)
+		if len(out) > f.Limit {
+			out = out[:f.Limit]
+		}
+	}
+	return out, total, nil
+}
+
+// ofDepartment: the application's department, or one of its parts'.
+func ofDepartment(a *pb.Application, dept string) bool {
+	if a.GetDepartment() == dept {
+		return true
+	}
+	for _, t := range a.GetTasks() {
+		if t.GetDepartment() == dept {
+			return true
+		}
+	}
+	return false
+}
+
+// holds reports whether a unit has a move on an application: it holds it,
+// or an open part of one not yet decided or withdrawn.
+func holds(a *pb.Application, unit string) bool {
+	if a.GetHolder() == unit {
+		return true
+	}
+	if decided(a) {
+		return false
+	}
+	for _, t := range a.GetTasks() {
+		if t.GetHolder() == unit && t.GetState() == TaskOpen {
+			return true
+		}
+	}
+	return false
+}
+
+// waitsOn reports whether an application waits on a unit: it holds it and
+// it is not finished (handed out, rated or withdrawn), or the unit holds an
+// open part of it.
+func waitsOn(a *pb.Application, unit string) bool {
+	switch a.GetState() {
+	case StateDelivered, StateRated, StateWithdrawn:
+		return false
+	}
+	return holds(a, unit)
+}
+
+// byDue orders a to-do list: undecided applications by their promised
+// (else statutory) due date, earliest first; then decided ones waiting to
+// be handed out, oldest decision first.
+func byDue(x, y *pb.Application) int {
+	dx, dy := decided(x), decided(y)
+	switch {
+	case dx != dy:
+		if dx {
+			return 1
+		}
+		return -1
+	case dx:
+		return x.GetUpdatedAt().AsTime().Compare(y.GetUpdatedAt().AsTime())
+	}
+	if c := strings.Compare(due(x), due(y)); c != 0 {
+		return c
+	}
+	return x.GetAcceptedAt().AsTime().Compare(y.GetAcceptedAt().AsTime())
+}
+
+func due(a *pb.Application) string {
+	d := a.GetDeadline()
+	for _, s := range []string{d.GetPromisedDue(), d.GetStatutoryDue()} {
+		if s != "" {
+			return s
+		}
+	}
+	return "9999-12-31"
+}
