@@ -169,14 +169,17 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 	url := county.URL()
 	fmt.Fprintf(f.Out, "示范县网络已启动（数据目录 %s）：\n", data)
 	t := &table{}
-	t.add("单位代码", "名称", "层级", "地址")
+	t.add("单位代码", "名称", "层级", "地址（浏览器打开即工作台）")
 	for _, u := range DemoUnits {
-		t.add(u.Code, u.Name, tiers.Unit(u.Code).Tier().Label(), d.nodes[u.Code].URL())
+		t.add(u.Code, u.Name, tiers.Unit(u.Code).Tier().Label(), d.nodes[u.Code].URL()+"/")
 	}
 	t.print(f.Out)
 	printDemoLogins(f.Out, d, data)
 	village := d.nodes["330324101201"].URL()
 	fmt.Fprintf(f.Out, `
+工作台：浏览器打开 %s/ ，用 zhangli / %s 登录（城东社区的窗口）。节点的证书由本县自建的
+证书颁发机构签发，浏览器初次打开会提示证书不受信任，确认继续即可（正式部署见 docs/console.md）。
+
 另开一个终端试试（go build -o jiujin . 之后；或把 jiujin 换成 go run .）：
   export JIUJIN_CA=%s   # 本县证书颁发机构的证书
   export JIUJIN_NODE=%s            # 城东社区的窗口
@@ -190,7 +193,7 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
   jiujin --node %s audit list
 
 按 Ctrl-C 退出。
-`, d.caFile, village, DemoPassword, rules.MakeIDNumber("33032419490817242"), DemoPassword, url,
+`, village, DemoPassword, d.caFile, village, DemoPassword, rules.MakeIDNumber("33032419490817242"), DemoPassword, url,
 		filepath.Join(demoOTPDir(data), "auditor"), url)
 	if o.ready != nil {
 		o.ready(url, d.caFile)

@@ -30,6 +30,7 @@ import (
 	"github.com/jiujin/jiujin/node/rpc"
 	"github.com/jiujin/jiujin/node/rules"
 	"github.com/jiujin/jiujin/node/store"
+	"github.com/jiujin/jiujin/node/web"
 	"github.com/jiujin/jiujin/sync"
 	"github.com/jiujin/jiujin/tiers"
 )
@@ -440,8 +441,12 @@ func (n *Node) Handler() http.Handler {
 	syncPath, syncHandler := n.guard(jiujinv1connect.NewSyncServiceHandler(parent,
 		connect.WithReadMaxBytes(MaxMessageBytes), connect.WithCompressMinBytes(0)))(auth.RoleNode, auth.RoleMember)
 	mux.Handle(syncPath, n.polls.limitSync(syncHandler))
-	mux.HandleFunc("/login", n.accounts.FormLogin)
-	mux.HandleFunc("/logout", n.accounts.FormLogout)
+	// The console: every other path, under the same accounts and roles.
+	console, err := web.New(web.Config{Rules: n.Rules, Service: svc, Accounts: n.accounts, Links: n.linkStatus, Logger: n.cfg.Logger})
+	if err != nil {
+		panic(err) // the embedded templates are the binary's own
+	}
+	mux.Handle("/", console)
 	mux.HandleFunc("/backup", n.backupHandler)
 	mux.HandleFunc("/metrics", localOnly(n.metricsHandler))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -41,9 +41,17 @@ func (a *Accounts) FormLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
+	SetSessionCookie(w, r, res, a.cfg.Rules.Store().Now())
+	http.Redirect(w, r, SafeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// SetSessionCookie gives the browser its session: HttpOnly, SameSite=Strict,
+// Secure over TLS, ending when the session does at the latest. Its life is
+// given as Max-Age, counted from now on the node's clock, so that a browser
+// whose clock is off keeps it as long.
+func SetSessionCookie(w http.ResponseWriter, r *http.Request, res *pb.LoginResponse, now time.Time) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: res.GetToken(), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, Expires: res.GetExpiresAt().AsTime()})
-	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: max(1, int(res.GetExpiresAt().AsTime().Sub(now).Seconds()))})
 }
 
 // FormLogout is the console's POST /logout: the session ends, the cookie
@@ -60,8 +68,8 @@ func (a *Accounts) FormLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// safeNext is a local path to go to after a login: never another site.
-func safeNext(next string) string {
+// SafeNext is a local path to go to after a login: never another site.
+func SafeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
 		return "/"
 	}

@@ -141,6 +141,13 @@ func (i interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 	}
 }
 
+// Authorize is authorize for the console: its pages call the same
+// handlers as the API, under the same table, with the session of the
+// browser's cookie.
+func (a *Accounts) Authorize(procedure string, h http.Header, source string) (*Operator, error) {
+	return a.authorize(procedure, h, source)
+}
+
 // authorize is the operator allowed to call procedure, or why not as a
 // connect error (Unauthenticated without a session, PermissionDenied
 // without the role).

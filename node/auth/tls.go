@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,11 @@ type Bundle struct {
 	cur atomic.Pointer[tls.Certificate]
 	// revoked: see SetRevocations.
 	revoked revokedHook
+	// console is the certificate browsers are shown (console.go), made on
+	// first need where the directory gave none.
+	console     *tls.Certificate
+	consoleErr  error
+	consoleOnce gosync.Once
 }
 
 // LoadBundle reads a node's TLS directory (ca.crt, node.crt, node.key):
@@ -66,6 +72,9 @@ func LoadBundle(dir string, now time.Time) (*Bundle, error) {
 	b := &Bundle{CA: ca, Pool: pool, Leaf: leaf, Self: id,
 		Cert: tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}}
 	b.cur.Store(&b.Cert)
+	if b.console, err = loadConsoleCert(dir, leaf, now); err != nil {
+		return nil, fmt.Errorf("tls-dir: %w", err)
+	}
 	return b, nil
 }
 
@@ -156,7 +165,7 @@ func hasRole(id Identity, roles []Role) bool {
 func (b *Bundle) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS13,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return b.Current(), nil },
+		GetCertificate: b.certificateFor,
 		ClientAuth:     tls.VerifyClientCertIfGiven,
 		ClientCAs:      b.Pool,
 		VerifyConnection: func(cs tls.ConnectionState) error {

@@ -1,0 +1,212 @@
+package node
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jiujin/jiujin/node/auth"
+	"github.com/jiujin/jiujin/node/rules"
+)
+
+// browser is a person at the console: a cookie jar, no redirects followed
+// unless asked, and the CSRF token of the last page it read.
+type browser struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	csrf string
+}
+
+func newBrowser(t *testing.T, n *testNode) *browser {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	hc := &http.Client{Transport: n.hc.Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &browser{t: t, base: n.URL(), hc: hc}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) read(res *http.Response, err error) (int, string, string) {
+	b.t.Helper()
+	require.NoError(b.t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(b.t, err)
+	if m := csrfRE.FindStringSubmatch(string(body)); m != nil {
+		b.csrf = m[1]
+	}
+	return res.StatusCode, string(body), res.Header.Get("Location")
+}
+
+func (b *browser) get(path string) (int, string, string) {
+	b.t.Helper()
+	return b.read(b.hc.Get(b.base + path))
+}
+
+// post submits a form with the CSRF token of the last page read.
+func (b *browser) post(path string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if form.Get("csrf") == "" {
+		form.Set("csrf", b.csrf)
+	}
+	return b.read(b.hc.PostForm(b.base+path, form))
+}
+
+func (b *browser) login(login string) {
+	b.t.Helper()
+	code, body, loc := b.post("/login", url.Values{"login": {login}, "password": {testPassword}, "next": {"/"}})
+	require.Equal(b.t, http.StatusSeeOther, code, body)
+	require.Equal(b.t, "/", loc)
+}
+
+// TestConsoleTakesAnApplicationThrough: at the console a worker finds a
+// matter by pinyin, accepts it with a 容缺 material (a wrong identity
+// number refused next to its field, the form kept), prints the receipt and
+// finds it on the to-do list; the department's approver decides it; the
+// worker hands it out and the applicant rates it.
+func TestConsoleTakesAnApplicationThrough(t *testing.T) {
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	county.importSeed(t)
+	county.importUnits(t)
+	addAccount(t, county, "liufang", "330324", "", rules.RoleWorker)
+	addAccount(t, county, "canlian", "330324", "CL", rules.RoleApprover)
+
+	w := newBrowser(t, county)
+	code, _, loc := w.get("/apps?mine=1")
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, "/login?next=%2Fapps%3Fmine%3D1", loc, "signed out: to the login, and back after")
+	code, body, _ := w.post("/login", url.Values{"login": {"liufang"}, "password": {"wrong-Pass-1"}})
+	require.Equal(t, http.StatusUnauthorized, code)
+	require.Contains(t, body, `value="liufang"`, "the login is kept")
+	require.Contains(t, body, "账户或口令不对")
+	w.login("liufang")
+
+	code, body, _ = w.get("/")
+	require.Equal(t, http.StatusOK, code)
+	for _, want := range []string{"示范县（330324）", "测试liufang（liufang）", "窗口人员", "县级节点", "待办理"} {
+		require.Contains(t, body, want)
+	}
+	code, body, _ = w.get("/matters?q=cjrz")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "残疾人证核发（新办）", "found by pinyin initials")
+	code, body, _ = w.get("/matters/CL-001")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "示范县（330324）（县级主管部门）", "who decides it")
+	code, body, _ = w.get("/accept?matter=残疾证")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, 1, strings.Count(body, `name="missing"`), "a 容缺 toggle only where the catalog allows one")
+
+	form := url.Values{"matter": {"CL-001"}, "applicant_name": {"冯志明"}, "id_number": {rules.MakeIDNumber("33032419801010335")[:17] + "0"},
+		"phone": {"13857704444"}, "material": {"残疾人证申请表", "居民身份证", "居民户口簿", "近期二寸免冠彩色照片", "残疾评定表"},
+		"missing": {"残疾评定表"}}
+	code, body, _ = w.post("/accept", form)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Regexp(t, `id="id_number"[^>]*value="330324198010103350"`, body, "the number typed is kept")
+	require.Contains(t, body, "校验位错误", "the reason next to the field")
+	require.Contains(t, body, `value="冯志明"`)
+
+	form.Set("id_number", rules.MakeIDNumber("33032419801010335"))
+	code, _, loc = w.post("/accept", form)
+	require.Equal(t, http.StatusSeeOther, code)
+	require.True(t, strings.HasSuffix(loc, "/receipt"), loc)
+	id := strings.TrimSuffix(strings.TrimPrefix(loc, "/apps/"), "/receipt")
+	code, body, _ = w.get(loc)
+	require.Equal(t, http.StatusOK, code)
+	for _, want := range []string{id, "残疾人证核发（新办）", rules.MaskIDNumber(rules.MakeIDNumber("33032419801010335")), "容缺材料", "残疾评定表", "0570-6012345", "测试liufang"} {
+		require.Contains(t, body, want, "the receipt")
+	}
+	require.NotContains(t, body, rules.MakeIDNumber("33032419801010335"), "the number is masked")
+	code, body, _ = w.get("/apps?mine=1")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, id)
+
+	// A worker does not decide.
+	code, body, _ = w.post("/apps/"+id+"/decide", url.Values{"action": {"approve"}})
+	require.Equal(t, http.StatusForbidden, code)
+	require.Contains(t, body, "需要")
+
+	code, body, _ = w.get("/apps/" + id)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "补交材料")
+	code, _, _ = w.post("/apps/"+id+"/supply", url.Values{"material": {"残疾评定表"}})
+	require.Equal(t, http.StatusSeeOther, code)
+
+	a := newBrowser(t, county)
+	a.login("canlian")
+	code, body, _ = a.get("/apps/" + id)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "准予")
+	code, body, _ = a.post("/apps/"+id+"/decide", url.Values{"action": {"approve"}, "reason": {"符合条件"}})
+	require.Equal(t, http.StatusSeeOther, code, body)
+
+	code, body, _ = w.get("/apps/" + id)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "已办结（准予）")
+	require.Contains(t, body, "出件")
+	code, _, _ = w.post("/apps/"+id+"/deliver", url.Values{"method": {"window"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, _ = w.get("/apps/" + id + "/rate")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "非常满意")
+	code, body, _ = w.post("/apps/"+id+"/rate", url.Values{"score": {"2"}})
+	require.Equal(t, http.StatusBadRequest, code, "a low rating needs a comment")
+	require.Contains(t, body, "comment")
+	code, body, _ = w.post("/apps/"+id+"/rate", url.Values{"score": {"5"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, "谢谢您的评价")
+	x := appOn(county, id)
+	require.Equal(t, rules.StateRated, x.GetState())
+}
+
+// TestConsoleRefusesForgedForms: a form without the session's token, or
+// from another site, changes nothing; a role reaches only its own pages.
+func TestConsoleRefusesForgedForms(t *testing.T) {
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	county.importSeed(t)
+	addAccount(t, county, "liufang", "330324", "", rules.RoleWorker)
+	w := newBrowser(t, county)
+	w.login("liufang")
+	form := url.Values{"matter": {"MZ-005"}, "applicant_name": {"王秀英"}, "id_number": {idWang},
+		"material": {"居民身份证", "近期一寸免冠证件照"}}
+
+	forged := url.Values{}
+	for k, v := range form {
+		forged[k] = v
+	}
+	forged.Set("csrf", "forged")
+	code, body, loc := w.post("/accept", forged)
+	require.Equal(t, http.StatusForbidden, code, loc)
+	require.Contains(t, body, "表单已过期或来自别处")
+
+	_, _, _ = w.get("/accept?matter=MZ-005")
+	form.Set("csrf", w.csrf)
+	req, err := http.NewRequest(http.MethodPost, county.URL()+"/accept", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	code, _, _ = w.read(w.hc.Do(req))
+	require.Equal(t, http.StatusForbidden, code, "another site's form")
+	as, _, err := county.Rules.ListApplications(rules.AppFilter{})
+	require.NoError(t, err)
+	require.Empty(t, as, "nothing was accepted")
+
+	addAccount(t, county, "auditor2", "330324", "", rules.RoleAuditor)
+	code, body, _ = w.get("/apps?mine=1")
+	require.Equal(t, http.StatusOK, code, body)
+	adm := newBrowser(t, county)
+	code, _, _ = adm.post("/login", url.Values{"login": {"auditor2"}, "password": {testPassword}})
+	require.Equal(t, http.StatusBadRequest, code, "an auditor needs the second factor")
+}
