@@ -118,23 +118,21 @@ func (s *Rules) ResolveMatter(field, text string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var exact, partial []*pb.Matter
+	var exact, partial []candidate
 	for _, m := range all {
+		c := candidate{m.GetCode(), m.GetName() + "（" + m.GetCode() + "）"}
 		switch {
 		case m.GetName() == text || slices.Contains(m.GetAliases(), text):
-			exact = append(exact, m)
+			exact = append(exact, c)
 		case matterMatches(m, text):
-			partial = append(partial, m)
+			partial = append(partial, c)
 		}
 	}
-	pick := exact
-	if len(pick) == 0 {
-		pick = partial
-	}
-	switch len(pick) {
-	case 1:
-		return pick[0].GetCode(), nil
-	case 0:
+	code, fit := choose(exact, partial)
+	switch {
+	case code != "":
+		return code, nil
+	case len(fit) == 0:
 		names := make([]string, 0, len(all))
 		for _, m := range all {
 			names = append(names, m.GetName())
@@ -142,11 +140,29 @@ func (s *Rules) ResolveMatter(field, text string) (string, error) {
 		}
 		return "", notFound(field, "事项清单中没有 %q%s", text, suggestion(text, names))
 	}
-	c := make([]string, 0, len(pick))
-	for _, m := range pick {
-		c = append(c, m.GetName()+"（"+m.GetCode()+"）")
+	return "", invalid(field, "%q 对应多个事项：%s；请写全名或用代码", text, candidates(fit))
+}
+
+// candidate is what a typed name may stand for: its code, and how a
+// person reads it.
+type candidate struct{ code, label string }
+
+// choose picks what a typed name stands for: the one that bears it whole,
+// else the one whose name holds it. It answers the code, or, where none or
+// several fit, the labels of those that do.
+func choose(exact, partial []candidate) (string, []string) {
+	pick := exact
+	if len(pick) == 0 {
+		pick = partial
 	}
-	return "", invalid(field, "%q 对应多个事项：%s；请写全名或用代码", text, candidates(c))
+	if len(pick) == 1 {
+		return pick[0].code, nil
+	}
+	labels := make([]string, len(pick))
+	for i, c := range pick {
+		labels[i] = c.label
+	}
+	return "", labels
 }
 
 // looksLikeMatterCode: two to four letters, a dash, digits (GA-001).
@@ -167,25 +183,23 @@ func (s *Rules) ResolveDepartment(field, text string) (string, error) {
 		return "", err
 	}
 	deps := cat.GetDepartments()
-	var exact, partial []*pb.Department
+	var exact, partial []candidate
 	for _, d := range deps {
+		c := candidate{d.GetCode(), d.GetName() + "（" + d.GetCode() + "）"}
 		switch {
 		case strings.EqualFold(d.GetCode(), text):
 			return d.GetCode(), nil
 		case d.GetName() == text:
-			exact = append(exact, d)
+			exact = append(exact, c)
 		case strings.Contains(d.GetName(), text):
-			partial = append(partial, d)
+			partial = append(partial, c)
 		}
 	}
-	pick := exact
-	if len(pick) == 0 {
-		pick = partial
-	}
-	switch len(pick) {
-	case 1:
-		return pick[0].GetCode(), nil
-	case 0:
+	code, fit := choose(exact, partial)
+	switch {
+	case code != "":
+		return code, nil
+	case len(fit) == 0:
 		if len(deps) == 0 {
 			return strings.ToUpper(text), nil // no catalog yet: take it as a code
 		}
@@ -195,11 +209,7 @@ func (s *Rules) ResolveDepartment(field, text string) (string, error) {
 		}
 		return "", notFound(field, "没有部门 %q；部门有：%s", text, candidates(names))
 	}
-	c := make([]string, 0, len(pick))
-	for _, d := range pick {
-		c = append(c, d.GetName()+"（"+d.GetCode()+"）")
-	}
-	return "", invalid(field, "%q 对应多个部门：%s", text, candidates(c))
+	return "", invalid(field, "%q 对应多个部门：%s", text, candidates(fit))
 }
 
 // DepartmentName is a department's name in the catalog in force ("" if

@@ -206,42 +206,30 @@ func (s *Rules) ResolveUnit(field, text string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var exact, partial []*pb.Unit
+	var exact, partial []candidate
 	for _, u := range all {
+		c := candidate{u.GetCode(), u.GetName() + "（" + u.GetCode() + "）"}
 		switch {
 		case u.GetName() == text:
-			exact = append(exact, u)
+			exact = append(exact, c)
 		case strings.Contains(u.GetName(), text):
-			partial = append(partial, u)
+			partial = append(partial, c)
 		}
 	}
-	pick := exact
-	if len(pick) == 0 {
-		pick = partial
-	}
-	switch len(pick) {
-	case 1:
-		return pick[0].GetCode(), nil
-	case 0:
+	code, fit := choose(exact, partial)
+	switch {
+	case code != "":
+		return code, nil
+	case len(all) == 0:
+		return "", invalid(field, "本节点尚未收到单位名称，请用单位代码（如 330324101）代替 %q", text)
+	case len(fit) == 0:
 		names := make([]string, 0, len(all))
 		for _, u := range all {
 			names = append(names, u.GetName())
 		}
-		if len(all) == 0 {
-			return "", invalid(field, "本节点尚未收到单位名称，请用单位代码（如 330324101）代替 %q", text)
-		}
 		return "", notFound(field, "没有名为 %q 的单位%s", text, suggestion(text, names))
 	}
-	slices.SortFunc(pick, func(a, b *pb.Unit) int { return strings.Compare(a.GetCode(), b.GetCode()) })
-	var c []string
-	for i, u := range pick {
-		if i == 8 {
-			c = append(c, fmt.Sprintf("等 %d 个", len(pick)))
-			break
-		}
-		c = append(c, u.GetName()+"（"+u.GetCode()+"）")
-	}
-	return "", invalid(field, "%q 对应多个单位：%s；请写全名或用代码", text, strings.Join(c, "、"))
+	return "", invalid(field, "%q 对应多个单位：%s；请写全名或用代码", text, candidates(fit))
 }
 
 func isDigits(s string) bool {
