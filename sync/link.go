@@ -140,6 +140,7 @@ type Link struct {
 	// events still to push that pulls report.
 	sentUpTo  uint64
 	sentKnown bool
+	clients   map[string]jiujinv1connect.SyncServiceClient // by parent URL
 }
 
 type dirStatus struct {
@@ -201,11 +202,23 @@ func (l *Link) failover() {
 	l.next = (l.next + 1) % len(l.cfg.ParentURLs)
 }
 
+// client is the sync client of the parent URL in use: one per URL, kept,
+// so that its gzip writers are used again rather than made for each try
+// (a megabyte each: a cut-off village probing every few seconds grew by
+// tens of megabytes).
 func (l *Link) client() jiujinv1connect.SyncServiceClient {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	url := l.cfg.ParentURLs[l.next]
-	l.mu.Unlock()
-	return jiujinv1connect.NewSyncServiceClient(l.cfg.HTTPClient, url, connect.WithSendGzip())
+	c, ok := l.clients[url]
+	if !ok {
+		c = jiujinv1connect.NewSyncServiceClient(l.cfg.HTTPClient, url, connect.WithSendGzip())
+		if l.clients == nil {
+			l.clients = map[string]jiujinv1connect.SyncServiceClient{}
+		}
+		l.clients[url] = c
+	}
+	return c
 }
 
 // batchSize is how many events to move per batch now.
