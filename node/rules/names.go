@@ -7,8 +7,6 @@ import (
 	"sync"
 	"unicode"
 
-	"github.com/mozillazg/go-pinyin"
-
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/delegation"
 	"github.com/jiujin/jiujin/node/store"
@@ -18,15 +16,18 @@ import (
 // pinyin initials, a department by name, a mode or a delivery way by its
 // Chinese word; and, where nothing matches, the closest names.
 
+//go:generate go run ./internal/initialsgen
+
 // initialsOf are the pinyin initials of a text, lower case (最低生活保障 →
 // zdshbz); letters and digits stay as they are, other signs are dropped.
+// The letters come from initials_table.go (generated from go-pinyin).
 func initialsOf(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case unicode.Is(unicode.Han, r):
-			if p := pinyin.SinglePinyin(r, initialsArgs); len(p) > 0 && p[0] != "" {
-				b.WriteByte(p[0][0])
+		case r >= hanFirst && r <= hanLast:
+			if l := hanInitials[r-hanFirst]; l != '_' {
+				b.WriteByte(l)
 			}
 		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			b.WriteRune(unicode.ToLower(r))
@@ -34,8 +35,6 @@ func initialsOf(s string) string {
 	}
 	return b.String()
 }
-
-var initialsArgs = pinyin.Args{Style: pinyin.FirstLetter}
 
 // initialsCache keeps the initials of names already seen: a catalog's
 // names are few and asked for often.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/mozillazg/go-pinyin"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
@@ -173,4 +174,22 @@ func TestTheCatalogIsFoundByWhatPeopleCallIt(t *testing.T) {
 		Applicant: &pb.Applicant{Name: "王秀英", IdNumber: idWang}, Materials: []string{"申请书"}}}})
 	require.Equal(t, "materials[0]", fieldOf(err))
 	require.Contains(t, err.Error(), "最接近的：最低生活保障申请书")
+}
+
+// TestInitialsTableIsCurrent: the generated table says what go-pinyin says
+// of every character it covers (run go generate ./node/rules after a
+// go-pinyin upgrade).
+func TestInitialsTableIsCurrent(t *testing.T) {
+	args := pinyin.Args{Style: pinyin.FirstLetter}
+	require.Equal(t, hanLast-hanFirst+1, len(hanInitials))
+	for r := rune(hanFirst); r <= hanLast; r++ {
+		want := byte('_')
+		if p := pinyin.SinglePinyin(r, args); len(p) > 0 && p[0] != "" {
+			want = p[0][0]
+		}
+		require.Equal(t, string(want), string(hanInitials[r-hanFirst]), "%c U+%04X", r, r)
+	}
+	require.Equal(t, "zdshbzsp", initialsOf("最低生活保障审批"))
+	require.Equal(t, "cjrzhfxb", initialsOf("残疾人证核发（新办）"), "brackets dropped")
+	require.Equal(t, "80zs", initialsOf("80周岁"))
 }
