@@ -54,6 +54,9 @@ func (r Reader) Record(key string) (*pb.StoredRecord, error) {
 // order (or reverse), until fn says no more.
 func (r Reader) Scan(prefix string, reverse bool, fn func(key string, rec *pb.StoredRecord) (bool, error)) error {
 	opts := badger.DefaultIteratorOptions
+	// Records are small and live in the LSM tree: prefetching them (a
+	// goroutine an item) costs more than it saves.
+	opts.PrefetchValues = false
 	opts.Reverse = reverse
 	p := recordKey(prefix)
 	opts.Prefix = p
