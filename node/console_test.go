@@ -1,6 +1,8 @@
 package node
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -131,6 +133,12 @@ func TestConsoleTakesAnApplicationThrough(t *testing.T) {
 	code, body, _ = w.get("/apps?mine=1")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, id)
+	code, body, _ = w.get("/apps/" + id + "/notice/supplement")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "补正材料通知书")
+	require.Contains(t, body, "残疾评定表")
+	code, _, _ = w.get("/apps/" + id + "/notice/result")
+	require.Equal(t, http.StatusBadRequest, code, "not decided yet")
 
 	// A worker does not decide.
 	code, body, _ = w.post("/apps/"+id+"/decide", url.Values{"action": {"approve"}})
@@ -155,6 +163,10 @@ func TestConsoleTakesAnApplicationThrough(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "已办结（准予）")
 	require.Contains(t, body, "出件")
+	code, body, _ = w.get("/apps/" + id + "/notice/result")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "办理结果领取通知")
+	require.Contains(t, body, "准予（符合条件）")
 	code, _, _ = w.post("/apps/"+id+"/deliver", url.Values{"method": {"window"}})
 	require.Equal(t, http.StatusSeeOther, code)
 	code, body, _ = w.get("/apps/" + id + "/rate")
@@ -209,4 +221,58 @@ func TestConsoleRefusesForgedForms(t *testing.T) {
 	adm := newBrowser(t, county)
 	code, _, _ = adm.post("/login", url.Values{"login": {"auditor2"}, "password": {testPassword}})
 	require.Equal(t, http.StatusBadRequest, code, "an auditor needs the second factor")
+}
+
+// TestConsoleFiguresAndLinks: the figures with their charts and the CSV a
+// spreadsheet opens; a parent's page of its children; pages go gzipped.
+func TestConsoleFiguresAndLinks(t *testing.T) {
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	county.importSeed(t)
+	county.importUnits(t)
+	startTLSNode(t, "330324101", issueBundle(t, ca, "330324101", auth.RoleNode), []string{county.URL()}, nil)
+	addAccount(t, county, "liufang", "330324", "", rules.RoleWorker)
+	county.accept(t, acceptReq())
+	w := newBrowser(t, county)
+	w.login("liufang")
+
+	code, body, _ := w.get("/stats?unit=城关镇")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "城关镇（330324101）及下辖")
+	code, body, _ = w.get("/stats")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "<svg", "charts drawn on the server")
+	require.Contains(t, body, "按时办结率")
+	require.Regexp(t, `受理</dt><dd>1 件`, body)
+	code, body, _ = w.get("/stats?unit=青山")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "对应多个单位", "next to the field")
+	res, err := w.hc.Get(county.URL() + "/stats.csv")
+	require.NoError(t, err)
+	csvBody, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, "text/csv; charset=utf-8", res.Header.Get("Content-Type"))
+	require.True(t, strings.HasPrefix(string(csvBody), "\uFEFF指标,值"), "%q", csvBody[:min(len(csvBody), 40)])
+	require.Contains(t, string(csvBody), "受理,1")
+
+	eventually(t, func() bool {
+		_, body, _ := w.get("/links")
+		return strings.Contains(body, "城关镇（330324101）") && strings.Contains(body, "在线")
+	}, "the township on the county's link page")
+
+	req, err := http.NewRequest(http.MethodGet, county.URL()+"/matters", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept-Encoding", "gzip")
+	res, err = w.hc.Do(req)
+	require.NoError(t, err)
+	zipped, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, "gzip", res.Header.Get("Content-Encoding"))
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	require.NoError(t, err)
+	page, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "最低生活保障审批")
+	t.Logf("事项检索: %d bytes, %d gzipped", len(page), len(zipped))
+	require.Less(t, len(zipped)*3, len(page), "compressed")
 }

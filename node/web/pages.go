@@ -394,6 +394,42 @@ func (c *Console) receipt(q *request) error {
 	return nil
 }
 
+// notice is a print view for the applicant: 补正通知书 (kind supplement:
+// what the open supplement request asks for, or the 容缺 materials owed)
+// or the result's notice (kind result).
+func (c *Console) notice(q *request) error {
+	kind := q.r.PathValue("kind")
+	if kind != "supplement" && kind != "result" {
+		return store.NotFound("kind", "没有 %q 这种通知书（supplement 补正，result 结果）", kind)
+	}
+	res, err := c.cfg.Service.GetApplication(q.ctx(), connect.NewRequest(&pb.GetApplicationRequest{Id: q.r.PathValue("id")}))
+	if err != nil {
+		return err
+	}
+	a := res.Msg.GetApplication()
+	var open *pb.Pause
+	for _, p := range a.GetPauses() {
+		if p.GetSuppliedAt() == nil {
+			open = p
+		}
+	}
+	switch {
+	case kind == "supplement" && open == nil && len(a.GetMaterialsMissing()) == 0:
+		return store.Precondition("kind", "此办件没有待补正的材料")
+	case kind == "result" && a.GetDecision() == nil:
+		return store.Precondition("kind", "此办件尚未办结")
+	}
+	title := map[string]string{"supplement": "补正材料通知书", "result": "办理结果领取通知"}[kind]
+	c.render(q.w, q, http.StatusOK, "notice", title, struct {
+		Kind    string
+		App     *pb.Application
+		Receipt *pb.Receipt
+		Pause   *pb.Pause
+		Today   string
+	}{kind, a, res.Msg.GetReceipt(), open, c.cfg.Rules.Store().Now().In(china).Format("2006-01-02")}, nil, "")
+	return nil
+}
+
 // --- 审批、出件、评价
 
 func (c *Console) decide(q *request) error {

@@ -17,7 +17,8 @@ import (
 
 // routes are the console's stable addresses (bookmarks and scripts rely on
 // them): / 工作台, /login, /matters 事项检索, /matters/{code} 办事指南,
-// /accept 收件受理, /apps 办件列表, /apps/{id} 详情, /apps/{id}/receipt 受理回执.
+// /accept 收件受理, /apps 办件列表, /apps/{id} 详情, /apps/{id}/receipt 受理回执,
+// /stats 改革指标 (/stats.csv), /links 链路.
 func (c *Console) routes(static http.Handler) {
 	m := c.mux
 	m.Handle("GET /static/", static)
@@ -32,9 +33,13 @@ func (c *Console) routes(static http.Handler) {
 	m.HandleFunc("GET /apps", c.page(v1.ApplicationServiceListApplicationsProcedure, c.apps))
 	m.HandleFunc("GET /apps/{id}", c.page(v1.ApplicationServiceGetApplicationProcedure, c.app))
 	m.HandleFunc("GET /apps/{id}/receipt", c.page(v1.ApplicationServiceGetApplicationProcedure, c.receipt))
+	m.HandleFunc("GET /apps/{id}/notice/{kind}", c.page(v1.ApplicationServiceGetApplicationProcedure, c.notice))
 	m.HandleFunc("POST /apps/{id}/decide", c.page(v1.ApplicationServiceDecideApplicationProcedure, c.decide))
 	m.HandleFunc("POST /apps/{id}/supply", c.page(v1.ApplicationServiceSupplyMaterialsProcedure, c.supply))
 	m.HandleFunc("POST /apps/{id}/deliver", c.page(v1.ApplicationServiceDeliverApplicationProcedure, c.deliver))
+	m.HandleFunc("GET /stats", c.page(v1.NodeServiceGetStatsProcedure, c.stats))
+	m.HandleFunc("GET /stats.csv", c.page(v1.NodeServiceGetStatsProcedure, c.statsCSV))
+	m.HandleFunc("GET /links", c.page(v1.NodeServiceGetStatusProcedure, c.links))
 	m.HandleFunc("GET /apps/{id}/rate", c.page(v1.ApplicationServiceRateApplicationProcedure, c.rateForm))
 	m.HandleFunc("POST /apps/{id}/rate", c.page(v1.ApplicationServiceRateApplicationProcedure, c.rate))
 }
@@ -75,6 +80,8 @@ func (c *Console) link() linkView {
 	}
 	return v
 }
+
+var china = delegation.China
 
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{

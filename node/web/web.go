@@ -98,6 +98,8 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	w, done := gzipped(w, r)
+	defer done()
 	c.mux.ServeHTTP(w, r)
 }
 
@@ -141,6 +143,7 @@ func (c *Console) page(procedure string, h func(q *request) error) http.HandlerF
 			}
 		}
 		if err := h(q); err != nil {
+			err = rpc.ConnectError(err) // the rules' own errors, as the API answers them
 			c.fail(w, r, op, statusOf(err), err)
 		}
 	}
