@@ -87,7 +87,7 @@ func printReceipt(w io.Writer, r *pb.Receipt) {
 		fmt.Fprintf(w, "容缺材料：%s（请于 %s 前补齐）\n", strings.Join(r.GetMaterialsMissing(), "、"), r.GetSupplementDue())
 	}
 	fmt.Fprintf(w, "承诺办结：%s  法定期限：%s\n", dueDate(r.GetPromisedDue(), r.GetPromisedDueProvisional()), dueDate(r.GetStatutoryDue(), r.GetStatutoryDueProvisional()))
-	fmt.Fprintf(w, "结果领取：本窗口领取或快递送达（本事项最多跑 %d 次）\n", r.GetVisits())
+	fmt.Fprintf(w, "结果领取：本窗口领取或快递送达（%s）\n", visitsText(r.GetVisits()))
 	if r.GetAcceptingUnitPhone() != "" || r.GetAcceptingUnitAddress() != "" {
 		fmt.Fprintf(w, "咨询电话：%s  地址：%s\n", orNone(r.GetAcceptingUnitPhone()), orNone(r.GetAcceptingUnitAddress()))
 	}
@@ -539,3 +539,11 @@ func newAppFollowUpCmd(f *Factory) *cobra.Command {
 
 // followUpLabels name a follow-up's states for people.
 var followUpLabels = map[string]string{"open": "待回访", "called_back": "已回访，待整改", "fixed": "已整改"}
+
+// visitsText is 最多跑几次 as the receipt says it.
+func visitsText(n uint32) string {
+	if n == 0 {
+		return "本事项零上门"
+	}
+	return fmt.Sprintf("本事项最多跑 %d 次", n)
+}

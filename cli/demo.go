@@ -177,8 +177,8 @@ func runDemo(ctx context.Context, f *Factory, o *DemoOptions) error {
 	printDemoLogins(f.Out, d, data)
 	village := d.nodes["330324101201"].URL()
 	fmt.Fprintf(f.Out, `
-工作台：浏览器打开 %s/ ，用 zhangli / %s 登录（城东社区的窗口）。节点的证书由本县自建的
-证书颁发机构签发，浏览器初次打开会提示证书不受信任，确认继续即可（正式部署见 docs/console.md）。
+工作台：浏览器打开 %s/ ，用 zhangli / %s 登录（城东社区的窗口）。示范中工作台的证书由节点
+自己签发，浏览器初次打开会提示证书不受信任，确认继续即可（正式部署见 docs/console.md）。
 
 另开一个终端试试（go build -o jiujin . 之后；或把 jiujin 换成 go run .）：
   export JIUJIN_CA=%s   # 本县证书颁发机构的证书
