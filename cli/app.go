@@ -17,11 +17,11 @@ import (
 func newAppCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "app",
-		Short: "办件：accept 受理、list 列表、show 详情、receipt 补打回执、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回、forward 改派",
+		Short: "办件：accept 受理、refuse 不予受理、list 列表、show 详情、receipt 补打回执、supplement 补正、decide 办结、deliver 出件、rate 评价、withdraw 撤回、forward 改派",
 	}
 	cmd.AddCommand(newAppAcceptCmd(f), newAppListCmd(f), newAppShowCmd(f), newAppReceiptCmd(f), newAppSupplementCmd(f),
 		newAppDecideCmd(f), newAppDeliverCmd(f), newAppRateCmd(f), newAppWithdrawCmd(f), newAppForwardCmd(f),
-		newAppFollowUpsCmd(f), newAppFollowUpCmd(f))
+		newAppFollowUpsCmd(f), newAppFollowUpCmd(f), newAppRefuseCmd(f), newAppRefusalsCmd(f))
 	return cmd
 }
 
@@ -77,7 +77,7 @@ func newAppAcceptCmd(f *Factory) *cobra.Command {
 
 func printReceipt(w io.Writer, r *pb.Receipt) {
 	fmt.Fprintln(w, "══════════ 受理回执 ══════════")
-	fmt.Fprintf(w, "办件编号：%s\n", r.GetApplicationId())
+	fmt.Fprintf(w, "办件编号：%s  校验码：%s\n", r.GetApplicationId(), r.GetCheckCode())
 	fmt.Fprintf(w, "事项：%s %s\n", r.GetMatterCode(), r.GetMatterName())
 	fmt.Fprintf(w, "申请人：%s（%s）\n", r.GetApplicantName(), r.GetApplicantIdNumber())
 	fmt.Fprintf(w, "受理单位：%s  办理单位：%s\n", unitLabel(r.GetAcceptingUnit(), r.GetAcceptingUnitName()), unitLabel(r.GetProcessingUnit(), r.GetProcessingUnitName()))

@@ -331,6 +331,7 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "受理单位：示范县（330324）")
 	require.Contains(t, stdout, "咨询电话：0570-6012345")
+	require.Regexp(t, `校验码：[0-9A-F]{4}-[0-9A-F]{4}`, stdout)
 	code, stdout, _ = run(t, url, "app", "list", "--applicant", id)
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, appID, "found by identity number")

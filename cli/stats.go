@@ -50,6 +50,7 @@ func newStatsCmd(f *Factory) *cobra.Command {
 			fmt.Fprintf(w, "受理 %d 件，办结 %d 件；按时 %d 件（按时办结率 %s），提前 %d 件，超期 %d 件（含超期后撤回的）\n",
 				s.GetAccepted(), s.GetDecided(), s.GetOnTime(), pct(s.GetOnTimeRate()), s.GetEarly(), s.GetOverdue())
 			fmt.Fprintf(w, "撤回 %d 件，其中容缺材料逾期自动撤回 %d 件\n", s.GetWithdrawn(), s.GetWithdrawnBySweep())
+			fmt.Fprintf(w, "不予受理 %d 件（窗口当场不予受理并告知理由的，不计入受理）\n", s.GetRefused())
 			fmt.Fprintf(w, "平均用时 %.1f 个工作日（法定 %.1f），时限压缩 %s\n", s.GetAverageWorkingDays(), s.GetAverageStatutoryDays(), pct(s.GetCompression()))
 			var dist []string
 			for i, n := range s.GetSatisfactionDistribution() {

@@ -30,7 +30,8 @@ func newChrome(t *testing.T) context.Context {
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.IgnoreCertErrors, chromedp.WindowSize(1200, 900),
 		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("lang", "zh-CN"))
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
@@ -174,6 +175,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	do(t, ctx, chromedp.Click(`button.score.s5`))
 	pageWait(t, ctx, `document.querySelector("h1") && document.querySelector("h1").innerText.includes("谢谢您的评价")`)
 	require.Equal(t, rules.StateRated, appOn(village, id).GetState())
+
+	do(t, ctx, chromedp.Navigate(v+"/apps"), chromedp.WaitVisible("table.apps"))
+	shot(t, ctx, "apps")
+	do(t, approver, chromedp.Navigate(county.URL()+"/stats"), chromedp.WaitVisible("svg.chart"))
+	shot(t, approver, "stats")
+	do(t, approver, chromedp.Navigate(county.URL()+"/links"), chromedp.WaitVisible("#children"))
+	require.Contains(t, text(t, approver, "#children"), "城关镇（330324101）")
+	shot(t, approver, "links")
 
 	// The keyboard alone: Tab from field to field, space ticks, Enter sends.
 	do(t, ctx, chromedp.Navigate(v+"/accept?matter=MZ-005"), chromedp.WaitVisible("#applicant_name"),

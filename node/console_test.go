@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"compress/gzip"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -130,6 +132,11 @@ func TestConsoleTakesAnApplicationThrough(t *testing.T) {
 		require.Contains(t, body, want, "the receipt")
 	}
 	require.NotContains(t, body, rules.MakeIDNumber("33032419801010335"), "the number is masked")
+	check, err := county.Rules.CheckCode(id)
+	require.NoError(t, err)
+	require.Regexp(t, `^[0-9A-F]{4}-[0-9A-F]{4}$`, check)
+	require.Contains(t, body, `<span id="check-code">`+check+`</span>`)
+	require.Contains(t, body, `<svg class="qr"`, "the QR code, drawn on the server")
 	code, body, _ = w.get("/apps?mine=1")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, id)
@@ -275,4 +282,41 @@ func TestConsoleFiguresAndLinks(t *testing.T) {
 	require.Contains(t, string(page), "最低生活保障审批")
 	t.Logf("事项检索: %d bytes, %d gzipped", len(page), len(zipped))
 	require.Less(t, len(zipped)*3, len(page), "compressed")
+}
+
+// TestConsoleListPages: a long list comes a page at a time, newest first
+// or the one due first on top, and the pager walks it.
+func TestConsoleListPages(t *testing.T) {
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	county.importSeed(t)
+	addAccount(t, county, "liufang", "330324", "", rules.RoleWorker)
+	var ids []string
+	for range 5 {
+		ids = append(ids, county.accept(t, acceptReq()).GetId())
+		county.clock.Set(county.clock.Now().Add(10 * time.Minute))
+	}
+	w := newBrowser(t, county)
+	w.login("liufang")
+	code, body, _ := w.get("/apps?limit=2")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "共 5 件，第 1–2 件，最新受理的在前")
+	require.Contains(t, body, ids[4])
+	require.NotContains(t, body, ids[2])
+	next := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(body)
+	require.NotNil(t, next, "a next page")
+	code, body, _ = w.get(html.UnescapeString(next[1]))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "第 3–4 件")
+	require.Contains(t, body, ids[2])
+	require.Contains(t, body, `rel="prev"`)
+	code, body, _ = w.get("/apps?limit=2&offset=4")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "第 5–5 件")
+	require.Contains(t, body, ids[0])
+	require.NotContains(t, body, `rel="next"`, "the last page")
+	code, body, _ = w.get("/apps?limit=2&order=due")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "最早到期的在前")
+	require.Contains(t, body, ids[0], "accepted first, due first")
 }

@@ -93,6 +93,9 @@ var procedures = map[string]access{
 	v1.ApplicationServiceRequestSupplementProcedure:   roles(clerk, approver),
 	v1.ApplicationServiceDecideApplicationProcedure:   roles(clerk, approver),
 	v1.ApplicationServiceUpdateFollowUpProcedure:      roles(clerk, approver),
+	// 不予受理 is the window's; everyone who reads applications reads them.
+	v1.ApplicationServiceRefuseApplicationProcedure: roles(worker, clerk),
+	v1.ApplicationServiceListRefusalsProcedure:      roles(worker, clerk, approver, auditor),
 }
 
 // privileged: a procedure only administrators or auditors may call.

@@ -117,6 +117,10 @@ func TestAuthorize(t *testing.T) {
 		{"an admin adds accounts", v1.AccountServiceAddAccountProcedure, bearer(a.GetToken()), 0, "zhao"},
 		{"an admin does not decide", v1.ApplicationServiceDecideApplicationProcedure, bearer(a.GetToken()), connect.CodePermissionDenied, ""},
 		{"the console's cookie", v1.ApplicationServiceAcceptApplicationProcedure, cookie, 0, "wang"},
+		{"a worker refuses at the window", v1.ApplicationServiceRefuseApplicationProcedure, bearer(w.GetToken()), 0, "wang"},
+		{"a worker lists refusals", v1.ApplicationServiceListRefusalsProcedure, bearer(w.GetToken()), 0, "wang"},
+		{"an admin does not refuse", v1.ApplicationServiceRefuseApplicationProcedure, bearer(a.GetToken()), connect.CodePermissionDenied, ""},
+		{"an admin does not list refusals", v1.ApplicationServiceListRefusalsProcedure, bearer(a.GetToken()), connect.CodePermissionDenied, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -239,7 +239,14 @@ func (h *Service) ListApplications(ctx context.Context, req *connect.Request[pb.
 	f := rules.AppFilter{
 		State: req.Msg.GetState(), MatterCode: req.Msg.GetMatterCode(), Department: req.Msg.GetDepartment(),
 		OverdueOnly: req.Msg.GetOverdueOnly(), HeldOnly: req.Msg.GetHeldOnly(), Mine: req.Msg.GetMine(),
-		ApplicantID: req.Msg.GetApplicantIdSha256(), Limit: int(req.Msg.GetLimit()),
+		ApplicantID: req.Msg.GetApplicantIdSha256(), Limit: int(req.Msg.GetLimit()), Offset: int(req.Msg.GetOffset()),
+	}
+	switch req.Msg.GetOrder() {
+	case "due":
+		f.Due = true
+	case "":
+	default:
+		return nil, connectError(store.Invalid("order", "%q 应为 due（最早到期的在前）或空（最新的在前）", req.Msg.GetOrder()))
 	}
 	if ap := strings.TrimSpace(req.Msg.GetApplicant()); rules.LooksLikeIDNumber(ap) {
 		// Searched by its digest: the number goes no further than here.

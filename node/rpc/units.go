@@ -78,6 +78,7 @@ func (h *Service) receipt(a *pb.Application, visits uint32) *pb.Receipt {
 		u := units[a.GetAcceptingUnit()]
 		r.AcceptingUnitPhone, r.AcceptingUnitAddress = u.GetPhone(), u.GetAddress()
 	}
+	r.CheckCode, _ = h.rules.CheckCode(a.GetId())
 	return r
 }
 

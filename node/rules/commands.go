@@ -92,6 +92,8 @@ func (s *Rules) Execute(w *store.Tx, cmd *pb.Command) (proto.Message, error) {
 		return s.backupTaken(w, cmd, op.BackupTaken)
 	case *pb.Command_SetUnits:
 		return s.setUnits(w, cmd, op.SetUnits)
+	case *pb.Command_Refuse:
+		return s.refuse(w, cmd, op.Refuse)
 	}
 	return nil, invalid("command.op", "未知的命令")
 }

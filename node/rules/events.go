@@ -51,6 +51,7 @@ var folders = map[string]func(prev *pb.StoredRecord, ev *pb.Event) (proto.Messag
 	store.RecordKind(recEnrolled):   applyEnrolledEvent,
 	store.RecordKind(recBackups):    applyBackupEvent,
 	store.RecordKind(recUnit):       applyUnitEvent,
+	store.RecordKind(recRefusal):    applyRefusalEvent,
 }
 
 func fold(prev *pb.StoredRecord, ev *pb.Event) (proto.Message, error) {

@@ -27,7 +27,12 @@ type AppFilter struct {
 	ApplicantName string
 	// The SHA-256 of the applicant's identity number (IDDigest).
 	ApplicantID []byte
-	Limit       int
+	// Due: the one due first on top (Mine implies it); else newest first.
+	Due bool
+	// Offset skips this many of those that match; Limit takes at most so
+	// many after them.
+	Offset int
+	Limit  int
 }
 
 // IDDigest is what an identity number is searched by: the SHA-256 of the
@@ -53,8 +58,8 @@ func LooksLikeIDNumber(s string) bool {
 }
 
 // ListApplications returns the applications that pass the filter, newest
-// first within each accepting unit (what waits on the unit: oldest due
-// first), with deadlines computed now, and how many matched in all.
+// first within each accepting unit (or the one due first on top), with
+// deadlines computed now, and how many matched in all.
 func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 	if f.State != "" {
 		if _, ok := StateLabels[f.State]; !ok {
@@ -70,6 +75,10 @@ func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 	if f.Limit > 1000 {
 		return nil, 0, invalid("limit", "一次最多列出 1000 件")
 	}
+	if f.Offset < 0 {
+		return nil, 0, invalid("offset", "不能为负")
+	}
+	f.Due = f.Due || f.Mine
 	now := s.st.Now()
 	unit := string(s.unit)
 	var out []*pb.Application
@@ -77,7 +86,7 @@ func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 	err := s.st.View(func(txn store.Reader) error {
 		// A to-do list is sorted by due date below: read it in key order,
 		// which badger walks faster than backwards.
-		return txn.Scan(recApp, !f.Mine, func(_ string, rec *pb.StoredRecord) (bool, error) {
+		return txn.Scan(recApp, !f.Due, func(_ string, rec *pb.StoredRecord) (bool, error) {
 			a, err := appFromRecord(rec)
 			if err != nil {
 				return false, err
@@ -101,7 +110,7 @@ func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 				return true, nil
 			}
 			total++
-			if f.Mine || len(out) < f.Limit {
+			if f.Due || total > f.Offset && len(out) < f.Limit {
 				out = append(out, a)
 			}
 			return true, nil
@@ -110,8 +119,9 @@ func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if f.Mine {
+	if f.Due {
 		slices.SortStableFunc(out, byDue)
+		out = out[min(f.Offset, len(out)):]
 		if len(out) > f.Limit {
 			out = out[:f.Limit]
 		}

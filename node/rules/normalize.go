@@ -33,6 +33,11 @@ func (s *Rules) Normalize(m proto.Message) error {
 	switch r := m.(type) {
 	case *pb.AcceptApplicationRequest:
 		matter("matter_code", &r.MatterCode)
+	case *pb.RefuseApplicationRequest:
+		matter("matter_code", &r.MatterCode)
+	case *pb.ListRefusalsRequest:
+		matter("matter_code", &r.MatterCode)
+		unit("unit", &r.Unit)
 	case *pb.ListApplicationsRequest:
 		matter("matter_code", &r.MatterCode)
 		dept("department", &r.Department)

@@ -308,3 +308,21 @@ func (s *Rules) Counts() (Counts, error) {
 	})
 	return c, err
 }
+
+// CheckCode is an application's receipt check code (XXXX-XXXX): the first
+// eight hex digits of the hash of its acceptance event, the same at every
+// node that holds it.
+func (s *Rules) CheckCode(id string) (string, error) {
+	var code string
+	err := s.st.View(func(txn store.Reader) error {
+		return txn.History(appKey(id), func(_ uint64, ev *pb.Event) {
+			if code == "" && ev.GetKind() == KindAppAccepted && len(ev.GetHash()) >= 4 {
+				code = fmt.Sprintf("%X-%X", ev.GetHash()[:2], ev.GetHash()[2:4])
+			}
+		})
+	})
+	if err == nil && code == "" {
+		err = notFound("id", "办件 %q 不存在", id)
+	}
+	return code, err
+}

@@ -77,6 +77,9 @@ func (s *Rules) Arrived(w *store.Tx, cmd *pb.Command, ev *pb.Event, rec *pb.Stor
 	if err := s.bumpAppCounter(w, ev); err != nil {
 		return err
 	}
+	if err := s.bumpRefusalCounter(w, ev); err != nil {
+		return err
+	}
 	return s.afterIngest(w, cmd, ev, rec)
 }
 

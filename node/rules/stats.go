@@ -115,6 +115,9 @@ func (s *Rules) Stats(req *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
 		res.Satisfaction = scoreSum / float64(res.Rated)
 	}
 	res.NearbyShare = share(nearby, int(res.Accepted))
+	if res.Refused, err = s.refusedCount(req); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -66,6 +66,8 @@ const (
 	KindBackupTaken = "audit.backup_taken"
 	// A unit's name and phone, set by the county.
 	KindUnitNamed = "unit.named"
+	// A window refused to accept an application (不予受理).
+	KindWindowRefused = "window.refused"
 )
 
 // Application states, as in DESIGN.md.
@@ -160,6 +162,7 @@ const (
 	recEnrolled   = "enrolled/"
 	recBackups    = "backups/"
 	recUnit       = "unit/"
+	recRefusal    = "refusal/"
 )
 
 func matterKey(code string) string       { return recMatter + code }
@@ -172,3 +175,4 @@ func followUpKey(appID string) string    { return recFollowUp + appID }
 func classKey(code string) string        { return recClass + code }
 func orderKey(township string) string    { return recOrder + township }
 func unitKey(code string) string         { return recUnit + code }
+func refusalKey(id string) string        { return recRefusal + id }

@@ -2,7 +2,9 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -273,20 +275,21 @@ func contains(xs []string, x string) bool {
 // --- 办件列表
 
 type appsData struct {
-	Filter  appsFilter
-	States  []string
-	Apps    []*pb.Application
-	Total   int
-	Shown   int
-	More    string // the address of a longer page, if there is more
-	Problem string
+	Filter appsFilter
+	States []string
+	Apps   []*pb.Application
+	Total  int
+	// From and To number the rows shown (1-based); the addresses of the
+	// pages before and after, and of the list in either order.
+	From, To                 int
+	Prev, Next, ByNew, ByDue string
 }
 
 type appsFilter struct {
 	Mine, Overdue                    bool
 	State, Matter, Department, Stage string
-	Applicant                        string
-	Limit                            int
+	Applicant, Order                 string
+	Limit, Offset                    int
 }
 
 func (c *Console) apps(q *request) error {
@@ -297,15 +300,21 @@ func (c *Console) apps(q *request) error {
 	if n, err := strconv.Atoi(qs.Get("limit")); err == nil && n > 0 && n <= 1000 {
 		f.Limit = n
 	}
+	if n, err := strconv.Atoi(qs.Get("offset")); err == nil && n > 0 {
+		f.Offset = n
+	}
+	if qs.Get("order") == "due" || f.Mine || f.Stage != "" {
+		f.Order = "due"
+	}
 	req := &pb.ListApplicationsRequest{State: f.State, MatterCode: f.Matter, Department: f.Department, OverdueOnly: f.Overdue,
-		Mine: f.Mine || f.Stage != "", HeldOnly: f.Mine, Limit: uint32(f.Limit)}
+		Mine: f.Mine || f.Stage != "", HeldOnly: f.Mine, Limit: uint32(f.Limit), Offset: uint32(f.Offset), Order: f.Order}
 	if rules.LooksLikeIDNumber(f.Applicant) {
 		req.ApplicantIdSha256 = rules.IDDigest(f.Applicant)
 	} else {
 		req.Applicant = f.Applicant
 	}
 	if f.Stage != "" {
-		req.Limit = 1000
+		req.Limit, req.Offset = 1000, 0
 	}
 	d := appsData{Filter: f, States: rules.States}
 	if err := c.cfg.Rules.Normalize(req); err != nil {
@@ -332,10 +341,28 @@ func (c *Console) apps(q *request) error {
 		}
 		d.Apps, d.Total = keep, len(keep)
 	}
-	d.Shown = len(d.Apps)
-	if d.Total > d.Shown && f.Limit < 1000 {
-		qs.Set("limit", strconv.Itoa(min(f.Limit*2, 1000)))
-		d.More = "/apps?" + qs.Encode()
+	if len(d.Apps) > 0 {
+		d.From, d.To = f.Offset+1, f.Offset+len(d.Apps)
+	}
+	at := func(key, value string) string {
+		u := url.Values{}
+		for k, v := range qs {
+			u[k] = v
+		}
+		u.Set(key, value)
+		if key == "order" {
+			u.Del("offset")
+		}
+		return "/apps?" + u.Encode()
+	}
+	if f.Offset > 0 && f.Stage == "" {
+		d.Prev = at("offset", strconv.Itoa(max(f.Offset-f.Limit, 0)))
+	}
+	if d.To < d.Total && f.Stage == "" {
+		d.Next = at("offset", strconv.Itoa(d.To))
+	}
+	if !f.Mine && f.Stage == "" {
+		d.ByNew, d.ByDue = at("order", ""), at("order", "due")
 	}
 	c.render(q.w, q, http.StatusOK, "apps", "办件列表", d, nil, "")
 	return nil
@@ -385,11 +412,17 @@ func (c *Console) receipt(q *request) error {
 	if err != nil {
 		return err
 	}
+	r := res.Msg.GetReceipt()
+	qr, err := qrSVG("JIUJIN:" + r.GetApplicationId() + ":" + r.GetCheckCode())
+	if err != nil {
+		return err
+	}
 	data := struct {
 		Receipt *pb.Receipt
 		App     *pb.Application
 		Tier    string
-	}{res.Msg.GetReceipt(), res.Msg.GetApplication(), tiers.Unit(res.Msg.GetApplication().GetAcceptingUnit()).Tier().Label()}
+		QR      template.HTML
+	}{r, res.Msg.GetApplication(), tiers.Unit(res.Msg.GetApplication().GetAcceptingUnit()).Tier().Label(), qr}
 	c.render(q.w, q, http.StatusOK, "receipt", "受理回执", data, nil, "")
 	return nil
 }

@@ -42,6 +42,7 @@ func (c *Console) routes(static http.Handler) {
 	m.HandleFunc("GET /links", c.page(v1.NodeServiceGetStatusProcedure, c.links))
 	m.HandleFunc("GET /apps/{id}/rate", c.page(v1.ApplicationServiceRateApplicationProcedure, c.rateForm))
 	m.HandleFunc("POST /apps/{id}/rate", c.page(v1.ApplicationServiceRateApplicationProcedure, c.rate))
+	c.refuseRoutes() // /refuse 不予受理, /refusals 登记, /refusals/{id} 告知书
 }
 
 // linkView is the upstream link as every page shows it.

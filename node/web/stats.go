@@ -94,6 +94,7 @@ func (c *Console) statsCSV(q *request) error {
 		{"平均用时（工作日）", fmt.Sprintf("%.1f", s.GetAverageWorkingDays())}, {"平均法定时限（工作日）", fmt.Sprintf("%.1f", s.GetAverageStatutoryDays())},
 		{"时限压缩", pct(s.GetCompression())}, {"评价", fmt.Sprint(s.GetRated())}, {"平均评分", fmt.Sprintf("%.2f", s.GetSatisfaction())},
 		{"就近办", pct(s.GetNearbyShare())}, {"撤回", fmt.Sprint(s.GetWithdrawn())}, {"容缺逾期自动撤回", fmt.Sprint(s.GetWithdrawnBySweep())},
+		{"不予受理", fmt.Sprint(s.GetRefused())},
 	}
 	for i, n := range s.GetSatisfactionDistribution() {
 		rows = append(rows, []string{fmt.Sprintf("%d 分", i+1), fmt.Sprint(n)})

@@ -9,6 +9,7 @@ package jiujinv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -172,8 +173,13 @@ type ListApplicationsRequest struct {
 	// The SHA-256 of an applicant's identity number (normalised: upper-case
 	// X), so that a client need not send the number itself.
 	ApplicantIdSha256 []byte `protobuf:"bytes,9,opt,name=applicant_id_sha256,json=applicantIdSha256,proto3" json:"applicant_id_sha256,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Skip this many of those that match (for the next page).
+	Offset uint32 `protobuf:"varint,10,opt,name=offset,proto3" json:"offset,omitempty"`
+	// "due": the one due first on top (what --mine does); empty: newest
+	// first.
+	Order         string `protobuf:"bytes,11,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListApplicationsRequest) Reset() {
@@ -267,6 +273,20 @@ func (x *ListApplicationsRequest) GetApplicantIdSha256() []byte {
 		return x.ApplicantIdSha256
 	}
 	return nil
+}
+
+func (x *ListApplicationsRequest) GetOffset() uint32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ListApplicationsRequest) GetOrder() string {
+	if x != nil {
+		return x.Order
+	}
+	return ""
 }
 
 type ListApplicationsResponse struct {
@@ -1384,11 +1404,413 @@ func (x *UpdateFollowUpResponse) GetFollowUp() *FollowUp {
 	return nil
 }
 
+// A refusal at the window (不予受理): a record of the refusing unit
+// (refusal/ID), the payload of "window.refused"; it travels to the unit's
+// ancestors up to the county.
+type Refusal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UNIT-YYYYMMDD-NNNNNN, numbered per unit and day.
+	Id         string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	MatterCode string `protobuf:"bytes,2,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	MatterName string `protobuf:"bytes,3,opt,name=matter_name,json=matterName,proto3" json:"matter_name,omitempty"`
+	Department string `protobuf:"bytes,4,opt,name=department,proto3" json:"department,omitempty"`
+	// The identity number is stored whole and masked in every answer.
+	Applicant *Applicant `protobuf:"bytes,5,opt,name=applicant,proto3" json:"applicant,omitempty"`
+	// What the applicant is told (required, at most 500 characters).
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The refusing unit, and the operator (name and login).
+	Unit       string                 `protobuf:"bytes,7,opt,name=unit,proto3" json:"unit,omitempty"`
+	Actor      string                 `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
+	ActorLogin string                 `protobuf:"bytes,9,opt,name=actor_login,json=actorLogin,proto3" json:"actor_login,omitempty"`
+	RefusedAt  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=refused_at,json=refusedAt,proto3" json:"refused_at,omitempty"`
+	// Filled in answers: names, and where the applicant may ask.
+	UnitName       string `protobuf:"bytes,11,opt,name=unit_name,json=unitName,proto3" json:"unit_name,omitempty"`
+	DepartmentName string `protobuf:"bytes,12,opt,name=department_name,json=departmentName,proto3" json:"department_name,omitempty"`
+	UnitPhone      string `protobuf:"bytes,13,opt,name=unit_phone,json=unitPhone,proto3" json:"unit_phone,omitempty"`
+	UnitAddress    string `protobuf:"bytes,14,opt,name=unit_address,json=unitAddress,proto3" json:"unit_address,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Refusal) Reset() {
+	*x = Refusal{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refusal) ProtoMessage() {}
+
+func (x *Refusal) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
+func (*Refusal) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Refusal) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Refusal) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *Refusal) GetMatterName() string {
+	if x != nil {
+		return x.MatterName
+	}
+	return ""
+}
+
+func (x *Refusal) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Refusal) GetApplicant() *Applicant {
+	if x != nil {
+		return x.Applicant
+	}
+	return nil
+}
+
+func (x *Refusal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Refusal) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Refusal) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Refusal) GetActorLogin() string {
+	if x != nil {
+		return x.ActorLogin
+	}
+	return ""
+}
+
+func (x *Refusal) GetRefusedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefusedAt
+	}
+	return nil
+}
+
+func (x *Refusal) GetUnitName() string {
+	if x != nil {
+		return x.UnitName
+	}
+	return ""
+}
+
+func (x *Refusal) GetDepartmentName() string {
+	if x != nil {
+		return x.DepartmentName
+	}
+	return ""
+}
+
+func (x *Refusal) GetUnitPhone() string {
+	if x != nil {
+		return x.UnitPhone
+	}
+	return ""
+}
+
+func (x *Refusal) GetUnitAddress() string {
+	if x != nil {
+		return x.UnitAddress
+	}
+	return ""
+}
+
+type RefuseApplicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A matter by code, name or alias.
+	MatterCode    string     `protobuf:"bytes,1,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	Applicant     *Applicant `protobuf:"bytes,2,opt,name=applicant,proto3" json:"applicant,omitempty"`
+	Reason        string     `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefuseApplicationRequest) Reset() {
+	*x = RefuseApplicationRequest{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefuseApplicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefuseApplicationRequest) ProtoMessage() {}
+
+func (x *RefuseApplicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefuseApplicationRequest.ProtoReflect.Descriptor instead.
+func (*RefuseApplicationRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RefuseApplicationRequest) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *RefuseApplicationRequest) GetApplicant() *Applicant {
+	if x != nil {
+		return x.Applicant
+	}
+	return nil
+}
+
+func (x *RefuseApplicationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RefuseApplicationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Refusal       *Refusal               `protobuf:"bytes,1,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefuseApplicationResponse) Reset() {
+	*x = RefuseApplicationResponse{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefuseApplicationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefuseApplicationResponse) ProtoMessage() {}
+
+func (x *RefuseApplicationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefuseApplicationResponse.ProtoReflect.Descriptor instead.
+func (*RefuseApplicationResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RefuseApplicationResponse) GetRefusal() *Refusal {
+	if x != nil {
+		return x.Refusal
+	}
+	return nil
+}
+
+type ListRefusalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Filters; empty means any. unit: a unit and its subtree.
+	MatterCode string `protobuf:"bytes,1,opt,name=matter_code,json=matterCode,proto3" json:"matter_code,omitempty"`
+	Unit       string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Refusal days, YYYY-MM-DD, both included.
+	From string `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	To   string `protobuf:"bytes,4,opt,name=to,proto3" json:"to,omitempty"`
+	// One refusal by its id.
+	Id string `protobuf:"bytes,5,opt,name=id,proto3" json:"id,omitempty"`
+	// At most this many, newest first (default 100, at most 1000).
+	Limit         uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRefusalsRequest) Reset() {
+	*x = ListRefusalsRequest{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRefusalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRefusalsRequest) ProtoMessage() {}
+
+func (x *ListRefusalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRefusalsRequest.ProtoReflect.Descriptor instead.
+func (*ListRefusalsRequest) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListRefusalsRequest) GetMatterCode() string {
+	if x != nil {
+		return x.MatterCode
+	}
+	return ""
+}
+
+func (x *ListRefusalsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *ListRefusalsRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ListRefusalsRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *ListRefusalsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListRefusalsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListRefusalsResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Refusals []*Refusal             `protobuf:"bytes,1,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	// How many matched before the limit.
+	Total         uint32 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRefusalsResponse) Reset() {
+	*x = ListRefusalsResponse{}
+	mi := &file_jiujin_v1_application_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRefusalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRefusalsResponse) ProtoMessage() {}
+
+func (x *ListRefusalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_application_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRefusalsResponse.ProtoReflect.Descriptor instead.
+func (*ListRefusalsResponse) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_application_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListRefusalsResponse) GetRefusals() []*Refusal {
+	if x != nil {
+		return x.Refusals
+	}
+	return nil
+}
+
+func (x *ListRefusalsResponse) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
 var File_jiujin_v1_application_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\n" +
-	"\x1bjiujin/v1/application.proto\x12\tjiujin.v1\x1a\x15jiujin/v1/types.proto\"\xbb\x01\n" +
+	"\x1bjiujin/v1/application.proto\x12\tjiujin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15jiujin/v1/types.proto\"\xbb\x01\n" +
 	"\x18AcceptApplicationRequest\x12\x1f\n" +
 	"\vmatter_code\x18\x01 \x01(\tR\n" +
 	"matterCode\x122\n" +
@@ -1398,7 +1820,7 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x04note\x18\x05 \x01(\tR\x04note\"\x83\x01\n" +
 	"\x19AcceptApplicationResponse\x128\n" +
 	"\vapplication\x18\x01 \x01(\v2\x16.jiujin.v1.ApplicationR\vapplication\x12,\n" +
-	"\areceipt\x18\x02 \x01(\v2\x12.jiujin.v1.ReceiptR\areceipt\"\xa8\x02\n" +
+	"\areceipt\x18\x02 \x01(\v2\x12.jiujin.v1.ReceiptR\areceipt\"\xd6\x02\n" +
 	"\x17ListApplicationsRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -1411,7 +1833,10 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"department\x12\x1c\n" +
 	"\tapplicant\x18\a \x01(\tR\tapplicant\x12\x12\n" +
 	"\x04mine\x18\b \x01(\bR\x04mine\x12.\n" +
-	"\x13applicant_id_sha256\x18\t \x01(\fR\x11applicantIdSha256\"l\n" +
+	"\x13applicant_id_sha256\x18\t \x01(\fR\x11applicantIdSha256\x12\x16\n" +
+	"\x06offset\x18\n" +
+	" \x01(\rR\x06offset\x12\x14\n" +
+	"\x05order\x18\v \x01(\tR\x05order\"l\n" +
 	"\x18ListApplicationsResponse\x12:\n" +
 	"\fapplications\x18\x01 \x03(\v2\x16.jiujin.v1.ApplicationR\fapplications\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\rR\x05total\"d\n" +
@@ -1476,7 +1901,49 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x04step\x18\x02 \x01(\tR\x04step\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\"J\n" +
 	"\x16UpdateFollowUpResponse\x120\n" +
-	"\tfollow_up\x18\x01 \x01(\v2\x13.jiujin.v1.FollowUpR\bfollowUp2\x8b\t\n" +
+	"\tfollow_up\x18\x01 \x01(\v2\x13.jiujin.v1.FollowUpR\bfollowUp\"\xd5\x03\n" +
+	"\aRefusal\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vmatter_code\x18\x02 \x01(\tR\n" +
+	"matterCode\x12\x1f\n" +
+	"\vmatter_name\x18\x03 \x01(\tR\n" +
+	"matterName\x12\x1e\n" +
+	"\n" +
+	"department\x18\x04 \x01(\tR\n" +
+	"department\x122\n" +
+	"\tapplicant\x18\x05 \x01(\v2\x14.jiujin.v1.ApplicantR\tapplicant\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04unit\x18\a \x01(\tR\x04unit\x12\x14\n" +
+	"\x05actor\x18\b \x01(\tR\x05actor\x12\x1f\n" +
+	"\vactor_login\x18\t \x01(\tR\n" +
+	"actorLogin\x129\n" +
+	"\n" +
+	"refused_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\trefusedAt\x12\x1b\n" +
+	"\tunit_name\x18\v \x01(\tR\bunitName\x12'\n" +
+	"\x0fdepartment_name\x18\f \x01(\tR\x0edepartmentName\x12\x1d\n" +
+	"\n" +
+	"unit_phone\x18\r \x01(\tR\tunitPhone\x12!\n" +
+	"\funit_address\x18\x0e \x01(\tR\vunitAddress\"\x87\x01\n" +
+	"\x18RefuseApplicationRequest\x12\x1f\n" +
+	"\vmatter_code\x18\x01 \x01(\tR\n" +
+	"matterCode\x122\n" +
+	"\tapplicant\x18\x02 \x01(\v2\x14.jiujin.v1.ApplicantR\tapplicant\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"I\n" +
+	"\x19RefuseApplicationResponse\x12,\n" +
+	"\arefusal\x18\x01 \x01(\v2\x12.jiujin.v1.RefusalR\arefusal\"\x94\x01\n" +
+	"\x13ListRefusalsRequest\x12\x1f\n" +
+	"\vmatter_code\x18\x01 \x01(\tR\n" +
+	"matterCode\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\x12\x0e\n" +
+	"\x02id\x18\x05 \x01(\tR\x02id\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\"\\\n" +
+	"\x14ListRefusalsResponse\x12.\n" +
+	"\brefusals\x18\x01 \x03(\v2\x12.jiujin.v1.RefusalR\brefusals\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\rR\x05total2\xc0\n" +
+	"\n" +
 	"\x12ApplicationService\x12`\n" +
 	"\x11AcceptApplication\x12#.jiujin.v1.AcceptApplicationRequest\x1a$.jiujin.v1.AcceptApplicationResponse\"\x00\x12]\n" +
 	"\x10ListApplications\x12\".jiujin.v1.ListApplicationsRequest\x1a#.jiujin.v1.ListApplicationsResponse\"\x00\x12W\n" +
@@ -1489,7 +1956,9 @@ const file_jiujin_v1_application_proto_rawDesc = "" +
 	"\x13WithdrawApplication\x12%.jiujin.v1.WithdrawApplicationRequest\x1a&.jiujin.v1.WithdrawApplicationResponse\"\x00\x12c\n" +
 	"\x12ForwardApplication\x12$.jiujin.v1.ForwardApplicationRequest\x1a%.jiujin.v1.ForwardApplicationResponse\"\x00\x12T\n" +
 	"\rListFollowUps\x12\x1f.jiujin.v1.ListFollowUpsRequest\x1a .jiujin.v1.ListFollowUpsResponse\"\x00\x12W\n" +
-	"\x0eUpdateFollowUp\x12 .jiujin.v1.UpdateFollowUpRequest\x1a!.jiujin.v1.UpdateFollowUpResponse\"\x00B\x9b\x01\n" +
+	"\x0eUpdateFollowUp\x12 .jiujin.v1.UpdateFollowUpRequest\x1a!.jiujin.v1.UpdateFollowUpResponse\"\x00\x12`\n" +
+	"\x11RefuseApplication\x12#.jiujin.v1.RefuseApplicationRequest\x1a$.jiujin.v1.RefuseApplicationResponse\"\x00\x12Q\n" +
+	"\fListRefusals\x12\x1e.jiujin.v1.ListRefusalsRequest\x1a\x1f.jiujin.v1.ListRefusalsResponse\"\x00B\x9b\x01\n" +
 	"\rcom.jiujin.v1B\x10ApplicationProtoP\x01Z3github.com/jiujin/jiujin/api/gen/jiujin/v1;jiujinv1\xa2\x02\x03JXX\xaa\x02\tJiujin.V1\xca\x02\tJiujin\\V1\xe2\x02\x15Jiujin\\V1\\GPBMetadata\xea\x02\n" +
 	"Jiujin::V1b\x06proto3"
 
@@ -1505,7 +1974,7 @@ func file_jiujin_v1_application_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_application_proto_rawDescData
 }
 
-var file_jiujin_v1_application_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_jiujin_v1_application_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_jiujin_v1_application_proto_goTypes = []any{
 	(*AcceptApplicationRequest)(nil),    // 0: jiujin.v1.AcceptApplicationRequest
 	(*AcceptApplicationResponse)(nil),   // 1: jiujin.v1.AcceptApplicationResponse
@@ -1531,61 +2000,76 @@ var file_jiujin_v1_application_proto_goTypes = []any{
 	(*ListFollowUpsResponse)(nil),       // 21: jiujin.v1.ListFollowUpsResponse
 	(*UpdateFollowUpRequest)(nil),       // 22: jiujin.v1.UpdateFollowUpRequest
 	(*UpdateFollowUpResponse)(nil),      // 23: jiujin.v1.UpdateFollowUpResponse
-	(*Applicant)(nil),                   // 24: jiujin.v1.Applicant
-	(*Application)(nil),                 // 25: jiujin.v1.Application
-	(*Receipt)(nil),                     // 26: jiujin.v1.Receipt
-	(*HistoryEntry)(nil),                // 27: jiujin.v1.HistoryEntry
-	(*Request)(nil),                     // 28: jiujin.v1.Request
-	(*FollowUp)(nil),                    // 29: jiujin.v1.FollowUp
+	(*Refusal)(nil),                     // 24: jiujin.v1.Refusal
+	(*RefuseApplicationRequest)(nil),    // 25: jiujin.v1.RefuseApplicationRequest
+	(*RefuseApplicationResponse)(nil),   // 26: jiujin.v1.RefuseApplicationResponse
+	(*ListRefusalsRequest)(nil),         // 27: jiujin.v1.ListRefusalsRequest
+	(*ListRefusalsResponse)(nil),        // 28: jiujin.v1.ListRefusalsResponse
+	(*Applicant)(nil),                   // 29: jiujin.v1.Applicant
+	(*Application)(nil),                 // 30: jiujin.v1.Application
+	(*Receipt)(nil),                     // 31: jiujin.v1.Receipt
+	(*HistoryEntry)(nil),                // 32: jiujin.v1.HistoryEntry
+	(*Request)(nil),                     // 33: jiujin.v1.Request
+	(*FollowUp)(nil),                    // 34: jiujin.v1.FollowUp
+	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
 }
 var file_jiujin_v1_application_proto_depIdxs = []int32{
-	24, // 0: jiujin.v1.AcceptApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
-	25, // 1: jiujin.v1.AcceptApplicationResponse.application:type_name -> jiujin.v1.Application
-	26, // 2: jiujin.v1.AcceptApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
-	25, // 3: jiujin.v1.ListApplicationsResponse.applications:type_name -> jiujin.v1.Application
-	25, // 4: jiujin.v1.GetApplicationResponse.application:type_name -> jiujin.v1.Application
-	27, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
-	26, // 6: jiujin.v1.GetApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
-	25, // 7: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
-	25, // 8: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
-	28, // 9: jiujin.v1.SupplyMaterialsResponse.request:type_name -> jiujin.v1.Request
-	25, // 10: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 11: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 12: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
-	25, // 13: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
-	28, // 14: jiujin.v1.WithdrawApplicationResponse.request:type_name -> jiujin.v1.Request
-	25, // 15: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
-	29, // 16: jiujin.v1.ListFollowUpsResponse.follow_ups:type_name -> jiujin.v1.FollowUp
-	29, // 17: jiujin.v1.UpdateFollowUpResponse.follow_up:type_name -> jiujin.v1.FollowUp
-	0,  // 18: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
-	2,  // 19: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
-	4,  // 20: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
-	6,  // 21: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
-	8,  // 22: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
-	10, // 23: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
-	12, // 24: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
-	14, // 25: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
-	16, // 26: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
-	18, // 27: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
-	20, // 28: jiujin.v1.ApplicationService.ListFollowUps:input_type -> jiujin.v1.ListFollowUpsRequest
-	22, // 29: jiujin.v1.ApplicationService.UpdateFollowUp:input_type -> jiujin.v1.UpdateFollowUpRequest
-	1,  // 30: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
-	3,  // 31: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
-	5,  // 32: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
-	7,  // 33: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
-	9,  // 34: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
-	11, // 35: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
-	13, // 36: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
-	15, // 37: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
-	17, // 38: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
-	19, // 39: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
-	21, // 40: jiujin.v1.ApplicationService.ListFollowUps:output_type -> jiujin.v1.ListFollowUpsResponse
-	23, // 41: jiujin.v1.ApplicationService.UpdateFollowUp:output_type -> jiujin.v1.UpdateFollowUpResponse
-	30, // [30:42] is the sub-list for method output_type
-	18, // [18:30] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	29, // 0: jiujin.v1.AcceptApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
+	30, // 1: jiujin.v1.AcceptApplicationResponse.application:type_name -> jiujin.v1.Application
+	31, // 2: jiujin.v1.AcceptApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
+	30, // 3: jiujin.v1.ListApplicationsResponse.applications:type_name -> jiujin.v1.Application
+	30, // 4: jiujin.v1.GetApplicationResponse.application:type_name -> jiujin.v1.Application
+	32, // 5: jiujin.v1.GetApplicationResponse.history:type_name -> jiujin.v1.HistoryEntry
+	31, // 6: jiujin.v1.GetApplicationResponse.receipt:type_name -> jiujin.v1.Receipt
+	30, // 7: jiujin.v1.RequestSupplementResponse.application:type_name -> jiujin.v1.Application
+	30, // 8: jiujin.v1.SupplyMaterialsResponse.application:type_name -> jiujin.v1.Application
+	33, // 9: jiujin.v1.SupplyMaterialsResponse.request:type_name -> jiujin.v1.Request
+	30, // 10: jiujin.v1.DecideApplicationResponse.application:type_name -> jiujin.v1.Application
+	30, // 11: jiujin.v1.DeliverApplicationResponse.application:type_name -> jiujin.v1.Application
+	30, // 12: jiujin.v1.RateApplicationResponse.application:type_name -> jiujin.v1.Application
+	30, // 13: jiujin.v1.WithdrawApplicationResponse.application:type_name -> jiujin.v1.Application
+	33, // 14: jiujin.v1.WithdrawApplicationResponse.request:type_name -> jiujin.v1.Request
+	30, // 15: jiujin.v1.ForwardApplicationResponse.application:type_name -> jiujin.v1.Application
+	34, // 16: jiujin.v1.ListFollowUpsResponse.follow_ups:type_name -> jiujin.v1.FollowUp
+	34, // 17: jiujin.v1.UpdateFollowUpResponse.follow_up:type_name -> jiujin.v1.FollowUp
+	29, // 18: jiujin.v1.Refusal.applicant:type_name -> jiujin.v1.Applicant
+	35, // 19: jiujin.v1.Refusal.refused_at:type_name -> google.protobuf.Timestamp
+	29, // 20: jiujin.v1.RefuseApplicationRequest.applicant:type_name -> jiujin.v1.Applicant
+	24, // 21: jiujin.v1.RefuseApplicationResponse.refusal:type_name -> jiujin.v1.Refusal
+	24, // 22: jiujin.v1.ListRefusalsResponse.refusals:type_name -> jiujin.v1.Refusal
+	0,  // 23: jiujin.v1.ApplicationService.AcceptApplication:input_type -> jiujin.v1.AcceptApplicationRequest
+	2,  // 24: jiujin.v1.ApplicationService.ListApplications:input_type -> jiujin.v1.ListApplicationsRequest
+	4,  // 25: jiujin.v1.ApplicationService.GetApplication:input_type -> jiujin.v1.GetApplicationRequest
+	6,  // 26: jiujin.v1.ApplicationService.RequestSupplement:input_type -> jiujin.v1.RequestSupplementRequest
+	8,  // 27: jiujin.v1.ApplicationService.SupplyMaterials:input_type -> jiujin.v1.SupplyMaterialsRequest
+	10, // 28: jiujin.v1.ApplicationService.DecideApplication:input_type -> jiujin.v1.DecideApplicationRequest
+	12, // 29: jiujin.v1.ApplicationService.DeliverApplication:input_type -> jiujin.v1.DeliverApplicationRequest
+	14, // 30: jiujin.v1.ApplicationService.RateApplication:input_type -> jiujin.v1.RateApplicationRequest
+	16, // 31: jiujin.v1.ApplicationService.WithdrawApplication:input_type -> jiujin.v1.WithdrawApplicationRequest
+	18, // 32: jiujin.v1.ApplicationService.ForwardApplication:input_type -> jiujin.v1.ForwardApplicationRequest
+	20, // 33: jiujin.v1.ApplicationService.ListFollowUps:input_type -> jiujin.v1.ListFollowUpsRequest
+	22, // 34: jiujin.v1.ApplicationService.UpdateFollowUp:input_type -> jiujin.v1.UpdateFollowUpRequest
+	25, // 35: jiujin.v1.ApplicationService.RefuseApplication:input_type -> jiujin.v1.RefuseApplicationRequest
+	27, // 36: jiujin.v1.ApplicationService.ListRefusals:input_type -> jiujin.v1.ListRefusalsRequest
+	1,  // 37: jiujin.v1.ApplicationService.AcceptApplication:output_type -> jiujin.v1.AcceptApplicationResponse
+	3,  // 38: jiujin.v1.ApplicationService.ListApplications:output_type -> jiujin.v1.ListApplicationsResponse
+	5,  // 39: jiujin.v1.ApplicationService.GetApplication:output_type -> jiujin.v1.GetApplicationResponse
+	7,  // 40: jiujin.v1.ApplicationService.RequestSupplement:output_type -> jiujin.v1.RequestSupplementResponse
+	9,  // 41: jiujin.v1.ApplicationService.SupplyMaterials:output_type -> jiujin.v1.SupplyMaterialsResponse
+	11, // 42: jiujin.v1.ApplicationService.DecideApplication:output_type -> jiujin.v1.DecideApplicationResponse
+	13, // 43: jiujin.v1.ApplicationService.DeliverApplication:output_type -> jiujin.v1.DeliverApplicationResponse
+	15, // 44: jiujin.v1.ApplicationService.RateApplication:output_type -> jiujin.v1.RateApplicationResponse
+	17, // 45: jiujin.v1.ApplicationService.WithdrawApplication:output_type -> jiujin.v1.WithdrawApplicationResponse
+	19, // 46: jiujin.v1.ApplicationService.ForwardApplication:output_type -> jiujin.v1.ForwardApplicationResponse
+	21, // 47: jiujin.v1.ApplicationService.ListFollowUps:output_type -> jiujin.v1.ListFollowUpsResponse
+	23, // 48: jiujin.v1.ApplicationService.UpdateFollowUp:output_type -> jiujin.v1.UpdateFollowUpResponse
+	26, // 49: jiujin.v1.ApplicationService.RefuseApplication:output_type -> jiujin.v1.RefuseApplicationResponse
+	28, // 50: jiujin.v1.ApplicationService.ListRefusals:output_type -> jiujin.v1.ListRefusalsResponse
+	37, // [37:51] is the sub-list for method output_type
+	23, // [23:37] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_application_proto_init() }
@@ -1600,7 +2084,7 @@ func file_jiujin_v1_application_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_application_proto_rawDesc), len(file_jiujin_v1_application_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

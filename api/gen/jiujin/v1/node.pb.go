@@ -972,8 +972,11 @@ type GetStatsResponse struct {
 	UnitName       string `protobuf:"bytes,41,opt,name=unit_name,json=unitName,proto3" json:"unit_name,omitempty"`
 	Department     string `protobuf:"bytes,42,opt,name=department,proto3" json:"department,omitempty"`
 	DepartmentName string `protobuf:"bytes,43,opt,name=department_name,json=departmentName,proto3" json:"department_name,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Refused at a window (不予受理), on the refusal's day, of the unit's
+	// subtree and the department; not among the accepted.
+	Refused       uint64 `protobuf:"varint,44,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
@@ -1158,6 +1161,13 @@ func (x *GetStatsResponse) GetDepartmentName() string {
 		return x.DepartmentName
 	}
 	return ""
+}
+
+func (x *GetStatsResponse) GetRefused() uint64 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
 }
 
 type GetStatusRequest struct {
@@ -1918,7 +1928,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"department\x18\x02 \x01(\tR\n" +
 	"department\x12\x12\n" +
 	"\x04from\x18\x03 \x01(\tR\x04from\x12\x0e\n" +
-	"\x02to\x18\x04 \x01(\tR\x02to\"\x87\x06\n" +
+	"\x02to\x18\x04 \x01(\tR\x02to\"\xa1\x06\n" +
 	"\x10GetStatsResponse\x12\x18\n" +
 	"\amatters\x18\x01 \x01(\rR\amatters\x12$\n" +
 	"\x0eone_trip_share\x18\x02 \x01(\x01R\foneTripShare\x12(\n" +
@@ -1945,7 +1955,8 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"department\x18* \x01(\tR\n" +
 	"department\x12'\n" +
-	"\x0fdepartment_name\x18+ \x01(\tR\x0edepartmentName\"\x12\n" +
+	"\x0fdepartment_name\x18+ \x01(\tR\x0edepartmentName\x12\x18\n" +
+	"\arefused\x18, \x01(\x04R\arefused\"\x12\n" +
 	"\x10GetStatusRequest\"\xa6\x02\n" +
 	"\n" +
 	"LinkStatus\x12\x12\n" +

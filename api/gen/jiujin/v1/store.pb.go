@@ -73,6 +73,7 @@ type Command struct {
 	//	*Command_AnswerEnrollment
 	//	*Command_BackupTaken
 	//	*Command_SetUnits
+	//	*Command_Refuse
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -418,6 +419,15 @@ func (x *Command) GetSetUnits() *SetUnitsRequest {
 	return nil
 }
 
+func (x *Command) GetRefuse() *RefuseApplicationRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Refuse); ok {
+			return x.Refuse
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -538,6 +548,10 @@ type Command_SetUnits struct {
 	SetUnits *SetUnitsRequest `protobuf:"bytes,38,opt,name=set_units,json=setUnits,proto3,oneof"`
 }
 
+type Command_Refuse struct {
+	Refuse *RefuseApplicationRequest `protobuf:"bytes,39,opt,name=refuse,proto3,oneof"`
+}
+
 func (*Command_ImportCatalog) isCommand_Op() {}
 
 func (*Command_Accept) isCommand_Op() {}
@@ -595,6 +609,8 @@ func (*Command_AnswerEnrollment) isCommand_Op() {}
 func (*Command_BackupTaken) isCommand_Op() {}
 
 func (*Command_SetUnits) isCommand_Op() {}
+
+func (*Command_Refuse) isCommand_Op() {}
 
 // Commands proposed at once by different callers, put in one entry of a
 // replicated group's log so that they share one log append, one fsync on
@@ -1965,7 +1981,7 @@ var File_jiujin_v1_store_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\x1a\x14jiujin/v1/unit.proto\"\xa2\x0f\n" +
+	"\x15jiujin/v1/store.proto\x12\tjiujin.v1\x1a\x17jiujin/v1/account.proto\x1a\x1bjiujin/v1/application.proto\x1a\x17jiujin/v1/catalog.proto\x1a\x1ajiujin/v1/delegation.proto\x1a\x14jiujin/v1/node.proto\x1a\x14jiujin/v1/sync.proto\x1a\x15jiujin/v1/types.proto\x1a\x14jiujin/v1/unit.proto\"\xe1\x0f\n" +
 	"\aCommand\x12\x15\n" +
 	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1d\n" +
@@ -2005,7 +2021,8 @@ const file_jiujin_v1_store_proto_rawDesc = "" +
 	"\x06enroll\x18# \x01(\v2\x15.jiujin.v1.EnrollmentH\x00R\x06enroll\x12Q\n" +
 	"\x11answer_enrollment\x18$ \x01(\v2\".jiujin.v1.AnswerEnrollmentRequestH\x00R\x10answerEnrollment\x12;\n" +
 	"\fbackup_taken\x18% \x01(\v2\x16.jiujin.v1.BackupTakenH\x00R\vbackupTaken\x129\n" +
-	"\tset_units\x18& \x01(\v2\x1a.jiujin.v1.SetUnitsRequestH\x00R\bsetUnitsB\x04\n" +
+	"\tset_units\x18& \x01(\v2\x1a.jiujin.v1.SetUnitsRequestH\x00R\bsetUnits\x12=\n" +
+	"\x06refuse\x18' \x01(\v2#.jiujin.v1.RefuseApplicationRequestH\x00R\x06refuseB\x04\n" +
 	"\x02op\"*\n" +
 	"\fCommandBatch\x12\x1a\n" +
 	"\bcommands\x18\x01 \x03(\fR\bcommands\"9\n" +
@@ -2159,11 +2176,12 @@ var file_jiujin_v1_store_proto_goTypes = []any{
 	(*AnswerEnrollmentRequest)(nil),    // 44: jiujin.v1.AnswerEnrollmentRequest
 	(*BackupTaken)(nil),                // 45: jiujin.v1.BackupTaken
 	(*SetUnitsRequest)(nil),            // 46: jiujin.v1.SetUnitsRequest
-	(*Peer)(nil),                       // 47: jiujin.v1.Peer
-	(*Event)(nil),                      // 48: jiujin.v1.Event
-	(*Department)(nil),                 // 49: jiujin.v1.Department
-	(*Matter)(nil),                     // 50: jiujin.v1.Matter
-	(*Application)(nil),                // 51: jiujin.v1.Application
+	(*RefuseApplicationRequest)(nil),   // 47: jiujin.v1.RefuseApplicationRequest
+	(*Peer)(nil),                       // 48: jiujin.v1.Peer
+	(*Event)(nil),                      // 49: jiujin.v1.Event
+	(*Department)(nil),                 // 50: jiujin.v1.Department
+	(*Matter)(nil),                     // 51: jiujin.v1.Matter
+	(*Application)(nil),                // 52: jiujin.v1.Application
 }
 var file_jiujin_v1_store_proto_depIdxs = []int32{
 	24, // 0: jiujin.v1.Command.import_catalog:type_name -> jiujin.v1.ImportCatalogRequest
@@ -2195,20 +2213,21 @@ var file_jiujin_v1_store_proto_depIdxs = []int32{
 	44, // 26: jiujin.v1.Command.answer_enrollment:type_name -> jiujin.v1.AnswerEnrollmentRequest
 	45, // 27: jiujin.v1.Command.backup_taken:type_name -> jiujin.v1.BackupTaken
 	46, // 28: jiujin.v1.Command.set_units:type_name -> jiujin.v1.SetUnitsRequest
-	47, // 29: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
-	48, // 30: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
-	48, // 31: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
-	48, // 32: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
-	49, // 33: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
-	50, // 34: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
-	49, // 35: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
-	51, // 36: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
-	22, // 37: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	47, // 29: jiujin.v1.Command.refuse:type_name -> jiujin.v1.RefuseApplicationRequest
+	48, // 30: jiujin.v1.Ingest.from:type_name -> jiujin.v1.Peer
+	49, // 31: jiujin.v1.Ingest.events:type_name -> jiujin.v1.Event
+	49, // 32: jiujin.v1.FeedEntry.event:type_name -> jiujin.v1.Event
+	49, // 33: jiujin.v1.QuarantineEntry.event:type_name -> jiujin.v1.Event
+	50, // 34: jiujin.v1.CatalogPublished.departments:type_name -> jiujin.v1.Department
+	51, // 35: jiujin.v1.MatterChanged.matter:type_name -> jiujin.v1.Matter
+	50, // 36: jiujin.v1.CatalogRecord.departments:type_name -> jiujin.v1.Department
+	52, // 37: jiujin.v1.AppAccepted.application:type_name -> jiujin.v1.Application
+	22, // 38: jiujin.v1.AuditRecord.entries:type_name -> jiujin.v1.AuditEntry
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_store_proto_init() }
@@ -2254,6 +2273,7 @@ func file_jiujin_v1_store_proto_init() {
 		(*Command_AnswerEnrollment)(nil),
 		(*Command_BackupTaken)(nil),
 		(*Command_SetUnits)(nil),
+		(*Command_Refuse)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

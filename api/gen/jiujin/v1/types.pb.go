@@ -1411,8 +1411,12 @@ type Receipt struct {
 	ProcessingUnitName   string `protobuf:"bytes,41,opt,name=processing_unit_name,json=processingUnitName,proto3" json:"processing_unit_name,omitempty"`
 	AcceptingUnitPhone   string `protobuf:"bytes,42,opt,name=accepting_unit_phone,json=acceptingUnitPhone,proto3" json:"accepting_unit_phone,omitempty"`
 	AcceptingUnitAddress string `protobuf:"bytes,43,opt,name=accepting_unit_address,json=acceptingUnitAddress,proto3" json:"accepting_unit_address,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The first eight hex digits of the hash of the acceptance event
+	// (XXXX-XXXX): any node holding the application finds the same, so a
+	// receipt can be checked against the record.
+	CheckCode     string `protobuf:"bytes,44,opt,name=check_code,json=checkCode,proto3" json:"check_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Receipt) Reset() {
@@ -1581,6 +1585,13 @@ func (x *Receipt) GetAcceptingUnitPhone() string {
 func (x *Receipt) GetAcceptingUnitAddress() string {
 	if x != nil {
 		return x.AcceptingUnitAddress
+	}
+	return ""
+}
+
+func (x *Receipt) GetCheckCode() string {
+	if x != nil {
+		return x.CheckCode
 	}
 	return ""
 }
@@ -2418,7 +2429,7 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x14processing_unit_name\x18( \x01(\tR\x12processingUnitName\x12\x1f\n" +
 	"\vholder_name\x18) \x01(\tR\n" +
 	"holderName\x12'\n" +
-	"\x0fdepartment_name\x18* \x01(\tR\x0edepartmentName\"\xf9\x06\n" +
+	"\x0fdepartment_name\x18* \x01(\tR\x0edepartmentName\"\x98\a\n" +
 	"\aReceipt\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vmatter_code\x18\x02 \x01(\tR\n" +
@@ -2443,7 +2454,9 @@ const file_jiujin_v1_types_proto_rawDesc = "" +
 	"\x13accepting_unit_name\x18( \x01(\tR\x11acceptingUnitName\x120\n" +
 	"\x14processing_unit_name\x18) \x01(\tR\x12processingUnitName\x120\n" +
 	"\x14accepting_unit_phone\x18* \x01(\tR\x12acceptingUnitPhone\x124\n" +
-	"\x16accepting_unit_address\x18+ \x01(\tR\x14acceptingUnitAddress\"9\n" +
+	"\x16accepting_unit_address\x18+ \x01(\tR\x14acceptingUnitAddress\x12\x1d\n" +
+	"\n" +
+	"check_code\x18, \x01(\tR\tcheckCode\"9\n" +
 	"\x05Scope\x12\x14\n" +
 	"\x05units\x18\x01 \x03(\tR\x05units\x12\x1a\n" +
 	"\bsubtrees\x18\x02 \x03(\tR\bsubtrees\"\x9b\x03\n" +

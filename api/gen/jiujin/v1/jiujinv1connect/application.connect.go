@@ -69,6 +69,12 @@ const (
 	// ApplicationServiceUpdateFollowUpProcedure is the fully-qualified name of the ApplicationService's
 	// UpdateFollowUp RPC.
 	ApplicationServiceUpdateFollowUpProcedure = "/jiujin.v1.ApplicationService/UpdateFollowUp"
+	// ApplicationServiceRefuseApplicationProcedure is the fully-qualified name of the
+	// ApplicationService's RefuseApplication RPC.
+	ApplicationServiceRefuseApplicationProcedure = "/jiujin.v1.ApplicationService/RefuseApplication"
+	// ApplicationServiceListRefusalsProcedure is the fully-qualified name of the ApplicationService's
+	// ListRefusals RPC.
+	ApplicationServiceListRefusalsProcedure = "/jiujin.v1.ApplicationService/ListRefusals"
 )
 
 // ApplicationServiceClient is a client for the jiujin.v1.ApplicationService service.
@@ -91,6 +97,13 @@ type ApplicationServiceClient interface {
 	// Follow-ups of low ratings: list them, record the callback and the fix.
 	ListFollowUps(context.Context, *connect.Request[v1.ListFollowUpsRequest]) (*connect.Response[v1.ListFollowUpsResponse], error)
 	UpdateFollowUp(context.Context, *connect.Request[v1.UpdateFollowUpRequest]) (*connect.Response[v1.UpdateFollowUpResponse], error)
+	// 不予受理: the window refuses to accept (the applicant is not eligible,
+	// the matter is not this service's), with the reason the applicant is
+	// told in a printed notice. Recorded at the refusing unit and counted.
+	RefuseApplication(context.Context, *connect.Request[v1.RefuseApplicationRequest]) (*connect.Response[v1.RefuseApplicationResponse], error)
+	// The refusals this node holds (its own, and its subtree's at a
+	// township or the county), newest first.
+	ListRefusals(context.Context, *connect.Request[v1.ListRefusalsRequest]) (*connect.Response[v1.ListRefusalsResponse], error)
 }
 
 // NewApplicationServiceClient constructs a client for the jiujin.v1.ApplicationService service. By
@@ -176,6 +189,18 @@ func NewApplicationServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithSchema(applicationServiceMethods.ByName("UpdateFollowUp")),
 			connect.WithClientOptions(opts...),
 		),
+		refuseApplication: connect.NewClient[v1.RefuseApplicationRequest, v1.RefuseApplicationResponse](
+			httpClient,
+			baseURL+ApplicationServiceRefuseApplicationProcedure,
+			connect.WithSchema(applicationServiceMethods.ByName("RefuseApplication")),
+			connect.WithClientOptions(opts...),
+		),
+		listRefusals: connect.NewClient[v1.ListRefusalsRequest, v1.ListRefusalsResponse](
+			httpClient,
+			baseURL+ApplicationServiceListRefusalsProcedure,
+			connect.WithSchema(applicationServiceMethods.ByName("ListRefusals")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -193,6 +218,8 @@ type applicationServiceClient struct {
 	forwardApplication  *connect.Client[v1.ForwardApplicationRequest, v1.ForwardApplicationResponse]
 	listFollowUps       *connect.Client[v1.ListFollowUpsRequest, v1.ListFollowUpsResponse]
 	updateFollowUp      *connect.Client[v1.UpdateFollowUpRequest, v1.UpdateFollowUpResponse]
+	refuseApplication   *connect.Client[v1.RefuseApplicationRequest, v1.RefuseApplicationResponse]
+	listRefusals        *connect.Client[v1.ListRefusalsRequest, v1.ListRefusalsResponse]
 }
 
 // AcceptApplication calls jiujin.v1.ApplicationService.AcceptApplication.
@@ -255,6 +282,16 @@ func (c *applicationServiceClient) UpdateFollowUp(ctx context.Context, req *conn
 	return c.updateFollowUp.CallUnary(ctx, req)
 }
 
+// RefuseApplication calls jiujin.v1.ApplicationService.RefuseApplication.
+func (c *applicationServiceClient) RefuseApplication(ctx context.Context, req *connect.Request[v1.RefuseApplicationRequest]) (*connect.Response[v1.RefuseApplicationResponse], error) {
+	return c.refuseApplication.CallUnary(ctx, req)
+}
+
+// ListRefusals calls jiujin.v1.ApplicationService.ListRefusals.
+func (c *applicationServiceClient) ListRefusals(ctx context.Context, req *connect.Request[v1.ListRefusalsRequest]) (*connect.Response[v1.ListRefusalsResponse], error) {
+	return c.listRefusals.CallUnary(ctx, req)
+}
+
 // ApplicationServiceHandler is an implementation of the jiujin.v1.ApplicationService service.
 type ApplicationServiceHandler interface {
 	AcceptApplication(context.Context, *connect.Request[v1.AcceptApplicationRequest]) (*connect.Response[v1.AcceptApplicationResponse], error)
@@ -275,6 +312,13 @@ type ApplicationServiceHandler interface {
 	// Follow-ups of low ratings: list them, record the callback and the fix.
 	ListFollowUps(context.Context, *connect.Request[v1.ListFollowUpsRequest]) (*connect.Response[v1.ListFollowUpsResponse], error)
 	UpdateFollowUp(context.Context, *connect.Request[v1.UpdateFollowUpRequest]) (*connect.Response[v1.UpdateFollowUpResponse], error)
+	// 不予受理: the window refuses to accept (the applicant is not eligible,
+	// the matter is not this service's), with the reason the applicant is
+	// told in a printed notice. Recorded at the refusing unit and counted.
+	RefuseApplication(context.Context, *connect.Request[v1.RefuseApplicationRequest]) (*connect.Response[v1.RefuseApplicationResponse], error)
+	// The refusals this node holds (its own, and its subtree's at a
+	// township or the county), newest first.
+	ListRefusals(context.Context, *connect.Request[v1.ListRefusalsRequest]) (*connect.Response[v1.ListRefusalsResponse], error)
 }
 
 // NewApplicationServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -356,6 +400,18 @@ func NewApplicationServiceHandler(svc ApplicationServiceHandler, opts ...connect
 		connect.WithSchema(applicationServiceMethods.ByName("UpdateFollowUp")),
 		connect.WithHandlerOptions(opts...),
 	)
+	applicationServiceRefuseApplicationHandler := connect.NewUnaryHandler(
+		ApplicationServiceRefuseApplicationProcedure,
+		svc.RefuseApplication,
+		connect.WithSchema(applicationServiceMethods.ByName("RefuseApplication")),
+		connect.WithHandlerOptions(opts...),
+	)
+	applicationServiceListRefusalsHandler := connect.NewUnaryHandler(
+		ApplicationServiceListRefusalsProcedure,
+		svc.ListRefusals,
+		connect.WithSchema(applicationServiceMethods.ByName("ListRefusals")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/jiujin.v1.ApplicationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ApplicationServiceAcceptApplicationProcedure:
@@ -382,6 +438,10 @@ func NewApplicationServiceHandler(svc ApplicationServiceHandler, opts ...connect
 			applicationServiceListFollowUpsHandler.ServeHTTP(w, r)
 		case ApplicationServiceUpdateFollowUpProcedure:
 			applicationServiceUpdateFollowUpHandler.ServeHTTP(w, r)
+		case ApplicationServiceRefuseApplicationProcedure:
+			applicationServiceRefuseApplicationHandler.ServeHTTP(w, r)
+		case ApplicationServiceListRefusalsProcedure:
+			applicationServiceListRefusalsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -437,4 +497,12 @@ func (UnimplementedApplicationServiceHandler) ListFollowUps(context.Context, *co
 
 func (UnimplementedApplicationServiceHandler) UpdateFollowUp(context.Context, *connect.Request[v1.UpdateFollowUpRequest]) (*connect.Response[v1.UpdateFollowUpResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.UpdateFollowUp is not implemented"))
+}
+
+func (UnimplementedApplicationServiceHandler) RefuseApplication(context.Context, *connect.Request[v1.RefuseApplicationRequest]) (*connect.Response[v1.RefuseApplicationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.RefuseApplication is not implemented"))
+}
+
+func (UnimplementedApplicationServiceHandler) ListRefusals(context.Context, *connect.Request[v1.ListRefusalsRequest]) (*connect.Response[v1.ListRefusalsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("jiujin.v1.ApplicationService.ListRefusals is not implemented"))
 }
