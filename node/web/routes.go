@@ -43,6 +43,20 @@ func (c *Console) routes(static http.Handler) {
 	m.HandleFunc("GET /apps/{id}/rate", c.page(v1.ApplicationServiceRateApplicationProcedure, c.rateForm))
 	m.HandleFunc("POST /apps/{id}/rate", c.page(v1.ApplicationServiceRateApplicationProcedure, c.rate))
 	c.refuseRoutes() // /refuse 不予受理, /refusals 登记, /refusals/{id} 告知书
+	// /admin 管理 (/admin/catalog, /delegations, /accounts, /units): each page
+	// takes the rule of the administrator's call it offers.
+	m.HandleFunc("GET /admin", c.page(v1.CatalogServiceImportCatalogProcedure, c.adminIndex))
+	m.HandleFunc("GET /admin/catalog", c.page(v1.CatalogServiceImportCatalogProcedure, c.adminCatalog))
+	m.HandleFunc("POST /admin/catalog/preview", c.uploadPage(v1.CatalogServiceImportCatalogProcedure, c.catalogPreview))
+	m.HandleFunc("POST /admin/catalog/publish", c.uploadPage(v1.CatalogServiceImportCatalogProcedure, c.catalogPublish))
+	m.HandleFunc("GET /admin/delegations", c.page(v1.DelegationServiceGrantDelegationProcedure, c.adminDelegations))
+	m.HandleFunc("POST /admin/delegations", c.page(v1.DelegationServiceGrantDelegationProcedure, c.grant))
+	m.HandleFunc("POST /admin/delegations/{id}/revoke", c.page(v1.DelegationServiceRevokeDelegationProcedure, c.revokeDelegation))
+	m.HandleFunc("GET /admin/accounts", c.page(v1.AccountServiceAddAccountProcedure, c.adminAccounts))
+	m.HandleFunc("POST /admin/accounts", c.page(v1.AccountServiceAddAccountProcedure, c.addAccount))
+	m.HandleFunc("POST /admin/accounts/{login}", c.page(v1.AccountServiceUpdateAccountProcedure, c.updateAccount))
+	m.HandleFunc("GET /admin/units", c.page(v1.UnitServiceSetUnitsProcedure, c.adminUnits))
+	m.HandleFunc("POST /admin/units", c.page(v1.UnitServiceSetUnitsProcedure, c.setUnit))
 }
 
 // linkView is the upstream link as every page shows it.
