@@ -320,3 +320,39 @@ func TestConsoleListPages(t *testing.T) {
 	require.Contains(t, body, "最早到期的在前")
 	require.Contains(t, body, ids[0], "accepted first, due first")
 }
+
+// TestConsoleRevealsOnlyToAnAuditor: the full identity number is shown to
+// an auditor who gives a reason, and the reveal is in the history; a
+// worker is refused.
+func TestConsoleRevealsOnlyToAnAuditor(t *testing.T) {
+	ca := newTestCA(t, "330324")
+	county := startTLSNode(t, "330324", issueBundle(t, ca, "330324", auth.RoleNode), nil, nil)
+	county.importSeed(t)
+	addAccount(t, county, "liufang", "330324", "", rules.RoleWorker)
+	secret := addAccount(t, county, "shenji", "330324", "", rules.RoleAuditor)
+	id := county.accept(t, acceptReq()).GetId()
+
+	w := newBrowser(t, county)
+	w.login("liufang")
+	code, body, _ := w.get("/apps/" + id)
+	require.Equal(t, http.StatusOK, code)
+	require.NotContains(t, body, "/reveal", "no form for a worker")
+	code, _, _ = w.post("/apps/"+id+"/reveal", url.Values{"reason": {"好奇"}})
+	require.Equal(t, http.StatusForbidden, code)
+
+	a := newBrowser(t, county)
+	otp, err := auth.TOTPCode(secret, county.clock.Now())
+	require.NoError(t, err)
+	code, body, _ = a.post("/login", url.Values{"login": {"shenji"}, "password": {testPassword}, "otp": {otp}, "next": {"/apps/" + id}})
+	require.Equal(t, http.StatusSeeOther, code, body)
+	code, body, _ = a.get("/apps/" + id)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, rules.MaskIDNumber(idWang))
+	require.NotContains(t, body, idWang)
+	code, _, _ = a.post("/apps/"+id+"/reveal", url.Values{"reason": {""}})
+	require.Equal(t, http.StatusBadRequest, code, "a reason is required")
+	code, body, _ = a.post("/apps/"+id+"/reveal", url.Values{"reason": {"核对身份"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `<span id="id-number">`+idWang+`</span>`)
+	require.Contains(t, body, "查看完整身份证号（核对身份）", "the reveal is in the history")
+}

@@ -193,3 +193,15 @@ func TestInitialsTableIsCurrent(t *testing.T) {
 	require.Equal(t, "cjrzhfxb", initialsOf("残疾人证核发（新办）"), "brackets dropped")
 	require.Equal(t, "80zs", initialsOf("80周岁"))
 }
+
+// TestAliasInitials: 低保申请's initials find 最低生活保障审批 (issue 19's
+// example, dbsq).
+func TestAliasInitials(t *testing.T) {
+	clock := &manualClock{t: at("2026-11-23", 9)}
+	c := openUnit(t, county, clock)
+	seedCatalog(t, c, clock)
+	ms, err := c.ListMatters(&pb.ListMattersRequest{Query: "dbsq"})
+	require.NoError(t, err)
+	require.Len(t, ms, 1)
+	require.Equal(t, "MZ-001", ms[0].GetCode())
+}

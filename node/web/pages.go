@@ -374,7 +374,7 @@ type appData struct {
 	App     *pb.Application
 	History []*pb.HistoryEntry
 	// What this operator may do here, now.
-	MayDecide, MayDeliver, MayRate, MaySupply bool
+	MayDecide, MayDeliver, MayRate, MaySupply, MayReveal, Revealed bool
 	// What may be handed in: 容缺 materials and those asked for.
 	Owed      []string
 	OpenParts []*pb.Task
@@ -382,7 +382,18 @@ type appData struct {
 }
 
 func (c *Console) app(q *request) error {
-	res, err := c.cfg.Service.GetApplication(q.ctx(), connect.NewRequest(&pb.GetApplicationRequest{Id: q.r.PathValue("id")}))
+	return c.showApp(q, &pb.GetApplicationRequest{Id: q.r.PathValue("id")})
+}
+
+// reveal shows the full identity number to an auditor who gives a reason:
+// the API records the reveal before it answers.
+func (c *Console) reveal(q *request) error {
+	return c.showApp(q, &pb.GetApplicationRequest{Id: q.r.PathValue("id"), Reveal: true,
+		RevealReason: strings.TrimSpace(q.r.PostForm.Get("reason"))})
+}
+
+func (c *Console) showApp(q *request, req *pb.GetApplicationRequest) error {
+	res, err := c.cfg.Service.GetApplication(q.ctx(), connect.NewRequest(req))
 	if err != nil {
 		return err
 	}
@@ -403,6 +414,7 @@ func (c *Console) app(q *request) error {
 	d.MayRate = window && d.Here && a.GetState() == rules.StateDelivered
 	d.Owed = append(append([]string(nil), a.GetMaterialsMissing()...), a.GetMaterialsRequested()...)
 	d.MaySupply = window && undecided && len(d.Owed) > 0
+	d.MayReveal, d.Revealed = q.op.Has(rules.RoleAuditor) && !req.GetReveal(), req.GetReveal()
 	c.render(q.w, q, http.StatusOK, "app", "办件 "+a.GetId(), d, nil, "")
 	return nil
 }

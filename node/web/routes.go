@@ -35,6 +35,7 @@ func (c *Console) routes(static http.Handler) {
 	m.HandleFunc("GET /apps/{id}/receipt", c.page(v1.ApplicationServiceGetApplicationProcedure, c.receipt))
 	m.HandleFunc("GET /apps/{id}/notice/{kind}", c.page(v1.ApplicationServiceGetApplicationProcedure, c.notice))
 	m.HandleFunc("POST /apps/{id}/decide", c.page(v1.ApplicationServiceDecideApplicationProcedure, c.decide))
+	m.HandleFunc("POST /apps/{id}/reveal", c.page(v1.ApplicationServiceGetApplicationProcedure, c.reveal))
 	m.HandleFunc("POST /apps/{id}/supply", c.page(v1.ApplicationServiceSupplyMaterialsProcedure, c.supply))
 	m.HandleFunc("POST /apps/{id}/deliver", c.page(v1.ApplicationServiceDeliverApplicationProcedure, c.deliver))
 	m.HandleFunc("GET /stats", c.page(v1.NodeServiceGetStatsProcedure, c.stats))
