@@ -88,6 +88,17 @@ func printChildren(w io.Writer, kids []*pb.ChildStatus) {
 		}
 		fmt.Fprintf(w, "    进度：已收其事件至第 %d 位，其已取本节点事件至第 %s 位；待其拉取 %s，其处待上送 %s；隔离其事件 %d 个\n",
 			c.GetPushPosition(), pulled, toChild, atChild, c.GetQuarantined())
+		if c.GetChildrenAt() != nil {
+			fmt.Fprintf(w, "    其下级 %d 个（%s 报告）：\n", len(c.GetChildren()), when(c.GetChildrenAt()))
+			for _, g := range c.GetChildren() {
+				state := "未连接"
+				if g.GetConnected() {
+					state = "在线"
+				}
+				fmt.Fprintf(w, "      %s：%s，最后联系 %s，待其拉取 %d 个事件，隔离 %d 个\n",
+					unitLabel(g.GetUnit(), g.GetUnitName()), state, whenOrNever(g.GetLastContact()), g.GetEventsToChild(), g.GetQuarantined())
+			}
+		}
 	}
 }
 

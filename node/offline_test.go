@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
@@ -249,4 +250,35 @@ func TestACutOffVillageProbesEveryFewSeconds(t *testing.T) {
 
 	link.Heal()
 	eventually(t, func() bool { _, err := vill.Rules.GetMatter("MZ-005"); return err == nil }, "the catalog arrives once the link is back")
+}
+
+// TestTheCountySeesItsVillages: a township tells its county of its
+// villages on its pulls, so the county's status (and its console's link
+// page) shows the whole tree.
+func TestTheCountySeesItsVillages(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	fast := sync.Config{BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond, PullWait: 300 * time.Millisecond,
+		ChildrenEvery: 100 * time.Millisecond}
+	town := startChildWith(t, "330324101", county.URL(), county.clock, fast)
+	startChildWith(t, "330324101201", town.URL(), county.clock, fast)
+	var villages []*pb.ChildStatus
+	eventually(t, func() bool {
+		res, err := county.status.GetStatus(context.Background(), connect.NewRequest(&pb.GetStatusRequest{}))
+		if err != nil || len(res.Msg.GetChildren()) != 1 {
+			return false
+		}
+		villages = res.Msg.GetChildren()[0].GetChildren()
+		return len(villages) == 1 && villages[0].GetConnected()
+	}, "the county sees the village through its township")
+	require.Equal(t, "330324101201", villages[0].GetUnit())
+	require.Empty(t, villages[0].GetChildren(), "one level, no more")
+}
+
+func startChildWith(t *testing.T, unit, parent string, clock *testClock, sc sync.Config) *testNode {
+	t.Helper()
+	n, err := Start(Config{Insecure: true, Unit: tiers.MustParse(unit), Listen: "127.0.0.1:0", DataDir: t.TempDir(), Parents: []string{parent},
+		Calendar: seedCalendar(t), Clock: clock, Logger: quietLogger(), Sync: sc})
+	require.NoError(t, err)
+	return wrapTestNode(t, n, clock, "")
 }

@@ -270,6 +270,7 @@ func Start(cfg Config) (*Node, error) {
 		lc.ParentURLs = append([]string(nil), cfg.Parents...)
 		lc.Logger = cfg.Logger
 		lc.TooLarge = func(err error) bool { return errors.Is(err, store.ErrBatchTooLarge) }
+		lc.Children = func() ([]*pb.ChildStatus, error) { return n.childStatus(), nil }
 		lc.HTTPClient = sync.HTTPClient(n.transport(cfg.SyncTransport))
 		n.syncClient = lc.HTTPClient
 		if n.Link, err = sync.NewLink(lc); err != nil {

@@ -27,6 +27,8 @@ type childSeen struct {
 	pending  uint64 // events waiting at the child, as it said
 	pendSeen bool
 	pendAt   time.Time
+	kids     []*pb.ChildStatus // its own children, as it last said
+	kidsAt   time.Time
 }
 
 type children struct {
@@ -110,12 +112,20 @@ func (h *Service) Children() ([]*pb.ChildStatus, error) {
 		if s.pendSeen {
 			cs.EventsAtChild, cs.EventsAtChildKnown, cs.EventsAtChildAt = s.pending, true, timestamppb.New(s.pendAt)
 		}
+		if !s.kidsAt.IsZero() {
+			cs.Children, cs.ChildrenAt = s.kids, timestamppb.New(s.kidsAt)
+		}
 	}
 	list := make([]*pb.ChildStatus, 0, len(out))
 	for id, cs := range out {
 		cs.Quarantined = h.store.QuarantinedFrom(id)
 		if h.cfg.UnitName != nil && cs.GetUnit() != "" {
 			cs.UnitName = h.cfg.UnitName(cs.GetUnit())
+		}
+		for _, k := range cs.GetChildren() {
+			if h.cfg.UnitName != nil && k.GetUnitName() == "" {
+				k.UnitName = h.cfg.UnitName(k.GetUnit())
+			}
 		}
 		list = append(list, cs)
 	}
@@ -150,4 +160,22 @@ func (h *Service) toChild(id string, u tiers.Unit, pos uint64) (uint64, bool) {
 		last = next
 	}
 	return n + (head - min(head, last)), last >= head
+}
+
+// maxGrandchildren bounds the children a child may tell of (a township has
+// some tens of villages).
+const maxGrandchildren = 1000
+
+// onlyBelow keeps what a child tells of its own children: units right
+// below it, nothing nested further.
+func onlyBelow(u tiers.Unit, kids []*pb.ChildStatus) []*pb.ChildStatus {
+	var out []*pb.ChildStatus
+	for _, k := range kids {
+		if tiers.Unit(k.GetUnit()).Parent() != u || k.GetUnit() == string(u) {
+			continue
+		}
+		k.Children, k.ChildrenAt = nil, nil
+		out = append(out, k)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
@@ -66,6 +67,11 @@ type Config struct {
 	// Linger lets a push wait this long for more events before sending
 	// (default 0: a push in flight already gathers the next batch).
 	Linger time.Duration
+	// Children describes this node's own children (a township's villages)
+	// for its parent, which shows them in its status; nil: none to tell.
+	// A pull carries them every ChildrenEvery (default 30 s).
+	Children      func() ([]*pb.ChildStatus, error)
+	ChildrenEvery time.Duration
 	// TooLarge tells whether Local.Ingest refused a batch for its size (the
 	// link then pulls smaller batches).
 	TooLarge func(error) bool
@@ -141,6 +147,7 @@ type Link struct {
 	sentUpTo  uint64
 	sentKnown bool
 	clients   map[string]jiujinv1connect.SyncServiceClient // by parent URL
+	toldKids  time.Time                                    // when the children were last told
 }
 
 type dirStatus struct {
@@ -378,7 +385,7 @@ func (l *Link) pullLoop(ctx context.Context, progressed func()) error {
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.PullWait+15*time.Second)
 		res, err := c.Pull(pctx, connect.NewRequest(&pb.PullRequest{Child: l.self, After: cur.GetPosition(),
 			MaxEvents: uint32(l.batchSize()), MaxBytes: uint32(l.cfg.MaxBytes), WaitMs: uint32(l.cfg.PullWait / time.Millisecond),
-			PendingPush: l.pendingPush()}))
+			PendingPush: l.pendingPush(), Children: l.childrenReport()}))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pull: %w", err)
@@ -463,4 +470,38 @@ func (l *Link) Status() []*pb.LinkStatus {
 		return ls
 	}
 	return []*pb.LinkStatus{mk("push", l.push), mk("pull", l.pull)}
+}
+
+// childrenReport is this node's children for its parent, once every
+// ChildrenEvery (nil in between, or when it has none to tell): without
+// their own children, so that what travels stays one level.
+func (l *Link) childrenReport() *pb.ChildList {
+	if l.cfg.Children == nil {
+		return nil
+	}
+	now := l.cfg.Clock.Now()
+	l.mu.Lock()
+	every := l.cfg.ChildrenEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	due := l.toldKids.IsZero() || now.Sub(l.toldKids) >= every
+	if due {
+		l.toldKids = now
+	}
+	l.mu.Unlock()
+	if !due {
+		return nil
+	}
+	kids, err := l.cfg.Children()
+	if err != nil || len(kids) == 0 {
+		return nil
+	}
+	out := &pb.ChildList{}
+	for _, k := range kids {
+		k = proto.Clone(k).(*pb.ChildStatus)
+		k.Children, k.ChildrenAt = nil, nil
+		out.Children = append(out.Children, k)
+	}
+	return out
 }

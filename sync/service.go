@@ -221,7 +221,13 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 	told := h.told.of(child.GetNodeId())
 	told.stored(after)
 	h.kids.reported(child, h.store.Now(), m.PendingPush)
-	h.kids.called(child, h.store.Now(), func(s *childSeen) { s.pulled, s.pullSeen = after, true; s.polling++ })
+	h.kids.called(child, h.store.Now(), func(s *childSeen) {
+		s.pulled, s.pullSeen = after, true
+		s.polling++
+		if kids := m.GetChildren(); kids != nil && len(kids.GetChildren()) <= maxGrandchildren {
+			s.kids, s.kidsAt = onlyBelow(tiers.Unit(child.GetUnit()), kids.GetChildren()), h.store.Now()
+		}
+	})
 	defer h.kids.called(child, h.store.Now(), func(s *childSeen) { s.polling-- })
 	for h.cfg.Group && h.store.FeedHead() < after {
 		select {

@@ -1711,7 +1711,11 @@ type ChildStatus struct {
 	EventsAtChildKnown bool                   `protobuf:"varint,13,opt,name=events_at_child_known,json=eventsAtChildKnown,proto3" json:"events_at_child_known,omitempty"`
 	EventsAtChildAt    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=events_at_child_at,json=eventsAtChildAt,proto3" json:"events_at_child_at,omitempty"`
 	// Events of this child quarantined here, ever.
-	Quarantined   uint64 `protobuf:"varint,15,opt,name=quarantined,proto3" json:"quarantined,omitempty"`
+	Quarantined uint64 `protobuf:"varint,15,opt,name=quarantined,proto3" json:"quarantined,omitempty"`
+	// The child's own children, as it last said (at children_at, the
+	// child's clock): a county sees its villages through its townships.
+	Children      []*ChildStatus         `protobuf:"bytes,16,rep,name=children,proto3" json:"children,omitempty"`
+	ChildrenAt    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=children_at,json=childrenAt,proto3" json:"children_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1849,6 +1853,20 @@ func (x *ChildStatus) GetQuarantined() uint64 {
 		return x.Quarantined
 	}
 	return 0
+}
+
+func (x *ChildStatus) GetChildren() []*ChildStatus {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+func (x *ChildStatus) GetChildrenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChildrenAt
+	}
+	return nil
 }
 
 var File_jiujin_v1_node_proto protoreflect.FileDescriptor
@@ -2007,7 +2025,7 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x1b\n" +
 	"\tfrom_unit\x18\a \x01(\tR\bfromUnit\x12*\n" +
-	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xd4\x04\n" +
+	"\x02at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xc5\x05\n" +
 	"\vChildStatus\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x1b\n" +
 	"\tunit_name\x18\x02 \x01(\tR\bunitName\x12\x17\n" +
@@ -2025,7 +2043,10 @@ const file_jiujin_v1_node_proto_rawDesc = "" +
 	"\x0fevents_at_child\x18\f \x01(\x04R\reventsAtChild\x121\n" +
 	"\x15events_at_child_known\x18\r \x01(\bR\x12eventsAtChildKnown\x12G\n" +
 	"\x12events_at_child_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0feventsAtChildAt\x12 \n" +
-	"\vquarantined\x18\x0f \x01(\x04R\vquarantined2\x97\x04\n" +
+	"\vquarantined\x18\x0f \x01(\x04R\vquarantined\x122\n" +
+	"\bchildren\x18\x10 \x03(\v2\x16.jiujin.v1.ChildStatusR\bchildren\x12;\n" +
+	"\vchildren_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"childrenAt2\x97\x04\n" +
 	"\vNodeService\x12H\n" +
 	"\tGetStatus\x12\x1b.jiujin.v1.GetStatusRequest\x1a\x1c.jiujin.v1.GetStatusResponse\"\x00\x12E\n" +
 	"\bGetStats\x12\x1a.jiujin.v1.GetStatsRequest\x1a\x1b.jiujin.v1.GetStatsResponse\"\x00\x12`\n" +
@@ -2096,27 +2117,29 @@ var file_jiujin_v1_node_proto_depIdxs = []int32{
 	23, // 14: jiujin.v1.QuarantinedEvent.at:type_name -> google.protobuf.Timestamp
 	23, // 15: jiujin.v1.ChildStatus.last_contact:type_name -> google.protobuf.Timestamp
 	23, // 16: jiujin.v1.ChildStatus.events_at_child_at:type_name -> google.protobuf.Timestamp
-	17, // 17: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
-	15, // 18: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
-	11, // 19: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
-	13, // 20: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
-	6,  // 21: jiujin.v1.NodeService.ListEnrollments:input_type -> jiujin.v1.ListEnrollmentsRequest
-	8,  // 22: jiujin.v1.NodeService.AnswerEnrollment:input_type -> jiujin.v1.AnswerEnrollmentRequest
-	0,  // 23: jiujin.v1.EnrollService.Enroll:input_type -> jiujin.v1.EnrollRequest
-	2,  // 24: jiujin.v1.EnrollService.GetEnrollment:input_type -> jiujin.v1.GetEnrollmentRequest
-	20, // 25: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
-	16, // 26: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
-	12, // 27: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
-	14, // 28: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
-	7,  // 29: jiujin.v1.NodeService.ListEnrollments:output_type -> jiujin.v1.ListEnrollmentsResponse
-	9,  // 30: jiujin.v1.NodeService.AnswerEnrollment:output_type -> jiujin.v1.AnswerEnrollmentResponse
-	1,  // 31: jiujin.v1.EnrollService.Enroll:output_type -> jiujin.v1.EnrollResponse
-	3,  // 32: jiujin.v1.EnrollService.GetEnrollment:output_type -> jiujin.v1.GetEnrollmentResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	22, // 17: jiujin.v1.ChildStatus.children:type_name -> jiujin.v1.ChildStatus
+	23, // 18: jiujin.v1.ChildStatus.children_at:type_name -> google.protobuf.Timestamp
+	17, // 19: jiujin.v1.NodeService.GetStatus:input_type -> jiujin.v1.GetStatusRequest
+	15, // 20: jiujin.v1.NodeService.GetStats:input_type -> jiujin.v1.GetStatsRequest
+	11, // 21: jiujin.v1.NodeService.RevokeCertificate:input_type -> jiujin.v1.RevokeCertificateRequest
+	13, // 22: jiujin.v1.NodeService.ListRevocations:input_type -> jiujin.v1.ListRevocationsRequest
+	6,  // 23: jiujin.v1.NodeService.ListEnrollments:input_type -> jiujin.v1.ListEnrollmentsRequest
+	8,  // 24: jiujin.v1.NodeService.AnswerEnrollment:input_type -> jiujin.v1.AnswerEnrollmentRequest
+	0,  // 25: jiujin.v1.EnrollService.Enroll:input_type -> jiujin.v1.EnrollRequest
+	2,  // 26: jiujin.v1.EnrollService.GetEnrollment:input_type -> jiujin.v1.GetEnrollmentRequest
+	20, // 27: jiujin.v1.NodeService.GetStatus:output_type -> jiujin.v1.GetStatusResponse
+	16, // 28: jiujin.v1.NodeService.GetStats:output_type -> jiujin.v1.GetStatsResponse
+	12, // 29: jiujin.v1.NodeService.RevokeCertificate:output_type -> jiujin.v1.RevokeCertificateResponse
+	14, // 30: jiujin.v1.NodeService.ListRevocations:output_type -> jiujin.v1.ListRevocationsResponse
+	7,  // 31: jiujin.v1.NodeService.ListEnrollments:output_type -> jiujin.v1.ListEnrollmentsResponse
+	9,  // 32: jiujin.v1.NodeService.AnswerEnrollment:output_type -> jiujin.v1.AnswerEnrollmentResponse
+	1,  // 33: jiujin.v1.EnrollService.Enroll:output_type -> jiujin.v1.EnrollResponse
+	3,  // 34: jiujin.v1.EnrollService.GetEnrollment:output_type -> jiujin.v1.GetEnrollmentResponse
+	27, // [27:35] is the sub-list for method output_type
+	19, // [19:27] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_node_proto_init() }

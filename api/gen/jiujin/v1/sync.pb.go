@@ -432,7 +432,11 @@ type PullRequest struct {
 	MaxBytes  uint32                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
 	WaitMs    uint32                 `protobuf:"varint,5,opt,name=wait_ms,json=waitMs,proto3" json:"wait_ms,omitempty"`
 	// As in PushRequest.
-	PendingPush   *uint64 `protobuf:"varint,10,opt,name=pending_push,json=pendingPush,proto3,oneof" json:"pending_push,omitempty"`
+	PendingPush *uint64 `protobuf:"varint,10,opt,name=pending_push,json=pendingPush,proto3,oneof" json:"pending_push,omitempty"`
+	// The child's own children as it sees them (a township's villages),
+	// sent at most every half minute, so that the county sees its whole
+	// tree; unset: not sent this time.
+	Children      *ChildList `protobuf:"bytes,11,opt,name=children,proto3" json:"children,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -509,6 +513,57 @@ func (x *PullRequest) GetPendingPush() uint64 {
 	return 0
 }
 
+func (x *PullRequest) GetChildren() *ChildList {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+type ChildList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Children      []*ChildStatus         `protobuf:"bytes,1,rep,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChildList) Reset() {
+	*x = ChildList{}
+	mi := &file_jiujin_v1_sync_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChildList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChildList) ProtoMessage() {}
+
+func (x *ChildList) ProtoReflect() protoreflect.Message {
+	mi := &file_jiujin_v1_sync_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChildList.ProtoReflect.Descriptor instead.
+func (*ChildList) Descriptor() ([]byte, []int) {
+	return file_jiujin_v1_sync_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ChildList) GetChildren() []*ChildStatus {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
 type PullResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Parent *Peer                  `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -534,7 +589,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_jiujin_v1_sync_proto_msgTypes[6]
+	mi := &file_jiujin_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +601,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiujin_v1_sync_proto_msgTypes[6]
+	mi := &file_jiujin_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +614,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_jiujin_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_jiujin_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PullResponse) GetParent() *Peer {
@@ -629,7 +684,7 @@ var File_jiujin_v1_sync_proto protoreflect.FileDescriptor
 
 const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\n" +
-	"\x14jiujin/v1/sync.proto\x12\tjiujin.v1\x1a\x15jiujin/v1/types.proto\"I\n" +
+	"\x14jiujin/v1/sync.proto\x12\tjiujin.v1\x1a\x14jiujin/v1/node.proto\x1a\x15jiujin/v1/types.proto\"I\n" +
 	"\x04Peer\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x14\n" +
@@ -665,7 +720,7 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\vquarantined\x18\x06 \x01(\rR\vquarantined\x126\n" +
 	"\x17upstream_acked_position\x18\n" +
 	" \x01(\x04R\x15upstreamAckedPosition\x12*\n" +
-	"\x11upstream_acked_ms\x18\v \x01(\x03R\x0fupstreamAckedMs\"\xd8\x01\n" +
+	"\x11upstream_acked_ms\x18\v \x01(\x03R\x0fupstreamAckedMs\"\x8a\x02\n" +
 	"\vPullRequest\x12%\n" +
 	"\x05child\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x05child\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1d\n" +
@@ -674,8 +729,11 @@ const file_jiujin_v1_sync_proto_rawDesc = "" +
 	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\x12\x17\n" +
 	"\await_ms\x18\x05 \x01(\rR\x06waitMs\x12&\n" +
 	"\fpending_push\x18\n" +
-	" \x01(\x04H\x00R\vpendingPush\x88\x01\x01B\x0f\n" +
-	"\r_pending_push\"\xdc\x02\n" +
+	" \x01(\x04H\x00R\vpendingPush\x88\x01\x01\x120\n" +
+	"\bchildren\x18\v \x01(\v2\x14.jiujin.v1.ChildListR\bchildrenB\x0f\n" +
+	"\r_pending_push\"?\n" +
+	"\tChildList\x122\n" +
+	"\bchildren\x18\x01 \x03(\v2\x16.jiujin.v1.ChildStatusR\bchildren\"\xdc\x02\n" +
 	"\fPullResponse\x12'\n" +
 	"\x06parent\x18\x01 \x01(\v2\x0f.jiujin.v1.PeerR\x06parent\x12(\n" +
 	"\x06events\x18\x02 \x03(\v2\x10.jiujin.v1.EventR\x06events\x12#\n" +
@@ -707,7 +765,7 @@ func file_jiujin_v1_sync_proto_rawDescGZIP() []byte {
 	return file_jiujin_v1_sync_proto_rawDescData
 }
 
-var file_jiujin_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_jiujin_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_jiujin_v1_sync_proto_goTypes = []any{
 	(*Peer)(nil),               // 0: jiujin.v1.Peer
 	(*PushCursorRequest)(nil),  // 1: jiujin.v1.PushCursorRequest
@@ -715,29 +773,33 @@ var file_jiujin_v1_sync_proto_goTypes = []any{
 	(*PushRequest)(nil),        // 3: jiujin.v1.PushRequest
 	(*PushResponse)(nil),       // 4: jiujin.v1.PushResponse
 	(*PullRequest)(nil),        // 5: jiujin.v1.PullRequest
-	(*PullResponse)(nil),       // 6: jiujin.v1.PullResponse
-	(*Event)(nil),              // 7: jiujin.v1.Event
+	(*ChildList)(nil),          // 6: jiujin.v1.ChildList
+	(*PullResponse)(nil),       // 7: jiujin.v1.PullResponse
+	(*Event)(nil),              // 8: jiujin.v1.Event
+	(*ChildStatus)(nil),        // 9: jiujin.v1.ChildStatus
 }
 var file_jiujin_v1_sync_proto_depIdxs = []int32{
 	0,  // 0: jiujin.v1.PushCursorRequest.child:type_name -> jiujin.v1.Peer
 	0,  // 1: jiujin.v1.PushCursorResponse.parent:type_name -> jiujin.v1.Peer
 	0,  // 2: jiujin.v1.PushRequest.child:type_name -> jiujin.v1.Peer
-	7,  // 3: jiujin.v1.PushRequest.events:type_name -> jiujin.v1.Event
+	8,  // 3: jiujin.v1.PushRequest.events:type_name -> jiujin.v1.Event
 	0,  // 4: jiujin.v1.PushResponse.parent:type_name -> jiujin.v1.Peer
 	0,  // 5: jiujin.v1.PullRequest.child:type_name -> jiujin.v1.Peer
-	0,  // 6: jiujin.v1.PullResponse.parent:type_name -> jiujin.v1.Peer
-	7,  // 7: jiujin.v1.PullResponse.events:type_name -> jiujin.v1.Event
-	1,  // 8: jiujin.v1.SyncService.PushCursor:input_type -> jiujin.v1.PushCursorRequest
-	3,  // 9: jiujin.v1.SyncService.Push:input_type -> jiujin.v1.PushRequest
-	5,  // 10: jiujin.v1.SyncService.Pull:input_type -> jiujin.v1.PullRequest
-	2,  // 11: jiujin.v1.SyncService.PushCursor:output_type -> jiujin.v1.PushCursorResponse
-	4,  // 12: jiujin.v1.SyncService.Push:output_type -> jiujin.v1.PushResponse
-	6,  // 13: jiujin.v1.SyncService.Pull:output_type -> jiujin.v1.PullResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	6,  // 6: jiujin.v1.PullRequest.children:type_name -> jiujin.v1.ChildList
+	9,  // 7: jiujin.v1.ChildList.children:type_name -> jiujin.v1.ChildStatus
+	0,  // 8: jiujin.v1.PullResponse.parent:type_name -> jiujin.v1.Peer
+	8,  // 9: jiujin.v1.PullResponse.events:type_name -> jiujin.v1.Event
+	1,  // 10: jiujin.v1.SyncService.PushCursor:input_type -> jiujin.v1.PushCursorRequest
+	3,  // 11: jiujin.v1.SyncService.Push:input_type -> jiujin.v1.PushRequest
+	5,  // 12: jiujin.v1.SyncService.Pull:input_type -> jiujin.v1.PullRequest
+	2,  // 13: jiujin.v1.SyncService.PushCursor:output_type -> jiujin.v1.PushCursorResponse
+	4,  // 14: jiujin.v1.SyncService.Push:output_type -> jiujin.v1.PushResponse
+	7,  // 15: jiujin.v1.SyncService.Pull:output_type -> jiujin.v1.PullResponse
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_jiujin_v1_sync_proto_init() }
@@ -745,6 +807,7 @@ func file_jiujin_v1_sync_proto_init() {
 	if File_jiujin_v1_sync_proto != nil {
 		return
 	}
+	file_jiujin_v1_node_proto_init()
 	file_jiujin_v1_types_proto_init()
 	file_jiujin_v1_sync_proto_msgTypes[3].OneofWrappers = []any{}
 	file_jiujin_v1_sync_proto_msgTypes[5].OneofWrappers = []any{}
@@ -754,7 +817,7 @@ func file_jiujin_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiujin_v1_sync_proto_rawDesc), len(file_jiujin_v1_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
