@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
-	"github.com/jiujin/jiujin/node/store"
 )
 
 // AppFilter selects applications.
@@ -83,48 +84,41 @@ func (s *Rules) ListApplications(f AppFilter) ([]*pb.Application, int, error) {
 	unit := string(s.unit)
 	var out []*pb.Application
 	total := 0
-	err := s.st.View(func(txn store.Reader) error {
-		// A to-do list is sorted by due date below: read it in key order,
-		// which badger walks faster than backwards.
-		return txn.Scan(recApp, !f.Due, func(_ string, rec *pb.StoredRecord) (bool, error) {
-			a, err := appFromRecord(rec)
-			if err != nil {
-				return false, err
+	err := s.appRows(now, func(rows []*appRow) error {
+		var matched []*appRow
+		for k := range rows {
+			r := rows[k]
+			if !f.Due {
+				r = rows[len(rows)-1-k] // newest first
 			}
-			if len(a.GetParts()) > 0 {
-				if a.Tasks, err = tasksOf(txn, a); err != nil {
-					return false, err
-				}
-			}
+			a := r.app
 			if f.State != "" && a.GetState() != f.State ||
 				f.MatterCode != "" && a.GetMatterCode() != f.MatterCode && !slices.Contains(a.GetParts(), f.MatterCode) ||
 				f.Department != "" && !ofDepartment(a, f.Department) ||
 				f.ApplicantName != "" && !strings.Contains(a.GetApplicant().GetName(), f.ApplicantName) ||
 				f.ApplicantID != nil && !bytes.Equal(IDDigest(a.GetApplicant().GetIdNumber()), f.ApplicantID) ||
 				f.HeldOnly && !f.Mine && !holds(a, unit) ||
-				f.Mine && !waitsOn(a, unit) {
-				return true, nil
+				f.Mine && !waitsOn(a, unit) ||
+				f.OverdueOnly && !(r.dl.GetOverdue() && !decided(a)) {
+				continue
 			}
-			a.Deadline = computeDeadline(a, s.cal, now)
-			if f.OverdueOnly && !(a.GetDeadline().GetOverdue() && !decided(a)) {
-				return true, nil
-			}
-			total++
-			if f.Due || total > f.Offset && len(out) < f.Limit {
-				out = append(out, a)
-			}
-			return true, nil
-		})
+			matched = append(matched, r)
+		}
+		total = len(matched)
+		if f.Due {
+			slices.SortStableFunc(matched, func(x, y *appRow) int { return dueOrder(x.app, x.dl, y.app, y.dl) })
+		}
+		matched = matched[min(f.Offset, len(matched)):]
+		matched = matched[:min(f.Limit, len(matched))]
+		for _, r := range matched {
+			a := proto.Clone(r.app).(*pb.Application)
+			a.Deadline = proto.Clone(r.dl).(*pb.Deadline)
+			out = append(out, a)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, 0, err
-	}
-	if f.Due {
-		slices.SortStableFunc(out, byDue)
-		out = out[min(f.Offset, len(out)):]
-		if len(out) > f.Limit {
-			out = out[:f.Limit]
-		}
 	}
 	return out, total, nil
 }
@@ -170,10 +164,10 @@ func waitsOn(a *pb.Application, unit string) bool {
 	return holds(a, unit)
 }
 
-// byDue orders a to-do list: undecided applications by their promised
+// dueOrder orders a to-do list: undecided applications by their promised
 // (else statutory) due date, earliest first; then decided ones waiting to
 // be handed out, oldest decision first.
-func byDue(x, y *pb.Application) int {
+func dueOrder(x *pb.Application, xd *pb.Deadline, y *pb.Application, yd *pb.Deadline) int {
 	dx, dy := decided(x), decided(y)
 	switch {
 	case dx != dy:
@@ -184,14 +178,13 @@ func byDue(x, y *pb.Application) int {
 	case dx:
 		return x.GetUpdatedAt().AsTime().Compare(y.GetUpdatedAt().AsTime())
 	}
-	if c := strings.Compare(due(x), due(y)); c != 0 {
+	if c := strings.Compare(due(xd), due(yd)); c != 0 {
 		return c
 	}
 	return x.GetAcceptedAt().AsTime().Compare(y.GetAcceptedAt().AsTime())
 }
 
-func due(a *pb.Application) string {
-	d := a.GetDeadline()
+func due(d *pb.Deadline) string {
 	for _, s := range []string{d.GetPromisedDue(), d.GetStatutoryDue()} {
 		if s != "" {
 			return s

@@ -205,3 +205,51 @@ func TestAliasInitials(t *testing.T) {
 	require.Len(t, ms, 1)
 	require.Equal(t, "MZ-001", ms[0].GetCode())
 }
+
+// TestListsFollowTheFeed: the lists' table of applications catches up with
+// what is written after it was read (new applications, a decision, a
+// composite's parts), and reads everything again after a restore.
+func TestListsFollowTheFeed(t *testing.T) {
+	clock := &manualClock{t: at("2026-11-23", 9)}
+	c := openUnit(t, county, clock)
+	seedCatalog(t, c, clock)
+	accept := func(matter string, mats ...string) string {
+		out, err := apply(c, clock, &pb.Command{Op: &pb.Command_Accept{Accept: &pb.AcceptApplicationRequest{MatterCode: matter,
+			Applicant: &pb.Applicant{Name: "王秀英", IdNumber: idWang}, Materials: mats}}})
+		require.NoError(t, err)
+		return out.(*pb.Application).GetId()
+	}
+	list := func(f AppFilter) map[string]string {
+		as, total, err := c.ListApplications(f)
+		require.NoError(t, err)
+		require.Equal(t, len(as), total)
+		m := map[string]string{}
+		for _, a := range as {
+			m[a.GetId()] = a.GetState()
+		}
+		return m
+	}
+	first := accept("MZ-005", "居民身份证", "近期一寸免冠证件照")
+	require.Len(t, list(AppFilter{}), 1)
+	second := accept("MZ-005", "居民身份证", "近期一寸免冠证件照")
+	birth := accept("YJS-002", "出生一件事联办申请表", "父母双方居民身份证", "居民户口簿")
+	_, err := apply(c, clock, &pb.Command{Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{Id: first, Approve: true}}})
+	require.NoError(t, err)
+	got := list(AppFilter{})
+	require.Equal(t, map[string]string{first: StateApproved, second: StateAccepted, birth: StateAccepted}, got)
+	require.Contains(t, list(AppFilter{MatterCode: "GA-001"}), birth, "its parts were read with it")
+	_, err = apply(c, clock, &pb.Command{Op: &pb.Command_Decide{Decide: &pb.DecideApplicationRequest{Id: birth, Part: "GA-001", Approve: true}}})
+	require.NoError(t, err)
+	as, _, err := c.ListApplications(AppFilter{MatterCode: "GA-001"})
+	require.NoError(t, err)
+	require.Len(t, as, 1)
+	var ga *pb.Task
+	for _, tk := range as[0].GetTasks() {
+		if tk.GetPartCode() == "GA-001" {
+			ga = tk
+		}
+	}
+	require.Equal(t, TaskApproved, ga.GetState(), "a part's decision is seen")
+	c.Forget("")
+	require.Len(t, list(AppFilter{}), 3, "read again whole")
+}

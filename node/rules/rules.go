@@ -28,6 +28,7 @@ type Rules struct {
 	st   *store.Store
 	hot  hotCache // decoded delegations and matters, for acceptance
 	book unitBook // units' names, for answers
+	apps appTable // the applications, decoded, for lists
 }
 
 // Open opens the store with these rules.
@@ -88,6 +89,7 @@ func (s *Rules) Arrived(w *store.Tx, cmd *pb.Command, ev *pb.Event, rec *pb.Stor
 func (s *Rules) Forget(key string) {
 	if key == "" {
 		s.hot.reset()
+		s.apps.stale.Store(true) // a restore: read them all again
 		return
 	}
 	s.hot.staged(key)
