@@ -19,7 +19,6 @@ import (
 
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/delegation"
-	"github.com/jiujin/jiujin/node/auth"
 	"github.com/jiujin/jiujin/node/rpc"
 	"github.com/jiujin/jiujin/node/store"
 )
@@ -33,38 +32,7 @@ const maxCatalogBytes = 1 << 20
 // check, with a body of up to maxCatalogBytes and a little more for the
 // other fields.
 func (c *Console) uploadPage(procedure string, h func(q *request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		op, err := c.cfg.Accounts.Authorize(procedure, r.Header, r.RemoteAddr)
-		if err != nil {
-			if connect.CodeOf(err) == connect.CodeUnauthenticated {
-				http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			c.fail(w, r, nil, http.StatusForbidden, err)
-			return
-		}
-		q := &request{w: w, r: r, op: op, token: auth.Token(r.Header)}
-		r.Body = http.MaxBytesReader(w, r.Body, maxCatalogBytes+maxFormBytes)
-		err = r.ParseMultipartForm(maxCatalogBytes + maxFormBytes)
-		if errors.Is(err, http.ErrNotMultipart) {
-			err = r.ParseForm()
-		}
-		if r.MultipartForm != nil {
-			defer r.MultipartForm.RemoveAll()
-		}
-		if err != nil {
-			c.fail(w, r, op, http.StatusBadRequest, fmt.Errorf("表单无效或文件过大（至多 %d KiB）", maxCatalogBytes>>10))
-			return
-		}
-		if !c.csrfOK(q) {
-			c.fail(w, r, op, http.StatusForbidden, fmt.Errorf("表单已过期或来自别处，请回到上一页刷新后再提交"))
-			return
-		}
-		if err := h(q); err != nil {
-			err = rpc.ConnectError(err)
-			c.fail(w, r, op, statusOf(err), err)
-		}
-	}
+	return c.serve(procedure, maxCatalogBytes+maxFormBytes, true, h)
 }
 
 // --- 管理首页
@@ -73,6 +41,7 @@ type adminData struct {
 	CatalogVersion                        uint64
 	CatalogTitle                          string
 	Matters, Delegations, Accounts, Units int
+	Classes, Orders, Negative             int
 }
 
 func (c *Console) adminIndex(q *request) error {
@@ -97,6 +66,16 @@ func (c *Console) adminIndex(q *request) error {
 		return err
 	}
 	d.Units = len(us.Msg.GetUnits())
+	cs, err := c.cfg.Service.ListClasses(q.ctx(), connect.NewRequest(&pb.ListClassesRequest{}))
+	if err != nil {
+		return err
+	}
+	d.Classes, d.Orders = len(cs.Msg.GetClasses()), len(cs.Msg.GetOrders())
+	nl, err := c.cfg.Service.GetNegativeList(q.ctx(), connect.NewRequest(&pb.GetNegativeListRequest{}))
+	if err != nil {
+		return err
+	}
+	d.Negative = len(nl.Msg.GetList().GetEntries())
 	c.render(q.w, q, http.StatusOK, "admin", "管理", d, nil, "")
 	return nil
 }

@@ -58,6 +58,17 @@ func (c *Console) routes(static http.Handler) {
 	m.HandleFunc("POST /admin/accounts/{login}", c.page(v1.AccountServiceUpdateAccountProcedure, c.updateAccount))
 	m.HandleFunc("GET /admin/units", c.page(v1.UnitServiceSetUnitsProcedure, c.adminUnits))
 	m.HandleFunc("POST /admin/units", c.page(v1.UnitServiceSetUnitsProcedure, c.setUnit))
+	m.HandleFunc("GET /admin/accounts/{login}", c.page(v1.AccountServiceUpdateAccountProcedure, c.adminAccount))
+	m.HandleFunc("POST /admin/accounts/{login}/password", c.page(v1.AccountServiceUpdateAccountProcedure, c.resetPassword))
+	m.HandleFunc("POST /admin/accounts/{login}/roles", c.page(v1.AccountServiceUpdateAccountProcedure, c.setRoles))
+	m.HandleFunc("POST /admin/accounts/{login}/totp", c.page(v1.AccountServiceUpdateAccountProcedure, c.resetTOTP))
+	m.HandleFunc("GET /admin/menus", c.page(v1.DelegationServiceSetClassProcedure, c.adminMenus))
+	m.HandleFunc("POST /admin/menus", c.page(v1.DelegationServiceSetClassProcedure, c.setClass))
+	m.HandleFunc("GET /admin/negative", c.page(v1.DelegationServiceSetNegativeListProcedure, c.adminNegative))
+	m.HandleFunc("POST /admin/negative", c.page(v1.DelegationServiceSetNegativeListProcedure, c.setNegative))
+	// /menus 按需点单: a township's own act, by its clerk at its node.
+	m.HandleFunc("GET /menus", c.page(v1.DelegationServiceOrderMattersProcedure, c.orders))
+	m.HandleFunc("POST /menus", c.page(v1.DelegationServiceOrderMattersProcedure, c.order))
 }
 
 // linkView is the upstream link as every page shows it.

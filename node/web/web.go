@@ -118,8 +118,16 @@ type request struct {
 func (q *request) ctx() context.Context { return auth.WithOperator(q.r.Context(), q.op) }
 
 // page is a handler of a signed-in operator; procedure is the API call the
-// page is a view of, whose access rule it takes.
+// page is a view of, whose access rule it takes. A form it is sent is
+// url-encoded, of at most maxFormBytes.
 func (c *Console) page(procedure string, h func(q *request) error) http.HandlerFunc {
+	return c.serve(procedure, maxFormBytes, false, h)
+}
+
+// serve authorizes a page's operator, reads a posted form of at most limit
+// bytes (multipart too, if files), checks its CSRF token, and shows the
+// handler's error in Chinese.
+func (c *Console) serve(procedure string, limit int64, files bool, h func(q *request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		op, err := c.cfg.Accounts.Authorize(procedure, r.Header, r.RemoteAddr)
 		if err != nil {
@@ -132,9 +140,19 @@ func (c *Console) page(procedure string, h func(q *request) error) http.HandlerF
 		}
 		q := &request{w: w, r: r, op: op, token: auth.Token(r.Header)}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				c.fail(w, r, op, http.StatusBadRequest, fmt.Errorf("表单无效或过大"))
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			err := errors.ErrUnsupported
+			if files {
+				err = r.ParseMultipartForm(limit)
+				if r.MultipartForm != nil {
+					defer r.MultipartForm.RemoveAll()
+				}
+			}
+			if err == errors.ErrUnsupported || errors.Is(err, http.ErrNotMultipart) {
+				err = r.ParseForm()
+			}
+			if err != nil {
+				c.fail(w, r, op, http.StatusBadRequest, fmt.Errorf("表单无效或过大（至多 %d KiB）", limit>>10))
 				return
 			}
 			if !c.csrfOK(q) {
