@@ -480,23 +480,23 @@ func (l *Link) childrenReport() *pb.ChildList {
 		return nil
 	}
 	now := l.cfg.Clock.Now()
-	l.mu.Lock()
 	every := l.cfg.ChildrenEvery
 	if every <= 0 {
 		every = 30 * time.Second
 	}
+	l.mu.Lock()
 	due := l.toldKids.IsZero() || now.Sub(l.toldKids) >= every
-	if due {
-		l.toldKids = now
-	}
 	l.mu.Unlock()
 	if !due {
 		return nil
 	}
 	kids, err := l.cfg.Children()
 	if err != nil || len(kids) == 0 {
-		return nil
+		return nil // nothing to tell yet: ask again on the next pull
 	}
+	l.mu.Lock()
+	l.toldKids = now
+	l.mu.Unlock()
 	out := &pb.ChildList{}
 	for _, k := range kids {
 		k = proto.Clone(k).(*pb.ChildStatus)

@@ -73,12 +73,18 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The layout is parsed once; each page is a clone of it (sharing its
+	// parse tree) with the page's own "content".
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
 	for _, n := range names {
 		page := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
 		if page == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", n)
+		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", n, err)
 		}
