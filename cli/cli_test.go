@@ -215,6 +215,7 @@ func TestDemoThroughTheCommandLine(t *testing.T) {
 		code, stdout, stderr := runIn(t, DemoPassword+"\n", node, args...)
 		require.Equal(t, 0, code, stderr)
 		require.Contains(t, stdout, "已登录")
+		require.Regexp(t, `，(示范县|城关镇|城东社区)（\d+），角色`, stdout, "the unit by name")
 	}
 	as("nobody")
 	code, _, stderr = run(t, url, "status")

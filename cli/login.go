@@ -88,8 +88,18 @@ func runLogin(cmd *cobra.Command, f *Factory, o *LoginOptions) error {
 	if f.json() {
 		return f.printJSON(a)
 	}
+	unit := a.GetUnit()
+	names := connect.NewRequest(&pb.ListUnitsRequest{Query: unit})
+	names.Header().Set("Authorization", "Bearer "+res.Msg.GetToken()) // the session just opened
+	if us, err := f.Units().ListUnits(cmd.Context(), names); err == nil {
+		for _, u := range us.Msg.GetUnits() {
+			if u.GetCode() == unit {
+				unit = unitLabel(unit, u.GetName())
+			}
+		}
+	}
 	fmt.Fprintf(f.Out, "已登录：%s（%s），%s，角色 %s。\n会话至 %s，闲置 %d 分钟即结束；凭据保存在 %s。\n",
-		a.GetName(), a.GetLogin(), a.GetUnit(), roleLabels(a.GetRoles()),
+		a.GetName(), a.GetLogin(), unit, roleLabels(a.GetRoles()),
 		res.Msg.GetExpiresAt().AsTime().In(delegation.China).Format("01-02 15:04"), res.Msg.GetIdleSeconds()/60, path)
 	return nil
 }

@@ -11,11 +11,11 @@ import (
 )
 
 // tokenInterceptor sends the session token, if any, with every call as
-// its bearer.
+// its bearer, unless the call names its own (a login's first call).
 func tokenInterceptor(token string) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if token != "" {
+			if token != "" && req.Header().Get("Authorization") == "" {
 				req.Header().Set("Authorization", "Bearer "+token)
 			}
 			return next(ctx, req)
