@@ -314,7 +314,11 @@ func TestConsoleAdminAccounts(t *testing.T) {
 // set, a wrong one refused next to the field with the input kept.
 func TestConsoleAdminUnits(t *testing.T) {
 	county, b := adminCounty(t)
-	code, body, _ := b.get("/admin/units")
+	code, body, _ := b.get("/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `class="button primary" href="/admin"`, "an administrator's home leads to 管理")
+	require.NotContains(t, body, "收件受理：先找事项", "not to an acceptance it may not make")
+	code, body, _ = b.get("/admin/units")
 	require.Equal(t, http.StatusOK, code)
 	require.Regexp(t, `<td>330324101</td><td>乡镇</td><td>城关镇</td><td>0570-6021001</td>`, body)
 	code, body, _ = b.get("/admin/units?edit=330324101")

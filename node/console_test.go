@@ -99,9 +99,10 @@ func TestConsoleTakesAnApplicationThrough(t *testing.T) {
 
 	code, body, _ = w.get("/")
 	require.Equal(t, http.StatusOK, code)
-	for _, want := range []string{"示范县（330324）", "测试liufang（liufang）", "窗口人员", "县级节点", "待办理"} {
+	for _, want := range []string{"示范县（330324）", "测试liufang（liufang）", "窗口人员", "县级节点", "待办理", "收件受理：先找事项"} {
 		require.Contains(t, body, want)
 	}
+	require.NotContains(t, body, `href="/admin"`, "no 管理 for a worker")
 	code, body, _ = w.get("/matters?q=cjrz")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "残疾人证核发（新办）", "found by pinyin initials")
