@@ -26,17 +26,37 @@ func newChrome(t *testing.T) context.Context {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skip("没有 chromium（apt-get install -y chromium fonts-wqy-microhei）：跳过浏览器测试")
 	}
+	// A browser in a container now and then dies before it listens
+	// (crash reporter, /dev/shm): a fresh one is started, three times at most.
+	var err error
+	for try := 0; try < 3; try++ {
+		var ctx context.Context
+		if ctx, err = startChrome(t); err == nil {
+			return ctx
+		}
+		t.Logf("chromium did not start (try %d): %v", try+1, err)
+	}
+	require.NoError(t, err, "chromium starts")
+	return nil
+}
+
+func startChrome(t *testing.T) (context.Context, error) {
 	actx, cancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.IgnoreCertErrors, chromedp.WindowSize(1200, 900),
 		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-breakpad", true),
 		chromedp.Flag("lang", "zh-CN"))
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")), "chromium starts")
-	return ctx
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		cancel2()
+		cancel()
+		return nil, err
+	}
+	return ctx, nil
 }
 
 // do runs browser steps with a deadline.
