@@ -282,3 +282,30 @@ func startChildWith(t *testing.T, unit, parent string, clock *testClock, sc sync
 	require.NoError(t, err)
 	return wrapTestNode(t, n, clock, "")
 }
+
+// TestAWindowLearnsOfTheCountyDuringItsLongPoll: a village whose long poll
+// waits a minute still shows 已送达县级 within seconds of the county
+// acknowledging its application (the township ends the poll to tell it),
+// not when the poll runs out.
+func TestAWindowLearnsOfTheCountyDuringItsLongPoll(t *testing.T) {
+	county := startTestNode(t, "330324", "", nil)
+	county.importSeed(t)
+	townLink := faultLink(21)
+	town := startChild(t, "330324101", []string{county.URL()}, townLink, nil, "")
+	clock := &testClock{t: at("2026-11-23", 10)}
+	n, err := Start(Config{Insecure: true, Unit: tiers.MustParse("330324101201"), Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+		Parents: []string{town.URL()}, Calendar: seedCalendar(t), Clock: clock, Logger: quietLogger(),
+		Sync: sync.Config{PullWait: time.Minute, BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond}})
+	require.NoError(t, err)
+	vill := wrapTestNode(t, n, clock, "")
+	eventually(t, func() bool { _, err := vill.Rules.GetMatter("MZ-005"); return err == nil }, "catalog reaches the village")
+
+	townLink.Set(sync.Faults{Cut: true})
+	a := vill.accept(t, acceptReq())
+	eventually(t, func() bool { return upstreamOn(t, vill, a.GetId()).GetState() == rules.UpstreamAtTownship }, "the township acknowledges")
+	townLink.Heal()
+	start := time.Now()
+	require.Eventually(t, func() bool { return upstreamOn(t, vill, a.GetId()).GetState() == rules.UpstreamAtCounty }, 15*time.Second, 5*time.Millisecond,
+		"the village hears of the county's acknowledgement before its minute-long poll ends")
+	t.Logf("已送达县级 at the window %s after the township's link healed", time.Since(start).Round(time.Millisecond))
+}

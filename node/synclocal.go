@@ -27,6 +27,7 @@ func (l syncLocal) AckedAbove(pos uint64, atMs int64) error {
 }
 func (l syncLocal) PushCursors() ([]*pb.Cursor, error)  { return l.n.Store.PushCursors() }
 func (l syncLocal) QuarantinedFrom(child string) uint64 { return l.n.Store.QuarantinedFrom(child) }
+func (l syncLocal) AckChanged() <-chan struct{}         { return l.n.Store.AckChanged() }
 func (l syncLocal) UpstreamAcked(child string) (uint64, int64, error) {
 	return l.n.Store.UpstreamAcked(child)
 }

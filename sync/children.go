@@ -29,6 +29,9 @@ type childSeen struct {
 	pendAt   time.Time
 	kids     []*pb.ChildStatus // its own children, as it last said
 	kidsAt   time.Time
+	// toldAbove: how far this node's parent holds the child's feed, as
+	// last told to it (a long poll ends early when there is more to tell).
+	toldAbove uint64
 }
 
 type children struct {
@@ -51,6 +54,25 @@ func (c *children) called(child *pb.Peer, now time.Time, f func(s *childSeen)) {
 	s.unit, s.epoch, s.lastCall, s.lastReal = child.GetUnit(), child.GetEpoch(), now, time.Now()
 	if f != nil {
 		f(s)
+	}
+}
+
+// toldAbove is how far above the child was last told its feed is held.
+func (c *children) toldAbove(nodeID string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.seen[nodeID]; s != nil {
+		return s.toldAbove
+	}
+	return 0
+}
+
+// tellAbove notes what a child is told of its feed held above.
+func (c *children) tellAbove(nodeID string, pos uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.seen[nodeID]; s != nil {
+		s.toldAbove = pos
 	}
 }
 

@@ -47,6 +47,9 @@ type Parent interface {
 	// feed: the child's feed position and since when (unix ms); 0 when
 	// nothing, or when this node is the county.
 	UpstreamAcked(childNodeID string) (uint64, int64, error)
+	// AckChanged is closed when this node's parent next acknowledges
+	// more of its feed (never, at the county).
+	AckChanged() <-chan struct{}
 	// PushCursors are the cursors of every child that has pushed here;
 	// QuarantinedFrom how many events of a child were quarantined here.
 	PushCursors() ([]*pb.Cursor, error)
@@ -238,19 +241,23 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 			return nil, h.cfg.ConnectError(ctx.Err())
 		}
 	}
+	// What the child is told of its feed held above: when that moves
+	// during the poll, the poll ends to tell it.
+	told0 := h.kids.toldAbove(child.GetNodeId())
 	for {
 		changed := h.store.Changed() // before reading: no wake-up is missed
+		acked := h.store.AckChanged()
 		events, last, err := h.store.ReadFeed(after, keep, maxEvents, maxBytes)
 		if err != nil {
 			return nil, h.cfg.ConnectError(err)
 		}
 		head := h.store.FeedHead()
-		if len(events) > 0 || wait == 0 || (last < head) {
+		above, aboveMs := h.upstream(child)
+		if len(events) > 0 || wait == 0 || (last < head) || above > told0 {
 			certs, err := h.store.Certificates(events)
 			if err != nil {
 				return nil, h.cfg.ConnectError(err)
 			}
-			above, aboveMs := h.upstream(child)
 			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), Events: events, Certificates: told.unsent(certs, last), LastPosition: last,
 				Head: head, BytesBehind: h.store.BytesAfter(last), NowMs: h.store.Now().UnixMilli(),
 				UpstreamAckedPosition: above, UpstreamAckedMs: aboveMs}), nil
@@ -258,6 +265,7 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 		after = last
 		select {
 		case <-changed:
+		case <-acked:
 		case <-deadline.C:
 			above, aboveMs := h.upstream(child)
 			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head, NowMs: h.store.Now().UnixMilli(),
@@ -268,14 +276,16 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 	}
 }
 
-// upstream is UpstreamAcked for a child's answer: a failure to read it
-// only leaves the child knowing less (0), and is logged.
+// upstream is UpstreamAcked for a child's answer, noted as told: a
+// failure to read it only leaves the child knowing less (0), and is
+// logged.
 func (h *Service) upstream(child *pb.Peer) (uint64, int64) {
 	pos, ms, err := h.store.UpstreamAcked(child.GetNodeId())
 	if err != nil {
 		h.cfg.Logger.Warn("upstream ack unknown", "child", child.GetUnit(), "err", err)
 		return 0, 0
 	}
+	h.kids.tellAbove(child.GetNodeId(), pos)
 	return pos, ms
 }
 

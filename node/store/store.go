@@ -134,8 +134,12 @@ type Store struct {
 	// certs: the signers' certificates read or received so far.
 	certs  certs
 	closed bool
-	// ackMu serializes the link's ack logs' updates (upstream.go).
+	// ackMu serializes the link's ack logs' updates (upstream.go) and
+	// guards acked.
 	ackMu sync.Mutex
+	// acked is closed when the parent acknowledges more of this node's
+	// feed (AckChanged).
+	acked chan struct{}
 }
 
 // counters are the store's sequence numbers; the writer owns them.
@@ -258,6 +262,7 @@ func Open(cfg Config) (*Store, error) {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
+		acked:   make(chan struct{}),
 	}
 	if err := s.loadMeta(); err != nil {
 		db.Close()

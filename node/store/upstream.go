@@ -88,11 +88,13 @@ func firstAckFrom(txn *badger.Txn, prefix string, pos uint64) (int64, error) {
 // it said before (restored, or this node has a new identity) drops what
 // the log said past pos.
 func (s *Store) RecordAck(pos uint64, at time.Time) error {
-	return s.update(func(txn *badger.Txn) error {
+	more := false
+	err := s.update(func(txn *badger.Txn) error {
 		last, _, err := lastAck(txn, prefixAck)
 		if err != nil || pos == last {
 			return err
 		}
+		more = pos > last
 		if pos < last {
 			var drop [][]byte
 			opts := badger.DefaultIteratorOptions
@@ -116,6 +118,22 @@ func (s *Store) RecordAck(pos uint64, at time.Time) error {
 		}
 		return txn.Set(ackKey(prefixAck, pos), u64(uint64(at.UnixMilli())))
 	})
+	if err == nil && more {
+		s.ackMu.Lock()
+		close(s.acked)
+		s.acked = make(chan struct{})
+		s.ackMu.Unlock()
+	}
+	return err
+}
+
+// AckChanged is closed when the parent next acknowledges more of this
+// node's feed: a child's long poll then tells the child how far the
+// county holds it (已送达县级) without waiting for the poll to end.
+func (s *Store) AckChanged() <-chan struct{} {
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	return s.acked
 }
 
 // RecordAckAbove notes the parent's word that its own parent holds this
