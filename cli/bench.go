@@ -14,7 +14,7 @@ import (
 
 func newBenchCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "README 中的基准测试"}
-	cmd.AddCommand(newBenchAcceptCmd(f), newBenchSyncCmd(f), newBenchCountyCmd(f))
+	cmd.AddCommand(newBenchAcceptCmd(f), newBenchSyncCmd(f), newBenchCountyCmd(f), newBenchTreeCmd(f))
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -21,6 +22,7 @@ func (n *Node) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	st := n.Store
 	unit := string(st.Unit())
+	gauge("go_goroutines", "Goroutines of the node's process.", runtime.NumGoroutine())
 	gauge("jiujin_feed_head", "Last position of the node's feed (events held).", st.FeedHead())
 	q, held := st.SyncCounts()
 	fmt.Fprintf(&b, "# HELP jiujin_quarantined_events_total Events refused and kept aside, ever.\n# TYPE jiujin_quarantined_events_total counter\njiujin_quarantined_events_total %d\n", q)

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -29,9 +27,7 @@ func TestBenchCountySmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes")
 	}
-	bin := filepath.Join(t.TempDir(), "jiujin")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/jiujin/jiujin").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := testBinary(t)
 	rep, err := RunCounty(context.Background(), CountyConfig{Writers: []int{1, 4}, Duration: 300 * time.Millisecond,
 		PushTownships: 2, PushBatches: 2, BatchEvents: 50, Kills: 2, Binary: bin})
 	require.NoError(t, err)
