@@ -15,9 +15,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	gosync "sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -76,7 +76,7 @@ type outcome struct {
 	decidedAt  time.Time
 }
 
-func townCode(i int) string             { return fmt.Sprintf("%s%03d", seed.County, 101+i) }
+func townCode(i int) string              { return fmt.Sprintf("%s%03d", seed.County, 101+i) }
 func villCode(town string, j int) string { return fmt.Sprintf("%s%03d", town, 201+j) }
 
 // town is the i-th township's node as it runs now (nil while it is down).
@@ -151,7 +151,9 @@ func (t *treeNet) nodeConfig(unit, parent string) node.Config {
 	mt := int64(t.cfg.MemTableMiB) << 20
 	return node.Config{Unit: tiers.Unit(unit), Listen: "127.0.0.1:0", DataDir: filepath.Join(t.dir, unit), Calendar: t.cal,
 		Logger: t.quiet, TLS: t.bundles[unit], Parents: []string{parent}, RenewEvery: -1,
-		Tune: func(o badger.Options) badger.Options { return o.WithMemTableSize(mt).WithValueThreshold(min(o.ValueThreshold, mt/8)) }}
+		Tune: func(o badger.Options) badger.Options {
+			return o.WithMemTableSize(mt).WithValueThreshold(min(o.ValueThreshold, mt/8))
+		}}
 }
 
 // startCounty starts (or starts again) the county node process.
