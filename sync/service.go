@@ -241,9 +241,12 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 			return nil, h.cfg.ConnectError(ctx.Err())
 		}
 	}
-	// What the child is told of its feed held above: when that moves
-	// during the poll, the poll ends to tell it.
+	// What the child was told of its feed held above: when that moves
+	// during the poll, the poll ends to tell it. It is read at the start
+	// and after each acknowledgement from above, not at every commit that
+	// wakes the poll (a read each, for every child waiting).
 	told0 := h.kids.toldAbove(child.GetNodeId())
+	checkAbove := true
 	for {
 		changed := h.store.Changed() // before reading: no wake-up is missed
 		acked := h.store.AckChanged()
@@ -252,8 +255,17 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 			return nil, h.cfg.ConnectError(err)
 		}
 		head := h.store.FeedHead()
-		above, aboveMs := h.upstream(child)
+		var above uint64
+		var aboveMs int64
+		read := checkAbove
+		if checkAbove {
+			above, aboveMs = h.upstream(child)
+			checkAbove = false
+		}
 		if len(events) > 0 || wait == 0 || (last < head) || above > told0 {
+			if !read {
+				above, aboveMs = h.upstream(child)
+			}
 			certs, err := h.store.Certificates(events)
 			if err != nil {
 				return nil, h.cfg.ConnectError(err)
@@ -266,6 +278,7 @@ func (h *Service) Pull(ctx context.Context, req *connect.Request[pb.PullRequest]
 		select {
 		case <-changed:
 		case <-acked:
+			checkAbove = true
 		case <-deadline.C:
 			above, aboveMs := h.upstream(child)
 			return connect.NewResponse(&pb.PullResponse{Parent: h.store.Self(), LastPosition: last, Head: head, NowMs: h.store.Now().UnixMilli(),

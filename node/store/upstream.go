@@ -54,10 +54,17 @@ func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	return s.db.Update(fn)
 }
 
+// oneItem are the options of an iterator that reads the first item it
+// seeks to: no values fetched ahead (badger's default fetches a hundred,
+// a goroutine each), for these are asked on every long poll's answer.
+func oneItem(prefix string) badger.IteratorOptions {
+	return badger.IteratorOptions{Prefix: []byte(prefix), PrefetchSize: 1}
+}
+
 // lastAck is the greatest position in an ack log and its time (0: empty).
 func lastAck(txn *badger.Txn, prefix string) (uint64, int64, error) {
-	opts := badger.DefaultIteratorOptions
-	opts.Reverse, opts.Prefix = true, []byte(prefix)
+	opts := oneItem(prefix)
+	opts.Reverse = true
 	it := txn.NewIterator(opts)
 	defer it.Close()
 	it.Seek(append([]byte(prefix), 0xff))
@@ -71,8 +78,7 @@ func lastAck(txn *badger.Txn, prefix string) (uint64, int64, error) {
 // firstAckFrom is the time of the first entry of an ack log at or after
 // pos: when the position was first acknowledged (0: not yet).
 func firstAckFrom(txn *badger.Txn, prefix string, pos uint64) (int64, error) {
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte(prefix)
+	opts := oneItem(prefix)
 	it := txn.NewIterator(opts)
 	defer it.Close()
 	it.Seek(ackKey(prefix, pos))
@@ -173,8 +179,8 @@ func (s *Store) UpstreamAcked(child string) (uint64, int64, error) {
 		if err != nil || acked == 0 {
 			return err
 		}
-		opts := badger.DefaultIteratorOptions
-		opts.Reverse, opts.Prefix = true, relayPrefix(child)
+		opts := oneItem(string(relayPrefix(child)))
+		opts.Reverse = true
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		it.Seek(relayKey(child, acked))
