@@ -85,5 +85,5 @@ func printTree(w io.Writer, rep *bench.TreeReport) {
 		cost("  其间", c.Cost)
 	}
 	catchUp("羊群：县级", rep.Herd)
-	catchUp("乡镇：", rep.TownshipDown)
+	catchUp("乡镇", rep.TownshipDown)
 }
