@@ -77,8 +77,8 @@ func (p *polls) allow(who string, now time.Time) bool {
 
 // limitSync wraps the sync service: a pull gets the write deadline of its
 // wait; a child with a certificate past its rate of calls, or already
-// holding maxPollsPerCaller long polls, is refused ResourceExhausted
-// before its body is read. An insecure node (loopback, tests) limits no
+// holding maxPollsPerCaller long polls, is refused ResourceExhausted with
+// Retry-After before its body is read. An insecure node (loopback, tests) limits no
 // one: its callers cannot be told apart.
 func (p *polls) limitSync(h http.Handler) http.Handler {
 	ew := connect.NewErrorWriter()
@@ -99,7 +99,7 @@ func (p *polls) limitSync(h http.Handler) http.Handler {
 		}
 		if !p.allow(who, now()) {
 			p.mu.Unlock()
-			_ = ew.Write(w, r, connect.NewError(connect.CodeResourceExhausted, errors.New("同步调用过于频繁，请稍后再试")))
+			_ = ew.Write(w, r, throttled("同步调用过于频繁，请稍后再试"))
 			return
 		}
 		if r.URL.Path != pullPath {
@@ -112,7 +112,7 @@ func (p *polls) limitSync(h http.Handler) http.Handler {
 		}
 		if p.n[who] >= maxPollsPerCaller {
 			p.mu.Unlock()
-			_ = ew.Write(w, r, connect.NewError(connect.CodeResourceExhausted, errors.New("同一下级同时等待的拉取过多，请稍后再试")))
+			_ = ew.Write(w, r, throttled("同一下级同时等待的拉取过多，请稍后再试"))
 			return
 		}
 		p.n[who]++
@@ -126,6 +126,15 @@ func (p *polls) limitSync(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// throttled refuses a child's call for its rate: ResourceExhausted with
+// Retry-After, so that the child waits rather than halving its batches
+// (sync.Throttled).
+func throttled(msg string) *connect.Error {
+	err := connect.NewError(connect.CodeResourceExhausted, errors.New(msg))
+	err.Meta().Set("Retry-After", "1")
+	return err
 }
 
 // A request's headers, and the streams of one HTTP/2 connection.

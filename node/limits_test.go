@@ -16,6 +16,7 @@ import (
 	pb "github.com/jiujin/jiujin/api/gen/jiujin/v1"
 	"github.com/jiujin/jiujin/api/gen/jiujin/v1/jiujinv1connect"
 	"github.com/jiujin/jiujin/node/auth"
+	"github.com/jiujin/jiujin/sync"
 )
 
 func TestLongPollsPerChildAreCapped(t *testing.T) {
@@ -68,6 +69,8 @@ func TestSyncCallsPerChildAreRateLimited(t *testing.T) {
 	}
 	err := call(sc, fakeTown)
 	require.Equal(t, connect.CodeResourceExhausted, connect.CodeOf(err), "a child past its allowance is refused: %v", err)
+	require.True(t, sync.Throttled(err), "with Retry-After: the child waits, its batches stay whole: %v", err)
+	require.Contains(t, sync.Explain(err), "上级节点限流")
 	stopped = stopped.Add(time.Second / syncRate)
 	require.NoError(t, call(sc, fakeTown), "a token refills at the rate")
 	require.NoError(t, call(other, "330324101"), "another child is not")

@@ -41,10 +41,21 @@ func Headline(err error) string {
 	if !errors.As(err, &ce) {
 		return "与上级同步出错"
 	}
+	if Throttled(err) {
+		return "上级节点限流（本节点调用过于频繁，稍后重试）"
+	}
 	if why, ok := codeReasons[ce.Code()]; ok {
 		return why
 	}
 	return "与上级同步出错（" + ce.Code().String() + "）"
+}
+
+// Throttled reports whether the parent refused a call for the caller's
+// rate, not for what it sent: a ResourceExhausted answer that says when to
+// come back (Retry-After). Its batch is not halved.
+func Throttled(err error) bool {
+	var ce *connect.Error
+	return errors.As(err, &ce) && ce.Code() == connect.CodeResourceExhausted && ce.Meta().Get("Retry-After") != ""
 }
 
 // codeReasons: what the parent's answer, by its connect code, means to

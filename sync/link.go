@@ -242,6 +242,8 @@ func (l *Link) sized(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
+	case Throttled(err):
+		// Too many calls, not too large a batch: the backoff waits.
 	case connect.CodeOf(err) == connect.CodeResourceExhausted || errors.Is(err, errTooLarge):
 		l.batch = max(1, l.batch/2)
 		l.good = 0

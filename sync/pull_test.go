@@ -2,6 +2,9 @@ package sync
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -117,4 +120,23 @@ func TestAWaitingPullAsksAboveOnlyWhenTheCountyAcknowledges(t *testing.T) {
 	require.NoError(t, a.err)
 	require.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "nothing new to tell: the poll waited")
 	require.Equal(t, uint64(7), a.res.Msg.GetUpstreamAckedPosition())
+}
+
+// TestARateRefusalKeepsTheBatchWhole: a parent's refusal for too many
+// calls (ResourceExhausted with Retry-After) is waited out, and said as
+// such; one for too large a batch halves it.
+func TestARateRefusalKeepsTheBatchWhole(t *testing.T) {
+	l, err := NewLink(Config{Local: fakeSelf{}, ParentURLs: []string{"http://a"}, HTTPClient: http.DefaultClient, MaxEvents: 400})
+	require.NoError(t, err)
+	rate := connect.NewError(connect.CodeResourceExhausted, errors.New("同步调用过于频繁，请稍后再试"))
+	rate.Meta().Set("Retry-After", "1")
+	l.sized(rate)
+	require.Equal(t, 400, l.batchSize(), "refused for its rate")
+	require.True(t, Throttled(rate))
+	require.True(t, strings.HasPrefix(Explain(rate), "上级节点限流"), Explain(rate))
+	big := connect.NewError(connect.CodeResourceExhausted, errors.New("batch too large"))
+	l.sized(big)
+	require.Equal(t, 200, l.batchSize(), "refused for its size")
+	require.False(t, Throttled(big))
+	require.True(t, strings.HasPrefix(Explain(big), "一批事件过大"), Explain(big))
 }
