@@ -10,6 +10,10 @@
 //   - RunCounty: the three-member county group: concurrent writers and
 //     townships' batched pushes, and the time from a leader's kill -9 to
 //     the next acknowledged write (CountyConfig).
+//   - RunTree: a whole county, the county a process of its own and its
+//     townships and villages in this one: fan-out, a working day checked
+//     for lost and duplicated applications, the county's cost, the return
+//     of the county and of a township after an outage (TreeConfig).
 //
 // Each takes a Config, validated before anything starts, and returns a
 // report whose JSON form is the `-o json` answer of its command. The

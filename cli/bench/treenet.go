@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -532,66 +531,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-time.After(d):
 	case <-ctx.Done():
 	}
-}
-
-// procCPU is a process's CPU time so far, user and system (Linux: from
-// /proc, in clock ticks of 10 ms).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	fs := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fs) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(fs[11], 10, 64)
-	k, _ := strconv.ParseInt(fs[12], 10, 64)
-	return time.Duration(u+k) * 10 * time.Millisecond
-}
-
-// connectionsTo counts the established TCP connections whose local port
-// is port: those a listener has accepted.
-func connectionsTo(port int) int {
-	n := 0
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			fs := strings.Fields(line)
-			if len(fs) < 4 || fs[3] != "01" {
-				continue
-			}
-			if i := strings.LastIndexByte(fs[1], ':'); i >= 0 {
-				if p, err := strconv.ParseInt(fs[1][i+1:], 16, 32); err == nil && int(p) == port {
-					n++
-				}
-			}
-		}
-	}
-	return n
-}
-
-// countyGoroutines reads the county's goroutines from its /metrics.
-func (t *treeNet) countyGoroutines(ctx context.Context) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.countyURL+"/metrics", nil)
-	if err != nil {
-		return 0
-	}
-	res, err := t.hc.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			n, _ := strconv.Atoi(v)
-			return n
-		}
-	}
-	return 0
 }
