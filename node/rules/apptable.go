@@ -18,10 +18,9 @@ import (
 // list decoded every record (10,000 applications: 40 ms a page).
 
 // appRow is one application as the lists see it: the record with its
-// parts (shared, never modified), and its deadline as of day.
+// parts (shared, never modified), and its deadline as of the table's day.
 type appRow struct {
 	app *pb.Application
-	day string
 	dl  *pb.Deadline
 }
 
@@ -31,9 +30,11 @@ type appTable struct {
 	mu     sync.Mutex
 	loaded bool
 	epoch  uint64
-	pos    uint64 // the feed position the rows reflect
-	rows   map[string]*appRow
-	ids    []string // in key order
+	pos    uint64    // the feed position the rows reflect
+	ids    []string  // in key order
+	list   []*appRow // the rows of ids, in the same order
+	// day is the day the rows' deadlines were computed for (China time).
+	day string
 }
 
 // feedChunk is how many feed entries one catch-up step reads.
@@ -41,7 +42,8 @@ const feedChunk = 2000
 
 // appRows brings the table up to date and calls fn with the rows in key
 // order (the table locked: fn must not keep them past its return, nor
-// modify their applications).
+// modify them or their applications). Deadlines are computed once a day,
+// and for a changed application when it is read again.
 func (s *Rules) appRows(now time.Time, fn func(rows []*appRow) error) error {
 	t := &s.apps
 	t.mu.Lock()
@@ -52,27 +54,24 @@ func (s *Rules) appRows(now time.Time, fn func(rows []*appRow) error) error {
 			return err
 		}
 	} else if head > t.pos {
-		if err := s.catchUpApps(t, head); err != nil {
+		if err := s.catchUpApps(t, head, now); err != nil {
 			return err
 		}
 	}
-	day := now.In(delegation.China).Format("2006-01-02")
-	rows := make([]*appRow, 0, len(t.ids))
-	for _, id := range t.ids {
-		r := t.rows[id]
-		if r.day != day || r.dl == nil {
-			r.dl, r.day = computeDeadline(r.app, s.cal, now), day
+	if day := now.In(delegation.China).Format("2006-01-02"); day != t.day {
+		for _, r := range t.list {
+			r.dl = computeDeadline(r.app, s.cal, now)
 		}
-		rows = append(rows, r)
+		t.day = day
 	}
-	return fn(rows)
+	return fn(t.list)
 }
 
 // loadApps reads every application; the feed position is taken first, so
 // what is written meanwhile is read again by the next catch-up.
 func (s *Rules) loadApps(t *appTable, head, epoch uint64) error {
-	rows := map[string]*appRow{}
 	var ids []string
+	var list []*appRow
 	err := s.st.View(func(txn store.Reader) error {
 		return txn.Scan(recApp, false, func(key string, rec *pb.StoredRecord) (bool, error) {
 			a, err := appFromRecord(rec)
@@ -84,21 +83,22 @@ func (s *Rules) loadApps(t *appTable, head, epoch uint64) error {
 					return false, err
 				}
 			}
-			rows[a.GetId()] = &appRow{app: a}
-			ids = append(ids, a.GetId())
+			r := &appRow{app: a}
+			ids, list = append(ids, a.GetId()), append(list, r)
 			return true, nil
 		})
 	})
 	if err != nil {
 		return err
 	}
-	t.rows, t.ids, t.pos, t.epoch, t.loaded = rows, ids, head, epoch, true
+	// Every deadline is computed again (the day is forgotten).
+	t.ids, t.list, t.pos, t.epoch, t.loaded, t.day = ids, list, head, epoch, true, ""
 	return nil
 }
 
 // catchUpApps re-reads the applications the feed says changed after the
-// table's position.
-func (s *Rules) catchUpApps(t *appTable, head uint64) error {
+// table's position, with their deadlines as of now.
+func (s *Rules) catchUpApps(t *appTable, head uint64, now time.Time) error {
 	dirty := map[string]bool{}
 	for t.pos < head {
 		_, last, err := s.st.ReadFeed(t.pos, func(ev *pb.Event, _ string) bool {
@@ -133,11 +133,12 @@ func (s *Rules) catchUpApps(t *appTable, head uint64) error {
 					return err
 				}
 			}
-			if _, known := t.rows[id]; !known {
-				i, _ := slices.BinarySearch(t.ids, id)
-				t.ids = slices.Insert(t.ids, i, id)
+			r := &appRow{app: a, dl: computeDeadline(a, s.cal, now)}
+			if i, known := slices.BinarySearch(t.ids, id); known {
+				t.list[i] = r
+			} else {
+				t.ids, t.list = slices.Insert(t.ids, i, id), slices.Insert(t.list, i, r)
 			}
-			t.rows[id] = &appRow{app: a}
 		}
 		return nil
 	})
