@@ -196,8 +196,14 @@ func (t *treeNet) startCounty(ctx context.Context, listen string) error {
 	}()
 	select {
 	case u := <-urlCh:
-		t.countyProc, t.countyURL, t.countyExited = cmd, u, exited
-		t.countyAddr = strings.TrimPrefix(u, "https://")
+		if t.countyURL != "" && u != t.countyURL {
+			cmd.Process.Kill()
+			return fmt.Errorf("county process came back at %s, not %s", u, t.countyURL)
+		}
+		t.countyProc, t.countyExited = cmd, exited
+		if t.countyURL == "" { // set once: the deciders read it meanwhile
+			t.countyURL, t.countyAddr = u, strings.TrimPrefix(u, "https://")
+		}
 		return nil
 	case <-exited:
 		return fmt.Errorf("county process exited before it listened")
@@ -238,7 +244,7 @@ func (t *treeNet) seedCounty(ctx context.Context) error {
 		Roles: []string{rules.RoleApprover}, Department: "MZ", Password: "Bench-approver-1"})); err != nil {
 		return fmt.Errorf("add approver: %w", err)
 	}
-	t.approver = &session{hc: t.hc, url: func() string { return t.countyURL }, login: "shenpi", first: "Bench-approver-1", next: "Bench-approver-2"}
+	t.approver = &session{hc: t.hc, url: t.countyURL, login: "shenpi", first: "Bench-approver-1", next: "Bench-approver-2"}
 	dels := jiujinv1connect.NewDelegationServiceClient(t.hc, t.countyURL, admin)
 	for i := 0; i < t.cfg.Townships; i += 2 {
 		if _, err := dels.GrantDelegation(ctx, connect.NewRequest(&pb.GrantDelegationRequest{MatterCode: "MZ-005", Unit: townCode(i), Mode: delegation.ModeDevolve})); err != nil {
@@ -264,14 +270,14 @@ func (t *treeNet) seedCounty(ctx context.Context) error {
 // the county forgets it (after a restart).
 type session struct {
 	hc          *http.Client
-	url         func() string
+	url         string
 	login       string
 	first, next string // the password set by the administrator, and the one the operator chose
 	token       atomic.Pointer[string]
 }
 
 func (s *session) logIn(ctx context.Context) error {
-	accts := jiujinv1connect.NewAccountServiceClient(s.hc, s.url())
+	accts := jiujinv1connect.NewAccountServiceClient(s.hc, s.url)
 	res, err := accts.Login(ctx, connect.NewRequest(&pb.LoginRequest{Login: s.login, Password: s.next}))
 	if err != nil {
 		res, err = accts.Login(ctx, connect.NewRequest(&pb.LoginRequest{Login: s.login, Password: s.first, NewPassword: s.next}))
